@@ -1,0 +1,5 @@
+"""The claim registry: each claim joins its SymPy side and its JAX side with a tolerance.
+
+``REGISTRY`` (in :mod:`ropelab.checks.registry`) drives the ``ropelab`` command, the JSON
+report, the docs index and the contract test.
+"""

@@ -1,0 +1,157 @@
+"""The ``ropelab`` command: verify claims, list them, explain one, draw the figures."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Check, symbolically and numerically, what RoPE can and cannot do (Barbero et al., ICLR 2025).",
+)
+# A report piped to a file keeps full-width rows instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+# Further commands live in their own modules; each defines ``register(app)``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _enable_x64() -> None:
+    # Proof checks run in float64; this is a process-edge setting, never set on import.
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def _fail_unknown(kind: str, unknown: str, known: list[str]) -> None:
+    console.print(f"[red]unknown {kind}: {unknown}[/red]\nknown {kind}s:\n  " + "\n  ".join(known))
+    raise typer.Exit(code=2)
+
+
+def _fmt(x: float) -> str:
+    return "nan" if not math.isfinite(x) else f"{x:.2e}"
+
+
+@app.command()
+def verify(
+    ids: Annotated[list[str] | None, typer.Argument(help="claim ids to run (default: all)")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="smaller grids, same checks")] = False,
+) -> None:
+    """Run claims: symbolic side, numeric side and negative control; exit 1 on any failure."""
+    from .registry import REGISTRY, select
+    from .runner import run_claims, write_report
+
+    try:
+        claims = select(ids)
+    except KeyError as err:
+        _fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=console, transient=True)
+    with progress:
+        task = progress.add_task("verifying", total=len(claims))
+
+        def advance(result):
+            progress.update(task, advance=1, description=f"verifying ({result.id})")
+
+        results = run_claims(claims, quick=quick, on_result=advance)
+    table = Table(title=f"ropelab verify{' --quick' if quick else ''}", show_lines=False)
+    for col in ("claim", "paper", "status", "symbolic", "residual / tolerance", "negative control", "s"):
+        table.add_column(col, justify="right" if col == "s" else "left", no_wrap=col == "claim")
+    for r in results:
+        status = "[green]pass[/green]" if r.status == "pass" else "[red]FAIL[/red]"
+        sym = {True: "proved", False: "[red]not proved[/red]", None: "n/a"}[r.symbolic]
+        neg = "rejected" if r.negative_rejected else "[red]ACCEPTED[/red]"
+        table.add_row(r.id, r.label, status, sym, f"{_fmt(r.residual)} / {_fmt(r.tolerance)}", neg, f"{r.seconds:.1f}")
+    console.print(table)
+    failed = [r for r in results if r.status != "pass"]
+    for r in failed:
+        console.print(f"[red]{r.id} failed[/red] at {r.worst_point}")
+        if r.error:
+            console.print(r.error)
+    console.print(f"{len(results) - len(failed)}/{len(results)} claims pass "
+                  f"in {sum(r.seconds for r in results):.1f} s")
+    if json_path is not None:
+        write_report(json_path, results, quick)
+        console.print(f"report written to {json_path}")
+    raise typer.Exit(code=1 if failed else 0)
+
+
+@app.command("list")
+def list_claims() -> None:
+    """List every registered claim with its paper label and statement."""
+    from .registry import REGISTRY
+
+    table = Table(show_lines=False)
+    for col in ("claim", "paper", "section", "statement"):
+        table.add_column(col, overflow="fold")
+    for claim in REGISTRY.values():
+        table.add_row(claim.id, claim.label, claim.section, claim.statement)
+    console.print(table)
+
+
+@app.command()
+def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropelab list`)")]) -> None:
+    """Print a claim's statement, its corrected reading, the derivation and a worked instance."""
+    from .registry import REGISTRY
+
+    if claim_id not in REGISTRY:
+        _fail_unknown("claim id", claim_id, list(REGISTRY))
+    claim = REGISTRY[claim_id]
+    console.rule(f"{claim.id}  ({claim.label})")
+    console.print(f"[bold]Statement.[/bold] {claim.statement}")
+    if claim.corrected:
+        console.print(f"[bold]Corrected reading.[/bold] {claim.corrected}")
+    if claim.symbolic is not None:
+        derivation = claim.symbolic()
+        console.print(f"[bold]Symbolic side[/bold] ({'holds' if derivation.holds else 'DOES NOT HOLD'}): "
+                      f"{derivation.statement}")
+        for step in derivation.steps:
+            console.print(f"  - {step}")
+    else:
+        console.print(f"[bold]Symbolic side.[/bold] none: {claim.symbolic_reason}")
+    console.print("[bold]Worked instance.[/bold]")
+    console.print(claim.explain(), markup=False, highlight=False)
+    console.print(f"[bold]Negative control.[/bold] {claim.negative_description}")
+    console.print(f"[bold]Tolerance.[/bold] {claim.tolerance_reason}")
+    console.print(f"[bold]Run it.[/bold] ropelab verify {claim.id}")
+
+
+@app.command()
+def figs(
+    names: Annotated[list[str] | None, typer.Argument(help="figure names (default: all)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("figs"),
+) -> None:
+    """Regenerate figures as PNG and PDF (each file written atomically)."""
+    from ropelab.paper_figs import FIGURES
+
+    chosen = names or list(FIGURES)
+    for name in chosen:
+        if name not in FIGURES:
+            _fail_unknown("figure", name, list(FIGURES))
+    for name in chosen:
+        for path in FIGURES[name](out):
+            console.print(f"wrote {path}")
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: switch on float64 for JAX, then dispatch."""
+    _enable_x64()
+    app(args=argv if argv is not None else sys.argv[1:], prog_name="ropelab")
+
+
+if __name__ == "__main__":
+    main()

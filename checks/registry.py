@@ -1,0 +1,33 @@
+"""``REGISTRY``: every claim of every module in :mod:`ropelab.checks.claims`, by id."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from . import claims as _claims
+from .claim import Claim
+
+
+def _discover() -> dict[str, Claim]:
+    found: dict[str, Claim] = {}
+    for info in sorted(pkgutil.iter_modules(_claims.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{_claims.__name__}.{info.name}")
+        for claim in getattr(module, "CLAIMS", []):
+            if claim.id in found:
+                raise ValueError(f"claim id {claim.id!r} is registered twice")
+            found[claim.id] = claim
+    return found
+
+
+REGISTRY: dict[str, Claim] = _discover()
+
+
+def select(ids: list[str] | None) -> list[Claim]:
+    """The claims named by ``ids`` (all when empty), or ``KeyError`` naming the unknown ones."""
+    if not ids:
+        return list(REGISTRY.values())
+    unknown = [i for i in ids if i not in REGISTRY]
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    return [REGISTRY[i] for i in ids]

@@ -1,0 +1,102 @@
+"""Argument checks shared by the constructions: each failure names the parameter and its range."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import jax
+import numpy as np
+
+LAYOUTS = ("half", "interleaved")
+
+
+def head_dim(d: object, name: str = "d") -> int:
+    """Return ``d`` as an int if it is an even integer >= 2, else raise ``ValueError``.
+
+    >>> head_dim(8)
+    8
+    """
+    if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+        raise ValueError(f"{name} (head dimension) must be an even integer >= 2, got {d!r}")
+    d = int(d)
+    if d < 2 or d % 2:
+        raise ValueError(f"{name} (head dimension) must be an even integer >= 2, got {d}")
+    return d
+
+
+def base(theta: object, name: str = "theta") -> float:
+    """Return ``theta`` as a float if it is a finite number > 1, else raise ``ValueError``."""
+    if isinstance(theta, bool) or not isinstance(theta, numbers.Real):
+        raise ValueError(f"{name} (base wavelength) must be a finite number > 1, got {theta!r}")
+    theta = float(theta)
+    if not math.isfinite(theta) or theta <= 1.0:
+        raise ValueError(f"{name} (base wavelength) must be a finite number > 1, got {theta}")
+    return theta
+
+
+def fraction(p: object, name: str = "p") -> float:
+    """Return ``p`` as a float if it lies in [0, 1], else raise ``ValueError``."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {p!r}")
+    return float(p)
+
+
+def positive(x: object, name: str, *, minimum: float = 0.0, inclusive: bool = False) -> float:
+    """Return ``x`` as a float if it is finite and above ``minimum``, else raise ``ValueError``."""
+    bad = isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(float(x))
+    if not bad:
+        bad = float(x) < minimum if inclusive else float(x) <= minimum
+    if bad:
+        bound = f">= {minimum}" if inclusive else f"> {minimum}"
+        raise ValueError(f"{name} must be a finite number {bound}, got {x!r}")
+    return float(x)
+
+
+def layout(name: object) -> str:
+    """Return ``name`` if it is a known pair layout, else raise ``ValueError``."""
+    if name not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {name!r}")
+    return str(name)
+
+
+def is_traced(x: object) -> bool:
+    """True inside ``jit``/``vmap`` tracing, where values cannot be inspected."""
+    return isinstance(x, jax.core.Tracer)
+
+
+def positions(pos: object, name: str = "positions") -> np.ndarray | jax.Array:
+    """Check that concrete positions are non-negative integers; traced ones pass through.
+
+    Returns an int64 NumPy array for concrete input (exact up to 2**53 when turned into
+    float64 angles) and the tracer itself under ``jit``.
+    """
+    if is_traced(pos):
+        if not np.issubdtype(pos.dtype, np.integer):
+            raise ValueError(f"{name} must have an integer dtype, got {pos.dtype}")
+        return pos
+    arr = np.asarray(pos)
+    if arr.dtype == bool:
+        raise ValueError(f"{name} must be non-negative integers, got booleans")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.issubdtype(arr.dtype, np.floating) or not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be non-negative integers, got {arr.dtype} values")
+        if np.any(arr != np.round(arr)):
+            raise ValueError(f"{name} must be non-negative integers, got non-integer values")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative integers (>= 0), got {arr.min()}")
+    if np.any(np.abs(arr) > 2**53):
+        raise ValueError(f"{name} must be at most 2**53 so that float64 holds them exactly")
+    return arr.astype(np.int64)
+
+
+def finite_vector(x: object, name: str = "x") -> object:
+    """Reject NaN or inf in a concrete vector (traced values pass through)."""
+    if is_traced(x):
+        return x
+    arr = np.asarray(x)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite: it contains NaN or inf")
+    return x

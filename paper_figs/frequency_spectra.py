@@ -1,0 +1,48 @@
+"""Spectra of RoPE, p-RoPE, reversed p-RoPE and partial rotary (d = 256, theta = 1e4, p = 0.75).
+
+p-RoPE keeps the highest frequencies with the full-d exponent; partial rotary re-spreads
+the whole schedule over a prefix; reversed p-RoPE keeps the lowest. Claims:
+``p_rope_keeps_highest_frequencies``, ``p_rope_equals_partial_rotary_with_scaled_base``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ropelab.constructions import frequencies
+
+from . import _style
+
+D, THETA, P = 256, 10_000.0, 0.75
+
+
+def spectra() -> dict[str, np.ndarray]:
+    """Frequency per pair index for each encoding (partial rotary padded with zeros)."""
+    n = frequencies.p_rope_pairs(D, P)
+    partial = np.zeros(D // 2)
+    partial[:n] = frequencies.rope(2 * n, THETA)
+    return {
+        "RoPE": frequencies.rope(D, THETA),
+        "p-RoPE": frequencies.p_rope(D, THETA, P),
+        "reversed p-RoPE": frequencies.reversed_p_rope(D, THETA, P),
+        "partial rotary": partial,
+    }
+
+
+def render(out_dir: str | Path) -> list[Path]:
+    """Draw frequency against pair index (log scale; unrotated pairs drawn at the floor)."""
+    fig, ax = _style.plt.subplots(figsize=(6.4, 3.6))
+    floor = 1e-6
+    for name, freqs in spectra().items():
+        shown = np.where(freqs > 0, freqs, floor)
+        ax.step(np.arange(D // 2), shown, where="mid", label=name, color=_style.ENCODING_COLOURS[name])
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 2, 2)
+    ax.set_xlabel("pair index m (0 = highest frequency)")
+    ax.set_ylabel("frequency g_m (rad/token); unrotated at bottom")
+    ax.set_title(f"Spectra, d={D}, theta={THETA:g}, p={P}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _style.save(fig, out_dir, "frequency_spectra")

@@ -1,0 +1,63 @@
+"""The record a symbolic derivation returns: what was shown, whether it holds, and the steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Outcome of a SymPy derivation.
+
+    ``holds`` is True only when every step reduced to a checked identity or inequality;
+    ``steps`` are human-readable lines (each a statement SymPy confirmed), shown by
+    ``ropelab explain``.
+    """
+
+    statement: str
+    holds: bool
+    steps: tuple[str, ...] = field(default_factory=tuple)
+
+
+def is_zero(expr: sp.Expr | sp.MatrixBase) -> bool:
+    """True when SymPy proves ``expr`` (scalar or matrix) is identically zero.
+
+    Tries ``simplify`` and, for trigonometric expressions, ``expand_trig`` before giving up;
+    "could not prove" is reported as False, never as True.
+
+    >>> a, b = sp.symbols("a b", real=True)
+    >>> is_zero(sp.sin(a + b) - sp.sin(a) * sp.cos(b) - sp.cos(a) * sp.sin(b))
+    True
+    >>> is_zero(sp.sin(a) - sp.cos(a))
+    False
+    """
+    entries = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
+    for entry in entries:
+        entry = sp.sympify(entry)
+        if entry == 0:
+            continue
+        if sp.simplify(entry) == 0:
+            continue
+        if sp.simplify(sp.expand_trig(sp.expand(entry))) == 0:
+            continue
+        if sp.simplify(sp.expand(entry.rewrite(sp.exp))) == 0:
+            continue
+        return False
+    return True
+
+
+def derive(statement: str, facts: list[tuple[str, sp.Expr | sp.MatrixBase]]) -> Derivation:
+    """Check that each ``(description, residual)`` reduces to zero and collect the steps.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> derive("cos^2 + sin^2 = 1", [("residual", sp.cos(x)**2 + sp.sin(x)**2 - 1)]).holds
+    True
+    """
+    steps, holds = [], True
+    for description, residual in facts:
+        ok = is_zero(residual)
+        holds = holds and ok
+        steps.append(f"{'proved' if ok else 'NOT proved'}: {description}")
+    return Derivation(statement=statement, holds=holds, steps=tuple(steps))
