@@ -102,7 +102,8 @@ def head_vectors(psi: object, freqs: object, scale: float, distance: int = 0) ->
     s = _v.positive(scale, "scale")
     if isinstance(distance, bool) or not isinstance(distance, numbers.Integral) or distance < 0:
         raise ValueError(f"distance must be an integer >= 0, got {distance!r}")
-    key = psi if distance == 0 else np.asarray(rotary.apply(psi, int(distance), g))  # R^0 = I exactly
+    # R^t psi through the float64 rotation matrix (NumPy: no compilation for each new d)
+    key = psi if distance == 0 else rotary.rotation_matrix(int(distance), g) @ psi
     return s * psi, s * key
 
 
