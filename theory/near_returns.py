@@ -31,7 +31,7 @@ def convergent_denominators(alpha: sp.Expr, limit: int, terms: int = 64) -> list
     out = []
     convergents = sp.continued_fraction_convergents(sp.continued_fraction_iterator(sp.sympify(alpha)))
     for convergent in itertools.islice(convergents, terms):
-        q = int(sp.fraction(sp.nsimplify(convergent))[1])
+        q = int(sp.fraction(sp.Rational(convergent))[1])
         if q > limit:
             break
         if not out or q > out[-1]:  # q_0 = q_1 = 1 when the first partial quotient is 1
