@@ -49,7 +49,7 @@ def test_gradient_ascent_nope_stalls_and_rope_succeeds():
     assert rope.best > 0.99
     assert nope.weights.shape == rope.weights.shape == (s5.ASCENT_STEPS + 1,)
     # the negative control of Prop 5.2 is this RoPE run and its heads: far above 1/2
-    assert s5.CLAIMS[1].negative(True).residual > 1.9
+    assert s5.CLAIMS[1].negative(True).residual > 0.49  # alpha_33 - 1/2 with alpha_33 > 0.99
 
 
 def test_repeat_count_bound_on_identical_tokens_is_tight():
