@@ -218,6 +218,13 @@ def test_lemma_check_rejects_a_rational_number_of_turns():
     assert not evidence.passed
 
 
+def test_a_rotary_map_turning_the_wrong_way_fails_prop31(monkeypatch):
+    original = rotary.rotate
+    monkeypatch.setattr(rotary, "rotate", lambda x, cos, sin, layout="half": original(x, cos, -sin, layout))
+    evidence = s3._prop31_check(rotated_key.rotated_key, quick=True, stop_at_failure=True)
+    assert not evidence.passed and evidence.worst_point["wrong_rows"] > 0
+
+
 def test_prop31_grid_reaches_two_million_tokens_and_covers_every_dimension():
     for quick in (True, False):
         grid = s3._prop31_grid(quick)

@@ -91,7 +91,7 @@ def _certify(q: np.ndarray, freqs: np.ndarray, shift: int, curve: np.ndarray) ->
     near = rotated_key.near_competitors(curve, shift, 2 * bound.value)
     far = np.delete(curve, np.concatenate([[shift], near]))
     far_margin = float(curve[shift] - far.max()) - 2 * bound.value if far.size else math.inf
-    out = {"bound": bound.value, "near_competitors": int(near.size), "certified": False}
+    out = {"bound_over_norm2": bound.value / norm2, "near_competitors": int(near.size), "certified": False}
     if near.size > MAX_EXACT_COMPETITORS:
         return out
     pairs = list(zip(q[: d // 2].tolist(), q[d // 2:].tolist()))
