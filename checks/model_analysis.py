@@ -37,6 +37,15 @@ PROMPTS: dict[str, str] = {
     "code": "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
     "arithmetic": "12 + 7 = 19\n45 - 18 = 27\n6 * 8 = 48\n81 / 9 = 9\n23 + 19 = 42",
 }
+
+
+def not_the_paper_model(label: str) -> str:
+    """The sentence every output carries: which model this is, and that it is not the paper's."""
+    if label == mc.GEMMA_NAME:
+        return NOT_THE_PAPER_MODEL
+    return f"This is {label}, not the paper's Gemma 7B; compare patterns, not layer or head numbers."
+
+
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
 SUMMARY_FORMAT = 1
 
@@ -102,6 +111,19 @@ def zero_gain_pairs(captures: Mapping[str, ma.Capture]) -> dict[str, list[list[i
     return out
 
 
+def next_token_loss(cap: ma.Capture) -> float:
+    """Mean cross-entropy (nats) of each next token under the captured logits: a sanity check of the capture.
+
+    A model that loaded wrongly (scrambled weights, wrong layout) predicts its own prompt
+    no better than chance, ``ln V`` nats.
+    """
+    logits = cap.logits[:-1].astype(np.float64)
+    top = logits.max(axis=-1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=-1))
+    target = logits[np.arange(logits.shape[0]), cap.token_ids[1:]]
+    return float(np.mean(log_norm - target))
+
+
 def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> dict:
     """Everything the report and the figures need, from captures of the prompts (JSON-able).
 
@@ -128,7 +150,7 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> d
         "format": SUMMARY_FORMAT,
         "model": {
             **model,
-            "not_the_paper_model": NOT_THE_PAPER_MODEL,
+            "not_the_paper_model": not_the_paper_model(model.get("label", "")),
             "layers": int(first.queries.shape[0]), "query_heads": int(first.queries.shape[1]),
             "kv_heads": int(first.keys.shape[1]), "head_dim": first.head_dim,
             "layer_types": [s.layer_type for s in first.schedules],
@@ -136,7 +158,8 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> d
             "sliding_windows": [s.sliding_window for s in first.schedules],
             "scaling": [s.scaling for s in first.schedules],
         },
-        "prompts": {name: {"text": model.get("prompts", {}).get(name, ""), "n_tokens": c.n_tokens, "tokens": list(c.tokens)}
+        "prompts": {name: {"text": model.get("prompts", {}).get(name, ""), "n_tokens": c.n_tokens, "tokens": list(c.tokens),
+                           "next_token_loss": next_token_loss(c)}
                     for name, c in captures.items()},
         "capture_check": {"per_prompt": checks, "passed": all(v["passed"] for v in checks.values()),
                           "reason": ma.validate_capture(first).reason},
@@ -186,7 +209,7 @@ def analyze(
     info = {"label": label, "sha256": sha, "prompts": prompts}
     versions = mc.versions()
     summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, prompts=prompts, versions=versions,
-                               seed=mf.SEED, bootstrap=mf.BOOTSTRAP, permutations=mf.PERMUTATIONS, band=mf.BAND)
+                               seed=mf.SEED, bootstrap=mf.BOOTSTRAP, permutations=mf.PERMUTATIONS, band=mf.BAND_FRACTION)
     summary_path = root / "summaries" / f"{summary_key}.json"
     if not refresh:
         cached = mc.load_json(summary_path)

@@ -36,7 +36,12 @@ SEED = 20241008
 BOOTSTRAP = 200  # token resamples; the 2.5/97.5 percentiles make the 95% intervals
 PERMUTATIONS = 2000  # pair-label permutations for the "pattern in the pair index" p-value
 ALPHA = 0.05
-BAND = 16  # the "highest frequencies": the top 1/8 of the 128 pairs of a 256-dim head
+BAND_FRACTION = 8  # the "highest frequencies": the top 1/8 of the pairs (16 of Gemma's 128)
+
+
+def band_pairs(pooled: "Pooled") -> int:
+    """Number of top-frequency pairs that count as the highest band: ``max(1, P // 8)``."""
+    return max(1, pooled.q.shape[-1] // BAND_FRACTION)
 
 
 @dataclass
@@ -172,14 +177,16 @@ def values_show_no_frequency_pattern(pooled: Pooled) -> Finding:
     )
 
 
-def head_budget_band_share(pooled: Pooled, band: int = BAND) -> np.ndarray:
+def head_budget_band_share(pooled: Pooled, band: int | None = None) -> np.ndarray:
     """Each head's top-band share of its logit budget ``sum_m |q^(m)||k^(m)|``; ``(L, H)``."""
+    band = band_pairs(pooled) if band is None else band
     budget = fu.budget_profile(pooled.q.mean(axis=2), pooled.k_per_query_head().mean(axis=2))
     return fu.band_share(budget, band)
 
 
-def positional_heads_use_highest_frequencies(pooled: Pooled, band: int = BAND, seed: int = SEED) -> Finding:
+def positional_heads_use_highest_frequencies(pooled: Pooled, band: int | None = None, seed: int = SEED) -> Finding:
     """Finding 2: rank correlation over heads between positional score and top-band usage."""
+    band = band_pairs(pooled) if band is None else band
     usage = head_budget_band_share(pooled, band).ravel()
     diagonal = pooled.scores["diagonal"].ravel()
     previous = pooled.scores["previous_token"].ravel()
