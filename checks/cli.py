@@ -102,6 +102,7 @@ def list_claims() -> None:
 @app.command()
 def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropelab list`)")]) -> None:
     """Print a claim's statement, its corrected reading, the derivation and a worked instance."""
+    from . import runner
     from .registry import REGISTRY
 
     if claim_id not in REGISTRY:
@@ -112,7 +113,7 @@ def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropel
     if claim.corrected:
         console.print(f"[bold]Corrected reading.[/bold] {claim.corrected}")
     if claim.symbolic is not None:
-        derivation = claim.symbolic()
+        derivation = runner.derivation(claim.symbolic)
         console.print(f"[bold]Symbolic side[/bold] ({'holds' if derivation.holds else 'DOES NOT HOLD'}): "
                       f"{derivation.statement}")
         for step in derivation.steps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import platform
@@ -17,9 +18,17 @@ import numpy as np
 
 from ropelab.atomic import write_text_atomically
 
+from ropelab.theory.derivation import Derivation
+
 from .claim import Claim, ClaimResult
 
 LIBRARIES = ("ropelab", "jax", "jaxlib", "numpy", "scipy", "sympy", "mpmath", "matplotlib")
+
+
+@functools.cache
+def derivation(symbolic: Callable[[], Derivation]) -> Derivation:
+    """Run a SymPy derivation once per process: it takes no input, so its result never changes."""
+    return symbolic()
 
 
 def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
@@ -31,7 +40,7 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
     """
     start = time.perf_counter()
     try:
-        symbolic = claim.symbolic().holds if claim.symbolic is not None else None
+        symbolic = derivation(claim.symbolic).holds if claim.symbolic is not None else None
         evidence = claim.numeric(quick)
         negative = claim.negative(quick)
     except Exception:  # a crashing check is a failing check, reported with its traceback
