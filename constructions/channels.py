@@ -222,11 +222,13 @@ def diagonal_head_curve(freqs: np.ndarray, pairs: np.ndarray, context: int) -> n
     """
     g = np.asarray(freqs, dtype=np.float64)
     context = _length(context, "context")
-    psi = np.zeros(2 * g.size)
     pairs = np.asarray(pairs, dtype=np.int64)
-    if pairs.size:
-        psi[pairs] = 1.0 / math.sqrt(pairs.size)
-    return relative.logit_curve(psi, psi, g, context)
+    if not pairs.size:
+        return np.zeros(context)
+    # Pairs outside the band carry no weight, so the curve is computed over the band alone.
+    psi = np.zeros(2 * pairs.size)
+    psi[: pairs.size] = 1.0 / math.sqrt(pairs.size)
+    return relative.logit_curve(psi, psi, g[pairs], context)
 
 
 def diagonal_head_min_weight(curve: np.ndarray, scale_sq: float) -> float:
