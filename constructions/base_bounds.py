@@ -28,7 +28,9 @@ from . import validation as _v
 
 # Each kernel call covers T x J distances for BATCH bases: cos/sin of T offsets and J block
 # starts per pair (T + J of them, balanced near sqrt(T J)) and one matrix product.
-STAGES = ((8, 8), (32, 32), (128, 64))  # (T, J): 64 distances, 1024, then 8192 at a time
+# (T, J) per call: spans 64, 192, 768, 1024, 2048, 4096 (reaching 8192), then 8192 repeated;
+# most bases fail early, so the spans double while the batch thins out.
+STAGES = ((8, 8), (16, 12), (32, 24), (32, 32), (64, 32), (64, 64), (128, 64))
 BATCH = 128  # bases per kernel call
 
 
@@ -47,16 +49,16 @@ def _chunk(log_thetas: jax.Array, first: jax.Array, half: int, offsets: int, sta
 
 
 def _stages(limit: int):
-    """``(first, T, J)`` kernel calls covering distances ``0 .. limit``: short calls first, so
-    that bases which fail early cost little, then the last stage repeated."""
+    """``(first, T, J)`` kernel calls covering distances ``0 .. limit``: the short stages first,
+    so that bases which fail early cost little, then the last stage repeated."""
     first = 0
-    for offsets, starts in STAGES[:-1]:
-        yield first, offsets, starts
-        first += offsets * starts
-    offsets, starts = STAGES[-1]
-    while first <= limit:
-        yield first, offsets, starts
-        first += offsets * starts
+    for index, (offsets, starts) in enumerate(STAGES):
+        last = index == len(STAGES) - 1
+        while first <= limit:
+            yield first, offsets, starts
+            first += offsets * starts
+            if not last:
+                break
 
 
 def cosine_sum(theta: float, d: int, length: int) -> np.ndarray:

@@ -38,11 +38,12 @@ def _length(value: object, name: str) -> int:
 
 
 def curve_blocks(q: np.ndarray, k: np.ndarray, freqs: np.ndarray, length: int,
-                 block: int = BLOCK) -> Iterator[tuple[int, np.ndarray]]:
+                 block: int = BLOCK, first: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     r"""Stream :math:`c(r) = q^\top R^{-r}k`, ``r = 0 .. length-1``, as ``(start, values)`` blocks.
 
     Shapes: ``q``, ``k`` ``(d,)``, ``freqs`` ``(d/2,)``; each ``values`` has at most
-    ``block`` entries. Needs ``jax_enable_x64``.
+    ``block`` entries. With ``first`` given, blocks start at that size and double up to
+    ``block`` (searches that usually stop early then compute little). Needs ``jax_enable_x64``.
 
     >>> [(s, np.round(v, 6).tolist()) for s, v in curve_blocks(np.array([1.0, 0.0]),
     ...     np.array([1.0, 0.0]), np.array([np.pi / 2]), 5, block=2)]
@@ -50,11 +51,15 @@ def curve_blocks(q: np.ndarray, k: np.ndarray, freqs: np.ndarray, length: int,
     """
     length = _length(length, "length")
     block = _length(block, "block")
+    size = block if first is None else min(_length(first, "first"), block)
     g = np.asarray(freqs, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
-    for start in range(0, length, block):
+    start = 0
+    while start < length:
         shifted = np.asarray(rotary.apply(k, start, -g)) if start else k
-        yield start, relative.logit_curve(q, shifted, g, min(block, length - start))
+        yield start, relative.logit_curve(q, shifted, g, min(size, length - start))
+        start += size
+        size = min(2 * size, block)
 
 
 def rival_key(angle: float, ratio: float = 1.0) -> np.ndarray:
@@ -104,7 +109,8 @@ def breaking_context(freq: float, rival_angle: float, ratio: float = 1.0, limit:
     min_t, min_t_at = math.inf, -1
     max_o, max_o_at = -math.inf, -1
     closest = -math.inf
-    blocks = zip(curve_blocks(query, target, g, limit, block), curve_blocks(query, rival, g, limit, block))
+    blocks = zip(curve_blocks(query, target, g, limit, block, first=4096),
+                 curve_blocks(query, rival, g, limit, block, first=4096))
     for (start, t), (_, o) in blocks:
         # exclusive prefix extrema: everything strictly before each distance
         prefix_min_t = np.minimum(min_t, np.concatenate([[math.inf], np.minimum.accumulate(t)[:-1]]))

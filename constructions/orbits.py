@@ -2,7 +2,7 @@ r"""The orbit of one rotation measured on the circle: the points :math:`n g \bmo
 
 The construction side of Lemma A.2 / the three-gap theorem (the predicted lengths are in
 :mod:`ropelab.theory.orbits`). Angles are formed from exact integer ``n`` in the requested
-dtype and reduced by ``fmod`` (exact in IEEE arithmetic) modulo the dtype's rounded
+dtype (NumPy: the same IEEE operations as ``jnp``) and reduced by ``fmod`` (exact in IEEE arithmetic) modulo the dtype's rounded
 :math:`2\pi`; :func:`angle_error_bound` states how far each point can sit from the true
 :math:`n g \bmod 2\pi`.
 """
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import math
 
-import jax.numpy as jnp
+import mpmath
 import numpy as np
 
 from . import validation as _v
 
-_TWO_PI_ERROR = {  # |fl(2 pi) - 2 pi| in each dtype
-    np.dtype(np.float64): abs(float(np.float64(2 * math.pi)) - 6.283185307179586476925286766559),
-    np.dtype(np.float32): abs(float(np.float32(2 * math.pi)) - 6.283185307179586476925286766559),
-}
+with mpmath.workdps(30):  # |fl(2 pi) - 2 pi| in each dtype, computed beyond float64
+    _TWO_PI_ERROR = {
+        np.dtype(dt): float(abs(mpmath.mpf(float(dt(2 * math.pi))) - 2 * mpmath.pi)) for dt in (np.float64, np.float32)
+    }
 
 
 def orbit_points(freq: float, points: int, dtype: object = np.float64) -> np.ndarray:
@@ -37,9 +37,11 @@ def orbit_points(freq: float, points: int, dtype: object = np.float64) -> np.nda
     dt = np.dtype(dtype)
     if dt not in _TWO_PI_ERROR:
         raise ValueError(f"dtype must be float64 or float32, got {dt}")
-    n = jnp.arange(points + 1, dtype=jnp.int64 if dt == np.float64 else jnp.int32).astype(dt)
-    angle = jnp.mod(n * jnp.asarray(freq, dtype=dt), jnp.asarray(2 * math.pi, dtype=dt))
-    return np.asarray(jnp.sort(angle))
+    # NumPy, not jnp: one elementwise product, an exact fmod and a sort, for many sizes N
+    # (jnp would compile each size anew); the IEEE arithmetic is the same.
+    n = np.arange(points + 1, dtype=np.int64).astype(dt)
+    angle = np.mod(n * dt.type(freq), dt.type(2 * math.pi))
+    return np.sort(angle)
 
 
 def orbit_gaps(freq: float, points: int, dtype: object = np.float64) -> np.ndarray:
@@ -67,6 +69,18 @@ def angle_error_bound(freq: float, points: int, dtype: object = np.float64) -> f
     unit = float(np.finfo(dt).eps) / 2
     largest = points * freq
     return unit * largest + (largest / (2 * math.pi) + 1) * _TWO_PI_ERROR[dt]
+
+
+def gap_error_bound(freq: float, points: int, dtype: object = np.float64) -> float:
+    r"""Largest error of a computed arc: both endpoints (:func:`angle_error_bound`), the rounding
+    of the subtraction (at most :math:`u \cdot 2\pi`), and ``fl(2 pi)`` in the wrap-around arc.
+
+    >>> f"{gap_error_bound(1.0, 10**6):.2e}"
+    '3.00e-10'
+    """
+    dt = np.dtype(dtype)
+    unit = float(np.finfo(dt).eps) / 2
+    return 2 * angle_error_bound(freq, points, dtype) + unit * 2 * math.pi + _TWO_PI_ERROR[dt]
 
 
 def distinct_lengths(gaps: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:

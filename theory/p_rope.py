@@ -9,7 +9,9 @@ the two have the same frequencies and differ only by where the pairs sit.
 
 from __future__ import annotations
 
-import mpmath
+import math
+from fractions import Fraction
+
 import sympy as sp
 
 from . import rotations as rot
@@ -27,19 +29,20 @@ def kept_pairs_decimal(p: str, d: int) -> int:
     >>> kept_pairs_decimal("0.58", 100)
     29
     """
-    return int(sp.floor(sp.Rational(p) * d / 2))
+    return math.floor(Fraction(p) * d / 2)
 
 
 def kept_pairs_ieee(p: float, d: int) -> int:
-    r"""The count ``int(p * d // 2)`` evaluated as IEEE double arithmetic does, emulated in
-    mpmath: :math:`\lfloor \mathrm{fl}(p\,d) / 2\rfloor` with ``fl`` rounding to 53 bits.
+    r"""The count ``int(p * d // 2)`` evaluated as IEEE double arithmetic does, in exact
+    rationals: :math:`\lfloor \mathrm{fl}(p\,d) / 2\rfloor` where ``p`` is the exact binary value
+    of the float and ``fl`` rounds the exact product to the nearest double (ties to even),
+    which is what one floating-point multiplication returns.
 
     >>> kept_pairs_ieee(0.58, 100)   # 0.58 * 100 rounds to 57.99999999999999
     28
     """
-    with mpmath.workprec(53):
-        product = mpmath.mpf(p) * d  # one correctly rounded multiplication, like the CPU's
-    return int(mpmath.floor(product / 2))
+    product = float(Fraction(p) * d)  # correctly rounded conversion of the exact product
+    return math.floor(Fraction(product) / 2)
 
 
 def p_rope_frequency(m: int | sp.Expr, d: int | sp.Expr, kept: int | sp.Expr) -> sp.Expr:
