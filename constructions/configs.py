@@ -57,7 +57,7 @@ class RopeConfig:
         """A short description such as ``"yarn x4, theta 1e6"``.
 
         >>> ZOO_BY_NAME["Gemma 4 global"].rope_label()
-        'proportional p=0.25, theta 1e+06'
+        'proportional p=0.25, theta 1e6'
         """
         p = self.parameters
         kind = p.get("rope_type", p.get("type", "default"))
@@ -68,7 +68,8 @@ class RopeConfig:
             text += f" x{p['factor']:g}"
         if kind != "proportional" and p.get("partial_rotary_factor", 1.0) != 1.0:
             text += f", rotary {p['partial_rotary_factor']:g}"
-        return f"{text}, theta {p.get('rope_theta', float('nan')):g}"
+        theta = p.get("rope_theta", float("nan"))
+        return f"{text}, theta {f'{theta:.3g}'.replace('e+0', 'e').replace('e+', 'e')}"
 
 
 def _entry(name: str, head_dim: int, context: int, peer: str | None, note: str = "", **parameters: Any) -> RopeConfig:

@@ -60,32 +60,50 @@ def critical_dimension(d: int, base: sp.Expr, length: sp.Expr) -> int:
     return int(2 * sp.ceiling(critical_pair_index(d, base, length)))
 
 
-def base_wavelength_derivation() -> Derivation:
-    r"""A larger base slows the slowest pair and lengthens its breaking context; the critical
-    pair index solves :math:`2\pi/g_m = L`.
+def larger_base_slows_slowest_pair() -> Derivation:
+    r"""A larger base slows the slowest pair and lengthens its breaking context
+    :math:`\approx \pi/(2 g_{d/2})`, for every ``d > 2``.
 
-    >>> base_wavelength_derivation().holds
+    >>> larger_base_slows_slowest_pair().holds
     True
     """
     slowest = slowest_frequency(d_sym, theta)
     breaking = sp.pi / (2 * slowest)
-    m = sp.Symbol("m", nonnegative=True)
-    wavelength = 2 * sp.pi / theta ** (-2 * m / d_sym)
-    i_star = critical_pair_index(d_sym, theta, context)
-    e = sp.Symbol("e", positive=True)
+    e = sp.Symbol("e", positive=True)  # d = 2 + e
     slope_slowest = sp.diff(slowest, theta).subs(d_sym, 2 + e)
     slope_breaking = sp.diff(breaking, theta).subs(d_sym, 2 + e)
     return derive(
-        "d g_(d/2)/d theta < 0 and d N*/d theta > 0 (d > 2); wavelength(i*) = L",
+        "d g_(d/2)/d theta < 0 and d N*/d theta > 0 for d > 2",
         [
             ("d g_(d/2)/d theta = -(d-2)/d theta^(-(d-2)/d - 1)",
              sp.simplify(sp.diff(slowest, theta) + (d_sym - 2) / d_sym * theta ** (-(d_sym - 2) / d_sym - 1))),
-            ("its sign is negative for d = 2 + e, e > 0",
+            ("its sign is negative for d = 2 + e, e > 0 (SymPy decides the sign)",
              sp.Integer(0) if slope_slowest.is_negative else sp.Integer(1)),
             ("d/d theta of pi/(2 g_(d/2)) is positive for d = 2 + e, e > 0",
              sp.Integer(0) if slope_breaking.is_positive else sp.Integer(1)),
-            ("2 pi / g_(i*) = L", sp.simplify(sp.expand_log(sp.log(wavelength.subs(m, i_star)), force=True)
-                                              - sp.log(context))),
+            ("the paper's 1/theta undercounts the slowest frequency by theta^(2/d): g_(d/2) theta = theta^(2/d)",
+             sp.powsimp(slowest * theta) - theta ** (2 / d_sym)),
+        ],
+    )
+
+
+def critical_pair_turns_once() -> Derivation:
+    r"""The pair at :math:`i^* = \tfrac d2\log_\theta(L/2\pi)` has wavelength exactly ``L``;
+    wavelengths grow with ``m``, so pairs ``m <= i*`` turn at least once within ``L`` tokens.
+
+    >>> critical_pair_turns_once().holds
+    True
+    """
+    m = sp.Symbol("m", nonnegative=True)
+    wavelength = 2 * sp.pi / theta ** (-2 * m / d_sym)
+    i_star = critical_pair_index(d_sym, theta, context)
+    return derive(
+        "wavelength(i*) = L, and the wavelength grows by theta^(2/d) per pair",
+        [
+            ("ln(2 pi / g_(i*)) = ln L", sp.simplify(sp.expand_log(sp.log(wavelength.subs(m, i_star)), force=True)
+                                                     - sp.log(context))),
+            ("wavelength(m + 1) / wavelength(m) = theta^(2/d)",
+             sp.powsimp(wavelength.subs(m, m + 1) / wavelength) - theta ** (2 / d_sym)),
         ],
     )
 

@@ -759,10 +759,6 @@ def _men_symbolic() -> Derivation:
     return th_base.cosine_sum_is_expected_logit()
 
 
-def _critical_symbolic() -> Derivation:
-    return th_base.base_wavelength_derivation()
-
-
 CLAIMS = [
     Claim(
         id="rotation_orbit_is_dense",
@@ -885,7 +881,7 @@ CLAIMS = [
         statement="Raising theta lowers the slowest frequency and lengthens its breaking context; 128k tokens at "
                   "theta = 1e4 is 2.04 turns of 1/theta (2.35 with the exact g_64, E4); App C's Llama onset is "
                   "2.74e-4, not 1e-4 (E2).",
-        symbolic=_critical_symbolic,
+        symbolic=th_base.larger_base_slows_slowest_pair,
         numeric=lambda quick: _base_check(_slowest_exact, quick),
         negative=lambda quick: _base_check(_slowest_one_over_theta, quick),
         negative_description="the slowest frequency taken as exactly 1/theta",
@@ -902,7 +898,7 @@ CLAIMS = [
         section=SECTION,
         statement="The pairs that complete a full turn within L tokens are m <= i* = (d/2) log_theta(L/2 pi): "
                   "Llama 2's critical dimension is 92; the paper's 8k/1e4 runs give log_theta(L/2pi) = 0.779.",
-        symbolic=_critical_symbolic,
+        symbolic=th_base.critical_pair_turns_once,
         numeric=lambda quick: _critical_check(th_base.critical_pair_index, quick),
         negative=lambda quick: _critical_check(_index_without_two_pi, quick),
         negative_description="the index without the 2 pi (wavelength 1/g)",
