@@ -132,9 +132,11 @@ def test_zoo_cli_builtin_table_and_search(tmp_path, capsys):
     assert "unbroken" in out and "Llama 2 7B" in out
     small = tmp_path / "small.json"
     small.write_text(json.dumps({"name": "fast", "head_dim": 4, "context": 100, "rope_theta": 100.0}))
-    code, out = run(capsys, "zoo", "--only", "--config", str(small), "--search", "1000")
+    code, out = run(capsys, "zoo", "--only", "--config", str(small), "--search", "1000", "--json", str(rows))
     assert code == 0, out
-    assert "searched break" in out and "159" in out  # g = 0.01: floor(pi/0.02 + 3/2) + 1 = 159
+    (row,) = json.loads(rows.read_text())["models"]
+    # g = 100^(-2/4) = 0.1 is the slowest pair: floor(pi/0.2 + 3/2) + 1 = 18, found by streaming too
+    assert row["searched_break"] == row["slowest_breaks_at"] == 18 and row["search_limit"] == 1000
 
 
 @pytest.mark.parametrize("entry,message", [
