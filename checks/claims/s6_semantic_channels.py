@@ -24,6 +24,11 @@ SECTION = "§6 semantic channels, p-RoPE, base"
 U64 = tol.EPS64 / 2  # unit roundoff
 
 
+def sci(x: float, digits: int = 4) -> str:
+    """Significant-digit formatting for explain texts (small frequencies stay readable)."""
+    return "never" if x == math.inf else f"{x:.{digits}g}"
+
+
 # --- rotation_orbit_is_dense -----------------------------------------------------------
 
 ORBIT_FREQ_PAIRS = (0, 16, 64, 127)  # pairs of d = 256, theta = 1e4: g = 1 down to the slowest
@@ -34,6 +39,7 @@ def _orbit_check(dtype, quick: bool) -> Evidence:
     sizes = (10, 100, 1000, 10**4, 10**5) if quick else (10, 100, 1000, 10**4, 10**5, 10**6)
     freqs = frequencies.rope(256, 1e4)[list(ORBIT_FREQ_PAIRS)]
     worst, point, largest = 0.0, {}, {}
+    separation = math.inf  # closest distinct predicted lengths, in units of the tolerance
     for g in freqs:
         previous_largest = math.inf
         for n in sizes + (12_345,):
@@ -42,6 +48,8 @@ def _orbit_check(dtype, quick: bool) -> Evidence:
             # every arc is within the float64 error bound of its true length
             tau = orbits.gap_error_bound(float(g), n, np.float64)
             lengths, counts = orbits.distinct_lengths(gaps, tau)
+            if len(predicted.lengths) > 1:
+                separation = min(separation, float(np.min(np.diff(predicted.lengths))) / tau)
             if len(lengths) != len(predicted.lengths) or tuple(counts) != predicted.counts:
                 ratio = math.inf
             else:
@@ -58,8 +66,10 @@ def _orbit_check(dtype, quick: bool) -> Evidence:
                 point = {"g": float(g), "N": n, "measured_counts": counts.tolist(),
                          "predicted_counts": list(predicted.counts), "distinct_lengths": len(lengths),
                          "tolerance_rad": tau}
+    # float64 suffices (no mpmath needed on the construction side) when distinct lengths sit
+    # many tolerances apart; the ratio is reported
     return Evidence(worst, 1.0, point, {"unit": "gap error / float64 angle bound", "largest_gap_by_N": largest,
-                                        "N": list(sizes)})
+                                        "N": list(sizes), "length_separation_in_tolerances": separation})
 
 
 def _explain_orbit() -> str:
@@ -73,7 +83,7 @@ def _explain_orbit() -> str:
         f"{[c.fmt(x, 4) for x in lengths]} with counts {counts.tolist()}.\n"
         f"The continued fraction of g/2pi = [0; 6, 3, 1, 1, 7, ...] predicts {[c.fmt(x, 4) for x in s.lengths]} "
         f"x {list(s.counts)}: at most three lengths, the largest the sum of the other two.\n"
-        + "".join(f"N = {k}: largest arc {c.fmt(b, 3)} rad (bound 2 pi/q_k = {c.fmt(a, 3)})\n" for k, a, b in big)
+        + "".join(f"N = {k}: largest arc {sci(b, 3)} rad (bound 2 pi/q_k = {sci(a, 3)})\n" for k, a, b in big)
         + "The largest arc shrinks to 0: every direction is eventually approached, which is why one "
         "rotating channel cannot keep a fixed alignment (Lemma A.2).\nComputed in float32 the angles "
         "n g lose ~N g x 6e-8 rad and the gaps no longer match (the rejected control)."
@@ -150,7 +160,7 @@ def _explain_break() -> str:
         f"There the target's weight is {c.fmt(w, 4)} at query norm 10 (< 1/2 at every norm: Lemma A.3).\n"
         f"Both keys turn toward each other by half the angle between them: a rival at pi/3 breaks at "
         f"{third.context} ~ (pi/3)/(2g) = {c.fmt(math.pi / 3 / 0.002, 4)}.\n"
-        f"Gemma 7B's slowest pair (g = {c.fmt(g, 4)}): N* = {gemma} tokens (~14.6k): beyond that, "
+        f"Gemma 7B's slowest pair (g = {sci(g)}): N* = {gemma} tokens (~14.6k): beyond that, "
         "the channel no longer guarantees its target.\nCorrected reading (E3): the proof's angle "
         "convention is fixed as in chunk_score_is_norm_times_cosine. The rejected control assumes only "
         "the target drifts (arccos(rho cos phi)/g, about twice too long)."
@@ -195,7 +205,7 @@ def _explain_range() -> str:
     rows = [(int(m), float(g[m]), channels.breaking_context(float(g[m]), math.pi).context) for m in (40, 80, 127)]
     return (
         "Anti-aligned rival, equal norms, d = 256, theta = 1e4. Breaking context by brute force:\n"
-        + "".join(f"  pair {m}: g = {c.fmt(x, 4)}, N* = {n}, g N* = {c.fmt(x * n, 5)}\n" for m, x, n in rows)
+        + "".join(f"  pair {m}: g = {sci(x)}, N* = {n}, g N* = {sci(x * n, 6)}\n" for m, x, n in rows)
         + f"g N* -> pi/2 = {c.fmt(math.pi / 2, 5)}: the range of a semantic channel is ~1/g tokens "
         "(fitted log-log slope -1). With g = 0 no context breaks it (checked to 10^6 tokens).\n"
         "The control squares every frequency (d/2 in the exponent): the slope against the declared "
@@ -261,9 +271,18 @@ def _p_rope_check(schedule, quick: bool) -> Evidence:
                                         "float_hazards": len(hazards), "hazard_examples": hazards[:8]})
 
 
+def _respread_schedule(d: int, theta: float, p: float) -> np.ndarray:
+    """Partial rotary's reading: the whole schedule re-spread over the kept pairs, theta^(-2m/2n)."""
+    kept = frequencies.p_rope_pairs(d, p)
+    freqs = frequencies.nope(d)
+    if kept:
+        freqs[:kept] = frequencies.rope(2 * kept, theta)
+    return freqs
+
+
 def _explain_p_rope() -> str:
     f = frequencies.p_rope(8, 100.0, 0.5)
-    hazards = float_hazards(128)
+    hazards = float_hazards(512)
     return (
         f"d = 8, theta = 100, p = 0.5: n = int(0.5*8//2) = 2 pairs keep g_0 = 1 and g_1 = 100^(-2/8) = "
         f"{c.fmt(100 ** -0.25, 6)}; the others do not rotate: p_rope = {np.round(f, 6).tolist()}.\n"
@@ -271,8 +290,8 @@ def _explain_p_rope() -> str:
         f"floating point. 0.58*100 = {0.58 * 100!r}, so p = 0.58, d = 100 keeps "
         f"{frequencies.p_rope_pairs(100, 0.58)} pairs, not the 29 the decimals suggest; ropelab follows "
         "the float rule because Gemma and HF's 'proportional' type compute it that way (same pairs, same "
-        f"checkpoints). Two-decimal p with d <= 128: {len(hazards)} such cases, e.g. "
-        f"{[(p, d) for p, d, _, _ in hazards[:4]]}.\nRe-spreading the schedule over the kept prefix "
+        f"checkpoints). Two-decimal p with even d <= 512: {len(hazards)} such (p, d), e.g. "
+        f"{[(p, d) for p, d, _, _ in hazards[:5]]}.\nRe-spreading the schedule over the kept prefix "
         "(partial rotary's theta^(-2m/2n)) changes every kept frequency but the first (rejected control)."
     )
 
@@ -373,7 +392,7 @@ def _explain_partial() -> str:
         f"p-RoPE(p = {p}, theta = {theta:g}, d = {d}) keeps n = {kept} pairs at theta^(-2m/{d}).\n"
         f"Partial rotary over 2n = {2 * kept} coordinates re-spreads its base: base'^(-2m/{2 * kept}). "
         f"With base' = theta^(2n/d) = {c.fmt(base, 6)} the two schedules coincide "
-        f"(max difference {c.fmt(np.max(np.abs(partial.partial_frequencies(d, theta, p) - frequencies.p_rope(d, theta, p)[:kept])), 3)}).\n"
+        f"(max difference {sci(np.max(np.abs(partial.partial_frequencies(d, theta, p) - frequencies.p_rope(d, theta, p)[:kept])), 2)}).\n"
         f"The pairs still sit elsewhere: for d = 8, n = 2 the map is x_partial = x_p[{perm.tolist()}].\n"
         "So the functions agree after permuting coordinates, but a checkpoint trained with one is not "
         "usable by the other without permuting W_Q, W_K (not weight-compatible). With the unscaled "
@@ -443,9 +462,9 @@ def _table1_check(horizon_of, quick: bool) -> Evidence:
 def _explain_table1() -> str:
     table = table1(10**5, 2048)
     lines = "".join(
-        f"  {name:7s} positional={row['positional']!s:5s} (min alpha_ii {c.fmt(row['min_diagonal_weight'], 4)} with "
-        f"{row['pairs']} rotating pairs, s^2 = {c.fmt(row['scale_sq'], 4)}); semantic={row['semantic']!s:5s} "
-        f"(slowest g = {c.fmt(row['slowest'], 3)}, breaks at {row['closed_form']})\n"
+        f"  {name:7s} positional={row['positional']!s:5s} (min alpha_ii {sci(row['min_diagonal_weight'])} with "
+        f"{row['pairs']} rotating pairs, s^2 = {sci(row['scale_sq'])}); semantic={row['semantic']!s:5s} "
+        f"(slowest g = {sci(row['slowest'])}, breaks: {sci(row['closed_form'])})\n"
         for name, row in table.items())
     return (
         "d = 256, theta = 1e4, p = 0.75, context 2048, eps = 0.01; positional = Thm 5.3 diagonal head "
@@ -540,12 +559,12 @@ def _explain_base() -> str:
     rows = [(theta, channels.breaking_context(_slowest_exact(128, theta), math.pi).context) for theta in (1e3, 1e4, 1e5)]
     return (
         "d = 128, anti-aligned rival: the slowest pair's breaking context grows with the base:\n"
-        + "".join(f"  theta = {t:g}: g_64 = {c.fmt(_slowest_exact(128, t), 4)}, N* = {n}\n" for t, n in rows)
+        + "".join(f"  theta = {t:g}: g_64 = {sci(_slowest_exact(128, t))}, N* = {n}\n" for t, n in rows)
         + f"Sec 6: 128k tokens at theta = 1e4 is 128000/(2 pi 1e4) = {c.fmt(k['turns (1/theta)']['exact'], 4)} turns "
         f"(printed 2.04) if the slowest frequency is taken as 1/theta; with the exact g_64 = 1e4^(-126/128) "
         f"it is {c.fmt(k['turns (exact g_64, d=128) [E4]']['exact'], 4)} turns (erratum E4).\n"
-        f"App C: 10000^(-0.8) = {c.fmt(k['Gemma onset 10000^-0.8']['exact'], 3)} (printed 0.0006, agrees); "
-        f"500000^(-40/64) = {c.fmt(k['Llama onset 500000^(-40/64) [E2]']['exact'], 3)}, printed 0.0001: "
+        f"App C: 10000^(-0.8) = {sci(k['Gemma onset 10000^-0.8']['exact'], 3)} (printed 0.0006, agrees); "
+        f"500000^(-40/64) = {sci(k['Llama onset 500000^(-40/64) [E2]']['exact'], 3)}, printed 0.0001: "
         "erratum E2.\nTaking 1/theta as the exact slowest frequency gives 2.04 instead of 2.35 turns "
         "(the rejected control)."
     )
@@ -730,14 +749,14 @@ def _explain_apostrophe() -> str:
     other = relative.logit_curve(q, np.array(APOSTROPHE["k_not_bos"]), g, 8000)
     return (
         f"Gemma 7B, layer 1 head 10, chunk 119 (1-based; pair m = 118): g = 1e4^(-236/256) = 10^(-59/16) = "
-        f"{c.fmt(n['g_119'], 4)} rad/token; over 8000 tokens it turns {c.fmt(n['8000 g'], 4)} rad, about pi/2.\n"
+        f"{sci(n['g_119'])} rad/token; over 8000 tokens it turns {c.fmt(n['8000 g'], 4)} rad, about pi/2.\n"
         f"q_notBOS.k_notBOS = {c.fmt(n['q.k not-BOS'], 4)} (printed -85.5): other tokens are pushed away; "
         f"q_notBOS.k_BOS = {c.fmt(n['q.k BOS'], 4)} (printed +24.9): BOS attracts.\n"
         f"Turning through every distance up to 8000, the BOS logit stays in [{c.fmt(bos.min(), 4)}, "
         f"{c.fmt(bos.max(), 4)}] and the not-BOS logit in [{c.fmt(other.min(), 4)}, {c.fmt(other.max(), 4)}]: "
         "a quarter turn is too little to swap them, so within the 8k context this slow channel works as a "
-        "semantic 'is it BOS?' test (Thm 6.1 breaks it only at longer range).\nCounting pairs from 0 "
-        "(chunk 120 of the paper's numbering) gives 8000 g = 1.56 and is rejected."
+        "semantic 'is it BOS?' test (Thm 6.1 breaks it only at longer range).\nReading chunk 119 as the "
+        "0-based pair m = 119 (chunk 120 in the paper's numbering) gives 8000 g = 1.56 and is rejected."
     )
 
 
@@ -816,10 +835,7 @@ CLAIMS = [
                   "and leaves the rest at frequency 0; p = 1 is RoPE, p = 0 is NoPE.",
         symbolic=th_p.p_rope_keeps_highest_frequencies,
         numeric=lambda quick: _p_rope_check(frequencies.p_rope, quick),
-        negative=lambda quick: _p_rope_check(
-            lambda d, theta, p: np.concatenate([frequencies.rope(2 * frequencies.p_rope_pairs(d, p), theta),
-                                                np.zeros(d // 2 - frequencies.p_rope_pairs(d, p))])
-            if frequencies.p_rope_pairs(d, p) else frequencies.nope(d), quick),
+        negative=lambda quick: _p_rope_check(_respread_schedule, quick),
         negative_description="partial rotary's re-spread schedule theta^(-2m/2n) on the kept pairs",
         tolerance_reason="frequencies read back from R^1 (angles <= 1 rad) within 8 x 2 x eps64 of SymPy's g_k; "
                          "the count of rotating pairs exactly the IEEE value of int(p*d//2)",
@@ -932,7 +948,7 @@ CLAIMS = [
         symbolic=_apostrophe_derivation,
         numeric=lambda quick: _apostrophe_check(119, quick),
         negative=lambda quick: _apostrophe_check(120, quick),
-        negative_description="the pair counted from 0 (pair 119 of the code, i.e. chunk 120)",
+        negative_description="chunk 119 read as the 0-based pair m = 119 (the paper's chunk 120)",
         tolerance_reason="each printed number within half a unit of its last digit, and ours within 8 eps of SymPy; "
                          "'about pi/2' = the nearest multiple of pi/4",
         explain=_explain_apostrophe,
