@@ -47,7 +47,8 @@ def render(out_dir: str | Path, searched_pairs: int = 32) -> list[Path]:
     ax.set_yscale("log")
     ax.set_xlabel("channel frequency g (rad/token)")
     ax.set_ylabel("breaking context N* (tokens)")
-    ax.set_title("Semantic channels break after ~pi/(2g) tokens\n(markers: slowest rotating pair of each model; dashes: its context)", fontsize=9)
+    ax.set_title("Semantic channels break after ~pi/(2g) tokens\n"
+                 "(markers: slowest rotating pair of each model; dashes: its context)", fontsize=9)
     ax.legend(fontsize=6, loc="upper right", ncol=1)
     fig.tight_layout()
     return _style.save(fig, out_dir, "semantic_range")

@@ -247,3 +247,22 @@ def test_apostrophe_numbers():
     assert n["g_119"] == pytest.approx(2.0535e-4, rel=1e-4)
     assert n["8000 g"] == pytest.approx(1.6428, abs=1e-4)
     assert n["q.k not-BOS"] == pytest.approx(-85.47) and n["q.k BOS"] == pytest.approx(24.94)
+
+
+# --- the checks notice a broken rotary map ------------------------------------------------------
+
+def test_section6_checks_fail_on_broken_rotary_maps(monkeypatch):
+    from ropelab.checks.registry import REGISTRY
+    from ropelab.checks.runner import run_claim
+    from ropelab.constructions import rotary
+
+    original_rotate, original_rope = rotary.rotate, frequencies.rope
+    monkeypatch.setattr(rotary, "rotate", lambda x, cos, sin, layout="half": original_rotate(x, cos, -sin, layout))
+    for cid in ("p_rope_keeps_highest_frequencies", "critical_pair_index"):
+        assert run_claim(REGISTRY[cid], quick=True).status == "fail", cid
+    monkeypatch.setattr(rotary, "rotate", original_rotate)
+    # d/2 instead of d in the exponent
+    monkeypatch.setattr(frequencies, "rope", lambda d, theta=1e4: np.power(float(theta), np.arange(d // 2) * (-4.0 / d)))
+    for cid in ("larger_base_lengthens_semantic_range", "critical_pair_index", "apostrophe_channel_arithmetic"):
+        assert run_claim(REGISTRY[cid], quick=True).status == "fail", cid
+    assert original_rope(8, 1e4)[1] != frequencies.rope(8, 1e4)[1]

@@ -132,7 +132,8 @@ def cosine_sum_is_expected_logit() -> Derivation:
         moments[monomial] = 1 if powers in ((2, 0, 0, 0), (0, 2, 0, 0)) else 0
     expected = sp.Add(*(coeff * moments.get(mono, sp.nan) for mono, coeff in
                         logit.as_coefficients_dict(*variables).items()))
-    return derive("E[q^T R^-r (q + eps)] = 2 sum_m cos(r g_m)", [("E[chunk logit] - 2 cos(r g) = 0", expected - 2 * sp.cos(r * g))])
+    return derive("E[q^T R^-r (q + eps)] = 2 sum_m cos(r g_m)",
+                  [("E[chunk logit] - 2 cos(r g) = 0", expected - 2 * sp.cos(r * g))])
 
 
 def cosine_sum(distance: int, base: float, d: int, digits: int = 40) -> mpmath.mpf:

@@ -388,11 +388,12 @@ def _explain_partial() -> str:
     kept = frequencies.p_rope_pairs(d, p)
     base = partial.scaled_base(d, theta, kept)
     perm = partial.to_partial_order(8, 2)
+    gap = np.max(np.abs(partial.partial_frequencies(d, theta, p) - frequencies.p_rope(d, theta, p)[:kept]))
     return (
         f"p-RoPE(p = {p}, theta = {theta:g}, d = {d}) keeps n = {kept} pairs at theta^(-2m/{d}).\n"
         f"Partial rotary over 2n = {2 * kept} coordinates re-spreads its base: base'^(-2m/{2 * kept}). "
         f"With base' = theta^(2n/d) = {c.fmt(base, 6)} the two schedules coincide "
-        f"(max difference {sci(np.max(np.abs(partial.partial_frequencies(d, theta, p) - frequencies.p_rope(d, theta, p)[:kept])), 2)}).\n"
+        f"(max difference {sci(gap, 2)}).\n"
         f"The pairs still sit elsewhere: for d = 8, n = 2 the map is x_partial = x_p[{perm.tolist()}].\n"
         "So the functions agree after permuting coordinates, but a checkpoint trained with one is not "
         "usable by the other without permuting W_Q, W_K (not weight-compatible). With the unscaled "
