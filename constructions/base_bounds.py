@@ -28,9 +28,9 @@ from . import validation as _v
 
 # Each kernel call covers T x J distances for BATCH bases: cos/sin of T offsets and J block
 # starts per pair (T + J of them, balanced near sqrt(T J)) and one matrix product.
-# (T, J) per call: spans 64, 192, 768, 1024, 2048, 4096 (reaching 8192), then 8192 repeated;
-# most bases fail early, so the spans double while the batch thins out.
-STAGES = ((8, 8), (16, 12), (32, 24), (32, 32), (64, 32), (64, 64), (128, 64))
+# (T, J) per call: spans 64, 192, 832 (reaching 1088 > 1024), 1024, 2048, 4096, then 8192
+# repeated; most bases fail early, so the spans double while the batch thins out.
+STAGES = ((8, 8), (16, 12), (32, 26), (32, 32), (64, 32), (64, 64), (128, 64))
 BATCH = 128  # bases per kernel call
 
 

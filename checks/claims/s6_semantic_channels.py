@@ -363,7 +363,7 @@ def _partial_check(base_of, quick: bool) -> Evidence:
     n = 8 if quick else 32
     for d in (8, 256) if quick else (8, 64, 256):
         for theta in c.BASES:
-            for p in (0.25, 0.75) if quick else (0.25, 0.5, 0.75):
+            for p in (0.75,) if quick else (0.25, 0.5, 0.75):
                 kept = frequencies.p_rope_pairs(d, p)
                 perm = partial.to_partial_order(d, kept)
                 q, k = r.standard_normal((n, d)), r.standard_normal((n, d))
