@@ -22,7 +22,10 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 # Further commands live in their own modules; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("ropelab.checks.analyze_model_cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "ropelab.checks.zoo_cli",
+    "ropelab.checks.analyze_model_cli",
+)
 
 
 def _enable_x64() -> None:
