@@ -79,8 +79,8 @@ def frequency_turns(freqs: object) -> np.ndarray:
     uint64: ``[m, 0]`` holds ``w_0`` and ``[m, 1]`` holds ``w_32`` as three 32-bit limbs,
     most significant first, each the 96-bit truncation of the fraction.
 
-    >>> frequency_turns([math.pi])[0, 0].tolist()  # pi rad = half a turn: 0.1000... in binary
-    [2147483648, 0, 0]
+    >>> frequency_turns([math.pi])[0, 0].tolist()  # fl(pi) is 1.2e-16 below pi: just under half a turn
+    [2147483647, 4294966936, 1963269283]
     """
     g = _checked_freqs(freqs)
     out = np.zeros((g.size, 2, 3), dtype=np.uint64)
