@@ -29,21 +29,6 @@ from . import rotary as _rotary
 from . import validation as _v
 
 
-def rotate_exact(x: object, freqs: object, layout: str = "half") -> jax.Array:
-    r""":math:`R^i x_i` for rows ``i = 0 .. n-1`` with angles reduced exactly (:mod:`.phases`).
-
-    Shapes: ``x`` ``(n, d)``, ``freqs`` ``(d/2,)``; returns ``(n, d)`` in ``x``'s dtype
-    (cos and sin are formed in float64 and cast once).
-
-    >>> import numpy as np
-    >>> np.round(np.asarray(rotate_exact(np.array([[1.0, 0.0], [1.0, 0.0]]), [np.pi / 2])), 12).tolist()
-    [[1.0, 0.0], [0.0, 1.0]]
-    """
-    x = jnp.asarray(x)
-    cos, sin = _ph.cos_sin(np.arange(x.shape[0]), freqs)
-    return _rotary.rotate(x, jnp.asarray(cos, dtype=x.dtype), jnp.asarray(sin, dtype=x.dtype), layout)
-
-
 def _online_update(carry: tuple, scores: jax.Array, values: jax.Array) -> tuple:
     top, total, acc = carry
     new_top = jnp.maximum(top, scores.max(axis=1))
@@ -52,7 +37,6 @@ def _online_update(carry: tuple, scores: jax.Array, values: jax.Array) -> tuple:
     return new_top, total * shrink + weights.sum(axis=1), acc * shrink[:, None] + weights @ values
 
 
-@functools.partial(jax.jit, static_argnames=("block",))
 def _blockwise(q: jax.Array, k: jax.Array, v: jax.Array, block: int) -> tuple[jax.Array, jax.Array]:
     """Online-softmax causal attention of rotated, scaled ``q``, ``k`` (rows a multiple of block)."""
     n, d = q.shape
@@ -72,6 +56,22 @@ def _blockwise(q: jax.Array, k: jax.Array, v: jax.Array, block: int) -> tuple[ja
 
     out, lse = jax.lax.map(query_block, jnp.arange(blocks))
     return out.reshape(n, -1), lse.reshape(n)
+
+
+@functools.partial(jax.jit, static_argnames=("block", "layout"))
+def _rope_blockwise(q: jax.Array, k: jax.Array, v: jax.Array, turns: jax.Array, scale: jax.Array,
+                    block: int, layout: str) -> tuple[jax.Array, jax.Array]:
+    """Rotate (exact phases, float64 cos/sin cast once), pad to whole blocks, attend."""
+    n = q.shape[0]
+    phi = _ph.angles_from_turns(jnp.arange(n, dtype=jnp.int64), turns)
+    cos, sin = jnp.cos(phi).astype(q.dtype), jnp.sin(phi).astype(q.dtype)
+    rq = _rotary.rotate(q, cos, sin, layout) * scale.astype(q.dtype)
+    rk = _rotary.rotate(k, cos, sin, layout)
+    pad = (-n) % block
+    # Padded keys sit after every real row, where the causal mask hides them.
+    rq, rk, v = (jnp.pad(x, ((0, pad), (0, 0))) for x in (rq, rk, v))
+    out, lse = _blockwise(rq, rk, v, block)
+    return out[:n], lse[:n]
 
 
 def causal_attention(
@@ -110,15 +110,8 @@ def causal_attention(
         raise ValueError(f"block must be an integer >= 1, got {block!r}")
     scale = _v.positive(scale, "scale")
     layout = _v.layout(layout)
-    n = q.shape[0]
+    _ph.require_x64()
+    turns = jnp.asarray(_ph.frequency_turns(freqs))
     dtype = q.dtype
-    rq = rotate_exact(q, freqs, layout) * jnp.asarray(scale, dtype)
-    rk = rotate_exact(k.astype(dtype), freqs, layout)
-    pad = (-n) % block
-    if pad:
-        # Padded keys sit after every real row, where the causal mask hides them.
-        rq, rk, v = (jnp.pad(x, ((0, pad), (0, 0))) for x in (rq, rk, v))
-    out, lse = _blockwise(rq, rk, v.astype(dtype), block)
-    if with_normalisers:
-        return out[:n], lse[:n]
-    return out[:n]
+    out, lse = _rope_blockwise(q, k.astype(dtype), v.astype(dtype), turns, jnp.asarray(scale), block, layout)
+    return (out, lse) if with_normalisers else out

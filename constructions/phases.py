@@ -25,6 +25,7 @@ works under ``jit``, ``vmap`` and sharding. Needs ``jax_enable_x64`` (64-bit int
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -53,7 +54,8 @@ TRIG_ERROR = 4.0 * U
 about half an ulp). ``tests/test_engine.py`` measures the backend against long double."""
 
 
-def _check_x64() -> None:
+def require_x64() -> None:
+    """Raise ``ValueError`` unless ``jax_enable_x64`` is on (64-bit integer phases need it)."""
     if not jax.config.jax_enable_x64:
         raise ValueError(
             "exact phases need 64-bit integers and floats: enable jax_enable_x64 (the ropelab "
@@ -83,6 +85,13 @@ def frequency_turns(freqs: object) -> np.ndarray:
     [2147483647, 4294966936, 1963269283]
     """
     g = _checked_freqs(freqs)
+    return _turns_of(g.tobytes()).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _turns_of(freq_bytes: bytes) -> np.ndarray:
+    # Keyed on every byte of the float64 schedule, so equal keys mean equal frequencies.
+    g = np.frombuffer(freq_bytes, dtype=np.float64)
     out = np.zeros((g.size, 2, 3), dtype=np.uint64)
     # 64 bits for the integer part of 2^32 g / 2pi, 96 fraction bits, ample guard bits.
     with mpmath.workprec(64 + 32 + FRACTION_BITS + 96):
@@ -161,7 +170,7 @@ def reduced_angles(positions: object, freqs: object) -> np.ndarray:
     >>> float(reduced_angles([10**15], [1.0])[0, 0])  # 10^15 mod 2pi, to 16 digits
     2.109698117070...
     """
-    _check_x64()
+    require_x64()
     p = _checked_positions(positions)
     turns = frequency_turns(freqs)
     return np.asarray(_reduced(jnp.asarray(p), jnp.asarray(turns)))

@@ -48,14 +48,6 @@ CHUNK_BLOCKS = (1, 4, 16, 64, 256)  # blocks per device per kernel call: the onl
 NORMALISER_CHUNK = 1 << 16  # curve entries per prefix-log-sum-exp call
 
 
-def _require_x64() -> None:
-    if not jax.config.jax_enable_x64:
-        raise ValueError(
-            "position-only curves need float64: enable jax_enable_x64 (the ropelab command and "
-            "the tests do) so that angles r * g are formed exactly"
-        )
-
-
 def pair_coefficients(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(A, B)`` with ``c(r) = sum_m A_m cos(r g_m) + B_m sin(r g_m)`` (half layout).
 
@@ -215,7 +207,7 @@ def logit_curve_chunks(
     >>> [p.tolist() for p in pieces]
     [[2.0, 2.0, 2.0]]
     """
-    _require_x64()
+    _ph.require_x64()
     length = _checked_length(length)
     start = _checked_start(start, length)
     coeffs, turns = _curve_inputs(q, k, freqs)
@@ -279,7 +271,7 @@ def logits_at_distances(q: np.ndarray, k: np.ndarray, freqs: np.ndarray, distanc
     >>> logits_at_distances(np.array([1.0, 0.0]), np.array([1.0, 0.0]), [np.pi], [2]).round(12).tolist()
     [1.0]
     """
-    _require_x64()
+    _ph.require_x64()
     r = _ph._checked_positions(distances)
     if r.ndim != 1:
         raise ValueError(f"distances must be a 1-D array of integers, got shape {r.shape}")

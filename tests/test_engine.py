@@ -320,3 +320,30 @@ def test_blockwise_working_memory_does_not_grow_with_length():
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- the benchmark command --------------------------------------------------------------
+
+def test_bench_runs_a_workload_and_summarises(tmp_path, capfd):
+    from ropelab.checks import cli
+
+    path = tmp_path / "bench.json"
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["bench", "logit-curve", "--quick", "--json", str(path)])
+    assert stop.value.code == 0, capfd.readouterr()
+    (result,) = __import__("json").loads(path.read_text())["results"]
+    assert {line["baseline"] for line in result["summary"]} == {"NumPy rotate-every-key", "PyTorch HF-style RoPE"}
+    details = result["details"]
+    # the baselines compute the same curve: their errors against mpmath are float64-sized
+    assert details["errors"]["ours"] <= details["bound"]
+    assert max(details["errors"]["numpy"], details["errors"]["torch"]) < 1e-9
+    assert all(line["ours_s"] > 0 and line["baseline_s"] > 0 for line in result["summary"])
+
+
+def test_bench_rejects_unknown_workloads(capsys):
+    from ropelab.checks import cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["bench", "no-such-workload"])
+    assert stop.value.code == 2
+    assert "logit-curve" in capsys.readouterr().out
