@@ -61,7 +61,18 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Read from ``VmHWM`` in ``/proc/self/status``, which belongs to this process's own address
+    space; ``getrusage``'s ``ru_maxrss`` is the fallback, but on Linux a child started by a
+    large parent inherits the parent's figure there.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -107,7 +107,7 @@ def main() -> None:
     bound = rel.logit_curve_error_bound(q, k)
 
     def rate(s: float) -> str:
-        return f"{length / s / 1e6:.1f} M dist/s"
+        return f"{length / s:.3g} dist/s"
 
     h.print_table(
         f"W1 logit curve: L = {length:,} distances, d = {D}, float64",

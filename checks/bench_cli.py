@@ -47,7 +47,8 @@ def run_workload(script: Path, quick: bool) -> tuple[int, dict | None]:
 def register(app: typer.Typer) -> None:
     @app.command()
     def bench(
-        workloads: Annotated[list[str] | None, typer.Argument(help=f"workloads to run (default: all): {', '.join(WORKLOADS)}")] = None,
+        workloads: Annotated[list[str] | None,
+                             typer.Argument(help=f"workloads to run (default: all): {', '.join(WORKLOADS)}")] = None,
         quick: Annotated[bool, typer.Option("--quick", help="small sizes: check that they run, not the speed")] = False,
         json_path: Annotated[Path | None, typer.Option("--json", help="write every workload's results here")] = None,
     ) -> None:

@@ -314,8 +314,9 @@ def test_blockwise_working_memory_does_not_grow_with_length():
     (lambda: rel.weight_at_distance_chunks(np.ones(2), np.ones(2), [1.0], 5, 5).__next__(), "distance"),
     (lambda: phases.reduced_angles([2**53], [1.0]), "2\\*\\*53"),
     (lambda: phases.frequency_turns([np.nan]), "finite"),
-    (lambda: blockwise_attention.causal_attention(np.ones((3, 4)), np.ones((2, 4)), np.ones((3, 1)), [1.0, 0.1]), "same n"),
-    (lambda: blockwise_attention.causal_attention(np.ones((3, 4)), np.ones((3, 4)), np.ones((3, 1)), [1.0, 0.1], block=0), "block"),
+    (lambda: blockwise_attention.causal_attention(np.ones((3, 4)), np.ones((2, 4)), np.ones((3, 1)), [1, 0.1]), "same n"),
+    (lambda: blockwise_attention.causal_attention(np.ones((3, 4)), np.ones((3, 4)), np.ones((3, 1)), [1, 0.1], block=0),
+     "block"),
 ])
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
