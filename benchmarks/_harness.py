@@ -92,13 +92,15 @@ def machine() -> dict[str, Any]:
         except ImportError:
             versions[name] = "not installed"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": model, "cores": cores, "python": platform.python_version(), **versions}
+    # The 1-minute load average: above the core count, other processes shared the machine.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return {"cpu": model, "cores": cores, "load_average": load, "python": platform.python_version(), **versions}
 
 
 def describe_machine() -> str:
     m = machine()
-    return (f"{m['cores']} cores, {m['cpu']}; python {m['python']}, jax {m['jax']}, numpy {m['numpy']}, "
-            f"torch {m['torch']}")
+    return (f"{m['cores']} cores, {m['cpu']}, load {m['load_average']:.1f}; python {m['python']}, "
+            f"jax {m['jax']}, numpy {m['numpy']}, torch {m['torch']}")
 
 
 def seconds(x: float) -> str:
@@ -115,11 +117,18 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def comparison(ours: str, ours_s: float, baseline: str, baseline_s: float, throughput: str,
-               target: str, met: bool, note: str = "") -> dict[str, Any]:
-    """One summary line: our time against a baseline timed in the same run."""
+               target: str = "", met: bool | None = None, note: str = "") -> dict[str, Any]:
+    """One summary line: our time against a baseline timed in the same run (ratio = baseline / ours).
+
+    ``met`` is None for a line reported for comparison only, with no target attached.
+    """
     return {"ours": ours, "ours_s": ours_s, "baseline": baseline, "baseline_s": baseline_s,
-            "ratio": baseline_s / ours_s, "throughput": throughput, "target": target, "met": bool(met),
-            "note": note}
+            "ratio": baseline_s / ours_s, "throughput": throughput, "target": target,
+            "met": None if met is None else bool(met), "note": note}
+
+
+def verdict(met: bool | None) -> str:
+    return "-" if met is None else "yes" if met else "NO"
 
 
 def finish(args: argparse.Namespace, workload: str, summary: list[dict[str, Any]], details: dict[str, Any]) -> None:
@@ -128,7 +137,7 @@ def finish(args: argparse.Namespace, workload: str, summary: list[dict[str, Any]
         f"{workload}: summary ({describe_machine()})",
         ["ours", "baseline", "ours s", "baseline s", "ratio", "throughput", "target", "met"],
         [[s["ours"], s["baseline"], f"{s['ours_s']:.4g}", f"{s['baseline_s']:.4g}", f"{s['ratio']:.1f}x",
-          s["throughput"], s["target"], "yes" if s["met"] else "NO"] for s in summary],
+          s["throughput"], s["target"], verdict(s["met"])] for s in summary],
     )
     if args.json is not None:
         from ropelab.atomic import write_text_atomically

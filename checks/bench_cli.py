@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
             for line in result["summary"]:
                 table.add_row(result["workload"], line["ours"], line["baseline"], f"{line['ours_s']:.4g}",
                               f"{line['baseline_s']:.4g}", f"{line['ratio']:.1f}x", line["throughput"],
-                              line["target"], "yes" if line["met"] else "[red]NO[/red]")
+                              line["target"], {None: "-", True: "yes", False: "[red]NO[/red]"}[line["met"]])
         console.print(table)
         if json_path is not None:
             write_text_atomically(json_path, json.dumps({"quick": quick, "results": results}, indent=2) + "\n")
