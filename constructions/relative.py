@@ -44,7 +44,7 @@ from . import phases as _ph
 from . import validation as _v
 
 BLOCK = 1024  # distances per angle-addition block (the offset table is BLOCK x d/2)
-CHUNK_BLOCKS = (1, 4, 16, 64, 256)  # blocks per device per kernel call: the only shapes compiled
+CHUNK_BLOCKS = (1, 16, 256)  # blocks per device per kernel call: the only shapes compiled
 NORMALISER_CHUNK = 1 << 16  # curve entries per prefix-log-sum-exp call
 
 
