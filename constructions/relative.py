@@ -31,6 +31,7 @@ How the curve is computed (fast and exact):
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -288,11 +289,12 @@ _TINY = 2.0**-600  # a scaled prefix sum below this may hide underflowed terms
 def _prefix_log_sum_exp(x: np.ndarray) -> np.ndarray:
     r"""``log(cumsum(exp(x)))`` without overflow, in ``O(n)`` with ``O(log_64 n)`` levels.
 
-    Rows of ``_ROW`` entries are scaled by their maximum ``m`` and summed cumulatively
-    (positive terms: relative error below :math:`\gamma_{64}`); the row totals are prefixed
-    the same way, one level up, and joined with one ``logaddexp``. A prefix whose scaled sum
-    is tiny (every term far below the row maximum, so some may have underflowed) is redone
-    by sequential ``logaddexp`` within its row.
+    Rows of ``_ROW`` entries are scaled by their maximum ``m`` and summed cumulatively with
+    compensation (relative error about ``2u``); the row totals are prefixed the same way, one
+    level up, and joined with one ``logaddexp``. A prefix whose scaled sum is tiny (every term
+    far below the row maximum, so some may have underflowed) is redone by sequential
+    ``logaddexp`` within its row. The exact prefixes never decrease, so a running maximum
+    removes rounding-level dips without moving any value further from the exact one.
     """
     n = x.size
     rows = -(-n // _ROW)
@@ -302,7 +304,13 @@ def _prefix_log_sum_exp(x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", under="ignore"):
         top = np.max(y, axis=1, keepdims=True)
         scale = np.where(np.isfinite(top), top, 0.0)  # an all -inf row stays -inf
-        sums = np.cumsum(np.exp(y - scale), axis=1)
+        terms = np.exp(y - scale)
+        sums = np.cumsum(terms, axis=1)
+        # Knuth's TwoSum recovers each addition's rounding error exactly; adding their running
+        # sum back makes the prefix sums as accurate as compensated summation.
+        prior = np.concatenate([np.zeros((rows, 1)), sums[:, :-1]], axis=1)
+        added = sums - prior
+        sums = sums + np.cumsum((prior - (sums - added)) + (terms - added), axis=1)
         local = scale + np.log(sums)
         hidden = (sums < _TINY) & (np.maximum.accumulate(y, axis=1) > -np.inf)
         if np.any(hidden):
@@ -312,7 +320,7 @@ def _prefix_log_sum_exp(x: np.ndarray) -> np.ndarray:
         if rows > 1:
             before = np.concatenate([[-np.inf], _prefix_log_sum_exp(local[:, -1])[:-1]])
             local = np.logaddexp(before[:, None], local)
-    return local.reshape(-1)[:n]
+    return np.maximum.accumulate(local.reshape(-1)[:n])
 
 
 def _normalisers(values: np.ndarray, carry: float) -> tuple[np.ndarray, float]:
@@ -348,16 +356,20 @@ def row_log_normalisers(curve: np.ndarray) -> np.ndarray:
 def weight_at_distance(curve: np.ndarray, distance: int) -> np.ndarray:
     r"""Every row's weight on the key at ``distance`` behind it, rows ``i = distance .. N-1``.
 
-    :math:`\alpha_{i,i-t} = e^{c(t) - L_i}`; e.g. ``distance=0`` is the diagonal, ``1`` the
-    previous token. Shapes: ``curve`` ``(N,)``, returns ``(N - distance,)``.
+    :math:`\alpha_{i,i-t} = e^{c(t) - L_i} = 1 / \sum_{r \le i} e^{c(r) - c(t)}`; e.g.
+    ``distance=0`` is the diagonal, ``1`` the previous token. The prefix sums run over the
+    offsets ``c(r) - c(t)`` (the target's own term is exactly 1), so a weight near 1 is not
+    the difference of two large log-normalisers. Shapes: ``curve`` ``(N,)``, returns
+    ``(N - distance,)``.
 
     >>> np.round(weight_at_distance(np.array([0.0, 0.0, 0.0]), 0), 6).tolist()
     [1.0, 0.5, 0.333333]
     """
-    if not 0 <= distance < len(curve):
-        raise ValueError(f"distance must be an integer in [0, {len(curve) - 1}], got {distance}")
-    norm = row_log_normalisers(curve)
-    return np.exp(curve[distance] - norm[distance:])
+    values = np.asarray(curve, dtype=np.float64)
+    if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or not 0 <= distance < len(values):
+        raise ValueError(f"distance must be an integer in [0, {len(values) - 1}], got {distance!r}")
+    norm = row_log_normalisers(values - values[distance])
+    return np.exp(-norm[distance:])
 
 
 def weight_at_distance_chunks(
@@ -374,7 +386,9 @@ def weight_at_distance_chunks(
     Yields ``(first_row, weights)`` pieces covering rows ``distance .. length-1`` in order,
     holding one curve piece and a running log-normaliser at a time (bounded memory for any
     ``length``). Concatenated, the pieces equal
-    ``weight_at_distance(logit_curve(q, k, freqs, length), distance)``.
+    ``weight_at_distance(logit_curve(q, k, freqs, length), distance)`` bit for bit. When the
+    target lies beyond the first piece, the pieces up to it are computed twice (once to read
+    ``c(t)``).
 
     >>> import numpy as np
     >>> [(i, w.round(6).tolist()) for i, w in weight_at_distance_chunks(np.ones(2), np.ones(2), [0.0], 3, 1)]
@@ -383,13 +397,24 @@ def weight_at_distance_chunks(
     length = _checked_length(length)
     if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) or not 0 <= distance < length:
         raise ValueError(f"distance must be an integer in [0, {length - 1}], got {distance!r}")
-    carry, target, first = -np.inf, None, 0
-    for piece in logit_curve_chunks(q, k, freqs, length, mesh=mesh):
-        norm, carry = _normalisers(piece, carry)
+    pieces = logit_curve_chunks(q, k, freqs, length, mesh=mesh)
+    head = next(pieces)
+    if distance < head.size:
+        target, stream = head[distance], itertools.chain([head], pieces)
+    else:
+        first = head.size
+        for piece in pieces:
+            if distance < first + piece.size:
+                target = piece[distance - first]
+                break
+            first += piece.size
+        pieces.close()
+        stream = logit_curve_chunks(q, k, freqs, length, mesh=mesh)
+    carry, first = -np.inf, 0
+    for piece in stream:
+        norm, carry = _normalisers(piece - target, carry)
         last = first + piece.size
-        if target is None and distance < last:
-            target = piece[distance - first]
-        if target is not None:
+        if last > distance:
             lo = max(first, distance)
-            yield lo, np.exp(target - norm[lo - first :])
+            yield lo, np.exp(-norm[lo - first :])
         first = last
