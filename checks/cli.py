@@ -25,6 +25,7 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 COMMAND_MODULES: tuple[str, ...] = (
     "ropelab.checks.zoo_cli",
     "ropelab.checks.analyze_model_cli",
+    "ropelab.checks.bench_cli",
 )
 
 
