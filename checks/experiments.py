@@ -52,7 +52,7 @@ def _explain_table2() -> str:
         return "\n".join(setup + ["", f"No reported results: {err}"])
     header, rows = table2.table_rows(results)
     lines = setup + ["", f"Result ({len(results['seeds'])} seeds; mean ± sd; "
-                     f"wall time {results['machine']['wall_seconds'] / 60:.0f} min):", ""]
+                     f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):", ""]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))

@@ -260,8 +260,12 @@ def run(
             "cpu_count": os.cpu_count(),
             "load_average_start": list(load_start),
             "load_average_end": list(os.getloadavg()),
-            "wall_seconds": time.time() - started,
-            "note": "throughput measured on a machine shared with other work; treat tokens/s as noisy",
+            "invocation_seconds": time.time() - started,
+            "train_seconds_total": float(sum(r["train_seconds"] for r in runs)),
+            "note": "throughput measured on a machine shared with other work; treat tokens/s as noisy. "
+                    "train_seconds_total sums the runs' optimisation steps (compilation and evaluation "
+                    "excluded); invocation_seconds and the load averages describe the last invocation, "
+                    "which may have resumed finished runs from their checkpoints",
         },
         "runs": runs,
     }

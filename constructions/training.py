@@ -242,13 +242,20 @@ class Trainer:
         params = tf.init_params(self.model, jax.random.PRNGKey(seed))
         return TrainState(params=params, opt_state=self.optimizer.init(params))
 
-    def position_nll(self, params: dict, windows: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """Mean NLL (nats) at each position of ``windows`` ``(n, L + 1)``, shape ``(L,)``."""
+    def position_nll(self, params: dict, windows: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """Mean NLL (nats) at each position of ``windows`` ``(n, L + 1)``, shape ``(L,)``.
+
+        Windows go through in batches of exactly ``batch_size`` (the last one padded with
+        copies whose losses are dropped), so each length compiles once.
+        """
+        windows = np.asarray(windows, dtype=np.int32)
+        n = windows.shape[0]
+        padded = np.concatenate([windows, np.repeat(windows[:1], -n % batch_size, axis=0)])
         total = np.zeros(windows.shape[1] - 1, dtype=np.float64)
-        for start in range(0, windows.shape[0], batch_size):
-            part = jnp.asarray(windows[start : start + batch_size], dtype=jnp.int32)
-            total += np.asarray(self.batch_nll(params, part), dtype=np.float64).sum(axis=0)
-        return total / windows.shape[0]
+        for start in range(0, n, batch_size):
+            nll = np.asarray(self.batch_nll(params, jnp.asarray(padded[start : start + batch_size])), dtype=np.float64)
+            total += nll[: n - start].sum(axis=0)
+        return total / n
 
 
 @functools.cache

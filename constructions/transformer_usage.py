@@ -12,6 +12,7 @@ frequencies and builds diagonal and previous-token heads from the *highest* ones
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -66,8 +67,15 @@ def measure(
     >>> u.q_norm.shape, u.diagonal.shape
     ((1, 2, 4), (1, 2))
     """
+    q_norm, k_norm, diagonal, previous = _measure_batch(config, encoding)(params, jnp.asarray(windows, dtype=jnp.int32))
+    return HeadUsage(*(np.asarray(a, dtype=np.float64).mean(axis=0) for a in (q_norm, k_norm, diagonal, previous)))
 
-    def one(tokens):
+
+@functools.cache
+def _measure_batch(config: tf.ModelConfig, encoding: tf.PositionalEncoding):
+    """The compiled per-window measurement of one architecture (cached: compiled once)."""
+
+    def one(params, tokens):
         _, internals = tf.forward_with_internals(params, tokens, config, encoding)
         q = jnp.stack([layer["q"] for layer in internals])  # (L, T, H, d)
         k = jnp.stack([layer["k"] for layer in internals])
@@ -77,16 +85,15 @@ def measure(
         previous = w[:, :, rows, rows - 1].mean(axis=-1)
         return pair_norms(q).mean(axis=1), pair_norms(k).mean(axis=1), diagonal, previous
 
-    q_norm, k_norm, diagonal, previous = jax.jit(jax.vmap(one))(jnp.asarray(windows, dtype=jnp.int32))
-    return HeadUsage(*(np.asarray(a, dtype=np.float64).mean(axis=0) for a in (q_norm, k_norm, diagonal, previous)))
+    return jax.jit(jax.vmap(one, in_axes=(None, 0)))
 
 
 def summarise(usage: HeadUsage) -> dict:
     r"""The two statistics of the paper's frequency-usage claims for one model.
 
     * ``low_high_ratio_q`` / ``_k`` (per layer): mean pair norm over the lowest quarter of
-      the pairs divided by that over the highest quarter, averaged over heads. Above 1: the
-      low frequencies carry the larger norms.
+      the pairs and the layer's heads, divided by the same mean over the highest quarter.
+      Above 1: the low frequencies carry the larger norms.
     * ``positional_heads``: ``(layer, head, kind)`` of heads whose diagonal or previous-token
       weight exceeds :data:`POSITIONAL_WEIGHT`; ``top_share`` of every head is the share of
       :math:`\sum_m \lVert q^{(m)}\rVert\lVert k^{(m)}\rVert` on the highest quarter of pairs
@@ -103,7 +110,7 @@ def summarise(usage: HeadUsage) -> dict:
     high, low = slice(0, quarter), slice(pairs - quarter, pairs)
 
     def ratio(norm: np.ndarray) -> list[float]:
-        return (norm[..., low].mean(axis=-1) / norm[..., high].mean(axis=-1)).mean(axis=-1).tolist()
+        return (norm[..., low].mean(axis=(-2, -1)) / norm[..., high].mean(axis=(-2, -1))).tolist()
 
     product = usage.q_norm * usage.k_norm
     top_share = product[..., high].sum(axis=-1) / product.sum(axis=-1)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks import table2
-
 from ._style import ENCODING_COLOURS, HEATMAP_CMAP, plt, save
 
 
 def _colour(variant_id: str) -> str:
+    from ropelab.checks import table2
+
     schedule = next(v.encoding.schedule for v in table2.VARIANTS if v.id == variant_id)
     key = {"nope": "NoPE", "rope": "RoPE", "p_rope": "p-RoPE", "partial_rotary": "partial rotary",
            "reversed_p_rope": "reversed p-RoPE"}[schedule]
@@ -28,6 +28,8 @@ def _colour(variant_id: str) -> str:
 
 def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]:
     """Draw the four panels of ``results`` to ``out_dir/name.png`` and ``.pdf``."""
+    from ropelab.checks import table2  # needs the training extra (optax); imported on use
+
     summary = results["summary"]["variants"]
     ids = list(table2.VARIANT_IDS)
     multiples = [str(m) for m in results["config"]["context_multiples"]]
@@ -103,4 +105,6 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
 
 def render(out_dir: str | Path) -> list[Path]:
     """Draw the package's reported replication (the committed ``small`` run)."""
+    from ropelab.checks import table2
+
     return draw(table2.load_results(), out_dir, "table2_training")
