@@ -185,14 +185,12 @@ def run(
     out_dir: str | Path,
     seeds: int | None = None,
     progress=None,
-    until_step: int | None = None,
 ) -> dict:
     """Train and evaluate every variant for ``seeds`` seeds; write and return the results.
 
     Checkpoints go to ``out_dir/checkpoints`` (an interrupted call resumes there); the
     results JSON, the Markdown table and the figure are written atomically to ``out_dir``.
-    ``progress`` is an optional ``rich.progress.Progress``. With ``until_step`` every run
-    stops there (and nothing but checkpoints is written): the next call resumes.
+    ``progress`` is an optional ``rich.progress.Progress``.
     """
     n_seeds = preset.seeds if seeds is None else int(seeds)
     if n_seeds < 1:
@@ -212,18 +210,16 @@ def run(
             spec = training.RunSpec(preset.model, variant.encoding, preset.train, seed)
             task = progress.add_task(f"{variant.id} seed {seed}", total=preset.train.steps) if progress else None
 
-            def on_step(step, loss, task=task):
+            def on_step(step, loss, task=task, label=f"{variant.id} seed {seed}"):
                 if progress is not None:
-                    progress.update(task, completed=step, description=f"{variant.id} seed {seed} loss {loss:.3f}")
+                    progress.update(task, completed=step, description=f"{label} loss {loss:.3f}")
 
             state = training.train(spec, data.train, validation_windows, data.checksum,
                                    checkpoint=out_dir / "checkpoints" / f"{variant.id}_seed{seed}.ckpt",
-                                   until_step=until_step, on_step=on_step)
+                                   on_step=on_step)
             if progress is not None:
                 progress.update(task, completed=state.step, visible=False)
                 progress.advance(overall)
-            if state.step < preset.train.steps:
-                continue
             runs.append({
                 "variant": variant.id,
                 "seed": seed,
@@ -234,8 +230,6 @@ def run(
                 "train_seconds": state.train_seconds,
                 **evaluate_run(preset, variant, state, chunks),
             })
-    if until_step is not None and len(runs) < len(VARIANTS) * n_seeds:
-        return {}
     results = {
         "experiment": "table2",
         "preset": preset.name,

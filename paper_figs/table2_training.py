@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from ._style import ENCODING_COLOURS, HEATMAP_CMAP, plt, save
 
@@ -48,7 +49,13 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
                    label=f"{m}T" if i == 0 else None, edgecolor="black", linewidth=0.3)
             ax.plot([x] * len(spread["per_seed"]), spread["per_seed"], "k.", markersize=3)
     ax.set_xticks(range(len(ids)), ids, rotation=30, ha="right")
-    ax.set_yscale("log")
+    values = [x for vid in ids for m in multiples for x in summary[vid]["perplexity"][m]["per_seed"]]
+    if max(values) > 3 * min(values):  # a long-context blow-up would flatten the rest on a linear axis
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.set_ylim(0.97 * min(values), 1.03 * max(values))
     ax.set_ylabel("validation perplexity (bytes)")
     ax.set_title("(a) perplexity at T, 2T, 4T (bars: mean; dots: seeds)")
     ax.legend(title="context", fontsize=8)
@@ -63,6 +70,8 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
     ax.axvline(T, color="black", linewidth=0.8, linestyle=":")
     ax.text(T, ax.get_ylim()[1], " training length", va="top", fontsize=8)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("position in a 4T window")
     ax.set_ylabel("perplexity of the byte at that position")
     ax.set_title("(b) loss by position (mean over seeds)")

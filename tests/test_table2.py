@@ -98,3 +98,14 @@ def test_explain_table2_states_setup_and_paper_numbers(capsys):
     assert "Set-up" in text and "4.4414" in text and "T=128" in text
     if table2.REPORTED_RESULTS.exists():
         assert "Findings:" in text and "Spearman" in text
+
+
+def test_figure_of_the_reported_run_renders(tmp_path):
+    if not table2.REPORTED_RESULTS.exists():
+        with pytest.raises(FileNotFoundError, match="ropelab experiment table2"):
+            table2.load_results()
+        return
+    from ropelab.paper_figs import FIGURES
+
+    paths = FIGURES["table2_training"](tmp_path)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
