@@ -399,8 +399,14 @@ def findings(results: dict) -> list[str]:
         if not u:
             continue
         q, k = u["low_high_ratio_q"], u["low_high_ratio_k"]
+        if min(q["mean"], k["mean"]) > 1:
+            verdict = "the low frequencies carry the larger norms, as in the paper's Gemma 7B"
+        elif max(q["mean"], k["mean"]) < 1:
+            verdict = "the HIGH frequencies carry the larger norms, unlike the paper's Gemma 7B"
+        else:
+            verdict = "q and k disagree on which band carries the larger norms"
         text = (f"{v}: lowest-quarter / highest-quarter mean pair norm q {format_spread(q, 2)}, k {format_spread(k, 2)} "
-                f"({'low frequencies carry the larger norms' if min(q['mean'], k['mean']) > 1 else 'low frequencies do NOT carry the larger norms in both q and k'}); "
+                f"({verdict}); "
                 f"positional heads (> {usage_mod.POSITIONAL_WEIGHT} of attention on offset 0 or 1) per seed: "
                 f"{u['positional_heads_per_seed']} of {results['config']['model']['n_layers'] * results['config']['model']['n_heads']}")
         if u["top_share_positional"] and u["top_share_other"]:
@@ -455,7 +461,7 @@ def render_table(results: dict) -> str:
         f"Corpus: {corpus['source']}, SHA-256 {corpus['checksum_sha256']}; "
         f"{corpus['train_tokens']} training and {corpus['validation_tokens']} validation bytes. "
         f"Model: {results['config']['parameters']} parameters {results['config']['model']}. "
-        f"Throughput was measured on a shared 2-core machine ({results['machine']['note']}).",
+        f"Note: {results['machine']['note']}.",
         "",
     ]
     return "\n".join(lines)

@@ -3,8 +3,8 @@
 Four panels from a results file of ``ropelab experiment table2``: (a) validation perplexity at
 T, 2T and 4T for every variant (one dot per seed, bar at the mean); (b) the loss at each
 position of a 4T window, mean over seeds, with the training length marked; (c) our perplexity
-at T against the paper's Wiki perplexity; (d) the mean query-key pair norm per frequency of the
-RoPE theta=10k models, high frequencies on top (as in the paper's Fig. 3), one column per head.
+at T against the paper's Wiki perplexity; (d) the mean query-key pair norm per frequency of one
+RoPE theta=10k model, high frequencies on top (as in the paper's Fig. 3), one column per head.
 :func:`render` draws the package's reported ``small`` run; :func:`draw` draws any results.
 """
 
@@ -30,6 +30,7 @@ def _colour(variant_id: str) -> str:
 def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]:
     """Draw the four panels of ``results`` to ``out_dir/name.png`` and ``.pdf``."""
     from ropelab.checks import table2  # needs the training extra (optax); imported on use
+    from ropelab.constructions.transformer_usage import POSITIONAL_WEIGHT
 
     summary = results["summary"]["variants"]
     ids = list(table2.VARIANT_IDS)
@@ -69,9 +70,6 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
                 linestyle="--" if "500k" in vid or "0.25" in vid else "-")
     ax.axvline(T, color="black", linewidth=0.8, linestyle=":")
     ax.text(T, ax.get_ylim()[1], " training length", va="top", fontsize=8)
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("position in a 4T window")
     ax.set_ylabel("perplexity of the byte at that position")
     ax.set_title("(b) loss by position (mean over seeds)")
@@ -90,10 +88,11 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
     ax.set_title(f"(c) ours vs the paper (Spearman rho={corr['spearman_rho']:.2f}, p={corr['p_value']:.2f})")
 
     ax = axes[1, 1]
-    runs = [r for r in results["runs"] if r["variant"] == table2.REFERENCE and "usage" in r]
+    # heads of different seeds are different heads, so one seed's model is drawn, not an average
+    runs = [r for r in results["runs"] if r["variant"] == table2.REFERENCE and "usage" in r][:1]
     if runs:
-        q = np.mean([r["usage"]["q_norm"] for r in runs], axis=0)  # (layers, heads, pairs)
-        k = np.mean([r["usage"]["k_norm"] for r in runs], axis=0)
+        q = np.asarray(runs[0]["usage"]["q_norm"])  # (layers, heads, pairs)
+        k = np.asarray(runs[0]["usage"]["k_norm"])
         product = (q * k).reshape(-1, q.shape[-1]).T  # (pairs, layer*head); row 0 = highest frequency
         image = ax.imshow(product, aspect="auto", cmap=HEATMAP_CMAP, origin="upper")
         layers, heads = q.shape[:2]
@@ -101,13 +100,13 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
                       rotation=90, fontsize=7)
         ax.set_ylabel("frequency pair m (0 = highest frequency, on top)")
         fig.colorbar(image, ax=ax, label="mean |q^(m)| |k^(m)|")
-        diag = np.mean([r["usage"]["diagonal"] for r in runs], axis=0).ravel()
-        prev = np.mean([r["usage"]["previous"] for r in runs], axis=0).ravel()
+        diag = np.asarray(runs[0]["usage"]["diagonal"]).ravel()
+        prev = np.asarray(runs[0]["usage"]["previous"]).ravel()
         for col, (dw, pw) in enumerate(zip(diag, prev, strict=True)):
-            tag = "D" if dw > 0.5 else "P" if pw > 0.5 else ""
-            if tag:
-                ax.text(col, -0.7, tag, ha="center", va="bottom", fontsize=8, color="red")
-        ax.set_title(f"(d) {table2.REFERENCE}: pair-norm use per head (D/P: diagonal/previous-token head)")
+            ax.text(col, q.shape[-1] - 0.6, f"D{dw:.2f}\nP{pw:.2f}", ha="center", va="bottom", fontsize=6,
+                    color="red" if max(dw, pw) > POSITIONAL_WEIGHT else "white")
+        ax.set_title(f"(d) {table2.REFERENCE} seed {runs[0]['seed']}: |q||k| per pair and head\n"
+                     f"(D/P: attention on the current / previous token; red: > {POSITIONAL_WEIGHT})", fontsize=10)
     fig.tight_layout()
     return save(fig, out_dir, name)
 
