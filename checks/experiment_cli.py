@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
     @experiment.command("table2")
     def table2_command(
-        preset: Annotated[str, typer.Option(help="smoke (seconds), small (the reported run, ~35 min), full (days)")] = "small",
+        preset: Annotated[str, typer.Option(help="smoke (about a minute), small (the reported run, 30-60 min), full (days)")] = "small",
         seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1)] = None,
         out: Annotated[Path | None, typer.Option(help="output folder (default: results/table2_PRESET)")] = None,
     ) -> None:
