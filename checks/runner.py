@@ -81,9 +81,10 @@ def run_claims(
     return results
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(libraries: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed version of each named distribution ("not installed" when absent)."""
     out = {}
-    for name in LIBRARIES:
+    for name in libraries:
         try:
             out[name] = version(name)
         except PackageNotFoundError:

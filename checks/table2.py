@@ -22,7 +22,6 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from ropelab.constructions import transformer as tf
 from ropelab.constructions import transformer_usage as usage_mod
 
 from .claims._common import paper_facts
+from .runner import library_versions
 
 CONTEXT_MULTIPLES = (1, 2, 4)
 """Validation contexts as multiples of the training length ``T``."""
@@ -123,13 +123,7 @@ PRESETS: dict[str, Preset] = {
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    return {"python": platform.python_version(), **library_versions(LIBRARIES)}
 
 
 def _spread(values: list[float]) -> dict:
