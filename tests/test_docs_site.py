@@ -9,10 +9,12 @@ fetched from another host, and no console errors. A screenshot of the home page 
 
 from __future__ import annotations
 
+import doctest
 import functools
 import html
 import html.parser
 import http.server
+import importlib.util
 import os
 import re
 import shutil
@@ -181,9 +183,17 @@ const count = () => ({
   typeset: [...document.querySelectorAll('.arithmatex')].filter(e => e.querySelector('mjx-container')).length,
   errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
 });
-if (!window.MathJax || !MathJax.startup) { done({...count(), loaded: false}); return; }
-MathJax.startup.promise.then(() => done({...count(), loaded: true}))
-  .catch(e => done({...count(), loaded: 'error: ' + e}));
+const started = Date.now();
+(function wait() {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => done({...count(), loaded: true}))
+      .catch(e => done({...count(), loaded: 'error: ' + e}));
+  } else if (Date.now() - started > 15000) {
+    done({...count(), loaded: false});
+  } else {
+    setTimeout(wait, 50);
+  }
+})();
 """
 
 PAGE_FACTS = """
@@ -232,3 +242,18 @@ def test_every_page_loads_cleanly_in_chromium(site, served_site, browser, capsys
     assert SCREENSHOT.stat().st_size > 10_000
     with capsys.disabled():
         print(f"\nhome page screenshot: {SCREENSHOT}")
+
+
+def _load_hook_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstring_converter_turns_rst_into_markdown():
+    rst = _load_hook_module("griffe_rst")
+    assert doctest.testmod(rst).failed == 0
+    md = rst.to_markdown("Curve\n\n.. math:: c(r) = \\sum_m A_m,\\quad\n          B_m = 0\n\n(pair :math:`m`\nis :mod:`x`)")
+    assert "\\[\nc(r) = \\sum_m A_m,\\quad B_m = 0\n\\]" in md
+    assert md.endswith("(pair \\(m\\)\nis `x`)")
