@@ -27,6 +27,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import jax
 import jupytext
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
@@ -111,6 +112,8 @@ def api_modules() -> list[str]:
 
 @event_priority(100)  # before mkdocstrings reads its search paths
 def on_config(config):
+    # The build runs claims' worked instances and draws figures: float64, as in the CLI.
+    jax.config.update("jax_enable_x64", True)
     _stage_api_sources()
     return config
 
