@@ -46,7 +46,9 @@ def site(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("docs")
     report = write_report(work / "report.json", run_claims(select(list(VERIFIED)), quick=True), quick=True)
     out = work / "site"
-    env = {**os.environ, "ROPELAB_VERIFY_REPORT": str(report), "NO_MKDOCS_2_WARNING": "1"}
+    # The examples' output is left out: tests/test_examples.py runs every example already.
+    env = {**os.environ, "ROPELAB_VERIFY_REPORT": str(report), "NO_MKDOCS_2_WARNING": "1",
+           "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0"}
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -245,7 +247,7 @@ def test_every_page_loads_cleanly_in_chromium(site, served_site, browser, capsys
 
 
 def _load_hook_module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "hooks" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"ropelab_docs_{name}", ROOT / "docs" / "hooks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -257,3 +259,33 @@ def test_docstring_converter_turns_rst_into_markdown():
     md = rst.to_markdown("Curve\n\n.. math:: c(r) = \\sum_m A_m,\\quad\n          B_m = 0\n\n(pair :math:`m`\nis :mod:`x`)")
     assert "\\[\nc(r) = \\sum_m A_m,\\quad B_m = 0\n\\]" in md
     assert md.endswith("(pair \\(m\\)\nis `x`)")
+
+
+EXAMPLE = """# %% [markdown]
+# # A tiny example
+#
+# Text with maths $x^2$.
+
+# %%
+x = 3
+print("x squared is", x ** 2)
+
+# %%
+assert x == 3
+"""
+
+
+def test_example_pages_show_each_cells_output(tmp_path, caplog):
+    site_hook = _load_hook_module("site")
+    path = tmp_path / "01_tiny.py"
+    path.write_text(EXAMPLE)
+    title, page = site_hook.example_page(path, with_output=True)
+    assert title == "A tiny example" and page.startswith("# A tiny example")
+    assert "python examples/01_tiny.py" in page
+    assert '```text title="Output"\nx squared is 9\n```' in page
+    assert page.count('title="Output"') == 1  # the silent cell gets no output block
+    _, quiet = site_hook.example_page(path, with_output=False)
+    assert 'title="Output"' not in quiet
+    path.write_text(EXAMPLE.replace("assert x == 3", "assert x == 4"))
+    site_hook.example_page(path, with_output=True)
+    assert "01_tiny.py raised" in caplog.text and "AssertionError" in caplog.text

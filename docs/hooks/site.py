@@ -16,14 +16,17 @@ the ``ROPELAB_VERIFY_REPORT`` environment variable.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib.resources
+import io
 import logging
 import os
 import re
 import shutil
 import tempfile
 import tomllib
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -397,8 +400,65 @@ def example_title(notebook, fallback: str) -> str:
     return fallback
 
 
+def run_cells(notebook, path: Path) -> list[str]:
+    """Run an example's code cells in order in one namespace; the printed output of each.
+
+    Runs in the examples folder with ``__name__ == "__main__"``, as ``python examples/X.py``
+    would. A cell that raises is logged as a warning (a strict build fails) and stops the run.
+    """
+    namespace = {"__name__": "__main__", "__file__": str(path)}
+    outputs: list[str] = []
+    cwd = os.getcwd()
+    os.chdir(path.parent)
+    try:
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            buffer = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(buffer):
+                    exec(compile(cell.source, str(path), "exec"), namespace)
+            except Exception:  # reported, and the build fails under --strict
+                log.warning("example %s raised:\n%s", path.name, traceback.format_exc())
+                outputs.append(buffer.getvalue())
+                break
+            outputs.append(buffer.getvalue())
+    finally:
+        os.chdir(cwd)
+    return outputs
+
+
+def example_page(path: Path, with_output: bool) -> tuple[str, str]:
+    """``(title, markdown)`` of one example: its text cells, code cells and (optionally) output."""
+    notebook = jupytext.read(path)
+    title = example_title(notebook, path.stem)
+    outputs = iter(run_cells(notebook, path) if with_output else [])
+    run_line = (f"*Run it:* `python examples/{path.name}` · [download the script]({path.name}) · "
+                f"open as a notebook: `jupytext --to notebook examples/{path.name}`\n")
+    body: list[str] = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            body.append(cell.source + "\n")
+            if len(body) == 1:
+                body.append(run_line)
+        elif cell.source.strip():
+            body.append(code_block(cell.source, "python"))
+            printed = next(outputs, "")
+            if printed.strip():
+                fence = "````" if "```" in printed else "```"
+                body.append(f'{fence}text title="Output"\n{printed.rstrip()}\n{fence}\n')
+    if not body or not body[0].startswith("# "):
+        body.insert(0, f"# {title}\n")
+    return title, "\n".join(body)
+
+
 def example_pages(files: Files, config) -> dict[str, str]:
-    """One page per ``examples/*.py``; the script itself is served beside it."""
+    """One page per ``examples/*.py``, with each cell's output; the script is served beside it.
+
+    Set ``ROPELAB_DOCS_EXAMPLE_OUTPUT=0`` to skip running the examples (the test suite does,
+    because it runs every example on its own anyway).
+    """
+    with_output = os.environ.get("ROPELAB_DOCS_EXAMPLE_OUTPUT", "1") != "0"
     pages = {}
     index = ["# Worked examples\n",
              "Each example is a short script in percent-cell format: run it with "
@@ -406,23 +466,8 @@ def example_pages(files: Files, config) -> dict[str, str]:
              "`jupytext --to notebook examples/NAME.py`. Each ends by asserting its own "
              "conclusion, and the test suite runs every one of them.\n"]
     for path in sorted(EXAMPLES.glob("[0-9]*.py")):
-        notebook = jupytext.read(path)
-        title = example_title(notebook, path.stem)
-        body = [f"*Run it:* `python examples/{path.name}` · [download the script]({path.name}) · "
-                f"open as a notebook: `jupytext --to notebook examples/{path.name}`\n"]
-        has_title = False
-        for cell in notebook.cells:
-            if cell.cell_type == "markdown":
-                has_title = has_title or cell.source.lstrip().startswith("# ")
-                body.append(cell.source + "\n")
-            elif cell.source.strip():
-                body.append(code_block(cell.source, "python"))
-        if has_title:  # keep the notebook's own title first, then the run line
-            first_md = body.pop(1)
-            body.insert(0, first_md)
-        else:
-            body.insert(0, f"# {title}\n")
-        pages[f"examples/{path.stem}.md"] = "\n".join(body)
+        title, page = example_page(path, with_output)
+        pages[f"examples/{path.stem}.md"] = page
         files.append(File.generated(config, f"examples/{path.name}", abs_src_path=str(path)))
         index.append(f"- [{title}]({path.stem}.md)")
     pages["examples/index.md"] = "\n".join(index) + "\n"
