@@ -247,7 +247,7 @@ def story_figure(key: str, chosen: dict[str, str]) -> str:
         out.append("*No figure draws this step yet.*\n")
     claims = [c for c in steps[key].claims if c in REGISTRY]
     if claims:
-        out.append("Checked by: " + ", ".join(_claim_ref(c, 0) for c in claims) + ".\n")
+        out.append("Checked by: " + ", ".join(_claim_ref(c) for c in claims) + ".\n")
     return "\n".join(out)
 
 
@@ -373,20 +373,32 @@ def errata_page() -> str:
     for key, title, body, claim_ids in errata:
         out.append(f"## {key}. {title}\n")
         out.append(text(body) + "\n")
-        out.append("Checked by: " + ", ".join(_claim_ref(c, depth=0) for c in claim_ids) + ".\n")
+        checking = errata_claims(key, claim_ids)
+        if checking:
+            out.append("Checked by: " + ", ".join(_claim_ref(c) for c in checking) + ".\n")
+        else:
+            out.append("No registered claim checks this yet.\n")
     corrected = [c for c in REGISTRY.values() if c.corrected]
     if corrected:
         out.append("## Corrected readings in the registry\n")
         out.append("| claim | paper | what was corrected |\n|---|---|---|")
-        out.extend(f"| {_claim_ref(c.id, 0)} | {text(c.label)} | {text(c.corrected)} |" for c in corrected)
+        out.extend(f"| {_claim_ref(c.id)} | {text(c.label)} | {text(c.corrected)} |" for c in corrected)
         out.append("")
     return "\n".join(out)
 
 
-def _claim_ref(claim_id: str, depth: int) -> str:
-    if claim_id in REGISTRY:
-        return f"[`{claim_id}`]({'../' * depth}claims/{claim_id}.md)"
-    return f"`{claim_id}` (not yet registered)"
+def errata_claims(key: str, expected: tuple[str, ...]) -> list[str]:
+    """Registered claims that check erratum ``key``: the expected ones, and any claim whose
+    corrected reading, statement or negative control names the erratum (e.g. "E3")."""
+    mention = re.compile(rf"\b{key}\b")
+    found = [c for c in expected if c in REGISTRY]
+    found += [c.id for c in REGISTRY.values() if c.id not in found and any(
+        mention.search(field) for field in (c.corrected, c.statement, c.negative_description))]
+    return found
+
+
+def _claim_ref(claim_id: str) -> str:
+    return f"[`{claim_id}`](claims/{claim_id}.md)"
 
 
 # --- examples --------------------------------------------------------------------------------
