@@ -247,10 +247,14 @@ def test_every_page_loads_cleanly_in_chromium(site, served_site, browser, capsys
 
 
 def _load_hook_module(name: str):
-    spec = importlib.util.spec_from_file_location(f"ropelab_docs_{name}", ROOT / "docs" / "hooks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Import one of docs/hooks/*.py as a module (registered, as dataclasses need)."""
+    module_name = f"ropelab_docs_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, ROOT / "docs" / "hooks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
 
 
 def test_docstring_converter_turns_rst_into_markdown():
