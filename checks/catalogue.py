@@ -27,9 +27,9 @@ from .claim import Claim
 class ClaimSheet:
     """One claim as a reader sees it.
 
-    ``derivation`` is ``None`` when the claim has no symbolic side; ``problems`` lists the
-    parts that raised (symbolic side or worked instance) with their tracebacks, so that a
-    page can say so instead of silently dropping them. ``verified`` is the claim's entry in
+    ``derivation`` is ``None`` when the claim has no symbolic side or it was not run;
+    ``problems`` lists the parts that raised (symbolic side or worked instance) with their
+    tracebacks, so that a page can say so instead of silently dropping them. ``verified`` is the claim's entry in
     the verify report, or ``None`` when the report does not mention it.
     """
 
@@ -68,11 +68,26 @@ def entries_by_id(report: Mapping[str, Any] | None) -> dict[str, Mapping[str, An
     return {entry["id"]: entry for entry in report["claims"]}
 
 
-def sheet(claim: Claim, verified: Mapping[str, Any] | None = None) -> ClaimSheet:
-    """Run the claim's symbolic side and worked instance and bundle them with its record."""
+def derivation_from_report(claim: Claim, verified: Mapping[str, Any] | None) -> Derivation | None:
+    """The derivation a verify report recorded for ``claim`` (``None`` if it recorded none).
+
+    >>> derivation_from_report(None, {"symbolic": True, "symbolic_statement": "x = x",
+    ...                               "symbolic_steps": ["proved: x - x = 0"]}).steps
+    ('proved: x - x = 0',)
+    """
+    if verified is None or verified.get("symbolic") is None or not verified.get("symbolic_statement"):
+        return None
+    return Derivation(verified["symbolic_statement"], bool(verified["symbolic"]),
+                      tuple(verified.get("symbolic_steps", ())))
+
+
+def sheet(claim: Claim, verified: Mapping[str, Any] | None = None, run_symbolic: bool = True) -> ClaimSheet:
+    """Gather one claim's sheet: its worked instance, and its derivation from the verify
+    record when that has one, else from running the symbolic side (unless ``run_symbolic``
+    is false, when it is left out)."""
     problems = []
-    derivation = None
-    if claim.symbolic is not None:
+    derivation = derivation_from_report(claim, verified)
+    if derivation is None and claim.symbolic is not None and run_symbolic:
         try:
             derivation = claim.symbolic()
         except Exception:  # shown on the page as a problem, never hidden
@@ -85,10 +100,11 @@ def sheet(claim: Claim, verified: Mapping[str, Any] | None = None) -> ClaimSheet
     return ClaimSheet(claim, derivation, explanation, verified, tuple(problems))
 
 
-def sheets(claims: Iterable[Claim], report: Mapping[str, Any] | None = None) -> list[ClaimSheet]:
+def sheets(claims: Iterable[Claim], report: Mapping[str, Any] | None = None,
+           run_symbolic: bool = True) -> list[ClaimSheet]:
     """:func:`sheet` for every claim, each with its record from ``report``."""
     records = entries_by_id(report)
-    return [sheet(claim, records.get(claim.id)) for claim in claims]
+    return [sheet(claim, records.get(claim.id), run_symbolic) for claim in claims]
 
 
 def by_section(claims: Iterable[Claim]) -> dict[str, list[Claim]]:

@@ -106,7 +106,7 @@ def claim_html(s: ClaimSheet, figure_names: set[str]) -> str:
         verdict = "holds" if s.derivation.holds else "does NOT hold"
         steps = "".join(f"<li>{_e(step)}</li>" for step in s.derivation.steps)
         parts.append(f"<p><strong>Symbolic side</strong> ({verdict}): {_e(s.derivation.statement)}</p><ol>{steps}</ol>")
-    else:
+    elif c.symbolic is None:
         parts.append(f"<p><strong>Symbolic side.</strong> None: {_e(c.symbolic_reason)}</p>")
     parts.append(f"<p><strong>Worked instance.</strong></p><pre>{_e(s.explanation)}</pre>")
     shown = [f for f in c.figures if f in figure_names]

@@ -31,7 +31,8 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
     """
     start = time.perf_counter()
     try:
-        symbolic = claim.symbolic().holds if claim.symbolic is not None else None
+        derivation = claim.symbolic() if claim.symbolic is not None else None
+        symbolic = derivation.holds if derivation is not None else None
         evidence = claim.numeric(quick)
         negative = claim.negative(quick)
     except Exception:  # a crashing check is a failing check, reported with its traceback
@@ -54,6 +55,8 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
         negative_rejected=not negative.passed,
         seconds=time.perf_counter() - start,
         details={**evidence.details, "seed": claim.seed, "quick": quick},
+        symbolic_statement=derivation.statement if derivation is not None else "",
+        symbolic_steps=tuple(derivation.steps) if derivation is not None else (),
     )
 
 

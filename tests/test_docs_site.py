@@ -46,9 +46,10 @@ def site(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("docs")
     report = write_report(work / "report.json", run_claims(select(list(VERIFIED)), quick=True), quick=True)
     out = work / "site"
-    # The examples' output is left out: tests/test_examples.py runs every example already.
+    # The examples' output and the derivations of unverified claims are left out: other tests
+    # run every example and every derivation already.
     env = {**os.environ, "ROPELAB_VERIFY_REPORT": str(report), "NO_MKDOCS_2_WARNING": "1",
-           "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0"}
+           "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0", "ROPELAB_DOCS_DERIVATIONS": "report"}
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -83,8 +84,11 @@ def test_claim_pages_show_the_verify_status(site):
         assert f"ropelab verify {claim_id}" in page
         if claim_id in VERIFIED:
             assert "Status: pass" in page and "negative control rejected" in page
+            assert "(SymPy: holds)" in page  # the derivation, taken from the report
         else:
             assert "Status: not verified in the last report" in page
+            if claim.symbolic is not None:
+                assert f"ropelab explain {claim_id} prints the derivation" in page
         if claim.corrected:
             assert "Corrected reading" in page
 

@@ -11,7 +11,9 @@ At every build this hook
 - fills the home page's five story figures with whatever figures exist, and sets the nav.
 
 The verify report is read from ``report.json`` at the repository root, or from the path in
-the ``ROPELAB_VERIFY_REPORT`` environment variable.
+the ``ROPELAB_VERIFY_REPORT`` environment variable. ``ROPELAB_DOCS_DERIVATIONS=report`` takes
+the derivations from that report only (no SymPy at build time), and
+``ROPELAB_DOCS_EXAMPLE_OUTPUT=0`` leaves the examples' output out (no example is run).
 """
 
 from __future__ import annotations
@@ -130,7 +132,10 @@ def on_files(files: Files, config) -> Files:
     _add_mathjax(files, config)
     report_path = Path(os.environ.get("ROPELAB_VERIFY_REPORT", ROOT / "report.json"))
     report = catalogue.load_verify_report(report_path)
-    sheets = catalogue.sheets(REGISTRY.values(), report)
+    # Derivations recorded in the verify report are reused; the others are run here unless
+    # ROPELAB_DOCS_DERIVATIONS=report (the test suite's setting: its contract test runs them).
+    run_symbolic = os.environ.get("ROPELAB_DOCS_DERIVATIONS", "run") != "report"
+    sheets = catalogue.sheets(REGISTRY.values(), report, run_symbolic)
     pages: dict[str, str] = {}
     pages["claims/index.md"] = claims_index(sheets, report, report_path)
     for s in sheets:
@@ -289,6 +294,8 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
         out.append("")
     elif c.symbolic is None:
         out.append(f"None; only the numeric side applies: {text(c.symbolic_reason)}\n")
+    else:
+        out.append(f"Not run for this build of the site: `ropelab explain {c.id}` prints the derivation.\n")
     out.append("## Worked instance\n")
     out.append(code_block(s.explanation or "(no worked instance: see the problems below)"))
     for name in c.figures:
