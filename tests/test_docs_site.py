@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from figure_stubs import stub_render_figures
+from ropelab.checks import catalogue
 from ropelab.checks.registry import REGISTRY, select
 from ropelab.checks.runner import run_claims, write_report
 from ropelab.paper_figs import FIGURES
@@ -42,19 +45,24 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
-    """The site built with ``--strict`` from a verify report of two claims."""
+    """The site built with ``--strict`` (in this process) from a verify report of two claims.
+
+    Figures other than ``figure_stubs.DRAWN_FOR_REAL`` are placeholders, and the examples'
+    output and the derivations of unverified claims are left out: other tests draw every
+    figure, run every example and every derivation already.
+    """
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
     work = tmp_path_factory.mktemp("docs")
     report = write_report(work / "report.json", run_claims(select(list(VERIFIED)), quick=True), quick=True)
     out = work / "site"
-    # The examples' output and the derivations of unverified claims are left out: other tests
-    # run every example and every derivation already.
-    env = {**os.environ, "ROPELAB_VERIFY_REPORT": str(report), "NO_MKDOCS_2_WARNING": "1",
-           "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0", "ROPELAB_DOCS_DERIVATIONS": "report"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"ROPELAB_VERIFY_REPORT": str(report), "NO_MKDOCS_2_WARNING": "1",
+                            "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0", "ROPELAB_DOCS_DERIVATIONS": "report"}.items():
+            patch.setenv(name, value)
+        patch.setattr(catalogue, "render_figures", stub_render_figures())
+        build(load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out), strict=True))  # Abort on any warning
     return out
 
 
@@ -176,10 +184,11 @@ def _fetch(url: str) -> tuple[int, str]:
         return err.code, ""
 
 
-def _ids_of(url: str) -> set[str]:
+@functools.cache
+def _ids_of(url: str) -> frozenset[str]:
     parser = _Ids()
     parser.feed(_fetch(url)[1])
-    return parser.ids
+    return frozenset(parser.ids)
 
 
 TYPESET = """
@@ -216,8 +225,10 @@ def test_every_page_loads_cleanly_in_chromium(site, served_site, browser, capsys
     assert len(pages) >= len(REGISTRY) + 5
     origin = urllib.parse.urlsplit(served_site).netloc
     problems: list[str] = []
+    timings: dict[str, float] = {}
     for page in pages:
         url = urllib.parse.urljoin(served_site, "" if page == "." else page + "/")
+        started = time.perf_counter()
         browser.get(url)
         maths = browser.execute_async_script(TYPESET)
         facts = browser.execute_script(PAGE_FACTS)
@@ -240,6 +251,7 @@ def test_every_page_loads_cleanly_in_chromium(site, served_site, browser, capsys
                 problems.append(f"{page}: link to a missing anchor {link}")
         problems += [f"{page}: console {entry['level']}: {entry['message']}"
                      for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+        timings[page] = time.perf_counter() - started
         if page == ".":
             assert maths["typeset"] > 0, "the home page has formulas; none was typeset"
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -247,7 +259,9 @@ def test_every_page_loads_cleanly_in_chromium(site, served_site, browser, capsys
     assert not problems, "\n".join(problems)
     assert SCREENSHOT.stat().st_size > 10_000
     with capsys.disabled():
-        print(f"\nhome page screenshot: {SCREENSHOT}")
+        slowest = max(timings, key=timings.get)
+        print(f"\n{len(pages)} pages in {sum(timings.values()):.1f} s (slowest {slowest}: "
+              f"{timings[slowest]:.1f} s); home page screenshot: {SCREENSHOT}")
 
 
 def _load_hook_module(name: str):
