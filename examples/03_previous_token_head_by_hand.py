@@ -28,37 +28,11 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 import mpmath
 import numpy as np
 
-from ropelab.constructions import attention, frequencies, relative, rotary
+from ropelab.constructions import attention, frequencies, heads, relative, rotary
 from ropelab.theory import diophantine
 
 d, theta, context, eps = 256, 10_000.0, 8192, 0.01
 freqs = frequencies.rope(d, theta)
-
-
-def unit_vector_on(pairs) -> np.ndarray:
-    """psi with equal weight on the given pairs (first coordinate of each pair), |psi| = 1."""
-    psi = np.zeros(d)
-    psi[list(pairs)] = 1.0 / np.sqrt(len(pairs))
-    return psi
-
-
-def smallest_sharp_s2(psi: np.ndarray, distance: int) -> float:
-    """Smallest s^2 at which every row of the N-token head puts >= 1 - eps on `distance` behind.
-
-    The weight grows with s^2 (every competitor's logit falls further behind), so bisect on
-    log s^2, doubling the upper end first until it is sharp.
-    """
-    key = np.asarray(rotary.apply(psi, distance, freqs))
-    unit_curve = relative.logit_curve(psi, key, freqs, context)
-    sharp = lambda s2: relative.weight_at_distance(s2 * unit_curve, distance).min() >= 1 - eps
-    lo, hi = 1.0, 2.0
-    while not sharp(hi):
-        lo, hi = hi, hi * 2
-    for _ in range(50):
-        mid = np.sqrt(lo * hi)
-        lo, hi = (lo, mid) if sharp(mid) else (mid, hi)
-    return hi
-
 
 # %% [markdown]
 # ## Build it
@@ -66,25 +40,30 @@ def smallest_sharp_s2(psi: np.ndarray, distance: int) -> float:
 # Spread $\psi$ evenly over the 16 fastest pairs and look at the first rows of the head.
 
 # %%
-band = unit_vector_on(range(16))
-s2_band = smallest_sharp_s2(band, distance=1)
+band = heads.band_vector(d, range(16))  # unit psi, equal weight on pairs 0..15
+sharp = heads.smallest_sharp_scale(band, freqs, context, eps, distance=1)
+s2_band = sharp.scale_squared
+q, k = heads.head_vectors(band, freqs, sharp.scale, distance=1)  # q = s psi, k = s R^1 psi
 n = 6
-q = np.tile(np.sqrt(s2_band) * band, (n, 1))
-k = np.tile(np.sqrt(s2_band) * np.asarray(rotary.apply(band, 1, freqs)), (n, 1))
-alpha = np.asarray(attention.attention_weights(q, k, freqs))
-print(f"s^2 = {s2_band:.2f} (|q| = {np.sqrt(s2_band):.2f}); the first {n} rows of the head:")
+alpha = np.asarray(attention.attention_weights(np.tile(q, (n, 1)), np.tile(k, (n, 1)), freqs))
+print(f"smallest s^2 = {s2_band:.2f} (|q| = {sharp.scale:.2f}); Theorem 5.3's sufficient s^2 = "
+      f"{sharp.sufficient_scale_squared:.2f}; the first {n} rows of the head:")
 print(np.array2string(alpha, precision=3, suppress_small=True))
 
 # %% [markdown]
 # Row 0 has only itself to attend to; every later row puts at least $1 - \varepsilon = 0.99$
 # on the token just before it, and that stays true for every row of an 8192-token context.
+# Theorem 5.3's explicit scale $s^2 = \ln\big((N-1)(1-\varepsilon)/\varepsilon\big)/\delta_N$
+# is sufficient; the smallest one is found by bisection on the last row, the hardest.
+# (`ropelab explain rope_head_can_be_previous_token` checks this for every row up to $10^6$.)
 #
 # ## The convention of Figure 1 points the other way
 #
 # Figure 1 of the paper gives the rotated vector to the *query*: $q = R^1\psi$, $k = \psi$.
 # Then the logit is $\sum_m w_m \cos((r + 1) g_m)$, largest at $r = -1$: the next token,
 # which a causal head cannot see (erratum E1). Among the visible keys it prefers the
-# diagonal, so this convention builds a diagonal head instead.
+# diagonal, so this convention builds a diagonal head instead
+# (`ropelab explain figure_1_convention_attends_to_future`).
 
 # %%
 figure_1 = relative.logit_curve(np.asarray(rotary.apply(band, 1, freqs)), band, freqs, context)
@@ -101,14 +80,15 @@ print(f"q = R psi, k = psi: the largest visible logit is at distance {figure_1.a
 # %%
 single = {}
 for m in (0, 4, 16, 48):
-    single[m] = smallest_sharp_s2(unit_vector_on([m]), distance=1)
+    single[m] = heads.smallest_sharp_scale(heads.band_vector(d, [m]), freqs, context, eps, distance=1).scale_squared
     near = diophantine.closest_return(freqs[m], context - 2)
     print(f"pair {m:2d} alone (g = {freqs[m]:.3g}): smallest s^2 = {single[m]:.3g}; "
           f"its closest return within the context: {near.n} steps, 1 - cos = {near.delta:.2e}")
 
 # %% [markdown]
 # For $g = 1$ the near-returns are the continued-fraction convergents of $1/2\pi$: the steps
-# $n$ at which $1 - \cos n$ sets a new record low are exactly those denominators.
+# $n$ at which $1 - \cos n$ sets a new record low are exactly those denominators
+# (`ropelab explain near_returns_at_continued_fraction_convergents`).
 
 # %%
 lows = diophantine.record_lows(1.0, 200_000)
@@ -123,7 +103,8 @@ print("convergent denominators of 1/(2 pi):", convergents)
 # A band of the fastest pairs makes a sharp previous-token head over 8192 tokens with
 # $|q| \approx 5$; any single pair needs $s^2$ in the hundreds of thousands or more, because
 # one frequency either turns too slowly or keeps coming back. The different frequencies of a
-# band never return at the same time, which is what makes the band cheap.
+# band never return at the same time, which is what makes the band cheap
+# (`ropelab explain top_frequency_band_makes_sharp_head_cheaply`).
 
 # %%
 assert np.all(alpha[np.arange(1, n), np.arange(0, n - 1)] >= 1 - eps)

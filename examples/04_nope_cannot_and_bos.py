@@ -81,6 +81,24 @@ for low in (-1, -5, -20, -40):
           f"alpha_32 = {alpha[nearest, 2, 1]:.12f}")
 
 # %% [markdown]
+# ## Gradient ascent does no better
+#
+# Random search might miss a clever head, so let an optimiser look for one: Adam on $W_Q$ and
+# $W_K$ maximising $\log \alpha_{33}$ on $[\text{bos}, x, x]$, from the same start with and
+# without RoPE (`ropelab explain nope_cannot_be_diagonal_or_previous_token`).
+
+# %%
+from ropelab.constructions import head_training
+
+embeddings = np.stack([bos, x])  # vocabulary: 0 = bos, 1 = x
+start_q, start_k = 0.3 * rng.standard_normal((2, d_model, d))
+ascent = {name: head_training.maximise_attention_weight(embeddings, [0, 1, 1], freqs, start_q, start_k,
+                                                        row=2, key=2, steps=200)
+          for name, freqs in (("NoPE", frequencies.nope(d)), ("RoPE", frequencies.rope(d, 10_000.0)))}
+for name, run in ascent.items():
+    print(f"{name}: alpha_33 from {run.weights[0]:.4f} to {run.weights[-1]:.12f} in 200 Adam steps")
+
+# %% [markdown]
 # ## The same sequence under RoPE
 #
 # Under RoPE the two copies of $x$ sit at different positions, so their logits differ. The
@@ -102,7 +120,7 @@ rope_diagonal = alpha[2, 2]
 # ## Repeats: the NoPE bound tightens to $1/c$
 #
 # The same argument with a token repeated $c$ times gives $\alpha_{ii} \le 1/c$ for its last
-# copy: the head cannot tell the copies apart.
+# copy: the head cannot tell the copies apart (`ropelab explain nope_weight_bounded_by_repeat_count`).
 
 # %%
 # Row c of [bos, x, x, ..., x] sees c copies of x: one sequence of 8 copies covers c = 1..8.
@@ -123,7 +141,8 @@ for c, worst in repeat_bound.items():
 # $$\alpha_{t,\text{bos}} = \frac{1}{1 + (t-1)\,e^{a_x - a_{\text{bos}}}},$$
 #
 # a signal of the position $t$. It is a weak one: neighbouring positions differ by about
-# $1/t^2$ in it, so telling $t$ from $t - 1$ far into a sequence needs ever larger logits.
+# $1/t^2$ in it, so telling $t$ from $t - 1$ far into a sequence needs ever larger logits
+# (`ropelab explain nope_bos_position_signal_needs_growing_logits`).
 # A head with small weights ($a_x \approx a_{\text{bos}}$) shows it plainly:
 
 # %%
@@ -153,6 +172,7 @@ print(f"log-log slope of the change against t: {fit.slope:.3f}")
 assert best_diagonal <= 0.5 and largest_mismatch < 1e-12 and closed_form_error < 1e-12
 assert all(worst <= 1 / c + 1e-12 for c, worst in repeat_bound.items())
 assert rope_diagonal > 0.99
+assert ascent["NoPE"].best < 0.5 < 0.99 < ascent["RoPE"].best
 assert np.allclose(bos_weight, closed_form_bos, rtol=1e-12)
 assert -2.1 <= fit.slope <= -1.9  # neighbouring positions differ by ~ 1/t^2
 print("conclusion holds")
