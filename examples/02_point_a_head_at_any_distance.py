@@ -28,7 +28,7 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 
 import numpy as np
 
-from ropelab.constructions import attention, frequencies, relative, rotary
+from ropelab.constructions import attention, frequencies, heads, relative, rotary
 from ropelab.theory import diophantine
 
 rng = np.random.default_rng(2)
@@ -86,9 +86,8 @@ print(f"k = R^(-r) q: argmax over the past at distance {backwards.argmax()} (wan
 # %%
 d, theta, r, context = 256, 1e4, 100, 2048
 freqs = frequencies.rope(d, theta)
-psi = np.zeros(d)
-psi[:16] = 0.25  # unit norm, first coordinate of the 16 fastest pairs
-unit_curve = relative.logit_curve(psi, np.asarray(rotary.apply(psi, r, freqs)), freqs, context)
+psi = heads.band_vector(d, range(16))  # unit norm, equal weight on the 16 fastest pairs
+unit_curve = heads.target_curve(psi, freqs, context, distance=r)  # the logit at s = 1
 weights = {}
 for s2 in (1, 3, 10, 30, 100):
     weights[s2] = relative.weight_at_distance(s2 * unit_curve, r).min()
@@ -101,9 +100,8 @@ for s2 in (1, 3, 10, 30, 100):
 
 # %%
 n, s2 = 160, 30
-alpha = np.asarray(attention.attention_weights(np.tile(np.sqrt(s2) * psi, (n, 1)),
-                                               np.tile(np.sqrt(s2) * np.asarray(rotary.apply(psi, r, freqs)), (n, 1)),
-                                               freqs))
+q, k = heads.head_vectors(psi, freqs, np.sqrt(s2), distance=r)  # q = s psi, k = s R^r psi
+alpha = np.asarray(attention.attention_weights(np.tile(q, (n, 1)), np.tile(k, (n, 1)), freqs))
 dense = alpha[np.arange(r, n), np.arange(0, n - r)]
 from_curve = relative.weight_at_distance(s2 * unit_curve[:n], r)
 print(f"dense vs curve, weight on distance {r} in rows {r}..{n - 1}: max difference "

@@ -29,7 +29,7 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 
 import numpy as np
 
-from ropelab.constructions import frequencies, relative, rotary
+from ropelab.constructions import frequencies, heads, rotary
 
 d, theta, p = 256, 10_000.0, 0.75
 rng = np.random.default_rng(6)
@@ -106,34 +106,20 @@ print(f"a_ij, partial rotary, same weights unpermuted: {a_unpermuted:.12f}")
 # A sharp diagonal head (every token attends to itself with weight at least $1-\varepsilon$)
 # is built from $q = k = s\psi$ with $\psi$ spread evenly over a band of 16 pairs. Its logit
 # at distance $r$ is $s^2 \sum_m |\psi_m|^2 \cos(r g_m)$; the smallest $s^2$ that makes every
-# row of an $N$-token head $\varepsilon$-sharp depends on how fast the band turns.
+# row of an $N$-token head $\varepsilon$-sharp depends on how fast the band turns
+# (`ropelab explain head_norm_grows_as_inverse_square_frequency`: it grows like $g^{-2}$).
 
 # %%
-def band_vector(freqs: np.ndarray, width: int = 16) -> np.ndarray:
-    """Unit psi spread evenly over the `width` fastest rotating pairs of a schedule."""
-    fastest = np.flatnonzero(freqs > 0)[:width]
-    psi = np.zeros(d)
-    psi[fastest] = 1.0 / np.sqrt(width)  # first coordinate of each chosen pair
-    return psi
-
-
-def smallest_sharp_scale(freqs: np.ndarray, context: int, eps: float) -> float:
-    """Smallest s^2 with min_i alpha_ii >= 1 - eps, by bisection on log s^2 (alpha_ii grows with s)."""
-    psi = band_vector(freqs)
-    unit_curve = relative.logit_curve(psi, psi, freqs, context)  # the logit at s = 1
-    sharp = lambda s2: relative.weight_at_distance(s2 * unit_curve, 0).min() >= 1 - eps
-    lo, hi = 1e-3, 1e9
-    assert sharp(hi) and not sharp(lo)
-    for _ in range(60):
-        mid = np.sqrt(lo * hi)
-        lo, hi = (lo, mid) if sharp(mid) else (mid, hi)
-    return hi
+def cheapest_sharp_head(freqs: np.ndarray, context: int, eps: float) -> float:
+    """Smallest s^2 of an eps-sharp diagonal head on the 16 fastest rotating pairs of a schedule."""
+    psi = heads.band_vector(d, np.flatnonzero(freqs > 0)[:16])
+    return heads.smallest_sharp_scale(psi, freqs, context, eps).scale_squared
 
 
 context, eps = 4096, 0.01
 reversed_freqs = frequencies.reversed_p_rope(d, theta, p)
-cost_p_rope = smallest_sharp_scale(one_line, context, eps)
-cost_reversed = smallest_sharp_scale(reversed_freqs, context, eps)
+cost_p_rope = cheapest_sharp_head(one_line, context, eps)
+cost_reversed = cheapest_sharp_head(reversed_freqs, context, eps)
 print(f"fastest pair: p-RoPE {one_line.max():.3g}, reversed {reversed_freqs.max():.3g} rad/token")
 print(f"smallest s^2 for an {eps}-sharp diagonal head over {context} tokens: "
       f"p-RoPE {cost_p_rope:.1f}, reversed {cost_reversed:.1f} ({cost_reversed / cost_p_rope:.0f}x)")
