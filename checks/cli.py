@@ -22,7 +22,7 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 # Further commands live in their own modules; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("ropelab.checks.report_cli",)
+COMMAND_MODULES: tuple[str, ...] = ("ropelab.checks.analyze_model_cli", "ropelab.checks.report_cli")
 
 
 def _enable_x64() -> None:

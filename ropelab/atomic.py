@@ -24,6 +24,10 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates the file private (0600); give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
     try:
         write(tmp)
         os.replace(tmp, target)

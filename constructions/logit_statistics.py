@@ -1,0 +1,93 @@
+r"""The RoPE logit as a function of distance, for the queries and keys of Section 3.
+
+The logit of a query at position ``r`` and a key at position 0 is
+:math:`a(r) = (R^r q)^\top k = q^\top R^{-r} k`, the logit at distance ``r`` (Eq. 3). Here
+it is evaluated through the rotary map itself, so that the Monte Carlo checks of Prop 3.2
+exercise :func:`ropelab.constructions.rotary.apply`; the all-ones curve of Fig 2a uses the
+position-only curve of :mod:`ropelab.constructions.relative`; RoFormer's Abel-summation
+bound is evaluated in the complex form in which it is stated.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import frequencies, relative, rotary
+
+
+def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: object) -> jax.Array:
+    r""":math:`a(r) = (R^{r} q)^\top k` for each distance ``r``.
+
+    Shapes: ``q``, ``k`` ``(..., d)``; ``freqs`` ``(d/2,)``; ``distances`` non-negative
+    integers whose shape broadcasts with the batch shapes of ``q`` and ``k``; returns the
+    broadcast shape. One pair and ``(n,)`` distances give the curve ``(n,)``; samples
+    ``(s, 1, d)`` against distances ``(n,)`` give ``(s, n)``. The angles depend on the
+    distances only, so they are formed once (in float64) for the whole batch.
+
+    >>> import numpy as np
+    >>> a = logits_at_distances(np.array([1.0, 0.0]), np.array([1.0, 0.0]), [np.pi / 2], [0, 1, 2])
+    >>> np.round(np.asarray(a), 12).tolist()
+    [1.0, 0.0, -1.0]
+    """
+    return jnp.sum(rotary.apply(q, distances, freqs) * jnp.asarray(k), axis=-1)
+
+
+def curves_at_distances(q: object, k: object, freqs: object, distances: object) -> np.ndarray:
+    r"""Position-only logits :math:`c(r) = q^\top R^{-r} k` at given distances, for one or many pairs.
+
+    :math:`c(r) = \sum_m A_m\cos(r g_m) + B_m\sin(r g_m)` with the pair coefficients of
+    :func:`ropelab.constructions.relative.pair_coefficients` (half layout), batched over the
+    leading axes of ``q`` and ``k``. The ``n x d/2`` cosines are formed once in float64 and
+    shared by every pair, so ``s`` pairs cost one matrix product (NumPy: a BLAS product with
+    no compilation per shape). Shapes: ``q``, ``k`` ``(..., d)``; ``distances`` ``(n,)``;
+    returns ``(..., n)`` float64.
+
+    >>> np.round(curves_at_distances([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]],
+    ...                              [np.pi / 2], [0, 1]), 12).tolist()
+    [[1.0, 0.0], [0.0, -1.0]]
+    """
+    q, k = np.asarray(q, dtype=np.float64), np.asarray(k, dtype=np.float64)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must have the same last dimension d, got {q.shape} and {k.shape}")
+    half = q.shape[-1] // 2
+    q1, q2, k1, k2 = q[..., :half], q[..., half:], k[..., :half], k[..., half:]
+    a, b = q1 * k1 + q2 * k2, q1 * k2 - q2 * k1  # relative.pair_coefficients, batched
+    angles = rotary.angles(distances, freqs)  # (n, d/2), float64 from exact integers
+    return a @ np.cos(angles).T + b @ np.sin(angles).T
+
+
+def all_ones_curve(d: int, theta: float, length: int) -> np.ndarray:
+    r"""Fig 2a: :math:`A(r) = \frac{1}{d}\mathbf{1}^\top R^{-r}\mathbf{1}` for ``r = 0 .. length-1``.
+
+    Normalised by :math:`|q||k| = d`, so :math:`A(0) = 1`. Shapes: returns ``(length,)``.
+    Needs ``jax_enable_x64``.
+
+    >>> np.round(all_ones_curve(256, 1e4, 1001)[[0, 500, 1000]], 4).tolist()
+    [1.0, 0.2689, 0.1925]
+    """
+    ones = np.ones(d)
+    return relative.logit_curve(ones, ones, frequencies.rope(d, theta), length) / d
+
+
+def abel_bound(q: object, k: object, freqs: object, distances: object) -> tuple[np.ndarray, np.ndarray]:
+    r"""RoFormer's bound: :math:`|\sum_k h_k e^{i r g_k}|` and :math:`\max_k|h_{k+1}-h_k|\sum_{j=1}^{n}|S_j|`.
+
+    :math:`h_k = (q_1 + i q_2)\overline{(k_1 + i k_2)}` for pair ``k`` (half layout),
+    :math:`h_{n} = 0` (``n = d/2``), :math:`S_j = \sum_{k<j} e^{i r g_k}`. The real part of the
+    sum is the logit at distance ``r``, so its modulus bounds the logit too. Shapes: ``q``,
+    ``k`` ``(d,)``, ``distances`` ``(m,)``; returns two ``(m,)`` arrays.
+
+    >>> modulus, bound = abel_bound(np.ones(4), np.ones(4), [1.0, 0.1], [0])
+    >>> float(modulus[0]), float(bound[0])
+    (4.0, 6.0)
+    """
+    q, k = np.asarray(q, dtype=np.float64), np.asarray(k, dtype=np.float64)
+    half = q.shape[-1] // 2
+    h = (q[:half] + 1j * q[half:]) * np.conj(k[:half] + 1j * k[half:])
+    phase = np.exp(1j * rotary.angles(distances, freqs))  # (m, n), angles formed in float64
+    modulus = np.abs(phase @ h)
+    partial = np.cumsum(phase, axis=-1)  # S_1 .. S_n
+    step = np.max(np.abs(np.diff(np.append(h, 0.0))))  # includes |0 - h_(n-1)|
+    return modulus, step * np.sum(np.abs(partial), axis=-1)

