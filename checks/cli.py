@@ -22,7 +22,12 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 # Further commands live in their own modules; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("ropelab.checks.analyze_model_cli", "ropelab.checks.report_cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "ropelab.checks.zoo_cli",
+    "ropelab.checks.analyze_model_cli",
+    "ropelab.checks.bench_cli",
+    "ropelab.checks.report_cli",
+)
 
 
 def _enable_x64() -> None:
@@ -102,6 +107,7 @@ def list_claims() -> None:
 @app.command()
 def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropelab list`)")]) -> None:
     """Print a claim's statement, its corrected reading, the derivation and a worked instance."""
+    from . import runner
     from .registry import REGISTRY
 
     if claim_id not in REGISTRY:
@@ -112,7 +118,7 @@ def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropel
     if claim.corrected:
         console.print(f"[bold]Corrected reading.[/bold] {claim.corrected}")
     if claim.symbolic is not None:
-        derivation = claim.symbolic()
+        derivation = runner.derivation(claim.symbolic)
         console.print(f"[bold]Symbolic side[/bold] ({'holds' if derivation.holds else 'DOES NOT HOLD'}): "
                       f"{derivation.statement}")
         for step in derivation.steps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import platform
@@ -17,9 +18,17 @@ import numpy as np
 
 from ropelab.atomic import write_text_atomically
 
+from ropelab.theory.derivation import Derivation
+
 from .claim import Claim, ClaimResult
 
 LIBRARIES = ("ropelab", "jax", "jaxlib", "numpy", "scipy", "sympy", "mpmath", "matplotlib")
+
+
+@functools.cache
+def derivation(symbolic: Callable[[], Derivation]) -> Derivation:
+    """Run a SymPy derivation once per process: it takes no input, so its result never changes."""
+    return symbolic()
 
 
 def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
@@ -31,8 +40,8 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
     """
     start = time.perf_counter()
     try:
-        derivation = claim.symbolic() if claim.symbolic is not None else None
-        symbolic = derivation.holds if derivation is not None else None
+        derived = derivation(claim.symbolic) if claim.symbolic is not None else None
+        symbolic = derived.holds if derived is not None else None
         evidence = claim.numeric(quick)
         negative = claim.negative(quick)
     except Exception:  # a crashing check is a failing check, reported with its traceback
@@ -55,8 +64,8 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
         negative_rejected=not negative.passed,
         seconds=time.perf_counter() - start,
         details={**evidence.details, "seed": claim.seed, "quick": quick},
-        symbolic_statement=derivation.statement if derivation is not None else "",
-        symbolic_steps=tuple(derivation.steps) if derivation is not None else (),
+        symbolic_statement=derived.statement if derived is not None else "",
+        symbolic_steps=tuple(derived.steps) if derived is not None else (),
     )
 
 

@@ -1,0 +1,90 @@
+"""``ropelab zoo``: the semantic and positional budget of real RoPE configurations."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ropelab.atomic import write_text_atomically
+
+
+def _number(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "never"
+    if isinstance(x, int) or float(x).is_integer() and abs(x) < 1e7:
+        return f"{int(x):,}"
+    return f"{x:.{digits}g}"
+
+
+def register(app: typer.Typer) -> None:
+    from .cli import console
+
+    @app.command()
+    def zoo(
+        context: Annotated[int | None, typer.Option("--context", help="evaluate every model at this many tokens")] = None,
+        config: Annotated[list[Path] | None, typer.Option(
+            "--config", help="a model file: JSON/TOML model list or an HF config.json (repeatable)")] = None,
+        only: Annotated[bool, typer.Option("--only", help="show only the models of --config files")] = False,
+        search: Annotated[int | None, typer.Option(
+            "--search", help="also brute-force the slowest channel's breaking context up to this many tokens")] = None,
+        json_path: Annotated[Path | None, typer.Option("--json", help="write the rows here as JSON")] = None,
+    ) -> None:
+        """Frequency schedules of real models: unbroken semantic channels, critical pair, cheapest positional head."""
+        from ropelab.constructions import configs as cfgs
+
+        from .zoo import HEAD_BAND, HEAD_EPS, summarise
+
+        if context is not None and context < 2:
+            console.print(f"[red]--context must be an integer >= 2, got {context}[/red]")
+            raise typer.Exit(code=2)
+        if search is not None and search < 2:
+            console.print(f"[red]--search must be an integer >= 2, got {search}[/red]")
+            raise typer.Exit(code=2)
+        models = [] if only else list(cfgs.ZOO)
+        try:
+            for path in config or []:
+                models.extend(cfgs.load_configs(path, context))
+        except ValueError as err:
+            console.print(f"[red]bad config: {err}[/red]")
+            raise typer.Exit(code=2) from None
+        if not models:
+            console.print("[red]no models: --only needs at least one --config file[/red]")
+            raise typer.Exit(code=2)
+        if context is not None:
+            models = [cfgs.with_context(m, context) for m in models]
+        rows = [summarise(m, search) for m in models]
+        table = Table(title=f"ropelab zoo{f' --context {context}' if context else ''}", show_lines=False)
+        columns = ["model", "rope", "d", "context", "rotating / d/2", "g fastest..slowest",
+                   "unbroken channels", "slowest breaks at", "slowest turns", "critical pairs (i*)",
+                   f"top-{HEAD_BAND} head s^2 (|q|)"]
+        if search is not None:
+            columns.append("searched break")
+        for col in columns:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            critical = f"{row.critical_pairs}" + (f" ({row.critical_index:.2f})" if row.critical_index is not None else "")
+            cells = [row.name, row.rope, str(row.head_dim), _number(row.context), f"{row.rotating_pairs} / {row.head_dim // 2}",
+                     f"{row.fastest:.3g}..{row.slowest:.3g}", f"{row.unbroken_channels} / {row.head_dim // 2}",
+                     _number(row.slowest_breaks_at), f"{row.slowest_turns:.3g}", critical,
+                     f"{_number(row.head_scale_sq)} ({_number(row.head_norm)})"]
+            if search is not None:
+                cells.append(_number(row.searched_break) if row.searched_break else f"> {_number(search)}")
+            table.add_row(*cells)
+        console.print(table)
+        console.print(
+            "unbroken: channels an anti-aligned rival of equal norm cannot overtake within the context "
+            "(breaking context ~ pi/(2g), Thm 6.1); critical pairs: rotating pairs turning at least once; "
+            f"head: smallest s^2 with min alpha_ii >= {1 - HEAD_EPS} (Thm 5.3, equal weights on the fastest pairs)."
+        )
+        if json_path is not None:
+            payload = {"tool": "ropelab zoo", "context_override": context,
+                       "models": [r.as_dict() for r in rows]}
+            write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n")
+            console.print(f"rows written to {json_path}")

@@ -1,0 +1,175 @@
+"""The configuration zoo: built-in schedules against peer vectors, user configs, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ropelab.checks import cli, tolerances
+from ropelab.checks.claims import _common
+from ropelab.checks.zoo import summarise
+from ropelab.constructions import configs, frequencies
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(args))
+    return exit_info.value.code, capsys.readouterr().out
+
+
+def peer(name):
+    return next(e for e in _common.peer_vectors()["hf_inv_freq"] if e["name"] == name)
+
+
+@pytest.mark.parametrize("config", [c for c in configs.ZOO if c.peer], ids=lambda c: c.name)
+def test_zoo_schedules_equal_peer_vectors(config):
+    entry = peer(config.peer)
+    ours, attention = config.schedule()
+    ref = np.asarray(entry["inv_freq"])
+    if entry["head_dim"] == config.head_dim:
+        assert entry["params"]["rope_theta"] == config.parameters["rope_theta"]
+    rotating = ours[: ref.size]  # partial rotary lists its prefix only; the rest do not rotate
+    assert np.all(ours[ref.size:] == 0)
+    bound = tolerances.peer_frequencies(config.parameters["rope_theta"], np.float32).value
+    np.testing.assert_allclose(rotating, ref, rtol=bound, atol=0)
+    assert attention == pytest.approx(entry["attention_scaling"], abs=4 * tolerances.EPS64)
+
+
+def test_zoo_entry_without_peer_is_plain_linear_scaling():
+    uncovered = [c for c in configs.ZOO if not c.peer]
+    assert [c.name for c in uncovered] == ["Gemma 3 global (4B/12B)"]
+    np.testing.assert_array_equal(uncovered[0].schedule()[0], frequencies.linear(256, 1e6, 8.0))
+
+
+def test_zoo_rows_state_the_known_numbers():
+    gemma = summarise(configs.ZOO_BY_NAME["Gemma 7B"])
+    assert gemma.slowest_breaks_at == 14619 and gemma.head_scale_sq == pytest.approx(23.6, abs=0.05)
+    llama2 = summarise(configs.ZOO_BY_NAME["Llama 2 7B"])
+    assert 2 * llama2.critical_pairs == 92 and llama2.critical_index == pytest.approx(45.03, abs=0.01)
+    gemma4 = summarise(configs.with_context(configs.ZOO_BY_NAME["Gemma 4 global"], 4096))
+    assert gemma4.unrotated_pairs == 192 and gemma4.unbroken_channels >= 192
+    assert gemma4.slowest_breaks_at < 100  # its slowest kept pair turns fast: g = 1e6^(-126/512)
+
+
+NATIVE_JSON = {"models": [
+    {"name": "tiny rope", "head_dim": 64, "context": 2048, "rope_theta": 10000.0},
+    {"name": "tiny p-rope", "head_dim": 64, "context": 2048, "rope_theta": 10000.0, "rope_type": "proportional",
+     "partial_rotary_factor": 0.75},
+]}
+
+NATIVE_TOML = """
+[[model]]
+name = "yarn toml"
+head_dim = 128
+context = 65536
+rope_theta = 1e6
+rope_type = "yarn"
+factor = 4.0
+original_max_position_embeddings = 16384
+"""
+
+HF_LLAMA31 = {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
+              "max_position_embeddings": 131072, "rope_theta": 500000.0,
+              "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                               "original_max_position_embeddings": 8192, "rope_type": "llama3"}}
+HF_GEMMA4 = {"model_type": "gemma4_text", "head_dim": 256, "global_head_dim": 512, "sliding_window": 512,
+             "max_position_embeddings": 131072,
+             "rope_parameters": {"full_attention": {"partial_rotary_factor": 0.25, "rope_theta": 1000000.0,
+                                                    "rope_type": "proportional"},
+                                 "sliding_attention": {"rope_theta": 10000.0, "rope_type": "default"}}}
+HF_GEMMA3_LEGACY = {"model_type": "gemma3_text", "head_dim": 128, "rope_theta": 1000000.0,
+                    "rope_local_base_freq": 10000.0, "sliding_window": 1024, "max_position_embeddings": 131072,
+                    "rope_scaling": {"rope_type": "linear", "factor": 8.0}}
+HF_NEOX = {"model_type": "gpt_neox", "hidden_size": 768, "num_attention_heads": 12, "rotary_pct": 0.25,
+           "rotary_emb_base": 10000, "max_position_embeddings": 2048}
+HF_QWEN_YARN = {"model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28, "rope_theta": 1000000.0,
+                "max_position_embeddings": 32768,
+                "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}
+
+
+def test_hf_configs_reproduce_the_peer_schedules():
+    cases = [(HF_LLAMA31, "Llama 3.1 8B (llama3 scaling)", 0), (HF_GEMMA4, "Gemma 4 global (proportional 0.25)", 0),
+             (HF_GEMMA3_LEGACY, "Gemma 3 global (linear x8)", 0), (HF_NEOX, "Pythia / GPT-NeoX partial rotary 25%", 0),
+             (HF_QWEN_YARN, "YaRN x4 (Qwen2.5-style)", 0)]
+    for data, name, index in cases:
+        parsed = configs.parse_configs(data, "model")
+        ours = parsed[index].schedule()[0]
+        ref = np.asarray(peer(name)["inv_freq"])
+        np.testing.assert_allclose(ours[: ref.size], ref, rtol=1e-6, atol=0)
+    gemma4 = configs.parse_configs(HF_GEMMA4, "g4")
+    assert [(c.name, c.head_dim, c.context) for c in gemma4] == [
+        ("g4 [full_attention]", 512, 131072), ("g4 [sliding_attention]", 256, 512)]
+    gemma3 = configs.parse_configs(HF_GEMMA3_LEGACY, "g3")
+    assert [(c.name, c.context) for c in gemma3] == [("g3 [full_attention]", 131072), ("g3 [sliding_attention]", 1024)]
+    assert configs.parse_configs(HF_QWEN_YARN, "q")[0].context == 131072  # factor x original
+
+
+def test_zoo_cli_with_user_files(tmp_path, capsys):
+    native = tmp_path / "models.json"
+    native.write_text(json.dumps(NATIVE_JSON))
+    toml = tmp_path / "models.toml"
+    toml.write_text(NATIVE_TOML)
+    hf_dir = tmp_path / "llama31"
+    hf_dir.mkdir()
+    (hf_dir / "config.json").write_text(json.dumps(HF_LLAMA31))
+    out_json = tmp_path / "rows.json"
+    code, out = run(capsys, "zoo", "--only", "--config", str(native), "--config", str(toml), "--config",
+                    str(hf_dir / "config.json"), "--context", "4096", "--json", str(out_json))
+    assert code == 0, out
+    for name in ("tiny rope", "tiny p-rope", "yarn toml", "llama31"):
+        assert name in out
+    rows = {r["name"]: r for r in json.loads(out_json.read_text())["models"]}
+    assert all(r["context"] == 4096 for r in rows.values())
+    assert rows["tiny p-rope"]["unrotated_pairs"] == 8 and rows["tiny p-rope"]["slowest_breaks_at"] is not None
+    assert rows["tiny rope"]["unrotated_pairs"] == 0 and rows["tiny rope"]["unbroken_channels"] < 32
+
+
+def test_zoo_cli_builtin_table_and_search(tmp_path, capsys):
+    rows = tmp_path / "zoo.json"
+    code, out = run(capsys, "zoo", "--context", "1024", "--json", str(rows))
+    assert code == 0, out
+    assert [r["name"] for r in json.loads(rows.read_text())["models"]] == [c.name for c in configs.ZOO]
+    assert "unbroken" in out and "Llama 2 7B" in out
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps({"name": "fast", "head_dim": 4, "context": 100, "rope_theta": 100.0}))
+    code, out = run(capsys, "zoo", "--only", "--config", str(small), "--search", "1000", "--json", str(rows))
+    assert code == 0, out
+    (row,) = json.loads(rows.read_text())["models"]
+    # g = 100^(-2/4) = 0.1 is the slowest pair: floor(pi/0.2 + 3/2) + 1 = 18, found by streaming too
+    assert row["searched_break"] == row["slowest_breaks_at"] == 18 and row["search_limit"] == 1000
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"name": "no theta", "head_dim": 64, "context": 10}, "rope_theta (the base wavelength) is missing"),
+    ({"name": "magic", "head_dim": 64, "context": 10, "rope_theta": 1e4, "rope_type": "ntk-magic"},
+     "rope_type must be one of"),
+    ({"name": "big p", "head_dim": 64, "context": 10, "rope_theta": 1e4, "rope_type": "proportional",
+      "partial_rotary_factor": 1.5}, "partial_rotary_factor must be a number in [0, 1], got 1.5"),
+    ({"name": "negative p", "head_dim": 64, "context": 10, "rope_theta": 1e4, "partial_rotary_factor": -0.1},
+     "partial_rotary_factor must be a number in [0, 1]"),
+    ({"name": "odd", "head_dim": 63, "context": 10, "rope_theta": 1e4}, "head_dim (head dimension) must be an even"),
+    ({"name": "low base", "head_dim": 64, "context": 10, "rope_theta": 1.0}, "rope_theta (base wavelength) must be"),
+    ({"name": "no context", "head_dim": 64, "rope_theta": 1e4}, "missing context"),
+    ({"name": "yarn", "head_dim": 64, "context": 10, "rope_theta": 1e4, "rope_type": "yarn"}, "needs 'factor'"),
+    ({"model_type": "llama", "rope_theta": 1e4, "max_position_embeddings": 10}, "cannot tell the head dimension"),
+    ({"something": 1}, "not a model list"),
+])
+def test_bad_configs_get_clear_errors(tmp_path, capsys, entry, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(entry))
+    code, out = run(capsys, "zoo", "--only", "--config", str(path))
+    assert code == 2
+    assert "bad config" in out and message in " ".join(out.split())
+    with pytest.raises(ValueError, match="model|head|theta|rope|context|partial"):
+        configs.load_configs(path)
+
+
+def test_unreadable_and_malformed_files(tmp_path, capsys):
+    code, out = run(capsys, "zoo", "--only", "--config", str(tmp_path / "missing.json"))
+    assert code == 2 and "cannot read config file" in out
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[model]\nname = ")
+    code, out = run(capsys, "zoo", "--only", "--config", str(broken))
+    assert code == 2 and "not valid TOML" in out
+    code, out = run(capsys, "zoo", "--context", "1")
+    assert code == 2 and "--context must be an integer >= 2" in out
