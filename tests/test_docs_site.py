@@ -66,6 +66,12 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+def test_every_claim_names_figures_that_exist():
+    # the claim pages show these figures; a wrong name also fails the strict build
+    unknown = [(c.id, f) for c in REGISTRY.values() for f in c.figures if f not in FIGURES]
+    assert not unknown, f"claims name figures that ropelab.paper_figs does not have: {unknown}"
+
+
 def test_strict_build_has_a_page_for_everything(site):
     for claim_id in REGISTRY:
         assert (site / "claims" / claim_id / "index.html").is_file(), claim_id
