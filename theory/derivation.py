@@ -34,17 +34,19 @@ def is_zero(expr: sp.Expr | sp.MatrixBase) -> bool:
     False
     """
     entries = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
+    attempts = (
+        # cheapest first: trigonometric identities become polynomial identities in e^{ix}
+        lambda e: sp.expand(e.rewrite(sp.exp)),
+        sp.simplify,
+        lambda e: sp.simplify(sp.expand_trig(sp.expand(e))),
+        lambda e: sp.simplify(sp.expand(e.rewrite(sp.exp))),
+    )
     for entry in entries:
         entry = sp.sympify(entry)
         if entry == 0:
             continue
-        if sp.simplify(entry) == 0:
-            continue
-        if sp.simplify(sp.expand_trig(sp.expand(entry))) == 0:
-            continue
-        if sp.simplify(sp.expand(entry.rewrite(sp.exp))) == 0:
-            continue
-        return False
+        if not any(attempt(entry) == 0 for attempt in attempts):
+            return False
     return True
 
 
