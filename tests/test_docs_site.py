@@ -59,7 +59,8 @@ def site(tmp_path_factory) -> Path:
     out = work / "site"
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {"ROPELAB_VERIFY_REPORT": str(report), "NO_MKDOCS_2_WARNING": "1",
-                            "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0", "ROPELAB_DOCS_DERIVATIONS": "report"}.items():
+                            "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0", "ROPELAB_DOCS_DERIVATIONS": "report",
+                            "ROPELAB_DOCS_FIGURE_CACHE": "0"}.items():
             patch.setenv(name, value)
         patch.setattr(catalogue, "render_figures", stub_render_figures())
         build(load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out), strict=True))  # Abort on any warning
@@ -81,7 +82,7 @@ def test_strict_build_has_a_page_for_everything(site):
         assert (site / "examples" / example.stem / "index.html").is_file(), example.name
         assert (site / "examples" / example.name).read_text() == example.read_text()
     for page in ("index.html", "errata/index.html", "figures/index.html", "api/index.html",
-                 "api/ropelab.constructions.frequencies/index.html", "assets/mathjax/tex-chtml.js"):
+                 "api/ropelab.constructions/index.html", "assets/mathjax/tex-chtml.js"):
         assert (site / page).is_file(), page
 
 
@@ -108,7 +109,7 @@ def test_claim_pages_show_the_verify_status(site):
 
 
 def test_api_pages_render_docstring_maths_and_examples(site):
-    path = site / "api" / "ropelab.constructions.frequencies" / "index.html"
+    path = site / "api" / "ropelab.constructions" / "index.html"
     assert '<span class="gp">&gt;&gt;&gt; </span>' in path.read_text()  # doctests: pycon blocks
     page = _visible_text(path)
     assert ">>> rope(4, 100.0)" in page
@@ -317,3 +318,27 @@ def test_example_pages_show_each_cells_output(tmp_path, caplog):
     path.write_text(EXAMPLE.replace("assert x == 3", "assert x == 4"))
     site_hook.example_page(path, with_output=True)
     assert "01_tiny.py raised" in caplog.text and "AssertionError" in caplog.text
+
+
+def test_figures_are_reused_while_the_sources_are_unchanged(tmp_path, monkeypatch):
+    site_hook = _load_hook_module("site")
+    fingerprint = site_hook.source_fingerprint()
+    assert len(fingerprint) == 16 and site_hook.source_fingerprint() == fingerprint
+    calls = []
+    stub = stub_render_figures()
+
+    def counting_render(out_dir, names=None):
+        calls.append(out_dir)
+        return stub(out_dir, names)
+
+    monkeypatch.setenv("ROPELAB_DOCS_FIGURE_CACHE", "1")
+    monkeypatch.setattr(site_hook, "FIGURE_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(catalogue, "render_figures", counting_render)
+    monkeypatch.setattr(site_hook, "source_fingerprint", lambda: "first")
+    drawn = site_hook.drawn_figures()
+    assert set(drawn) == set(FIGURES) and all(p.is_file() for ps in drawn.values() for p in ps)
+    assert site_hook.drawn_figures() == drawn and len(calls) == 1  # reused, not drawn again
+    monkeypatch.setattr(site_hook, "source_fingerprint", lambda: "second")
+    redrawn = site_hook.drawn_figures()
+    assert len(calls) == 2 and all(p.parent.name == "second" for ps in redrawn.values() for p in ps)
+    assert (tmp_path / "cache" / "first").is_dir()  # a fresh older tree is kept for a while

@@ -14,19 +14,26 @@ The verify report is read from ``report.json`` at the repository root, or from t
 the ``ROPELAB_VERIFY_REPORT`` environment variable. ``ROPELAB_DOCS_DERIVATIONS=report`` takes
 the derivations from that report only (no SymPy at build time), and
 ``ROPELAB_DOCS_EXAMPLE_OUTPUT=0`` leaves the examples' output out (no example is run).
+Figures are kept in ``build/docs-figures`` between builds while the package's sources are
+unchanged (``ROPELAB_DOCS_FIGURE_CACHE=0`` draws them afresh).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
+import importlib.metadata
 import importlib.resources
 import io
+import json
 import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
+import time
 import tomllib
 import traceback
 from dataclasses import dataclass
@@ -37,6 +44,7 @@ import jupytext
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
+from ropelab.atomic import write_text_atomically
 from ropelab.checks import catalogue
 from ropelab.checks.registry import REGISTRY
 from ropelab.paper_figs import FIGURES
@@ -45,6 +53,7 @@ log = logging.getLogger("mkdocs.hooks.ropelab")
 
 ROOT = Path(__file__).resolve().parents[2]
 API_STAGE = ROOT / "build" / "docs-api"
+FIGURE_CACHE = ROOT / "build" / "docs-figures"
 EXAMPLES = ROOT / "examples"
 # The MathJax files the site needs: the combined TeX->CHTML component, its fonts, and the
 # TeX extensions it may autoload (anything else it would fetch from elsewhere).
@@ -124,11 +133,7 @@ def on_config(config):
 
 
 def on_files(files: Files, config) -> Files:
-    figures_dir = Path(tempfile.mkdtemp(prefix="ropelab-docs-figs-"))
-    try:
-        figure_pngs = _add_figures(files, config, figures_dir)
-    finally:
-        shutil.rmtree(figures_dir, ignore_errors=True)
+    figure_pngs = _add_figures(files, config, drawn_figures())
     _add_mathjax(files, config)
     report_path = Path(os.environ.get("ROPELAB_VERIFY_REPORT", ROOT / "report.json"))
     report = catalogue.load_verify_report(report_path)
@@ -145,9 +150,10 @@ def on_files(files: Files, config) -> Files:
     examples = example_pages(files, config)
     pages.update(examples)
     modules = api_modules()
-    pages["api/index.md"] = api_index(modules)
-    for module in modules:
-        pages[f"api/{module}.md"] = f"::: {module}\n"
+    packages = api_packages(modules)
+    pages["api/index.md"] = api_index(packages)
+    for package, members in packages.items():
+        pages[f"api/{package}.md"] = api_page(package, members)
     for uri, content in pages.items():
         files.append(File.generated(config, uri, content=content))
     _state["figure_pngs"] = figure_pngs
@@ -164,12 +170,63 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 
 # --- figures -------------------------------------------------------------------------------
 
-def _add_figures(files: Files, config, out_dir: Path) -> dict[str, list[str]]:
-    """Render every figure; add its PNGs under ``figures/``; return the site paths per figure."""
+def source_fingerprint() -> str:
+    """A hash of every source and data file of the package, of Python's version and of every
+    installed distribution's version: the figures are pure functions of these, so figures
+    drawn under one fingerprint can be reused under the same one."""
+    digest = hashlib.sha256(sys.version.encode())
+    installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    digest.update("\n".join(installed).encode())
+    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for folder in sorted(set(mapping.values())):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def drawn_figures() -> dict[str, list[Path]]:
+    """Every figure's PNGs, drawn now or reused from ``build/docs-figures/<fingerprint>``.
+
+    Rebuilding the site (``mkdocs serve`` after an edit of the text) then costs no figure
+    drawing unless the package changed. ``ROPELAB_DOCS_FIGURE_CACHE=0`` always draws afresh
+    into a temporary folder.
+    """
+    if os.environ.get("ROPELAB_DOCS_FIGURE_CACHE", "1") == "0":
+        scratch = Path(tempfile.mkdtemp(prefix="ropelab-docs-figs-"))
+        _state.setdefault("scratch", []).append(scratch)
+        return {n: catalogue.pngs_of(p) for n, p in catalogue.render_figures(scratch).items()}
+    cache = FIGURE_CACHE / source_fingerprint()
+    manifest = cache / "manifest.json"
+    if not manifest.is_file() or set(json.loads(manifest.read_text())) != set(FIGURES):
+        # draw into a private folder, then move it into place whole: a build running at the
+        # same time never reads a half-drawn cache
+        FIGURE_CACHE.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"{cache.name}.", dir=FIGURE_CACHE))
+        drawn = {n: catalogue.pngs_of(p) for n, p in catalogue.render_figures(scratch).items()}
+        write_text_atomically(scratch / "manifest.json",
+                              json.dumps({n: [p.name for p in ps] for n, ps in drawn.items()}))
+        if cache.exists():
+            shutil.rmtree(cache)
+        os.replace(scratch, cache)
+    for stale in FIGURE_CACHE.iterdir():  # figures of older source trees, left alone for 10 min
+        if stale != cache and time.time() - stale.stat().st_mtime > 600:
+            shutil.rmtree(stale, ignore_errors=True)
+    listed = json.loads(manifest.read_text())
+    return {name: [cache / f for f in files] for name, files in listed.items()}
+
+
+def on_post_build(config) -> None:
+    for scratch in _state.pop("scratch", []):
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _add_figures(files: Files, config, drawn: dict[str, list[Path]]) -> dict[str, list[str]]:
+    """Add each figure's PNGs under ``figures/``; return the site paths per figure."""
     pngs: dict[str, list[str]] = {}
-    for name, paths in catalogue.render_figures(out_dir).items():
+    for name, paths in drawn.items():
         pngs[name] = []
-        for png in catalogue.pngs_of(paths):
+        for png in paths:
             uri = f"figures/{png.name}"
             files.append(File.generated(config, uri, content=png.read_bytes()))
             pngs[name].append(uri)
@@ -495,12 +552,35 @@ def example_pages(files: Files, config) -> dict[str, str]:
 
 # --- API -------------------------------------------------------------------------------------
 
-def api_index(modules: list[str]) -> str:
+def api_packages(modules: list[str]) -> dict[str, list[str]]:
+    """Modules grouped by sub-package (``ropelab.theory``, ...; top-level modules under ``ropelab``)."""
+    groups: dict[str, list[str]] = {}
+    for m in modules:
+        parts = m.split(".")
+        is_subpackage = len(parts) > 1 and (API_STAGE / "ropelab" / parts[1]).is_dir()
+        groups.setdefault(".".join(parts[:2]) if is_subpackage else "ropelab", []).append(m)
+    return groups
+
+
+def api_page(package: str, members: list[str]) -> str:
+    """One page per sub-package: each of its modules in turn, from the docstrings."""
+    out = [f"# {package}\n"]
+    for module in members:
+        if module == package:  # the package's own docstring, without repeating its modules
+            out.append(f"::: {module}\n    options:\n      show_root_heading: false\n      members: false\n")
+        else:
+            out.append(f"::: {module}\n    options:\n      heading_level: 2\n")
+    return "\n".join(out)
+
+
+def api_index(packages: dict[str, list[str]]) -> str:
     out = ["# API reference\n",
            "Generated from the docstrings. `ropelab.theory` holds the SymPy side, "
            "`ropelab.constructions` the numeric side, `ropelab.checks` the claim registry and "
            "the command line, `ropelab.paper_figs` the figures.\n"]
-    out.extend(f"- [`{m}`]({m}.md)" for m in modules)
+    for package, members in packages.items():
+        out.append(f"\n## [`{package}`]({package}.md)\n")
+        out.extend(f"- [`{m}`]({package}.md#{m})" for m in members if m != package)
     return "\n".join(out) + "\n"
 
 
@@ -515,12 +595,8 @@ def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
     claim_nav: list = [{"Overview": "claims/index.md"}]
     for section, claims in catalogue.by_section(s.claim for s in sheets).items():
         claim_nav.append({section: [{c.id: f"claims/{c.id}.md"} for c in claims]})
-    groups: dict[str, list] = {}
-    for m in modules:
-        parts = m.split(".")
-        is_subpackage = len(parts) > 1 and (API_STAGE / "ropelab" / parts[1]).is_dir()
-        groups.setdefault(".".join(parts[:2]) if is_subpackage else "ropelab", []).append({m: f"api/{m}.md"})
-    api_nav: list = [{"Overview": "api/index.md"}, *({k: v} for k, v in groups.items())]
+    api_nav: list = [{"Overview": "api/index.md"},
+                     *({package: f"api/{package}.md"} for package in api_packages(modules))]
     return [
         {"Home": "index.md"},
         {"Getting started": "getting-started.md"},
