@@ -342,3 +342,10 @@ def test_figures_are_reused_while_the_sources_are_unchanged(tmp_path, monkeypatc
     redrawn = site_hook.drawn_figures()
     assert len(calls) == 2 and all(p.parent.name == "second" for ps in redrawn.values() for p in ps)
     assert (tmp_path / "cache" / "first").is_dir()  # a fresh older tree is kept for a while
+
+
+def test_examples_and_claim_pages_link_each_other(site):
+    example = (site / "examples" / "03_previous_token_head_by_hand" / "index.html").read_text()
+    assert 'href="../../claims/rope_head_can_be_previous_token/"' in example
+    claim = (site / "claims" / "rope_head_can_be_previous_token" / "index.html").read_text()
+    assert 'href="../../examples/03_previous_token_head_by_hand/"' in claim

@@ -361,6 +361,11 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
             continue
         out.append(f"## Figure: {name}\n")
         out.append(figure_markdown(name, figure_pngs[name], 1))
+    examples = examples_mentioning(c.id)
+    if examples:
+        out.append("## Worked examples\n")
+        out.extend(f"- [{text(example_title(jupytext.read(p), p.stem))}](../examples/{p.stem}.md)" for p in examples)
+        out.append("")
     out.append("## Negative control\n")
     out.append(text(c.negative_description) + "\n")
     out.append("## Tolerance\n")
@@ -504,6 +509,20 @@ def run_cells(notebook, path: Path) -> list[str]:
     return outputs
 
 
+EXPLAIN_MENTION = re.compile(r"`ropelab explain (\w+)`")
+
+
+def link_claims(markdown: str) -> str:
+    """Turn each `` `ropelab explain ID` `` of a registered claim into a link to its page."""
+    return EXPLAIN_MENTION.sub(
+        lambda m: f"[{m.group(0)}](../claims/{m.group(1)}.md)" if m.group(1) in REGISTRY else m.group(0), markdown)
+
+
+def examples_mentioning(claim_id: str) -> list[Path]:
+    """The worked examples whose text points at ``claim_id`` (``ropelab explain ID``)."""
+    return [p for p in sorted(EXAMPLES.glob("[0-9]*.py")) if f"ropelab explain {claim_id}`" in p.read_text()]
+
+
 def example_page(path: Path, with_output: bool) -> tuple[str, str]:
     """``(title, markdown)`` of one example: its text cells, code cells and (optionally) output."""
     notebook = jupytext.read(path)
@@ -514,7 +533,7 @@ def example_page(path: Path, with_output: bool) -> tuple[str, str]:
     body: list[str] = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            body.append(cell.source + "\n")
+            body.append(link_claims(cell.source) + "\n")
             if len(body) == 1:
                 body.append(run_line)
         elif cell.source.strip():
