@@ -123,7 +123,7 @@ def _ensure_chromium() -> tuple[str, str]:
     """Paths of Debian's chromium and chromedriver, installing both with apt-get if missing."""
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium", "chromium-driver"]
+        install = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
         if subprocess.run(install, env=env, capture_output=True).returncode != 0:
             subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
             subprocess.run(install, env=env, capture_output=True, check=True)
