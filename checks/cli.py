@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ropelab.checks.zoo_cli",
     "ropelab.checks.analyze_model_cli",
     "ropelab.checks.bench_cli",
+    "ropelab.checks.experiment_cli",
     "ropelab.checks.report_cli",
 )
 
@@ -114,13 +115,17 @@ def list_claims() -> None:
 
 
 @app.command()
-def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropelab list`)")]) -> None:
-    """Print a claim's statement, its corrected reading, the derivation and a worked instance."""
+def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropelab list`) or an experiment (table2)")]) -> None:
+    """Print a claim's statement, its corrected reading, the derivation and a worked instance (or an experiment's outcome)."""
     from . import runner
+    from .experiments import EXPERIMENTS
     from .registry import REGISTRY
 
+    if claim_id in EXPERIMENTS:  # measured findings (training runs) explain their recorded outcome
+        console.print(EXPERIMENTS[claim_id].explain(), markup=False, highlight=False)
+        return
     if claim_id not in REGISTRY:
-        _fail_unknown("claim id", claim_id, list(REGISTRY))
+        _fail_unknown("claim id", claim_id, list(REGISTRY) + list(EXPERIMENTS))
     claim = REGISTRY[claim_id]
     console.rule(f"{claim.id}  ({claim.label})")
     console.print(f"[bold]Statement.[/bold] {claim.statement}")

@@ -12,6 +12,8 @@ is already off by about a radian); the rotated vector comes back in the input's 
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -85,15 +87,19 @@ def angles(positions: object, freqs: object) -> np.ndarray | jax.Array:
     return np.multiply.outer(pos.astype(np.float64), g)
 
 
+@functools.partial(jax.jit, static_argnames=("layout",))
 def rotate(x: jax.Array, cos: jax.Array, sin: jax.Array, layout: str = "half") -> jax.Array:
     """Rotate the pairs of ``x`` (shape ``(..., d)``) by angles with the given cos and sin.
 
     ``cos`` and ``sin`` have shape ``(..., d/2)`` and broadcast against ``x``'s batch shape.
-    This is the one place where the rotation's sign convention lives.
+    This is the one place where the rotation's sign convention lives. Compiled once per
+    shape and layout (eagerly, each of its few operations would compile separately).
     """
     d = x.shape[-1]
-    first, second = pair_indices(d, layout)
-    x1, x2 = x[..., first], x[..., second]
+    if _v.layout(layout) == "half":
+        x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    else:
+        x1, x2 = x[..., 0::2], x[..., 1::2]
     y1 = (x1 * cos - x2 * sin).astype(x.dtype)
     y2 = (x1 * sin + x2 * cos).astype(x.dtype)
     if layout == "half":

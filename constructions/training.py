@@ -1,0 +1,384 @@
+r"""Deterministic, resumable training of :mod:`.transformer` language models with optax.
+
+AdamW with a linear warm-up to the peak learning rate and a cosine decay to
+``final_lr_ratio * peak`` (:func:`make_optimizer`), gradient clipping by global norm. A run is
+a pure function of its :class:`RunSpec` and the corpus: the initial weights come from
+``jax.random.PRNGKey(seed)`` and the batch of step ``s`` from ``numpy.random.default_rng((seed,
+s))``, so an interrupted run that resumes from a checkpoint replays exactly the batches it
+would have seen, and ends bit-for-bit where an uninterrupted run ends.
+
+Checkpoints are one file written atomically (:func:`ropelab.atomic.write_atomically`): a magic
+line, a JSON header with the SHA-256 and length of the payload, and the payload (an ``.npz``
+of every weight and optimiser-state leaf plus the run's curves). :func:`load_checkpoint`
+recomputes the checksum and raises :class:`CheckpointError` on any mismatch, so a truncated
+or bit-flipped file is detected instead of silently resumed; it also refuses a checkpoint of
+a different run (another configuration, seed or corpus).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ropelab.atomic import write_atomically
+
+from . import transformer as tf
+
+CHECKPOINT_MAGIC = b"ROPELAB-CHECKPOINT 1\n"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by every model of an experiment.
+
+    ``seq_len`` is the training context ``T``; ``eval_every`` steps the validation loss at
+    ``T`` is measured on ``eval_windows`` fixed windows; a checkpoint is written every
+    ``checkpoint_every`` steps and at the end.
+    """
+
+    seq_len: int = 128
+    batch_size: int = 32
+    steps: int = 600
+    warmup_steps: int = 60
+    peak_lr: float = 3e-3
+    final_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    eval_every: int = 100
+    eval_windows: int = 32
+    checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("seq_len", "batch_size", "steps", "eval_every", "eval_windows", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"warmup_steps must be in [0, steps={self.steps}), got {self.warmup_steps}")
+        if not (math.isfinite(self.peak_lr) and self.peak_lr > 0):
+            raise ValueError(f"peak_lr must be a finite number > 0, got {self.peak_lr}")
+        if not 0 <= self.final_lr_ratio <= 1:
+            raise ValueError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: a model, its positional encoding, the optimisation and a seed."""
+
+    model: tf.ModelConfig
+    encoding: tf.PositionalEncoding
+    train: TrainConfig
+    seed: int
+
+    def fingerprint(self, corpus_checksum: str) -> str:
+        """SHA-256 of everything that determines the run's result (the corpus included)."""
+        facts = {
+            "model": self.model.as_dict(),
+            "encoding": asdict(self.encoding),
+            "train": self.train.as_dict(),
+            "seed": self.seed,
+            "corpus": corpus_checksum,
+        }
+        return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: weights, optimiser state, steps done and the curves so far.
+
+    ``train_loss[s]`` is the mean next-byte NLL (nats) of the batch of step ``s + 1``;
+    ``validation`` lists ``(step, nll)`` at the training length; ``train_seconds`` and
+    ``trained_tokens`` exclude each session's first (compiling) step.
+    """
+
+    params: dict
+    opt_state: optax.OptState
+    step: int = 0
+    train_loss: list[float] = field(default_factory=list)
+    validation: list[tuple[int, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    trained_tokens: int = 0
+
+    def tokens_per_second(self) -> float:
+        return self.trained_tokens / self.train_seconds if self.train_seconds > 0 else math.nan
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is damaged (bad magic, header, length or checksum) or of another run."""
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    r"""Clip by global norm, then AdamW with warm-up + cosine decay.
+
+    The learning rate rises linearly from 0 to ``peak_lr`` over ``warmup_steps`` and follows
+    :math:`\text{end} + (\text{peak} - \text{end})\tfrac{1}{2}(1 + \cos(\pi t'/T'))` to
+    ``end = final_lr_ratio * peak_lr`` at the last step.
+
+    >>> opt = make_optimizer(TrainConfig(steps=10, warmup_steps=2))
+    >>> state = opt.init({"w": jnp.zeros(3)})
+    >>> updates, _ = opt.update({"w": jnp.ones(3)}, state, {"w": jnp.zeros(3)})
+    >>> bool(jnp.all(updates["w"] == 0.0))  # step 0 of the warm-up has learning rate 0
+    True
+    """
+    schedule = learning_rate_schedule(config)
+    return optax.chain(
+        optax.clip_by_global_norm(config.grad_clip),
+        optax.adamw(schedule, b1=config.beta1, b2=config.beta2, weight_decay=config.weight_decay),
+    )
+
+
+def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:
+    """The warm-up + cosine schedule of :func:`make_optimizer`, step -> learning rate.
+
+    >>> sched = learning_rate_schedule(TrainConfig(steps=100, warmup_steps=10, peak_lr=1.0, final_lr_ratio=0.1))
+    >>> [round(float(sched(s)), 3) for s in (0, 5, 10, 100)]
+    [0.0, 0.5, 1.0, 0.1]
+    """
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=config.peak_lr,
+        warmup_steps=config.warmup_steps,
+        decay_steps=config.steps,
+        end_value=config.final_lr_ratio * config.peak_lr,
+    )
+
+
+def sample_batch(tokens: np.ndarray, seed: int, step: int, batch_size: int, seq_len: int) -> np.ndarray:
+    """The training batch of ``step``: ``batch_size`` random windows of ``seq_len + 1`` tokens.
+
+    Window starts are drawn from ``numpy.random.default_rng((seed, step))``, so any step's
+    batch can be regenerated without replaying the ones before it. Shape ``(B, T + 1)``.
+
+    >>> b = sample_batch(np.arange(100, dtype=np.uint8), seed=0, step=3, batch_size=2, seq_len=4)
+    >>> b.shape, bool(np.all(np.diff(b, axis=1) == 1))
+    ((2, 5), True)
+    """
+    tokens = np.asarray(tokens)
+    if tokens.size < seq_len + 2:
+        raise ValueError(f"tokens must hold more than seq_len + 1 = {seq_len + 1} tokens, got {tokens.size}")
+    rng = np.random.default_rng((seed, step))
+    starts = rng.integers(0, tokens.size - seq_len - 1, size=batch_size)
+    return tokens[starts[:, None] + np.arange(seq_len + 1)].astype(np.int32)
+
+
+def evaluation_chunks(tokens: np.ndarray, n_chunks: int, chunk_len: int) -> np.ndarray:
+    """``n_chunks`` evenly spaced chunks of ``chunk_len + 1`` tokens, shape ``(n, chunk_len + 1)``.
+
+    Splitting the same chunks into windows of several lengths (:func:`split_windows`) scores
+    exactly the same target tokens at every context length.
+
+    >>> evaluation_chunks(np.arange(20), 3, 4).tolist()
+    [[0, 1, 2, 3, 4], [8, 9, 10, 11, 12], [15, 16, 17, 18, 19]]
+    """
+    tokens = np.asarray(tokens)
+    if tokens.size < chunk_len + 1:
+        raise ValueError(f"tokens must hold at least chunk_len + 1 = {chunk_len + 1} tokens, got {tokens.size}")
+    starts = np.linspace(0, tokens.size - chunk_len - 1, n_chunks).round().astype(np.int64)
+    return tokens[starts[:, None] + np.arange(chunk_len + 1)].astype(np.int32)
+
+
+def split_windows(chunks: np.ndarray, length: int) -> np.ndarray:
+    """Cut chunks of ``C + 1`` tokens into windows of ``length + 1`` that share one token.
+
+    Window ``w`` of a chunk is ``chunk[w*length : (w+1)*length + 1]``: its ``length`` targets
+    are the chunk's targets ``w*length+1 .. (w+1)*length``. ``C`` must be a multiple of
+    ``length``. Shape ``(n * C / length, length + 1)``.
+
+    >>> split_windows(np.arange(9)[None], 4).tolist()
+    [[0, 1, 2, 3, 4], [4, 5, 6, 7, 8]]
+    """
+    chunks = np.asarray(chunks)
+    n, width = chunks.shape
+    if (width - 1) % length:
+        raise ValueError(f"length must divide the chunk length {width - 1}, got {length}")
+    pieces = [chunks[:, w * length : (w + 1) * length + 1] for w in range((width - 1) // length)]
+    return np.stack(pieces, axis=1).reshape(n * len(pieces), length + 1)
+
+
+class Trainer:
+    """The compiled step and evaluation functions of one (model, encoding, optimisation).
+
+    Use :func:`trainer` to get a cached instance: compiling once per configuration keeps
+    a resumed run and a fresh one on the same executable.
+    """
+
+    def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig):
+        self.model, self.encoding, self.config = model, encoding, config
+        self.optimizer = make_optimizer(config)
+
+        def batch_nll(params, batch):
+            return jax.vmap(lambda seq: tf.token_nll(params, seq, model, encoding))(batch)
+
+        def loss(params, batch):
+            return jnp.mean(batch_nll(params, batch))
+
+        def step(params, opt_state, batch):
+            value, grads = jax.value_and_grad(loss)(params, batch)
+            updates, opt_state = self.optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, value
+
+        self.step = jax.jit(step)
+        self.batch_nll = jax.jit(batch_nll)
+
+    def init(self, seed: int) -> TrainState:
+        """A fresh state: weights from ``PRNGKey(seed)``, optimiser at step 0."""
+        params = tf.init_params(self.model, jax.random.PRNGKey(seed))
+        return TrainState(params=params, opt_state=self.optimizer.init(params))
+
+    def position_nll(self, params: dict, windows: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """Mean NLL (nats) at each position of ``windows`` ``(n, L + 1)``, shape ``(L,)``.
+
+        Windows go through in batches of exactly ``batch_size`` (the last one padded with
+        copies whose losses are dropped), so each length compiles once.
+        """
+        windows = np.asarray(windows, dtype=np.int32)
+        n = windows.shape[0]
+        padded = np.concatenate([windows, np.repeat(windows[:1], -n % batch_size, axis=0)])
+        total = np.zeros(windows.shape[1] - 1, dtype=np.float64)
+        for start in range(0, n, batch_size):
+            nll = np.asarray(self.batch_nll(params, jnp.asarray(padded[start : start + batch_size])), dtype=np.float64)
+            total += nll[: n - start].sum(axis=0)
+        return total / n
+
+
+@functools.cache
+def trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig) -> Trainer:
+    """The cached :class:`Trainer` of a configuration (one compilation per process)."""
+    return Trainer(model, encoding, config)
+
+
+def _tree_leaves(state: TrainState) -> tuple[list, object]:
+    return jax.tree_util.tree_flatten((state.params, state.opt_state))
+
+
+def save_checkpoint(path: str | Path, state: TrainState, fingerprint: str) -> Path:
+    """Write ``state`` to ``path`` atomically with a SHA-256 of its payload."""
+    leaves, _ = _tree_leaves(state)
+    meta = {
+        "fingerprint": fingerprint,
+        "step": state.step,
+        "train_loss": state.train_loss,
+        "validation": state.validation,
+        "train_seconds": state.train_seconds,
+        "trained_tokens": state.trained_tokens,
+    }
+    arrays = {f"leaf_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    payload = buffer.getvalue()
+    header = json.dumps({"sha256": hashlib.sha256(payload).hexdigest(), "bytes": len(payload)}).encode()
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(CHECKPOINT_MAGIC + header + b"\n" + payload)
+
+    return write_atomically(path, write)
+
+
+def load_checkpoint(path: str | Path, template: TrainState, fingerprint: str) -> TrainState:
+    """Read a checkpoint written by :func:`save_checkpoint`, verifying it first.
+
+    ``template`` supplies the tree structure, shapes and dtypes (a fresh state of the same
+    run). Raises :class:`CheckpointError` if the file is damaged or belongs to another run.
+    """
+    path = Path(path)
+    blob = path.read_bytes()
+    if not blob.startswith(CHECKPOINT_MAGIC):
+        raise CheckpointError(f"{path}: not a ropelab checkpoint (bad magic line)")
+    rest = blob[len(CHECKPOINT_MAGIC) :]
+    header_line, _, payload = rest.partition(b"\n")
+    try:
+        header = json.loads(header_line)
+        expected_sha, expected_len = str(header["sha256"]), int(header["bytes"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: corrupted checkpoint header ({err})") from None
+    if len(payload) != expected_len:
+        raise CheckpointError(f"{path}: corrupted checkpoint: {len(payload)} payload bytes, header says {expected_len}")
+    if hashlib.sha256(payload).hexdigest() != expected_sha:
+        raise CheckpointError(f"{path}: corrupted checkpoint: SHA-256 of the payload does not match its header")
+    with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+        meta = json.loads(data["meta"].tobytes())
+        if meta["fingerprint"] != fingerprint:
+            raise CheckpointError(
+                f"{path}: checkpoint of another run (configuration, seed or corpus differ); "
+                "use another output folder or delete it"
+            )
+        leaves, treedef = _tree_leaves(template)
+        stored = [data[f"leaf_{i:04d}"] for i in range(len(leaves))]
+    for i, (old, new) in enumerate(zip(leaves, stored, strict=True)):
+        if np.shape(old) != new.shape or np.asarray(old).dtype != new.dtype:
+            raise CheckpointError(f"{path}: leaf {i} has shape/dtype {new.shape}/{new.dtype}, expected "
+                                  f"{np.shape(old)}/{np.asarray(old).dtype}")
+    params, opt_state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in stored])
+    return TrainState(
+        params=params,
+        opt_state=opt_state,
+        step=int(meta["step"]),
+        train_loss=[float(x) for x in meta["train_loss"]],
+        validation=[(int(s), float(v)) for s, v in meta["validation"]],
+        train_seconds=float(meta["train_seconds"]),
+        trained_tokens=int(meta["trained_tokens"]),
+    )
+
+
+def train(
+    run: RunSpec,
+    train_tokens: np.ndarray,
+    validation_windows: np.ndarray,
+    corpus_checksum: str,
+    checkpoint: str | Path | None = None,
+    until_step: int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainState:
+    """Train ``run`` on ``train_tokens``, resuming from ``checkpoint`` if it exists.
+
+    Stops after step ``until_step`` (default: the last step) and checkpoints there, so a
+    later call continues. ``validation_windows`` ``(n, T + 1)`` give the validation curve;
+    ``on_step(step, loss)`` is called after every step (progress bars).
+    """
+    cfg = run.train
+    stop = cfg.steps if until_step is None else min(int(until_step), cfg.steps)
+    engine = trainer(run.model, run.encoding, cfg)
+    fingerprint = run.fingerprint(corpus_checksum)
+    state = engine.init(run.seed)
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint, state, fingerprint)
+    params, opt_state = state.params, state.opt_state
+    first = True
+    while state.step < stop:
+        batch = jnp.asarray(sample_batch(train_tokens, run.seed, state.step, cfg.batch_size, cfg.seq_len))
+        started = time.perf_counter()
+        params, opt_state, loss = engine.step(params, opt_state, batch)
+        loss = float(loss)
+        if not first:  # the first step of a session includes compilation
+            state.train_seconds += time.perf_counter() - started
+            state.trained_tokens += cfg.batch_size * cfg.seq_len
+        first = False
+        state.step += 1
+        state.train_loss.append(loss)
+        state.params, state.opt_state = params, opt_state
+        if state.step % cfg.eval_every == 0 or state.step == cfg.steps:
+            state.validation.append((state.step, float(engine.position_nll(params, validation_windows).mean())))
+        if checkpoint is not None and (state.step % cfg.checkpoint_every == 0 or state.step == stop):
+            save_checkpoint(checkpoint, state, fingerprint)
+        if on_step is not None:
+            on_step(state.step, loss)
+    return state

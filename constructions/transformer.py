@@ -1,0 +1,226 @@
+r"""A small decoder-only transformer whose only positional signal is a rotary map of q and k.
+
+Pre-norm blocks (RMSNorm, causal multi-head attention, GELU MLP, residual connections), tied
+input/output embeddings. Queries and keys of every head are passed through one
+:class:`PositionalEncoding` before the logits
+:math:`a_{ij} = (R^i q_i)^\top (R^j k_j) / \sqrt{d_h}`; everything else is the same code for
+every encoding, so models that differ only in their encoding differ only there. The encodings
+are the foundation's schedules (:mod:`.frequencies`) applied by the foundation's rotary map
+(:mod:`.rotary`): NoPE (all frequencies 0), RoPE, p-RoPE, reversed p-RoPE and GPT-NeoX's
+prefix partial rotary. Positions are concrete integers, so the rotary map forms its angles in
+float64 NumPy at trace time and the network itself runs in ``float32`` (the weights' dtype).
+
+Parameters are a nested ``dict`` of arrays (a pytree). Functions are pure and unbatched
+(``tokens`` of shape ``(T,)``); ``jax.vmap``/``jax.jit`` are applied by the caller.
+Reference: Barbero et al. (2025) §6.1 and Table 2; Vaswani et al. (2017); Su et al. (2021).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import attention as _attention
+from . import frequencies as _freqs
+from . import rotary as _rotary
+from . import validation as _v
+
+SCHEDULES = ("nope", "rope", "p_rope", "reversed_p_rope", "partial_rotary")
+
+
+@dataclass(frozen=True)
+class PositionalEncoding:
+    """One rotary encoding of queries and keys, named by its frequency ``schedule``.
+
+    ``schedule`` is one of :data:`SCHEDULES`; ``theta`` is the base wavelength and
+    ``fraction`` the share of the head that rotates (p-RoPE's ``p``; the rotated prefix
+    ``d_rot = int(fraction * d)`` of partial rotary). ``nope`` ignores both.
+
+    >>> PositionalEncoding("p_rope", 1e4, 0.5).frequencies(8).round(4).tolist()
+    [1.0, 0.1, 0.0, 0.0]
+    """
+
+    schedule: str
+    theta: float = 10_000.0
+    fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        _v.base(self.theta)
+        _v.fraction(self.fraction, "fraction")
+
+    def frequencies(self, head_dim: int) -> np.ndarray:
+        """The per-pair frequencies, ``(head_dim/2,)`` float64, in the head's half layout.
+
+        For partial rotary the rotated prefix is laid out in its own halves, so its pairs are
+        ``(m, m + d_rot/2)`` rather than ``(m, m + d/2)``: the returned array lists the
+        prefix's frequencies first and zeros for the unrotated tail (analysis only; the
+        rotation itself goes through :func:`.rotary.partial_rotary`).
+        """
+        if self.schedule == "nope":
+            return _freqs.nope(head_dim)
+        if self.schedule == "rope":
+            return _freqs.rope(head_dim, self.theta)
+        if self.schedule == "p_rope":
+            return _freqs.p_rope(head_dim, self.theta, self.fraction)
+        if self.schedule == "reversed_p_rope":
+            return _freqs.reversed_p_rope(head_dim, self.theta, self.fraction)
+        d_rot = self.rotated_dims(head_dim)
+        return np.concatenate([_freqs.rope(d_rot, self.theta), np.zeros((head_dim - d_rot) // 2)])
+
+    def rotated_dims(self, head_dim: int) -> int:
+        """Partial rotary's prefix length ``int(fraction * d)`` (must be even and >= 2).
+
+        >>> PositionalEncoding("partial_rotary", 1e4, 0.75).rotated_dims(32)
+        24
+        """
+        return _v.head_dim(int(self.fraction * head_dim), "int(fraction * head_dim)")
+
+    def encode(self, x: jax.Array, positions: np.ndarray) -> jax.Array:
+        """Rotate ``x`` (shape ``(..., d)``) at integer ``positions`` (broadcasting with ``x.shape[:-1]``)."""
+        d = x.shape[-1]
+        if self.schedule == "partial_rotary":
+            return _rotary.partial_rotary(x, positions, self.rotated_dims(d), self.theta)
+        return _rotary.apply(x, positions, self.frequencies(d), "half")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the network. ``head_dim`` is the per-head width ``d`` of the rotary map.
+
+    >>> cfg = ModelConfig(d_model=64, n_layers=2, n_heads=2, head_dim=32)
+    >>> leaves = jax.tree_util.tree_leaves(init_params(cfg, jax.random.PRNGKey(0)))
+    >>> cfg.parameter_count(), cfg.parameter_count() == sum(leaf.size for leaf in leaves)
+    (115008, True)
+    """
+
+    vocab_size: int = 256
+    d_model: int = 128
+    n_layers: int = 2
+    n_heads: int = 4
+    head_dim: int = 32
+    mlp_ratio: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "mlp_ratio"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _v.head_dim(self.head_dim, "head_dim")
+
+    def parameter_count(self) -> int:
+        """Number of trainable scalars."""
+        attn = 4 * self.d_model * self.n_heads * self.head_dim
+        mlp = 2 * self.mlp_ratio * self.d_model**2
+        per_layer = attn + mlp + 2 * self.d_model
+        return self.vocab_size * self.d_model + self.n_layers * per_layer + self.d_model
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def init_params(config: ModelConfig, key: jax.Array, dtype=jnp.float32) -> dict:
+    r"""Random weights: normal with std 0.02, output projections scaled by :math:`1/\sqrt{2L}`.
+
+    The same ``key`` gives the same weights for every encoding (encodings have no weights),
+    so models of one seed start identical and differ only through the encoding.
+
+    >>> p = init_params(ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8), jax.random.PRNGKey(0))
+    >>> p["layers"][0]["wq"].shape, p["embed"].dtype
+    ((16, 16), dtype('float32'))
+    """
+    std = 0.02
+    out_std = std / math.sqrt(2 * config.n_layers)
+    width = config.n_heads * config.head_dim
+    hidden = config.mlp_ratio * config.d_model
+    keys = jax.random.split(key, 1 + config.n_layers)
+
+    def normal(k, shape, scale):
+        return scale * jax.random.normal(k, shape, dtype=dtype)
+
+    layers = []
+    for layer_key in keys[1:]:
+        kq, kk, kv, ko, k1, k2 = jax.random.split(layer_key, 6)
+        layers.append({
+            "attn_norm": jnp.ones(config.d_model, dtype=dtype),
+            "wq": normal(kq, (config.d_model, width), std),
+            "wk": normal(kk, (config.d_model, width), std),
+            "wv": normal(kv, (config.d_model, width), std),
+            "wo": normal(ko, (width, config.d_model), out_std),
+            "mlp_norm": jnp.ones(config.d_model, dtype=dtype),
+            "w_in": normal(k1, (config.d_model, hidden), std),
+            "w_out": normal(k2, (hidden, config.d_model), out_std),
+        })
+    return {
+        "embed": normal(keys[0], (config.vocab_size, config.d_model), std),
+        "layers": layers,
+        "final_norm": jnp.ones(config.d_model, dtype=dtype),
+    }
+
+
+def rms_norm(x: jax.Array, scale: jax.Array, eps: float = 1e-6) -> jax.Array:
+    r"""RMSNorm :math:`x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \cdot s` over the last axis."""
+    return x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps) * scale
+
+
+def forward_with_internals(
+    params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding
+) -> tuple[jax.Array, list[dict]]:
+    """Next-token logits ``(T, vocab)`` and, per layer, the heads' internals.
+
+    Each layer's dict holds ``q`` and ``k`` before the rotary map, shape ``(T, heads, d)``,
+    and the causal attention ``weights``, shape ``(heads, T, T)``. Under ``jit`` the
+    internals a caller does not use are not computed.
+    """
+    seq_len = tokens.shape[0]
+    positions = np.arange(seq_len)[:, None]  # broadcasts over heads: (T, 1) against (T, H)
+    h = params["embed"][tokens]
+    internals = []
+    for layer in params["layers"]:
+        x = rms_norm(h, layer["attn_norm"])
+        q = (x @ layer["wq"]).reshape(seq_len, config.n_heads, config.head_dim)
+        k = (x @ layer["wk"]).reshape(seq_len, config.n_heads, config.head_dim)
+        v = (x @ layer["wv"]).reshape(seq_len, config.n_heads, config.head_dim)
+        rq, rk = encoding.encode(q, positions), encoding.encode(k, positions)
+        logits = jnp.einsum("ihd,jhd->hij", rq, rk) / math.sqrt(config.head_dim)
+        weights = jax.vmap(_attention.causal_softmax)(logits)
+        mixed = jnp.einsum("hij,jhd->ihd", weights, v).reshape(seq_len, -1)
+        h = h + mixed @ layer["wo"]
+        x = rms_norm(h, layer["mlp_norm"])
+        h = h + jax.nn.gelu(x @ layer["w_in"]) @ layer["w_out"]
+        internals.append({"q": q, "k": k, "weights": weights})
+    h = rms_norm(h, params["final_norm"])
+    return h @ params["embed"].T, internals
+
+
+def forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding) -> jax.Array:
+    """Next-token logits, shape ``(T, vocab)``, for one sequence of token ids ``(T,)``.
+
+    >>> cfg = ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8)
+    >>> p = init_params(cfg, jax.random.PRNGKey(0))
+    >>> forward(p, jnp.arange(5), cfg, PositionalEncoding("rope")).shape
+    (5, 256)
+    """
+    return forward_with_internals(params, tokens, config, encoding)[0]
+
+
+def token_nll(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding) -> jax.Array:
+    r"""Negative log-likelihood (nats) of ``tokens[1:]`` given their prefixes, shape ``(T-1,)``.
+
+    :math:`-\log p(x_{t+1} \mid x_{\le t})` for ``t = 0 .. T-2``; perplexity is
+    ``exp(mean)``. An untrained model (logits near 0) scores about ``log(256)`` per byte.
+
+    >>> cfg = ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8)
+    >>> p = init_params(cfg, jax.random.PRNGKey(0))
+    >>> nll = token_nll(p, jnp.arange(6), cfg, PositionalEncoding("nope"))
+    >>> nll.shape, bool(abs(float(nll.mean()) - math.log(256)) < 0.05)
+    ((5,), True)
+    """
+    logits = forward(params, tokens[:-1], config, encoding)
+    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    return -jnp.take_along_axis(log_probs, tokens[1:, None].astype(jnp.int32), axis=-1)[:, 0]
