@@ -80,3 +80,6 @@ class ClaimResult:
     seconds: float
     details: Mapping[str, Any] = field(default_factory=dict)
     error: str = ""
+    # the derivation's statement and steps, so that a report can be read without SymPy
+    symbolic_statement: str = ""
+    symbolic_steps: tuple[str, ...] = ()

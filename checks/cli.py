@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ropelab.checks.analyze_model_cli",
     "ropelab.checks.bench_cli",
     "ropelab.checks.experiment_cli",
+    "ropelab.checks.report_cli",
 )
 
 

@@ -40,7 +40,8 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
     """
     start = time.perf_counter()
     try:
-        symbolic = derivation(claim.symbolic).holds if claim.symbolic is not None else None
+        derived = derivation(claim.symbolic) if claim.symbolic is not None else None
+        symbolic = derived.holds if derived is not None else None
         evidence = claim.numeric(quick)
         negative = claim.negative(quick)
     except Exception:  # a crashing check is a failing check, reported with its traceback
@@ -63,6 +64,8 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
         negative_rejected=not negative.passed,
         seconds=time.perf_counter() - start,
         details={**evidence.details, "seed": claim.seed, "quick": quick},
+        symbolic_statement=derived.statement if derived is not None else "",
+        symbolic_steps=tuple(derived.steps) if derived is not None else (),
     )
 
 

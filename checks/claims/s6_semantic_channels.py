@@ -889,7 +889,7 @@ CLAIMS = [
         tolerance_reason="exact: every cell must equal the paper's Table 1, and brute force must agree with the "
                          "closed form on whether the slowest channel breaks",
         explain=_explain_table1,
-        figures=("table1",),
+        figures=("table1_properties",),
     ),
     Claim(
         id="larger_base_lengthens_semantic_range",

@@ -1,0 +1,183 @@
+"""What the documentation site and the HTML report say about each claim, gathered in one place.
+
+A *sheet* is everything a reader sees about one claim: its statement, the corrected reading,
+the symbolic steps, the worked instance of ``explain()``, and the claim's record in the last
+``ropelab verify --json`` report (if there is one). Figures are rendered through
+:data:`ropelab.paper_figs.FIGURES` and captioned with their module's docstring, so a new
+figure module shows up in the site and the report without being listed anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ropelab.theory.derivation import Derivation
+
+from . import runner
+from .claim import Claim
+
+
+@dataclass(frozen=True)
+class ClaimSheet:
+    """One claim as a reader sees it.
+
+    ``derivation`` is ``None`` when the claim has no symbolic side or it was not run;
+    ``problems`` lists the parts that raised (symbolic side or worked instance) with their
+    tracebacks, so that a page can say so instead of silently dropping them. ``verified`` is the claim's entry in
+    the verify report, or ``None`` when the report does not mention it.
+    """
+
+    claim: Claim
+    derivation: Derivation | None
+    explanation: str
+    verified: Mapping[str, Any] | None
+    problems: tuple[str, ...] = ()
+
+
+def load_verify_report(path: str | Path) -> dict[str, Any] | None:
+    """The JSON report written by ``ropelab verify --json PATH``, or ``None`` if there is none.
+
+    A file that is not a verify report raises ``ValueError`` naming the path.
+
+    >>> load_verify_report("/no/such/report.json") is None
+    True
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    if not isinstance(report, dict) or not isinstance(report.get("claims"), list):
+        raise ValueError(f"{path} is not a `ropelab verify --json` report (no 'claims' list)")
+    return report
+
+
+def entries_by_id(report: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """The report's claim records keyed by claim id (empty when there is no report).
+
+    >>> entries_by_id({"claims": [{"id": "a", "status": "pass"}]})["a"]["status"]
+    'pass'
+    """
+    if report is None:
+        return {}
+    return {entry["id"]: entry for entry in report["claims"]}
+
+
+def derivation_from_report(claim: Claim, verified: Mapping[str, Any] | None) -> Derivation | None:
+    """The derivation a verify report recorded for ``claim`` (``None`` if it recorded none).
+
+    >>> derivation_from_report(None, {"symbolic": True, "symbolic_statement": "x = x",
+    ...                               "symbolic_steps": ["proved: x - x = 0"]}).steps
+    ('proved: x - x = 0',)
+    """
+    if verified is None or verified.get("symbolic") is None or not verified.get("symbolic_statement"):
+        return None
+    return Derivation(verified["symbolic_statement"], bool(verified["symbolic"]),
+                      tuple(verified.get("symbolic_steps", ())))
+
+
+def sheet(claim: Claim, verified: Mapping[str, Any] | None = None, run_symbolic: bool = True) -> ClaimSheet:
+    """Gather one claim's sheet: its worked instance, and its derivation from the verify
+    record when that has one, else from running the symbolic side (unless ``run_symbolic``
+    is false, when it is left out)."""
+    problems = []
+    derivation = derivation_from_report(claim, verified)
+    if derivation is None and claim.symbolic is not None and run_symbolic:
+        try:
+            derivation = runner.derivation(claim.symbolic)  # once per process
+        except Exception:  # shown on the page as a problem, never hidden
+            problems.append(f"symbolic side raised:\n{traceback.format_exc()}")
+    try:
+        explanation = claim.explain()
+    except Exception:  # as above
+        explanation = ""
+        problems.append(f"worked instance raised:\n{traceback.format_exc()}")
+    return ClaimSheet(claim, derivation, explanation, verified, tuple(problems))
+
+
+def sheets(claims: Iterable[Claim], report: Mapping[str, Any] | None = None,
+           run_symbolic: bool = True) -> list[ClaimSheet]:
+    """:func:`sheet` for every claim, each with its record from ``report``."""
+    records = entries_by_id(report)
+    return [sheet(claim, records.get(claim.id), run_symbolic) for claim in claims]
+
+
+def by_section(claims: Iterable[Claim]) -> dict[str, list[Claim]]:
+    """Claims grouped by their ``section`` field, sections in order of first appearance."""
+    groups: dict[str, list[Claim]] = {}
+    for claim in claims:
+        groups.setdefault(claim.section, []).append(claim)
+    return groups
+
+
+def status_line(verified: Mapping[str, Any] | None) -> str:
+    """A one-line summary of a claim's verify record.
+
+    >>> status_line({"status": "pass", "residual": 0.5, "tolerance": 1.0, "symbolic": True,
+    ...              "negative_rejected": True, "seconds": 0.25, "details": {"quick": False}})
+    'pass: residual 5.00e-01 <= tolerance 1.00e+00, symbolic side proved, negative control rejected (0.2 s, full grid)'
+    >>> status_line(None)
+    'not in the last verify report'
+    """
+    if verified is None:
+        return "not in the last verify report"
+    residual, tolerance = _number(verified.get("residual")), _number(verified.get("tolerance"))
+    relation = "<=" if residual <= tolerance else ">"
+    symbolic = {True: "symbolic side proved", False: "symbolic side NOT proved",
+                None: "numeric only"}[verified.get("symbolic")]
+    negative = "negative control rejected" if verified.get("negative_rejected") else "negative control ACCEPTED"
+    mode = "quick grid" if verified.get("details", {}).get("quick") else "full grid"
+    return (f"{verified['status']}: residual {_fmt(residual)} {relation} tolerance {_fmt(tolerance)}, "
+            f"{symbolic}, {negative} ({verified.get('seconds', math.nan):.1f} s, {mode})")
+
+
+def _number(value: Any) -> float:
+    # The report writes non-finite floats as strings ("nan", "inf").
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2e}" if math.isfinite(x) else str(x)
+
+
+def figure_caption(name: str) -> str:
+    """The first paragraph of a figure module's docstring, joined into one line.
+
+    >>> figure_caption("frequency_spectra").startswith("Spectra of RoPE")
+    True
+    """
+    from ropelab.paper_figs import FIGURES
+
+    if name not in FIGURES:
+        raise ValueError(f"figure must be one of {sorted(FIGURES)}, got {name!r}")
+    doc = importlib.import_module(FIGURES[name].__module__).__doc__ or name
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def render_figures(out_dir: str | Path, names: Iterable[str] | None = None) -> dict[str, list[Path]]:
+    """Render the named figures (all of them by default) into ``out_dir``; files per figure."""
+    from ropelab.paper_figs import FIGURES
+
+    chosen = list(FIGURES) if names is None else list(names)
+    unknown = [n for n in chosen if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"figure names must be among {sorted(FIGURES)}, got {unknown}")
+    return {name: [Path(p) for p in FIGURES[name](Path(out_dir))] for name in chosen}
+
+
+def pngs_of(files: Iterable[Path]) -> list[Path]:
+    """The PNGs among a figure's files, in order (the site and the report show PNGs).
+
+    >>> [p.name for p in pngs_of([Path("a.png"), Path("a.pdf"), Path("b.png")])]
+    ['a.png', 'b.png']
+    """
+    return [Path(f) for f in files if Path(f).suffix == ".png"]

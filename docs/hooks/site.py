@@ -1,0 +1,627 @@
+"""MkDocs hook: generate the site's pages from the code, so that the docs cannot drift from it.
+
+At every build this hook
+- renders every figure of :data:`ropelab.paper_figs.FIGURES` and adds the PNGs to the site;
+- writes one page per claim of :data:`ropelab.checks.registry.REGISTRY` (statement, corrected
+  reading, symbolic steps, status from the last ``ropelab verify --json`` report, figures,
+  worked instance, how to run it), an index of claims, a figure gallery and the errata page;
+- turns each ``examples/*.py`` (percent cells) into a page, with the script to download;
+- writes one API page per module and lays out ``build/docs-api`` for the API extractor;
+- copies MathJax from the ``django-static-mathjax`` wheel, so that maths renders offline;
+- fills the home page's five story figures with whatever figures exist, and sets the nav.
+
+The verify report is read from ``report.json`` at the repository root, or from the path in
+the ``ROPELAB_VERIFY_REPORT`` environment variable. ``ROPELAB_DOCS_DERIVATIONS=report`` takes
+the derivations from that report only (no SymPy at build time), and
+``ROPELAB_DOCS_EXAMPLE_OUTPUT=0`` leaves the examples' output out (no example is run).
+Figures are kept in ``build/docs-figures`` between builds while the package's sources are
+unchanged (``ROPELAB_DOCS_FIGURE_CACHE=0`` draws them afresh).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import html
+import importlib.metadata
+import importlib.resources
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import tomllib
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jupytext
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+
+from ropelab.atomic import write_text_atomically
+from ropelab.checks import catalogue
+from ropelab.checks.registry import REGISTRY
+from ropelab.paper_figs import FIGURES
+
+log = logging.getLogger("mkdocs.hooks.ropelab")
+
+ROOT = Path(__file__).resolve().parents[2]
+API_STAGE = ROOT / "build" / "docs-api"
+FIGURE_CACHE = ROOT / "build" / "docs-figures"
+EXAMPLES = ROOT / "examples"
+# The MathJax files the site needs: the combined TeX->CHTML component, its fonts, and the
+# TeX extensions it may autoload (anything else it would fetch from elsewhere).
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex/extensions", "ui", "a11y")
+STORY_MARKER = re.compile(r"<!--\s*story-figure:\s*(\w+)\s*-->")
+
+_state: dict = {}
+
+
+# --- text helpers ------------------------------------------------------------------------
+
+_ENTITIES = {"\\": "&#92;", "*": "&#42;", "_": "&#95;", "`": "&#96;", "[": "&#91;", "]": "&#93;",
+             "|": "&#124;", "$": "&#36;", "#": "&#35;"}
+
+
+def text(s: str) -> str:
+    """Plain text (with ASCII maths such as ``q^T R^(j-i) k``) made inert for Markdown."""
+    s = html.escape(s, quote=False)
+    return "".join(_ENTITIES.get(ch, ch) for ch in s)
+
+
+def code_block(body: str, lang: str = "text") -> str:
+    fence = "````" if "```" in body else "```"
+    return f"{fence}{lang}\n{body.rstrip()}\n{fence}\n"
+
+
+def admonition(kind: str, title: str, body: str) -> str:
+    indented = "\n".join("    " + line if line else "" for line in body.rstrip().split("\n"))
+    return f'!!! {kind} "{title}"\n{indented}\n'
+
+
+# --- staging for the API extractor --------------------------------------------------------
+
+def _stage_api_sources() -> None:
+    """Lay out ``build/docs-api/ropelab`` so that ``ropelab.theory`` is ``theory/`` etc.
+
+    The distribution maps folders at the repository root to sub-packages of ``ropelab``
+    (``[tool.setuptools.package-dir]``), which a static reader of the source tree cannot see.
+    """
+    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    stage = API_STAGE / "ropelab"
+    if stage.exists():
+        shutil.rmtree(API_STAGE)
+    stage.mkdir(parents=True)
+    for entry in (ROOT / mapping["ropelab"]).iterdir():
+        if entry.name != "__pycache__":
+            (stage / entry.name).symlink_to(entry)
+    for package, folder in mapping.items():
+        parts = package.split(".")
+        if len(parts) == 2:  # nested ones (ropelab.checks.claims) come with their parent folder
+            (stage / parts[1]).symlink_to(ROOT / folder, target_is_directory=True)
+
+
+def api_modules() -> list[str]:
+    """Every public module of the package, dotted, in a stable order (claim modules excluded:
+    each claim has its own page)."""
+    names = []
+    for dirpath, dirnames, filenames in os.walk(API_STAGE, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(("_", ".")))
+        rel = Path(dirpath).relative_to(API_STAGE)
+        for f in sorted(filenames):
+            if not f.endswith(".py") or (f.startswith("_") and f != "__init__.py"):
+                continue
+            parts = [*rel.parts] + ([] if f == "__init__.py" else [f[:-3]])
+            names.append(".".join(parts))
+    return sorted(n for n in names if not n.startswith("ropelab.checks.claims"))
+
+
+# --- hook events -------------------------------------------------------------------------
+
+@event_priority(100)  # before mkdocstrings reads its search paths
+def on_config(config):
+    # The build runs claims' worked instances and draws figures: float64, as in the CLI.
+    jax.config.update("jax_enable_x64", True)
+    _stage_api_sources()
+    return config
+
+
+def on_files(files: Files, config) -> Files:
+    figure_pngs = _add_figures(files, config, drawn_figures())
+    _add_mathjax(files, config)
+    report_path = Path(os.environ.get("ROPELAB_VERIFY_REPORT", ROOT / "report.json"))
+    report = catalogue.load_verify_report(report_path)
+    # Derivations recorded in the verify report are reused; the others are run here unless
+    # ROPELAB_DOCS_DERIVATIONS=report (the test suite's setting: its contract test runs them).
+    run_symbolic = os.environ.get("ROPELAB_DOCS_DERIVATIONS", "run") != "report"
+    sheets = catalogue.sheets(REGISTRY.values(), report, run_symbolic)
+    pages: dict[str, str] = {}
+    pages["claims/index.md"] = claims_index(sheets, report, report_path)
+    for s in sheets:
+        pages[f"claims/{s.claim.id}.md"] = claim_page(s, figure_pngs)
+    pages["figures.md"] = figures_page(figure_pngs)
+    pages["errata.md"] = errata_page()
+    examples = example_pages(files, config)
+    pages.update(examples)
+    modules = api_modules()
+    packages = api_packages(modules)
+    pages["api/index.md"] = api_index(packages)
+    for package, members in packages.items():
+        pages[f"api/{package}.md"] = api_page(package, members)
+    for uri, content in pages.items():
+        files.append(File.generated(config, uri, content=content))
+    _state["figure_pngs"] = figure_pngs
+    config["nav"] = navigation(sheets, examples, modules)
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    if page.file.src_uri != "index.md":
+        return markdown
+    chosen = choose_story_figures(_state["figure_pngs"])
+    return STORY_MARKER.sub(lambda m: story_figure(m.group(1), chosen), markdown)
+
+
+# --- figures -------------------------------------------------------------------------------
+
+def source_fingerprint() -> str:
+    """A hash of every source and data file of the package, of Python's version and of every
+    installed distribution's version: the figures are pure functions of these, so figures
+    drawn under one fingerprint can be reused under the same one."""
+    digest = hashlib.sha256(sys.version.encode())
+    installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    digest.update("\n".join(installed).encode())
+    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for folder in sorted(set(mapping.values())):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def drawn_figures() -> dict[str, list[Path]]:
+    """Every figure's PNGs, drawn now or reused from ``build/docs-figures/<fingerprint>``.
+
+    Rebuilding the site (``mkdocs serve`` after an edit of the text) then costs no figure
+    drawing unless the package changed. ``ROPELAB_DOCS_FIGURE_CACHE=0`` always draws afresh
+    into a temporary folder.
+    """
+    if os.environ.get("ROPELAB_DOCS_FIGURE_CACHE", "1") == "0":
+        scratch = Path(tempfile.mkdtemp(prefix="ropelab-docs-figs-"))
+        _state.setdefault("scratch", []).append(scratch)
+        return {n: catalogue.pngs_of(p) for n, p in catalogue.render_figures(scratch).items()}
+    cache = FIGURE_CACHE / source_fingerprint()
+    manifest = cache / "manifest.json"
+    if not manifest.is_file() or set(json.loads(manifest.read_text())) != set(FIGURES):
+        # draw into a private folder, then move it into place whole: a build running at the
+        # same time never reads a half-drawn cache
+        FIGURE_CACHE.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"{cache.name}.", dir=FIGURE_CACHE))
+        drawn = {n: catalogue.pngs_of(p) for n, p in catalogue.render_figures(scratch).items()}
+        write_text_atomically(scratch / "manifest.json",
+                              json.dumps({n: [p.name for p in ps] for n, ps in drawn.items()}))
+        if cache.exists():
+            shutil.rmtree(cache)
+        os.replace(scratch, cache)
+    for stale in FIGURE_CACHE.iterdir():  # figures of older source trees, left alone for 10 min
+        if stale != cache and time.time() - stale.stat().st_mtime > 600:
+            shutil.rmtree(stale, ignore_errors=True)
+    listed = json.loads(manifest.read_text())
+    return {name: [cache / f for f in files] for name, files in listed.items()}
+
+
+def on_post_build(config) -> None:
+    for scratch in _state.pop("scratch", []):
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _add_figures(files: Files, config, drawn: dict[str, list[Path]]) -> dict[str, list[str]]:
+    """Add each figure's PNGs under ``figures/``; return the site paths per figure."""
+    pngs: dict[str, list[str]] = {}
+    for name, paths in drawn.items():
+        pngs[name] = []
+        for png in paths:
+            uri = f"figures/{png.name}"
+            files.append(File.generated(config, uri, content=png.read_bytes()))
+            pngs[name].append(uri)
+    return pngs
+
+
+def figure_markdown(name: str, uris: list[str], page_depth: int) -> str:
+    prefix = "../" * page_depth
+    caption = text(catalogue.figure_caption(name))
+    images = "\n\n".join(f"![{text(name)}]({prefix}{uri})" for uri in uris)
+    return f"{images}\n\n*{caption}* Redraw it: `ropelab figs {name} --out figs`.\n"
+
+
+def figures_page(figure_pngs: dict[str, list[str]]) -> str:
+    users: dict[str, list[str]] = {}
+    for claim in REGISTRY.values():
+        for name in claim.figures:
+            users.setdefault(name, []).append(claim.id)
+    out = ["# Figures\n",
+           "Every figure is drawn by one module of `ropelab.paper_figs` when the site is built. "
+           "Regenerate all of them as PNG and PDF with `ropelab figs --out figs`.\n"]
+    for name, uris in figure_pngs.items():
+        out.append(f"## {name}\n")
+        out.append(figure_markdown(name, uris, 0))
+        if name in users:
+            out.append("Claims behind it: " + ", ".join(f"[`{c}`](claims/{c}.md)" for c in users[name]) + ".\n")
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class StoryStep:
+    """One of the home page's five figures: which claims and sections may illustrate it."""
+
+    key: str
+    names: tuple[str, ...]        # figure names that fit best, in order of preference
+    keywords: tuple[str, ...]     # any figure whose name contains one of these fits
+    claims: tuple[str, ...]       # figures of these claims fit
+    section_prefix: str           # figures of any claim in this section fit
+
+
+STORY = (
+    StoryStep("decay", ("fig2_decay", "decay"), ("decay",),
+              ("all_ones_logit_decays", "fixed_gaussian_logit_does_not_decay"), "§3"),
+    StoryStep("usage", ("gemma_layer_norms", "gemma_head_norms"), ("gemma", "usage"), (), "§4"),
+    StoryStep("positional", ("positional_heads", "positional_construction"), ("diagonal", "previous", "head", "band"),
+              ("rope_head_can_be_diagonal", "rope_head_can_be_previous_token",
+               "top_frequency_band_makes_sharp_head_cheaply"), "§5"),
+    StoryStep("semantic", ("semantic_range", "semantic_breaking_context"), ("semantic", "breaking"),
+              ("semantic_channel_breaks_at_long_context", "semantic_range_scales_inverse_frequency"), "§6"),
+    StoryStep("p_rope", ("frequency_spectra",), ("spectra", "p_rope", "table"),
+              ("p_rope_keeps_highest_frequencies", "p_rope_is_positional_and_semantic"), "§6"),
+)
+
+
+def choose_story_figures(figure_pngs: dict[str, list[str]]) -> dict[str, str]:
+    """The figure for each story step: the best fit among the figures that exist, each used once."""
+    chosen: dict[str, str] = {}
+    for step in STORY:
+        candidates = list(step.names)
+        candidates += [n for n in figure_pngs if any(k in n for k in step.keywords)]
+        candidates += [f for c in step.claims if c in REGISTRY for f in REGISTRY[c].figures]
+        candidates += [f for c in REGISTRY.values() if c.section.startswith(step.section_prefix) for f in c.figures]
+        for name in candidates:
+            if figure_pngs.get(name) and name not in chosen.values():
+                chosen[step.key] = name
+                break
+    return chosen
+
+
+def story_figure(key: str, chosen: dict[str, str]) -> str:
+    """The figure chosen for a story step (if any) and links to the registered claims behind it."""
+    steps = {s.key: s for s in STORY}
+    if key not in steps:
+        raise ValueError(f"story-figure marker must be one of {sorted(steps)}, got {key!r}")
+    out = []
+    if key in chosen:
+        name = chosen[key]
+        out.append(figure_markdown(name, _state["figure_pngs"][name][:1], 0))
+    else:
+        out.append("*No figure draws this step yet.*\n")
+    claims = [c for c in steps[key].claims if c in REGISTRY]
+    if claims:
+        out.append("Checked by: " + ", ".join(_claim_ref(c) for c in claims) + ".\n")
+    return "\n".join(out)
+
+
+# --- MathJax -------------------------------------------------------------------------------
+
+def _add_mathjax(files: Files, config) -> None:
+    es5 = Path(str(importlib.resources.files("mathjax"))) / "static" / "mathjax" / "es5"
+    for part in MATHJAX_PARTS:
+        source = es5 / part
+        paths = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        for path in paths:
+            uri = "assets/mathjax/" + path.relative_to(es5).as_posix()
+            files.append(File.generated(config, uri, abs_src_path=str(path)))
+
+
+# --- claims --------------------------------------------------------------------------------
+
+STATUS_KIND = {"pass": "success", "fail": "failure"}
+
+
+def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> str:
+    c = s.claim
+    out = [f"# {c.id}\n", f"**Paper:** {text(c.label)} · **Section:** {text(c.section)}\n"]
+    if s.verified is None:
+        out.append(admonition("info", "Status: not verified in the last report",
+                              f"Run `ropelab verify {c.id} --json report.json` and rebuild the site."))
+    else:
+        kind = STATUS_KIND.get(s.verified["status"], "warning")
+        out.append(admonition(kind, f"Status: {s.verified['status']}", text(catalogue.status_line(s.verified))))
+    out.append("## Statement\n")
+    out.append(text(c.statement) + "\n")
+    if c.corrected:
+        out.append(admonition("warning", "Corrected reading", text(c.corrected)))
+    out.append("## Symbolic side\n")
+    if s.derivation is not None:
+        verdict = "holds" if s.derivation.holds else "does NOT hold"
+        out.append(f"{text(s.derivation.statement)} (SymPy: **{verdict}**)\n")
+        out.extend(f"{n}. {text(step)}" for n, step in enumerate(s.derivation.steps, 1))
+        out.append("")
+    elif c.symbolic is None:
+        out.append(f"None; only the numeric side applies: {text(c.symbolic_reason)}\n")
+    else:
+        out.append(f"Not run for this build of the site: `ropelab explain {c.id}` prints the derivation.\n")
+    out.append("## Worked instance\n")
+    out.append(code_block(s.explanation or "(no worked instance: see the problems below)"))
+    for name in c.figures:
+        if name not in figure_pngs:
+            log.warning("claim %s names figure %r, which is not in ropelab.paper_figs", c.id, name)
+            continue
+        out.append(f"## Figure: {name}\n")
+        out.append(figure_markdown(name, figure_pngs[name], 1))
+    examples = examples_mentioning(c.id)
+    if examples:
+        out.append("## Worked examples\n")
+        out.extend(f"- [{text(example_title(jupytext.read(p), p.stem))}](../examples/{p.stem}.md)" for p in examples)
+        out.append("")
+    out.append("## Negative control\n")
+    out.append(text(c.negative_description) + "\n")
+    out.append("## Tolerance\n")
+    out.append(text(c.tolerance_reason) + "\n")
+    for problem in s.problems:
+        log.warning("claim %s: %s", c.id, problem.splitlines()[0])
+        out.append(admonition("failure", "Problem", code_block(problem)))
+    out.append("## Run it\n")
+    out.append(code_block(f"ropelab verify {c.id}          # symbolic side, numeric side, negative control\n"
+                          f"ropelab explain {c.id}         # this page's worked instance"
+                          + "".join(f"\nropelab figs {f} --out figs" for f in c.figures), "bash"))
+    return "\n".join(out)
+
+
+def claims_index(sheets: list[catalogue.ClaimSheet], report, report_path: Path) -> str:
+    out = ["# Claims\n",
+           "Each claim is one statement of the paper (or a result beyond it) with a SymPy derivation, "
+           "an independently written numeric check, a derived tolerance and a negative control "
+           "that the same check must reject. `ropelab list` prints this table; "
+           "`ropelab verify` runs it.\n"]
+    if report is None:
+        out.append(admonition("info", "No verify report",
+                              "Statuses appear here after `ropelab verify --json report.json` "
+                              "(run at the repository root) and a rebuild."))
+    else:
+        mode = "quick grids" if report.get("quick") else "full grids"
+        versions = ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items())
+        out.append(f"Statuses from `{report_path.name}` ({mode}; {text(versions)}).\n")
+    for section, claims in catalogue.by_section(s.claim for s in sheets).items():
+        out.append(f"## {text(section)}\n")
+        out.append("| claim | paper | status | statement |\n|---|---|---|---|")
+        for s in sheets:
+            if s.claim in claims:
+                status = s.verified["status"] if s.verified else "not run"
+                out.append(f"| [`{s.claim.id}`]({s.claim.id}.md) | {text(s.claim.label)} | {status} "
+                           f"| {text(s.claim.statement)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+# --- errata --------------------------------------------------------------------------------
+
+def errata_page() -> str:
+    slow_turns = 128_000 / (2 * 3.141592653589793) * 1e-4
+    exact_turns = 128_000 / (2 * 3.141592653589793) * 1e4 ** (-126 / 128)
+    errata = [
+        ("E1", "Figure 1's previous-token head points at the future",
+         "Figure 1 gives every query the rotated vector ρ(g)ψ and every key ψ. With the logit "
+         "a_ij = q_iᵀ R^(j-i) k_j that puts the largest logit on the next token, j = i + 1, "
+         "which a causal mask hides. The proof of Theorem 5.3 swaps the roles (q = ψ, k = ρ(g)ψ) "
+         "and does build a previous-token head. Both conventions are checked; Figure 1 is drawn "
+         "with the one that works.",
+         ("rope_head_can_be_previous_token",)),
+        ("E2", "Appendix C's value of 500000^(-40/64)",
+         f"Appendix C prints 500000^(-40/64) ≈ 0.0001; the value is {500_000 ** (-40 / 64):.3g}.",
+         ("larger_base_lengthens_semantic_range",)),
+        ("E3", "Small slips in definitions and proofs",
+         "Definition 5.1 writes '= ε' where '< ε' is meant; the proof of Proposition 3.2 drops "
+         "the power r of the rotation; the proof of Theorem 6.1 swaps two indices; Theorem 5.3 "
+         "writes 'sup' where a limit is meant. The statements checked here are the corrected "
+         "ones, and each claim's page says what was corrected.",
+         ("rope_head_can_be_diagonal", "gaussian_logit_mean_is_zero",
+          "semantic_channel_breaks_at_long_context", "chunk_score_is_norm_times_cosine")),
+        ("E4", "How many turns the slowest channel makes in 128k tokens",
+         f"Section 6 counts {slow_turns:.2f} turns of the slowest channel at 128k tokens with "
+         f"θ = 10⁴, taking 1/θ for its frequency. The slowest pair of a d = 128 head has "
+         f"g_64 = θ^(-126/128), which gives {exact_turns:.2f} turns. Both numbers are reported.",
+         ("larger_base_lengthens_semantic_range",)),
+    ]
+    out = ["# Errata\n",
+           "Where the paper's text and its mathematics disagree, ropelab checks the corrected "
+           "statement and, where it can, the printed one too. The numbers on this page are "
+           "computed when the site is built.\n"]
+    for key, title, body, claim_ids in errata:
+        out.append(f"## {key}. {title}\n")
+        out.append(text(body) + "\n")
+        checking = errata_claims(key, claim_ids)
+        if checking:
+            out.append("Checked by: " + ", ".join(_claim_ref(c) for c in checking) + ".\n")
+        else:
+            out.append("No registered claim checks this yet.\n")
+    corrected = [c for c in REGISTRY.values() if c.corrected]
+    if corrected:
+        out.append("## Corrected readings in the registry\n")
+        out.append("| claim | paper | what was corrected |\n|---|---|---|")
+        out.extend(f"| {_claim_ref(c.id)} | {text(c.label)} | {text(c.corrected)} |" for c in corrected)
+        out.append("")
+    return "\n".join(out)
+
+
+def errata_claims(key: str, expected: tuple[str, ...]) -> list[str]:
+    """Registered claims that check erratum ``key``: the expected ones, and any claim whose
+    corrected reading, statement or negative control names the erratum (e.g. "E3")."""
+    mention = re.compile(rf"\b{key}\b")
+    found = [c for c in expected if c in REGISTRY]
+    found += [c.id for c in REGISTRY.values() if c.id not in found and any(
+        mention.search(field) for field in (c.corrected, c.statement, c.negative_description))]
+    return found
+
+
+def _claim_ref(claim_id: str) -> str:
+    return f"[`{claim_id}`](claims/{claim_id}.md)"
+
+
+# --- examples --------------------------------------------------------------------------------
+
+def example_title(notebook, fallback: str) -> str:
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def run_cells(notebook, path: Path) -> list[str]:
+    """Run an example's code cells in order in one namespace; the printed output of each.
+
+    Runs in the examples folder with ``__name__ == "__main__"``, as ``python examples/X.py``
+    would. A cell that raises is logged as a warning (a strict build fails) and stops the run.
+    """
+    namespace = {"__name__": "__main__", "__file__": str(path)}
+    outputs: list[str] = []
+    cwd = os.getcwd()
+    os.chdir(path.parent)
+    try:
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            buffer = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(buffer):
+                    exec(compile(cell.source, str(path), "exec"), namespace)
+            except Exception:  # reported, and the build fails under --strict
+                log.warning("example %s raised:\n%s", path.name, traceback.format_exc())
+                outputs.append(buffer.getvalue())
+                break
+            outputs.append(buffer.getvalue())
+    finally:
+        os.chdir(cwd)
+    return outputs
+
+
+EXPLAIN_MENTION = re.compile(r"`ropelab explain (\w+)`")
+
+
+def link_claims(markdown: str) -> str:
+    """Turn each `` `ropelab explain ID` `` of a registered claim into a link to its page."""
+    return EXPLAIN_MENTION.sub(
+        lambda m: f"[{m.group(0)}](../claims/{m.group(1)}.md)" if m.group(1) in REGISTRY else m.group(0), markdown)
+
+
+def examples_mentioning(claim_id: str) -> list[Path]:
+    """The worked examples whose text points at ``claim_id`` (``ropelab explain ID``)."""
+    return [p for p in sorted(EXAMPLES.glob("[0-9]*.py")) if f"ropelab explain {claim_id}`" in p.read_text()]
+
+
+def example_page(path: Path, with_output: bool) -> tuple[str, str]:
+    """``(title, markdown)`` of one example: its text cells, code cells and (optionally) output."""
+    notebook = jupytext.read(path)
+    title = example_title(notebook, path.stem)
+    outputs = iter(run_cells(notebook, path) if with_output else [])
+    run_line = (f"*Run it:* `python examples/{path.name}` · [download the script]({path.name}) · "
+                f"open as a notebook: `jupytext --to notebook examples/{path.name}`\n")
+    body: list[str] = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            body.append(link_claims(cell.source) + "\n")
+            if len(body) == 1:
+                body.append(run_line)
+        elif cell.source.strip():
+            body.append(code_block(cell.source, "python"))
+            printed = next(outputs, "")
+            if printed.strip():
+                fence = "````" if "```" in printed else "```"
+                body.append(f'{fence}text title="Output"\n{printed.rstrip()}\n{fence}\n')
+    if not body or not body[0].startswith("# "):
+        body.insert(0, f"# {title}\n")
+    return title, "\n".join(body)
+
+
+def example_pages(files: Files, config) -> dict[str, str]:
+    """One page per ``examples/*.py``, with each cell's output; the script is served beside it.
+
+    Set ``ROPELAB_DOCS_EXAMPLE_OUTPUT=0`` to skip running the examples (the test suite does,
+    because it runs every example on its own anyway).
+    """
+    with_output = os.environ.get("ROPELAB_DOCS_EXAMPLE_OUTPUT", "1") != "0"
+    pages = {}
+    index = ["# Worked examples\n",
+             "Each example is a short script in percent-cell format: run it with "
+             "`python examples/NAME.py`, or open it as a notebook with "
+             "`jupytext --to notebook examples/NAME.py`. Each ends by asserting its own "
+             "conclusion, and the test suite runs every one of them.\n"]
+    for path in sorted(EXAMPLES.glob("[0-9]*.py")):
+        title, page = example_page(path, with_output)
+        pages[f"examples/{path.stem}.md"] = page
+        files.append(File.generated(config, f"examples/{path.name}", abs_src_path=str(path)))
+        index.append(f"- [{title}]({path.stem}.md)")
+    pages["examples/index.md"] = "\n".join(index) + "\n"
+    return pages
+
+
+# --- API -------------------------------------------------------------------------------------
+
+def api_packages(modules: list[str]) -> dict[str, list[str]]:
+    """Modules grouped by sub-package (``ropelab.theory``, ...; top-level modules under ``ropelab``)."""
+    groups: dict[str, list[str]] = {}
+    for m in modules:
+        parts = m.split(".")
+        is_subpackage = len(parts) > 1 and (API_STAGE / "ropelab" / parts[1]).is_dir()
+        groups.setdefault(".".join(parts[:2]) if is_subpackage else "ropelab", []).append(m)
+    return groups
+
+
+def api_page(package: str, members: list[str]) -> str:
+    """One page per sub-package: each of its modules in turn, from the docstrings."""
+    out = [f"# {package}\n"]
+    for module in members:
+        if module == package:  # the package's own docstring, without repeating its modules
+            out.append(f"::: {module}\n    options:\n      show_root_heading: false\n      members: false\n")
+        else:
+            out.append(f"::: {module}\n    options:\n      heading_level: 2\n")
+    return "\n".join(out)
+
+
+def api_index(packages: dict[str, list[str]]) -> str:
+    out = ["# API reference\n",
+           "Generated from the docstrings. `ropelab.theory` holds the SymPy side, "
+           "`ropelab.constructions` the numeric side, `ropelab.checks` the claim registry and "
+           "the command line, `ropelab.paper_figs` the figures.\n"]
+    for package, members in packages.items():
+        out.append(f"\n## [`{package}`]({package}.md)\n")
+        out.extend(f"- [`{m}`]({package}.md#{m})" for m in members if m != package)
+    return "\n".join(out) + "\n"
+
+
+# --- navigation ------------------------------------------------------------------------------
+
+def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
+    example_nav = [{"Overview": "examples/index.md"}]
+    for uri, content in examples.items():
+        if uri != "examples/index.md":
+            title = content.split("\n", 1)[0].lstrip("# ").strip()
+            example_nav.append({title: uri})
+    claim_nav: list = [{"Overview": "claims/index.md"}]
+    for section, claims in catalogue.by_section(s.claim for s in sheets).items():
+        claim_nav.append({section: [{c.id: f"claims/{c.id}.md"} for c in claims]})
+    api_nav: list = [{"Overview": "api/index.md"},
+                     *({package: f"api/{package}.md"} for package in api_packages(modules))]
+    return [
+        {"Home": "index.md"},
+        {"Getting started": "getting-started.md"},
+        {"Worked examples": example_nav},
+        {"Claims": claim_nav},
+        {"Figures": "figures.md"},
+        {"Errata": "errata.md"},
+        {"API reference": api_nav},
+    ]

@@ -1,0 +1,135 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Is my model's base large enough for my context?
+#
+# Three yardsticks answer this from the RoPE configuration alone, before any training:
+#
+# 1. **The critical pair** (Liu et al. 2023): pair $m$ turns a full circle within $L$ tokens
+#    when its wavelength $2\pi/g_m$ is at most $L$. The pairs up to
+#    $i^* = \frac d2 \log_\theta\frac{L}{2\pi}$ do; the slower ones never complete a turn, so
+#    they never see every angle during training.
+# 2. **Men et al.'s bound** (2024): with keys that are noisy copies of the query, the expected
+#    logit at distance $r$ is $2B(r)$ with $B(r) = \sum_m \cos(r g_m)$. Requiring $B(r) \ge 0$
+#    for every $r \le L$ gives a smallest base for a context.
+# 3. **Semantic channels** (Theorem 6.1): how many pairs still work as content matchers over
+#    $L$ tokens, and what the cheapest positional head costs.
+#
+# We apply all three to a model of our own, described in a small JSON file, next to built-in
+# configurations from the zoo.
+
+# %%
+import jax
+
+jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script is a process edge)
+
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ropelab.checks import zoo
+from ropelab.constructions import base_bounds, configs, frequencies
+from ropelab.theory import base_bounds as base_theory
+
+# %% [markdown]
+# ## The critical pair
+#
+# Llama 2 ($d = 128$, $\theta = 10^4$, 4096 tokens): $i^* \approx 45$, so $2\lceil i^* \rceil = 92$
+# of its 128 dimensions turn at least once within its context.
+
+# %%
+critical = float(base_theory.critical_pair_index(128, 10_000, 4096))
+dimension = base_theory.critical_dimension(128, 10_000, 4096)
+turning = int(np.sum(2 * np.pi / frequencies.rope(128, 10_000.0) <= 4096))
+print(f"Llama 2: i* = {critical:.2f}, critical dimension {dimension}; pairs with wavelength <= 4096: {turning}")
+
+# %% [markdown]
+# The paper trains at 8k tokens with $\theta = 10^4$, where $\log_\theta(L/2\pi) \approx 0.78$:
+# the pairs that complete a turn are the fastest 78%, just above the best p-RoPE fraction it
+# finds, $p = 0.75$, which keeps exactly such pairs.
+
+# %%
+fraction = math.log(8192 / (2 * math.pi)) / math.log(10_000)
+print(f"8k tokens, theta 1e4: log_theta(L / 2 pi) = {fraction:.3f}")
+
+# %% [markdown]
+# ## Men et al.'s lower bound on the base
+#
+# Scan bases on a fine log grid and keep those with $B(r) \ge 0$ for every $r \le L$. The
+# smallest feasible base for 1024 tokens is about $4.3 \times 10^3$; note that the feasible set
+# is not an interval: some larger bases fail again.
+
+# %%
+scan = base_bounds.feasible_bases(128, 1024, 3000.0, 8000.0, step=0.01)
+print(f"L = 1024, d = 128: smallest feasible base {scan.smallest:,.0f}; "
+      f"every base from {scan.monotone_from:,.0f} on is feasible; feasible islands: {len(scan.islands)}")
+for theta in (3000.0, scan.smallest * 1.001, 10_000.0):
+    b = base_bounds.cosine_sum(theta, 128, 1024)  # B(r) for r = 0 .. L
+    print(f"  theta = {theta:>8,.0f}: min over r <= 1024 of B(r) = {b.min():+.3f} at r = {int(b.argmin())}")
+
+# %% [markdown]
+# ## Your own configuration
+#
+# `ropelab zoo --config my_models.json` reads a list like the one below (or an HF
+# `config.json`). Here we build the same rows through the Python API: a model of ours with
+# $d = 128$ that we want to run at 32k tokens, with three candidate bases, next to Llama 2.
+# The last column is Men et al.'s test at 32k: the smallest $B(r)$ over $r \le 32768$.
+
+# %%
+mine = {"models": [
+    {"name": "ours, theta 1e4", "head_dim": 128, "context": 32768, "rope_theta": 10000.0},
+    {"name": "ours, theta 5e5", "head_dim": 128, "context": 32768, "rope_theta": 500000.0},
+    {"name": "ours, theta 2e6", "head_dim": 128, "context": 32768, "rope_theta": 2000000.0},
+]}
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "my_models.json"
+    path.write_text(json.dumps(mine))
+    ours = configs.load_configs(path)
+rows, men = {}, {}
+for config in (*ours, configs.ZOO_BY_NAME["Llama 2 7B"]):
+    row = rows[config.name] = zoo.summarise(config)
+    men[config.name] = base_bounds.cosine_sum(config.parameters["rope_theta"], row.head_dim, row.context).min()
+    print(f"{row.name:16s} context {row.context:>6,}: {row.critical_pairs:2d} of {row.head_dim // 2} pairs turn "
+          f"(i* = {row.critical_index:.1f}); {row.unbroken_channels:2d} channels unbroken; "
+          f"cheapest sharp head s^2 = {row.head_scale_sq:4.1f}; min B(r) = {men[config.name]:+6.2f}")
+
+# %% [markdown]
+# Read the rows like this. At $\theta = 10^4$ and 32k tokens, 60 of the 64 pairs complete a
+# turn and not one channel survives an anti-aligned rival over the window; Men et al.'s sum
+# dips well below zero. At $5\times 10^5$, 22 pairs never complete a turn and 15 channels
+# stay unbroken, but $B(r)$ still turns negative before 32k; at $2\times 10^6$ it does not
+# (their bound for 64k is about $2.1\times 10^6$: `ropelab explain base_lower_bound_for_context`).
+# Llama 2 itself fails that test within its 4k tokens. The price is in the positional heads:
+# the fastest 16 pairs turn more slowly as the base grows, so the cheapest sharp diagonal
+# head needs a somewhat larger norm.
+#
+# ## Conclusion
+#
+# The yardsticks differ in strictness. By the channel count a base of $10^4$ is workable at
+# Llama 2's 4k tokens (9 unbroken channels) and hopeless at 32k (none); Men et al.'s test is
+# stricter and already fails Llama 2 itself ($B(r) < 0$ within 4k). Each larger base keeps
+# more slow channels and passes that test at longer contexts, at a modest cost to the
+# positional heads.
+
+# %%
+low, mid, high, llama = (rows[name] for name in ("ours, theta 1e4", "ours, theta 5e5", "ours, theta 2e6", "Llama 2 7B"))
+assert dimension == 92 and turning == math.ceil(critical) == 46
+assert 0.75 < fraction < 0.8
+assert 4000 < scan.smallest < 4600 and not scan.is_monotone
+assert base_bounds.cosine_sum(10_000.0, 128, 1024).min() >= 0 > base_bounds.cosine_sum(3000.0, 128, 1024).min()
+assert low.unbroken_channels == 0 < llama.unbroken_channels and mid.unbroken_channels < high.unbroken_channels
+assert low.critical_pairs > mid.critical_pairs > high.critical_pairs
+assert men["ours, theta 1e4"] < 0 and men["ours, theta 5e5"] < 0 <= men["ours, theta 2e6"] and men["Llama 2 7B"] < 0
+assert low.head_scale_sq < mid.head_scale_sq < high.head_scale_sq < 3 * low.head_scale_sq
+print("conclusion holds")

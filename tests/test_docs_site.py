@@ -1,0 +1,351 @@
+"""The documentation site: a strict build, its generated pages, and every page in a real browser.
+
+The site is built once per session (``mkdocs build --strict``, so any warning fails it), with a
+small verify report so that claim statuses are exercised. The browser test serves the build on
+localhost, opens every page in headless Chromium (Debian's package, installed here when
+missing) and asserts: no broken links or images, every formula typeset by MathJax, nothing
+fetched from another host, and no console errors. A screenshot of the home page is kept.
+"""
+
+from __future__ import annotations
+
+import doctest
+import functools
+import html
+import html.parser
+import http.server
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from figure_stubs import stub_render_figures
+from ropelab.checks import catalogue
+from ropelab.checks.registry import REGISTRY, select
+from ropelab.checks.runner import run_claims, write_report
+from ropelab.paper_figs import FIGURES
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "build" / "docs-test" / "home.png"
+VERIFIED = ("chunk_score_is_norm_times_cosine", "rope_preserves_norm")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-dev-shm-usage", "--window-size=1280,1600")
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The site built with ``--strict`` (in this process) from a verify report of two claims.
+
+    Figures other than ``figure_stubs.DRAWN_FOR_REAL`` are placeholders, and the examples'
+    output and the derivations of unverified claims are left out: other tests draw every
+    figure, run every example and every derivation already.
+    """
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    work = tmp_path_factory.mktemp("docs")
+    report = write_report(work / "report.json", run_claims(select(list(VERIFIED)), quick=True), quick=True)
+    out = work / "site"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"ROPELAB_VERIFY_REPORT": str(report), "NO_MKDOCS_2_WARNING": "1",
+                            "ROPELAB_DOCS_EXAMPLE_OUTPUT": "0", "ROPELAB_DOCS_DERIVATIONS": "report",
+                            "ROPELAB_DOCS_FIGURE_CACHE": "0"}.items():
+            patch.setenv(name, value)
+        patch.setattr(catalogue, "render_figures", stub_render_figures())
+        build(load_config(str(ROOT / "mkdocs.yml"), site_dir=str(out), strict=True))  # Abort on any warning
+    return out
+
+
+def test_every_claim_names_figures_that_exist():
+    # the claim pages show these figures; a wrong name also fails the strict build
+    unknown = [(c.id, f) for c in REGISTRY.values() for f in c.figures if f not in FIGURES]
+    assert not unknown, f"claims name figures that ropelab.paper_figs does not have: {unknown}"
+
+
+def test_strict_build_has_a_page_for_everything(site):
+    for claim_id in REGISTRY:
+        assert (site / "claims" / claim_id / "index.html").is_file(), claim_id
+    for name in FIGURES:
+        assert list((site / "figures").glob(f"{name}*.png")), name
+    for example in (ROOT / "examples").glob("[0-9]*.py"):
+        assert (site / "examples" / example.stem / "index.html").is_file(), example.name
+        assert (site / "examples" / example.name).read_text() == example.read_text()
+    for page in ("index.html", "errata/index.html", "figures/index.html", "api/index.html",
+                 "api/ropelab.constructions/index.html", "assets/mathjax/tex-chtml.js"):
+        assert (site / page).is_file(), page
+
+
+def _visible_text(path: Path) -> str:
+    """A page's text with tags removed (code highlighting splits words into spans)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
+def test_claim_pages_show_the_verify_status(site):
+    for claim_id in REGISTRY:
+        page = _visible_text(site / "claims" / claim_id / "index.html")
+        claim = REGISTRY[claim_id]
+        assert "Worked instance" in page and "Negative control" in page
+        assert f"ropelab verify {claim_id}" in page
+        if claim_id in VERIFIED:
+            assert "Status: pass" in page and "negative control rejected" in page
+            assert "(SymPy: holds)" in page  # the derivation, taken from the report
+        else:
+            assert "Status: not verified in the last report" in page
+            if claim.symbolic is not None:
+                assert f"ropelab explain {claim_id} prints the derivation" in page
+        if claim.corrected:
+            assert "Corrected reading" in page
+
+
+def test_api_pages_render_docstring_maths_and_examples(site):
+    path = site / "api" / "ropelab.constructions" / "index.html"
+    assert '<span class="gp">&gt;&gt;&gt; </span>' in path.read_text()  # doctests: pycon blocks
+    page = _visible_text(path)
+    assert ">>> rope(4, 100.0)" in page
+    assert r"\(g_m = \theta^{-2m/d}\)" in page  # the :math: role became MathJax input
+    assert ":math:" not in page
+
+
+# --- the browser test ----------------------------------------------------------------------
+
+def _ensure_chromium() -> tuple[str, str]:
+    """Paths of Debian's chromium and chromedriver, installing both with apt-get if missing."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
+        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
+            subprocess.run(install, env=env, capture_output=True, check=True)
+    return shutil.which("chromium"), shutil.which("chromedriver")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep the test output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def served_site(site):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=site))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, chromedriver = _ensure_chromium()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class _Ids(html.parser.HTMLParser):
+    """Collects every ``id`` attribute of a page (targets of ``#fragment`` links)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids.update(value for name, value in attrs if name == "id" and value)
+
+
+@functools.cache
+def _fetch(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = response.read()
+            is_html = response.headers.get_content_type() == "text/html"
+            return response.status, body.decode("utf-8", "replace") if is_html else ""
+    except urllib.error.HTTPError as err:
+        err.close()
+        return err.code, ""
+
+
+@functools.cache
+def _ids_of(url: str) -> frozenset[str]:
+    parser = _Ids()
+    parser.feed(_fetch(url)[1])
+    return frozenset(parser.ids)
+
+
+TYPESET = """
+const done = arguments[arguments.length - 1];
+const count = () => ({
+  maths: document.querySelectorAll('.arithmatex').length,
+  typeset: [...document.querySelectorAll('.arithmatex')].filter(e => e.querySelector('mjx-container')).length,
+  errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+});
+const started = Date.now();
+(function wait() {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => done({...count(), loaded: true}))
+      .catch(e => done({...count(), loaded: 'error: ' + e}));
+  } else if (Date.now() - started > 15000) {
+    done({...count(), loaded: false});
+  } else {
+    setTimeout(wait, 50);
+  }
+})();
+"""
+
+PAGE_FACTS = """
+return {
+  images: [...document.images].map(i => [i.currentSrc || i.src, i.complete && i.naturalWidth > 0]),
+  links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+  resources: performance.getEntriesByType('resource').map(r => r.name),
+};
+"""
+
+
+def test_every_page_loads_cleanly_in_chromium(site, served_site, browser, capsys):
+    pages = sorted(p.relative_to(site).parent.as_posix() for p in site.rglob("index.html"))
+    assert len(pages) >= len(REGISTRY) + 5
+    origin = urllib.parse.urlsplit(served_site).netloc
+    problems: list[str] = []
+    timings: dict[str, float] = {}
+    for page in pages:
+        url = urllib.parse.urljoin(served_site, "" if page == "." else page + "/")
+        started = time.perf_counter()
+        browser.get(url)
+        maths = browser.execute_async_script(TYPESET)
+        facts = browser.execute_script(PAGE_FACTS)
+        if maths["maths"] and (maths["loaded"] is not True or maths["typeset"] != maths["maths"]):
+            problems.append(f"{page}: maths not typeset: {maths}")
+        if maths["errors"]:
+            problems.append(f"{page}: {maths['errors']} MathJax errors")
+        problems += [f"{page}: broken image {src}" for src, ok in facts["images"] if not ok]
+        problems += [f"{page}: fetched from another host: {r}" for r in facts["resources"]
+                     if urllib.parse.urlsplit(r).netloc != origin]
+        for link in facts["links"]:
+            parts = urllib.parse.urlsplit(link)
+            if parts.netloc != origin:
+                continue  # links out (the theme's footer) are not followed: there is no network
+            target = urllib.parse.urlunsplit(parts._replace(fragment=""))
+            status = _fetch(target)[0]
+            if status != 200:
+                problems.append(f"{page}: broken link {link} ({status})")
+            elif parts.fragment and urllib.parse.unquote(parts.fragment) not in _ids_of(target):
+                problems.append(f"{page}: link to a missing anchor {link}")
+        problems += [f"{page}: console {entry['level']}: {entry['message']}"
+                     for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+        timings[page] = time.perf_counter() - started
+        if page == ".":
+            assert maths["typeset"] > 0, "the home page has formulas; none was typeset"
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            browser.save_screenshot(str(SCREENSHOT))
+    assert not problems, "\n".join(problems)
+    assert SCREENSHOT.stat().st_size > 10_000
+    with capsys.disabled():
+        slowest = max(timings, key=timings.get)
+        print(f"\n{len(pages)} pages in {sum(timings.values()):.1f} s (slowest {slowest}: "
+              f"{timings[slowest]:.1f} s); home page screenshot: {SCREENSHOT}")
+
+
+def _load_hook_module(name: str):
+    """Import one of docs/hooks/*.py as a module (registered, as dataclasses need)."""
+    module_name = f"ropelab_docs_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, ROOT / "docs" / "hooks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def test_docstring_converter_turns_rst_into_markdown():
+    rst = _load_hook_module("griffe_rst")
+    assert doctest.testmod(rst).failed == 0
+    md = rst.to_markdown("Curve\n\n.. math:: c(r) = \\sum_m A_m,\\quad\n          B_m = 0\n\n(pair :math:`m`\nis :mod:`x`)")
+    assert "\\[\nc(r) = \\sum_m A_m,\\quad B_m = 0\n\\]" in md
+    assert md.endswith("(pair \\(m\\)\nis `x`)")
+
+
+EXAMPLE = """# %% [markdown]
+# # A tiny example
+#
+# Text with maths $x^2$.
+
+# %%
+x = 3
+print("x squared is", x ** 2)
+
+# %%
+assert x == 3
+"""
+
+
+def test_example_pages_show_each_cells_output(tmp_path, caplog):
+    site_hook = _load_hook_module("site")
+    path = tmp_path / "01_tiny.py"
+    path.write_text(EXAMPLE)
+    title, page = site_hook.example_page(path, with_output=True)
+    assert title == "A tiny example" and page.startswith("# A tiny example")
+    assert "python examples/01_tiny.py" in page
+    assert '```text title="Output"\nx squared is 9\n```' in page
+    assert page.count('title="Output"') == 1  # the silent cell gets no output block
+    _, quiet = site_hook.example_page(path, with_output=False)
+    assert 'title="Output"' not in quiet
+    path.write_text(EXAMPLE.replace("assert x == 3", "assert x == 4"))
+    site_hook.example_page(path, with_output=True)
+    assert "01_tiny.py raised" in caplog.text and "AssertionError" in caplog.text
+
+
+def test_figures_are_reused_while_the_sources_are_unchanged(tmp_path, monkeypatch):
+    site_hook = _load_hook_module("site")
+    fingerprint = site_hook.source_fingerprint()
+    assert len(fingerprint) == 16 and site_hook.source_fingerprint() == fingerprint
+    calls = []
+    stub = stub_render_figures()
+
+    def counting_render(out_dir, names=None):
+        calls.append(out_dir)
+        return stub(out_dir, names)
+
+    monkeypatch.setenv("ROPELAB_DOCS_FIGURE_CACHE", "1")
+    monkeypatch.setattr(site_hook, "FIGURE_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(catalogue, "render_figures", counting_render)
+    monkeypatch.setattr(site_hook, "source_fingerprint", lambda: "first")
+    drawn = site_hook.drawn_figures()
+    assert set(drawn) == set(FIGURES) and all(p.is_file() for ps in drawn.values() for p in ps)
+    assert site_hook.drawn_figures() == drawn and len(calls) == 1  # reused, not drawn again
+    monkeypatch.setattr(site_hook, "source_fingerprint", lambda: "second")
+    redrawn = site_hook.drawn_figures()
+    assert len(calls) == 2 and all(p.parent.name == "second" for ps in redrawn.values() for p in ps)
+    assert (tmp_path / "cache" / "first").is_dir()  # a fresh older tree is kept for a while
+
+
+def test_examples_and_claim_pages_link_each_other(site):
+    example = (site / "examples" / "03_previous_token_head_by_hand" / "index.html").read_text()
+    assert 'href="../../claims/rope_head_can_be_previous_token/"' in example
+    claim = (site / "claims" / "rope_head_can_be_previous_token" / "index.html").read_text()
+    assert 'href="../../examples/03_previous_token_head_by_hand/"' in claim

@@ -1,0 +1,90 @@
+"""``ropelab report``: one self-contained HTML file with the table, every figure and the worked instances."""
+
+import base64
+import html
+import html.parser
+import json
+
+import pytest
+
+from figure_stubs import DRAWN_FOR_REAL, stub_render_figures
+from ropelab.checks import catalogue, cli
+from ropelab.checks.report_cli import REPORT_NAME
+from ropelab.checks.registry import REGISTRY
+from ropelab.paper_figs import FIGURES
+
+CLAIMS = ("chunk_score_is_norm_times_cosine", "rope_preserves_norm")
+
+
+def run(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(args))
+    return exit_info.value.code, capsys.readouterr().out
+
+
+class Page(html.parser.HTMLParser):
+    """Every URL-valued attribute, every element id and every image of a page."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.urls, self.ids, self.images = [], set(), []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.urls += [attrs[a] for a in ("src", "href") if a in attrs]
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs["src"])
+
+
+@pytest.fixture(autouse=True)
+def quick_figures(monkeypatch):
+    """Placeholders for all but one figure (each figure is tested where it is defined)."""
+    monkeypatch.setattr(catalogue, "render_figures", stub_render_figures())
+
+
+def test_report_is_one_self_contained_file(tmp_path, capsys):
+    code, out = run(capsys, "report", *CLAIMS, "--quick", "--out", str(tmp_path))
+    assert code == 0, out
+    assert [p.name for p in tmp_path.iterdir()] == [REPORT_NAME]
+    text = (tmp_path / REPORT_NAME).read_text()
+    page = Page(text)
+    # nothing is fetched from anywhere: images are data URIs, links are anchors in the file
+    assert all(u.startswith(("data:", "#")) for u in page.urls), [u for u in page.urls if not u.startswith(("data:", "#"))]
+    assert all(u[1:] in page.ids for u in page.urls if u.startswith("#"))
+    assert len(page.images) == len(FIGURES)
+    assert all(f"fig-{name}" in page.ids for name in FIGURES)
+    assert all(src.startswith("data:image/png;base64,") and len(src) > 2000 for src in page.images)
+    for name in DRAWN_FOR_REAL:  # a real figure goes in whole
+        real = catalogue.pngs_of(catalogue.render_figures(tmp_path / "real", [name])[name])[0]
+        assert base64.b64encode(real.read_bytes()).decode() in text
+    assert "2/2 claims pass (quick grids)" in text
+    for claim_id in CLAIMS:
+        assert f'id="claim-{claim_id}"' in text
+        first_line = REGISTRY[claim_id].explain().splitlines()[0]
+        assert html.escape(first_line) in text  # the worked instance is there, escaped
+
+
+def test_report_from_json_shows_failures_and_exits_1(tmp_path, capsys):
+    code, _ = run(capsys, "verify", *CLAIMS, "--quick", "--json", str(tmp_path / "v.json"))
+    assert code == 0
+    report = json.loads((tmp_path / "v.json").read_text())
+    report["claims"][0]["status"] = "fail"  # as if the check had failed
+    (tmp_path / "v.json").write_text(json.dumps(report))
+    unreported = next(c for c in REGISTRY if c not in CLAIMS)
+    code, out = run(capsys, "report", *CLAIMS, unreported, "--from-json", str(tmp_path / "v.json"),
+                    "--out", str(tmp_path / "r"))
+    assert code == 1 and CLAIMS[0] in out
+    text = (tmp_path / "r" / REPORT_NAME).read_text()
+    assert '<span class="fail">fail</span>' in text and '<span class="pass">pass</span>' in text
+    assert f'id="claim-{unreported}"' in text and "not in the last verify report" in text
+
+
+def test_report_rejects_unknown_ids_and_missing_json(tmp_path, capsys):
+    code, out = run(capsys, "report", "no_such_claim", "--out", str(tmp_path))
+    assert code == 2 and "no_such_claim" in out
+    code, out = run(capsys, "report", "--from-json", str(tmp_path / "absent.json"), "--out", str(tmp_path))
+    assert code == 2 and "no verify report" in out
+    assert not (tmp_path / REPORT_NAME).exists()
