@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import mpmath
 import numpy as np
 
+from . import validation as _v
+
 U = 2.0**-53  # unit roundoff of float64
 _LIMB = 32
 _MASK = (1 << _LIMB) - 1
@@ -64,11 +66,7 @@ def require_x64() -> None:
 
 
 def _checked_freqs(freqs: object) -> np.ndarray:
-    g = np.asarray(freqs, dtype=np.float64)
-    if g.ndim != 1 or g.size == 0:
-        raise ValueError(f"freqs must be a non-empty 1-D array of length d/2, got shape {g.shape}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError("freqs must be finite: it contains NaN or inf")
+    g = _v.frequency_vector(freqs)
     if np.any(np.abs(g) > 2.0**64):
         raise ValueError("freqs must have |freq| <= 2**64 rad per position")
     return g

@@ -55,15 +55,6 @@ def layout_permutation(d: int, source: str = "half", target: str = "interleaved"
     return perm
 
 
-def _checked_freqs(freqs: object) -> np.ndarray:
-    arr = np.asarray(freqs, dtype=np.float64)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"freqs must be a non-empty 1-D array of length d/2, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("freqs must be finite: it contains NaN or inf")
-    return arr
-
-
 def angles(positions: object, freqs: object) -> np.ndarray | jax.Array:
     """Float64 angles ``positions[..., None] * freqs``, shape ``(*positions.shape, d/2)``.
 
@@ -75,7 +66,7 @@ def angles(positions: object, freqs: object) -> np.ndarray | jax.Array:
     array([[0., 0.],
            [2., 1.]])
     """
-    g = _checked_freqs(freqs)
+    g = _v.frequency_vector(freqs)
     pos = _v.positions(positions)
     if _v.is_traced(pos):
         if not jax.config.jax_enable_x64:
@@ -124,7 +115,7 @@ def apply(x: object, positions: object, freqs: object, layout: str = "half") -> 
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(f"x must have a floating dtype, got {x.dtype}")
-    g = _checked_freqs(freqs)
+    g = _v.frequency_vector(freqs)
     d = _v.head_dim(x.shape[-1], "x.shape[-1]")
     if 2 * g.size != d:
         raise ValueError(f"freqs must have length d/2 = {d // 2} for x.shape[-1] = {d}, got {g.size}")
@@ -169,7 +160,7 @@ def rotation_matrix(position: int, freqs: object, layout: str = "half") -> np.nd
     >>> rotation_matrix(1, [np.pi / 2]).round(6).tolist()
     [[0.0, -1.0], [1.0, 0.0]]
     """
-    g = _checked_freqs(freqs)
+    g = _v.frequency_vector(freqs)
     pos = _v.positions(position, "position")
     if pos.ndim != 0:
         raise ValueError(f"position must be a single integer, got shape {pos.shape}")

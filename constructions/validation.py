@@ -100,3 +100,13 @@ def finite_vector(x: object, name: str = "x") -> object:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite: it contains NaN or inf")
     return x
+
+
+def frequency_vector(freqs: object, name: str = "freqs") -> np.ndarray:
+    """Return ``freqs`` as a non-empty, finite, 1-D float64 array (one frequency per pair)."""
+    g = np.asarray(freqs, dtype=np.float64)
+    if g.ndim != 1 or g.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of length d/2, got shape {g.shape}")
+    if not np.all(np.isfinite(g)):
+        raise ValueError(f"{name} must be finite: it contains NaN or inf")
+    return g
