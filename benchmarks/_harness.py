@@ -140,7 +140,7 @@ def finish(args: argparse.Namespace, workload: str, summary: list[dict[str, Any]
           s["throughput"], s["target"], verdict(s["met"])] for s in summary],
     )
     if args.json is not None:
-        from ropelab.atomic import write_text_atomically
+        from ropelab.constructions.atomic import write_text_atomically
 
         payload = {"workload": workload, "quick": args.quick, "machine": machine(), "summary": summary,
                    "details": details}

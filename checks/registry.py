@@ -1,9 +1,8 @@
-"""``REGISTRY``: every claim of every module in :mod:`ropelab.checks.claims`, by id."""
+"""``REGISTRY``: every claim of every module listed in :data:`ropelab.checks.claims.MODULES`, by id."""
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 from . import claims as _claims
 from .claim import Claim
@@ -11,8 +10,8 @@ from .claim import Claim
 
 def _discover() -> dict[str, Claim]:
     found: dict[str, Claim] = {}
-    for info in sorted(pkgutil.iter_modules(_claims.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{_claims.__name__}.{info.name}")
+    for name in _claims.MODULES:
+        module = importlib.import_module(f"{_claims.__name__}.{name}")
         for claim in getattr(module, "CLAIMS", []):
             if claim.id in found:
                 raise ValueError(f"claim id {claim.id!r} is registered twice")

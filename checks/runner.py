@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+import multiprocessing
+import os
 import platform
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -16,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ropelab.atomic import write_text_atomically
+from ropelab.constructions.atomic import write_text_atomically
 
 from ropelab.theory.derivation import Derivation
 
-from .claim import Claim, ClaimResult
+from .claim import Claim, ClaimResult, Evidence, Variant
+from .laws import judge
 
 LIBRARIES = ("ropelab", "jax", "jaxlib", "numpy", "scipy", "sympy", "mpmath", "matplotlib")
 
@@ -31,27 +35,43 @@ def derivation(symbolic: Callable[[], Derivation]) -> Derivation:
     return symbolic()
 
 
-def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
-    """Run the symbolic side, the numeric side and the negative control of one claim.
+def measure(claim: Claim, variant: Variant, quick: bool) -> Evidence:
+    """Run the claim's one check on one variant and judge it by the claim's law.
 
-    The claim passes when the derivation holds (or there is none), the numeric evidence is
-    within tolerance, and the negative control's evidence is *not*. An exception in any side
-    is a failure whose traceback is kept in ``error``.
+    Both variants get a fresh generator from the claim's seed, so they see the same draws.
+    """
+    return judge(claim.law, claim.check(variant.build, quick, np.random.default_rng(claim.seed)))
+
+
+def run_claim(claim: Claim, quick: bool = False, certify: bool = False) -> ClaimResult:
+    """Run the symbolic side, the check on both variants, and (with ``certify``) the certificate.
+
+    The claim passes when the derivation holds (or there is none), the construction's evidence
+    is within tolerance, the wrong variant's evidence is *not*, and any certificate asked for
+    holds. An exception in any side is a failure whose traceback is kept in ``error``.
     """
     start = time.perf_counter()
+    sides = {name: shown.as_dict() for name, shown in claim.sides().items()}
     try:
-        derived = derivation(claim.symbolic) if claim.symbolic is not None else None
+        derived = derivation(claim.symbolic.derive) if claim.symbolic is not None else None
         symbolic = derived.holds if derived is not None else None
-        evidence = claim.numeric(quick)
-        negative = claim.negative(quick)
+        evidence = measure(claim, claim.construction, quick)
+        negative = measure(claim, claim.wrong, quick)
+        certificate = certify_claim(claim, quick) if certify and claim.certificate is not None else None
     except Exception:  # a crashing check is a failing check, reported with its traceback
         return ClaimResult(
             id=claim.id, label=claim.label, status="fail", symbolic=None, residual=math.nan,
             tolerance=math.nan, worst_point={}, negative_residual=math.nan,
             negative_rejected=False, seconds=time.perf_counter() - start,
-            error=traceback.format_exc(),
+            error=traceback.format_exc(), sides=sides,
         )
-    ok = symbolic is not False and evidence.passed and not negative.passed
+    certified = None if certificate is None else certificate.passed
+    ok = symbolic is not False and evidence.passed and not negative.passed and certified is not False
+    details = {**evidence.details, "seed": claim.seed, "quick": quick}
+    if evidence.parts:
+        details["parts"] = {name: _part_record(part) for name, part in evidence.parts.items()}
+    if certificate is not None:
+        details["certificate"] = _part_record(certificate)
     return ClaimResult(
         id=claim.id,
         label=claim.label,
@@ -63,21 +83,73 @@ def run_claim(claim: Claim, quick: bool = False) -> ClaimResult:
         negative_residual=float(negative.residual),
         negative_rejected=not negative.passed,
         seconds=time.perf_counter() - start,
-        details={**evidence.details, "seed": claim.seed, "quick": quick},
+        details=details,
         symbolic_statement=derived.statement if derived is not None else "",
         symbolic_steps=tuple(derived.steps) if derived is not None else (),
+        sides=sides,
+        shown=_strongest_that_held(claim, symbolic, evidence.passed, certified),
+        certified=certified,
     )
+
+
+def _part_record(evidence: Evidence) -> dict[str, Any]:
+    return {"passed": evidence.passed, "residual": float(evidence.residual), "tolerance": float(evidence.tolerance),
+            "worst_point": dict(evidence.worst_point), **dict(evidence.details)}
+
+
+def _strongest_that_held(claim: Claim, symbolic: bool | None, numeric: bool, certified: bool | None) -> str:
+    """The strongest side that held in this run, as the verify table prints it."""
+    held = []
+    if claim.symbolic is not None and symbolic:
+        held.append(claim.symbolic.shown)
+    if certified:
+        held.append(claim.certificate.shown)
+    if numeric:
+        held.append(claim.numeric)
+    return min(held, key=lambda s: s.trust.rank).line() if held else "not shown"
+
+
+def _certify_chunk(job: tuple[str, Any]) -> Evidence:
+    """One certificate chunk, run in a worker process (looked up by claim id there)."""
+    from .registry import REGISTRY
+
+    claim_id, chunk = job
+    return REGISTRY[claim_id].certificate.run(chunk)
+
+
+def _worker_init() -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Evidence:
+    """Run every chunk of a claim's certificate, in parallel processes; parts named by chunk."""
+    chunks = claim.certificate.chunks(quick)
+    workers = min(len(chunks), processes or os.cpu_count() or 1)
+    if workers <= 1:
+        results = [claim.certificate.run(chunk) for chunk in chunks]
+    else:
+        # spawn, not fork: the parent holds JAX's threads, which a forked child must not inherit
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
+            results = list(pool.map(_certify_chunk, [(claim.id, chunk) for chunk in chunks]))
+    parts = {f"chunk {i}": e for i, e in enumerate(results)}
+    worst = max(parts, key=lambda n: (not parts[n].passed, parts[n].residual - parts[n].tolerance))
+    return Evidence(parts[worst].residual, parts[worst].tolerance, {"chunk": worst, **parts[worst].worst_point},
+                    {"chunks": len(chunks), "scope": claim.certificate.shown.scope}, parts)
 
 
 def run_claims(
     claims: Iterable[Claim],
     quick: bool = False,
     on_result: Callable[[ClaimResult], None] | None = None,
+    certify: bool = False,
 ) -> list[ClaimResult]:
     """Run each claim in turn, calling ``on_result`` after each (for progress display)."""
     results = []
     for claim in claims:
-        result = run_claim(claim, quick)
+        result = run_claim(claim, quick, certify)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -109,7 +181,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def report(results: list[ClaimResult], quick: bool) -> dict[str, Any]:
+def report(results: list[ClaimResult], quick: bool, certify: bool = False) -> dict[str, Any]:
     """The JSON-ready report: versions, platform, mode and one entry per claim."""
     return {
         "tool": "ropelab verify",
@@ -117,12 +189,14 @@ def report(results: list[ClaimResult], quick: bool) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "quick": quick,
+        "certify": certify,
+        "certified": [r.id for r in results if r.certified],
         "passed": all(r.status == "pass" for r in results),
         "claims": [_jsonable(asdict(r)) for r in results],
     }
 
 
-def write_report(path: str | Path, results: list[ClaimResult], quick: bool) -> Path:
+def write_report(path: str | Path, results: list[ClaimResult], quick: bool, certify: bool = False) -> Path:
     """Write the report to ``path`` atomically (a reader never sees half a file)."""
-    text = json.dumps(report(results, quick), indent=2, sort_keys=False)
+    text = json.dumps(report(results, quick, certify), indent=2, sort_keys=False)
     return write_text_atomically(path, text + "\n")

@@ -30,7 +30,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from ropelab.checks import zoo
+from ropelab.checks.findings import zoo
 from ropelab.constructions import channels, configs, frequencies
 from ropelab.theory import semantic_channels
 

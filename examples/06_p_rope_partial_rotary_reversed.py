@@ -133,7 +133,7 @@ print(f"smallest s^2 for an {eps}-sharp diagonal head over {context} tokens: "
 # difference in loss from RoPE, with a 95% interval, says which gaps are resolved.
 
 # %%
-from ropelab.checks import table2
+from ropelab.checks.findings import table2
 
 results = table2.load_results()
 variants = results["summary"]["variants"]

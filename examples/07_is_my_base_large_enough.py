@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks import zoo
+from ropelab.checks.findings import zoo
 from ropelab.constructions import base_bounds, configs, frequencies
 from ropelab.theory import base_bounds as base_theory
 

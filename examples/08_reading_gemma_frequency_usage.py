@@ -30,7 +30,7 @@ jax.config.update("jax_enable_x64", True)  # float64 statistics (a script is a p
 import numpy as np
 from scipy import stats
 
-from ropelab.checks import model_analysis
+from ropelab.checks.findings import model_analysis
 from ropelab.constructions import frequencies
 
 summary = model_analysis.default_summary()

@@ -12,7 +12,7 @@ BANNER = "Gemma 3 270M, not the paper's Gemma 7B"
 
 def summary() -> dict:
     """The default model summary: from the cache, or computed now (runs the model once)."""
-    from ropelab.checks.model_analysis import default_summary
+    from ropelab.checks.findings.model_analysis import default_summary
 
     return default_summary()
 

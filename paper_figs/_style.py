@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # figures are files; no screen is assumed
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ropelab.atomic import write_atomically  # noqa: E402
+from ropelab.constructions.atomic import write_atomically  # noqa: E402
 
 # The paper draws heatmaps with high frequencies on top and a sequential map.
 HEATMAP_CMAP = "viridis"

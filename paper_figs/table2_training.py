@@ -19,7 +19,7 @@ from ._style import ENCODING_COLOURS, HEATMAP_CMAP, plt, save
 
 
 def _colour(variant_id: str) -> str:
-    from ropelab.checks import table2
+    from ropelab.checks.findings import table2
 
     schedule = next(v.encoding.schedule for v in table2.VARIANTS if v.id == variant_id)
     key = {"nope": "NoPE", "rope": "RoPE", "p_rope": "p-RoPE", "partial_rotary": "partial rotary",
@@ -29,8 +29,8 @@ def _colour(variant_id: str) -> str:
 
 def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]:
     """Draw the four panels of ``results`` to ``out_dir/name.png`` and ``.pdf``."""
-    from ropelab.checks import table2  # needs the training extra (optax); imported on use
-    from ropelab.constructions.transformer_usage import POSITIONAL_WEIGHT
+    from ropelab.checks.findings import table2  # needs the training extra (optax); imported on use
+    from ropelab.constructions.models.transformer_usage import POSITIONAL_WEIGHT
 
     summary = results["summary"]["variants"]
     ids = list(table2.VARIANT_IDS)
@@ -113,6 +113,6 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
 
 def render(out_dir: str | Path) -> list[Path]:
     """Draw the package's reported replication (the committed ``small`` run)."""
-    from ropelab.checks import table2
+    from ropelab.checks.findings import table2
 
     return draw(table2.load_results(), out_dir, "table2_training")

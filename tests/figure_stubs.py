@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ropelab.checks import catalogue  # noqa: E402
+from ropelab import catalogue  # noqa: E402
 from ropelab.paper_figs import FIGURES  # noqa: E402
 
 DRAWN_FOR_REAL = ("frequency_spectra",)

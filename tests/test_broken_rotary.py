@@ -34,7 +34,7 @@ def test_broken_map_fails_claims_and_cli(monkeypatch, capsys, target, name, brok
     monkeypatch.setattr(target, name, broken)
     failed = {cid for cid in must_fail if run_claim(REGISTRY[cid], quick=True).status == "fail"}
     assert failed == must_fail
-    from ropelab.checks import cli
+    from ropelab.cli import app as cli
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["verify", "--quick", "rope_matches_peer_implementations"])

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ropelab.checks import cli
+from ropelab.cli import app as cli
 
 
 def run(capsys, *args):

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from figure_stubs import stub_render_figures
-from ropelab.checks import catalogue
+from ropelab import catalogue
 from ropelab.checks.registry import REGISTRY, select
 from ropelab.checks.runner import run_claims, write_report
 from ropelab.paper_figs import FIGURES

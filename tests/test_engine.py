@@ -326,7 +326,7 @@ def test_bad_input_names_the_parameter(call, match):
 # --- the benchmark command --------------------------------------------------------------
 
 def test_bench_runs_a_workload_and_summarises(tmp_path, capfd):
-    from ropelab.checks import cli
+    from ropelab.cli import app as cli
 
     path = tmp_path / "bench.json"
     with pytest.raises(SystemExit) as stop:
@@ -342,7 +342,7 @@ def test_bench_runs_a_workload_and_summarises(tmp_path, capfd):
 
 
 def test_bench_rejects_unknown_workloads(capsys):
-    from ropelab.checks import cli
+    from ropelab.cli import app as cli
 
     with pytest.raises(SystemExit) as stop:
         cli.main(["bench", "no-such-workload"])

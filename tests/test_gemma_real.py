@@ -12,8 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from ropelab.checks import model_analysis, model_findings
-from ropelab.constructions import frequencies, model_adapter, model_cache
+from ropelab.checks.findings import model_analysis, model_findings
+from ropelab.constructions import frequencies
+from ropelab.constructions.models import model_adapter, model_cache
 from ropelab.paper_figs import gemma_layer_norms
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from figure_stubs import DRAWN_FOR_REAL, stub_render_figures
-from ropelab.checks import catalogue, cli
-from ropelab.checks.report_cli import REPORT_NAME
+from ropelab import catalogue
+from ropelab.cli import app as cli
+from ropelab.cli.report import REPORT_NAME
 from ropelab.checks.registry import REGISTRY
 from ropelab.paper_figs import FIGURES
 

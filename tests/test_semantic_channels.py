@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ropelab.checks.claims import _common
+from ropelab.checks import reference
 from ropelab.checks.claims import s6_semantic_channels as s6
 from ropelab.constructions import base_bounds, channels, frequencies, orbits, partial, relative
 from ropelab.theory import base_bounds as th_base
@@ -182,7 +182,7 @@ def test_partial_rotary_without_permutation_is_not_weight_compatible():
 
 def test_table1_is_the_papers():
     table = s6.table1(10**5, 2048)
-    paper = _common.paper_facts()["table1_properties"]
+    paper = reference.paper_facts()["table1_properties"]
     for col, name in enumerate(paper["columns"]):
         assert table[name]["positional"] == paper["Positional"][col]
         assert table[name]["semantic"] == paper["Semantic"][col]

@@ -8,8 +8,9 @@ import math
 
 import pytest
 
-from ropelab.checks import cli, table2
-from ropelab.constructions import corpus
+from ropelab.cli import app as cli
+from ropelab.checks.findings import table2
+from ropelab.constructions.models import corpus
 
 
 def run(capsys, *args):

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from ropelab.checks import cli, tolerances
-from ropelab.checks.claims import _common
-from ropelab.checks.zoo import summarise
+from ropelab.cli import app as cli
+from ropelab.checks import reference, tolerances
+from ropelab.checks.findings.zoo import summarise
 from ropelab.constructions import configs, frequencies
 
 
@@ -18,7 +18,7 @@ def run(capsys, *args):
 
 
 def peer(name):
-    return next(e for e in _common.peer_vectors()["hf_inv_freq"] if e["name"] == name)
+    return next(e for e in reference.peer_vectors()["hf_inv_freq"] if e["name"] == name)
 
 
 @pytest.mark.parametrize("config", [c for c in configs.ZOO if c.peer], ids=lambda c: c.name)

@@ -1,5 +1,16 @@
-"""Claim modules, one per part of the paper; each exposes ``CLAIMS: list[Claim]``.
+"""Claim modules, one per concept; each exposes ``CLAIMS: list[Claim]`` with its records on top.
 
-Modules are discovered in name order, so their prefixes (``s2_``, ``s3_``, ...) give the
-order of the paper's sections in the verify table.
+:data:`MODULES` is where the paper's order appears: the registry, the verify table, the report
+and the site list the claims in this order.
 """
+
+MODULES: tuple[str, ...] = (
+    # §2 RoPE algebra
+    "rotations",
+    "relative_position",
+    "layouts",
+    "peers",
+    # §3 does RoPE decay?
+    # §5 positional heads
+    # §6 semantic channels, p-RoPE, base wavelength
+)

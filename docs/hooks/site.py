@@ -44,8 +44,8 @@ import jupytext
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from ropelab.atomic import write_text_atomically
-from ropelab.checks import catalogue
+from ropelab.constructions.atomic import write_text_atomically
+from ropelab import catalogue
 from ropelab.checks.registry import REGISTRY
 from ropelab.paper_figs import FIGURES
 

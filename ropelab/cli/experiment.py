@@ -26,9 +26,9 @@ def register(app: typer.Typer) -> None:
 
         Checkpoints are kept in OUT/checkpoints: run the same command again to resume.
         """
-        from ropelab.constructions.training import CheckpointError
+        from ropelab.constructions.models.training import CheckpointError
 
-        from . import table2
+        from ropelab.checks.findings import table2
 
         console = Console(width=None if sys.stdout.isatty() else 200)  # full rows when piped to a file
         if preset not in table2.PRESETS:
@@ -45,6 +45,9 @@ def register(app: typer.Typer) -> None:
         except CheckpointError as err:
             console.print(f"[red]{err}[/red]\nDelete that file to restart the run from scratch.")
             raise typer.Exit(code=1) from None
+        from ropelab.paper_figs import table2_training
+
+        table2_training.draw(results, out_dir, table2.FIGURE_NAME)
         show(console, results)
         for name in (table2.RESULTS_NAME, table2.TABLE_NAME, f"{table2.FIGURE_NAME}.png", f"{table2.FIGURE_NAME}.pdf"):
             console.print(f"wrote {out_dir / name}")
@@ -54,7 +57,7 @@ def register(app: typer.Typer) -> None:
 
 def show(console: Console, results: dict) -> None:
     """Print the results table beside the paper's numbers, then the findings."""
-    from . import table2
+    from ropelab.checks.findings import table2
 
     header, rows = table2.table_rows(results)
     table = Table(title=f"Table 2 at small scale: validation perplexity ({len(results['seeds'])} seed(s), mean ± sd)")

@@ -36,9 +36,9 @@ def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, i
 
 
 def _explain_table2() -> str:
-    from ropelab.constructions import corpus
+    from ropelab.constructions.models import corpus
 
-    from . import table2
+    from ropelab.checks.findings import table2
 
     preset = table2.PRESETS["small"]
     model, cfg = preset.model, preset.train

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:  # the catalogue pulls in SymPy; the command imports it only when it runs
-    from .catalogue import ClaimSheet
+    from ropelab.catalogue import ClaimSheet
 
 REPORT_NAME = "ropelab-report.html"
 
@@ -93,7 +93,7 @@ def figure_html(name: str, caption: str, pngs: Sequence[bytes]) -> str:
 
 def claim_html(s: ClaimSheet, figure_names: set[str]) -> str:
     """One claim: statement, corrected reading, derivation, worked instance, control, tolerance."""
-    from .catalogue import status_line
+    from ropelab.catalogue import status_line
 
     c = s.claim
     parts = [f'<section class="claim" id="claim-{_e(c.id)}"><h3><code>{_e(c.id)}</code></h3>',
@@ -163,18 +163,18 @@ def register(app: typer.Typer) -> None:
             "--from-json", help="reuse a `ropelab verify --json` report instead of running the claims")] = None,
     ) -> None:
         """Write OUT/ropelab-report.html: verify table, every figure, every worked instance."""
-        from ropelab.atomic import write_text_atomically
+        from ropelab.constructions.atomic import write_text_atomically
 
-        from . import catalogue
-        from .cli import _fail_unknown, console
-        from .registry import REGISTRY, select
-        from .runner import report as report_of
-        from .runner import run_claims
+        from ropelab import catalogue
+        from ._console import console, fail_unknown
+        from ropelab.checks.registry import REGISTRY, select
+        from ropelab.checks.runner import report as report_of
+        from ropelab.checks.runner import run_claims
 
         try:
             claims = select(ids)
         except KeyError as err:
-            _fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
+            fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
         if from_json is not None:
             verify_report = catalogue.load_verify_report(from_json)
             if verify_report is None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ropelab.atomic import write_text_atomically
+from ropelab.constructions.atomic import write_text_atomically
 
 
 def _number(x: float | None, digits: int = 3) -> str:
@@ -24,7 +24,7 @@ def _number(x: float | None, digits: int = 3) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from .cli import console
+    from ._console import console
 
     @app.command()
     def zoo(
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         """Frequency schedules of real models: unbroken semantic channels, critical pair, cheapest positional head."""
         from ropelab.constructions import configs as cfgs
 
-        from .zoo import HEAD_BAND, HEAD_EPS, summarise
+        from ropelab.checks.findings.zoo import HEAD_BAND, HEAD_EPS, summarise
 
         if context is not None and context < 2:
             console.print(f"[red]--context must be an integer >= 2, got {context}[/red]")

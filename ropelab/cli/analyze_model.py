@@ -16,12 +16,12 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ropelab.atomic import write_text_atomically
+from ropelab.constructions.atomic import write_text_atomically
 
 
 def report_payload(summary: dict) -> dict:
     """The compact JSON report: model, capture check, the five findings, the paper comparison."""
-    from .model_analysis import paper_comparison
+    from ropelab.checks.findings.model_analysis import paper_comparison
 
     keep = ("model", "capture_check", "findings", "chosen_heads", "band_onsets", "zero_gain_pairs", "versions")
     model = {k: v for k, v in summary["model"].items() if k != "prompts"}
@@ -47,14 +47,14 @@ def register(app: typer.Typer) -> None:
         refresh: Annotated[bool, typer.Option("--refresh", help="recompute captures and summary, ignoring the cache")] = False,
     ) -> None:
         """Measure RoPE frequency usage and positional heads on a real model (default: Gemma 3 270M)."""
-        from ropelab.constructions.model_adapter import ModelPackagesMissing
+        from ropelab.constructions.models.model_adapter import ModelPackagesMissing
 
-        from .cli import console
+        from ._console import console
 
         try:
             from ropelab.paper_figs import gemma_head_norms, gemma_layer_norms, gemma_logit_tables, gemma_positional_heads
 
-            from .model_analysis import analyze
+            from ropelab.checks.findings.model_analysis import analyze
 
             progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True)
             with progress:

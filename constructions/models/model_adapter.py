@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from . import frequencies as _freqs
-from . import rotary
+from ropelab.constructions import frequencies as _freqs
+from ropelab.constructions import rotary
 
 INSTALL_COMMAND = "pip install -e '.[models]'"
 LAYOUT = "half"

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ropelab.atomic import write_text_atomically
+from ropelab.constructions.atomic import write_text_atomically
 
 WORKLOADS = {
     "logit-curve": "logit_curve.py",
@@ -31,8 +32,8 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def benchmarks_folder() -> Path:
-    """``benchmarks/`` beside the package folders (a source checkout, installed with ``-e``)."""
-    return Path(__file__).resolve().parent.parent / "benchmarks"
+    """The benchmark scripts, shipped as :mod:`ropelab.benchmarks` with every install."""
+    return Path(str(resources.files("ropelab.benchmarks")))
 
 
 def run_workload(script: Path, quick: bool) -> tuple[int, dict | None]:

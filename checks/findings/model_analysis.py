@@ -6,7 +6,7 @@ layers with base 1e4 and a 512-token window, then one global layer with base 1e6
 heads, 1 key/value head, head dimension 256 and QK-norm before RoPE. The summary built here
 is a JSON-able dict that the ``ropelab analyze-model`` command writes and the
 ``paper_figs.gemma_*`` figures draw; it carries the five findings of
-:mod:`ropelab.checks.model_findings` next to the paper's Gemma 7B numbers.
+:mod:`ropelab.checks.findings.model_findings` next to the paper's Gemma 7B numbers.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from ropelab.constructions import frequency_usage as fu
-from ropelab.constructions import model_adapter as ma
-from ropelab.constructions import model_cache as mc
+from ropelab.constructions.models import model_adapter as ma
+from ropelab.constructions.models import model_cache as mc
 
-from . import model_findings as mf
-from .claims._common import paper_facts
+from ropelab.checks.findings import model_findings as mf
+from ropelab.checks.reference import paper_facts
 
 NOT_THE_PAPER_MODEL = (
     "This is Gemma 3 270M (18 layers, 4 heads, head_dim 256, local theta=1e4 / global theta=1e6, QK-norm), "
@@ -192,7 +192,7 @@ def analyze(
 
     ``model_dir`` (with optional ``gguf_file``) points at another HF Llama- or Gemma-family
     checkpoint instead. Captures and the summary are cached under
-    :func:`ropelab.constructions.model_cache.cache_root`, keyed by the model file's SHA-256,
+    :func:`ropelab.constructions.models.model_cache.cache_root`, keyed by the model file's SHA-256,
     the prompt, the dtype and the package versions; ``refresh`` recomputes them.
     """
     prompts = dict(PROMPTS if prompts is None else prompts)

@@ -24,10 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import attention as _attention
-from . import frequencies as _freqs
-from . import rotary as _rotary
-from . import validation as _v
+from ropelab.constructions import attention as _attention
+from ropelab.constructions import frequencies as _freqs
+from ropelab.constructions import rotary as _rotary
+from ropelab.constructions import validation as _v
 
 SCHEDULES = ("nope", "rope", "p_rope", "reversed_p_rope", "partial_rotary")
 

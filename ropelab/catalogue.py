@@ -20,8 +20,8 @@ from typing import Any
 
 from ropelab.theory.derivation import Derivation
 
-from . import runner
-from .claim import Claim
+from ropelab.checks import runner
+from ropelab.checks.claim import Claim
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import transformer as tf
+from ropelab.constructions.models import transformer as tf
 
 POSITIONAL_WEIGHT = 0.5
 """A head is called positional when its mean attention on one fixed offset (0 or 1) exceeds

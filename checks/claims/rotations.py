@@ -1,0 +1,119 @@
+"""Rotations compose, invert by transposing, and keep norms (Eq. 2, Sec 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ropelab.constructions import frequencies, rotary
+from ropelab.constructions import wrong_rotations as wrong
+from ropelab.theory import rotations as th
+
+from .. import tolerances as tol
+from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..laws import Identity, Point, grid, over_grid
+from . import _common as c
+
+SECTION = "§2 RoPE algebra"
+
+COMPOSITION = Claim(
+    id="rotation_composition",
+    label="Eq. 2",
+    section=SECTION,
+    statement="rho(a) rho(b) = rho(a+b); rho(a)^T = rho(-a) = rho(a)^-1; rho(g)^n = rho(n g) for every integer n.",
+    symbolic=Symbolic(th.rotation_composition, Shown(Trust.PROVED, "all real a, b; every integer n")),
+    law=Identity("error / derived tolerance"),
+    check=lambda rotate, quick, rng: _composition(rotate, quick, rng),
+    construction=Variant(rotary.apply, "the rotary map"),
+    wrong=Variant(wrong.reflection, "a reflection in place of the rotation (orthogonal, but reflections do not compose)"),
+    numeric=Shown(Trust.CHECKED, "d in {2, 8, 64, 256}, theta in {1e4, 5e5}, positions up to 10^7, n = 1..40"),
+    tolerance_reason="8 ops x d x (largest angle + 1) x eps64 x |x|; positions up to 10^7",
+    explain=lambda: _explain_composition(),
+    seed=20,
+)
+
+NORM = Claim(
+    id="rope_preserves_norm",
+    label="Sec 2",
+    section=SECTION,
+    statement="|R^i x| = |x| for every position i.",
+    symbolic=Symbolic(th.rope_preserves_norm, Shown(Trust.PROVED, "all even d, every real angle of every pair")),
+    law=Identity("relative norm error / derived tolerance"),
+    check=lambda rotate, quick, rng: _norm(rotate, quick, rng),
+    construction=Variant(rotary.apply, "the rotary map"),
+    wrong=Variant(wrong.xpos_scaled, "xPos-style decay zeta^(i/512), zeta = 0.999 (not an isometry)"),
+    numeric=Shown(Trust.CHECKED, "d in {2, 8, 64, 256}, theta in {1e4, 5e5}, positions 0, 1, 10^7 and random below"),
+    tolerance_reason="relative norm error within 8 ops x d x eps64 (the angle does not enter a norm)",
+    explain=lambda: _explain_norm(),
+    seed=21,
+)
+
+CLAIMS = [COMPOSITION, NORM]
+
+
+def _composition(rotate, quick: bool, rng: np.random.Generator) -> list[Point]:
+    """R^j R^i x against SymPy's rho((i+j) g) x; n-fold R^1 against rho(n g) x; R^T R x = x."""
+    pair_rot = c.pair_rotation_function()
+    n_pos = 8 if quick else 64
+
+    def at(d: int, theta: float) -> Point:
+        g, freqs = c.theory_frequencies(d, theta), frequencies.rope(d, theta)
+        x = rng.standard_normal(d)
+        i = rng.integers(0, c.LONGEST_POSITION // 2, n_pos)
+        j = rng.integers(0, c.LONGEST_POSITION // 2, n_pos)
+        x1, x2 = c.halves(x)
+        composed = np.asarray(rotate(np.asarray(rotate(x, i, freqs)), j, freqs))
+        y1, y2 = pair_rot((i + j)[:, None], g, x1, x2)
+        err_comp = float(np.max(np.abs(composed - np.concatenate([y1, y2], axis=-1))))
+        y, err_pow = np.asarray(x), 0.0
+        for n in range(1, 41):
+            y = np.asarray(rotate(y, 1, freqs))
+            z1, z2 = pair_rot(n, g, x1, x2)
+            err_pow = max(err_pow, float(np.max(np.abs(y - np.concatenate([z1, z2])))))
+        back = np.stack([rotary.rotation_matrix(int(p), freqs).T @ np.asarray(rotate(x, int(p), freqs)) for p in i[:4]])
+        err_t = float(np.max(np.abs(back - x)))
+        bound = tol.rotation_identity(np.float64, d, float(c.LONGEST_POSITION), np.linalg.norm(x))
+        return Point({"d": d, "theta": theta}, error=max(err_comp, err_pow, err_t), bound=bound.value,
+                     extra={"composition": err_comp, "power": err_pow, "transpose": err_t})
+
+    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), at)
+
+
+def _norm(rotate, quick: bool, rng: np.random.Generator) -> list[Point]:
+    n_pos = 16 if quick else 256
+
+    def at(d: int, theta: float) -> Point:
+        x = rng.standard_normal(d)
+        pos = np.concatenate([[0, 1, c.LONGEST_POSITION], rng.integers(0, c.LONGEST_POSITION, n_pos)])
+        y = np.asarray(rotate(x, pos, frequencies.rope(d, theta)))
+        err = np.abs(np.linalg.norm(y, axis=-1) - np.linalg.norm(x)) / np.linalg.norm(x)
+        bound = tol.rotation_identity(np.float64, d, 0.0)  # norms do not depend on the angle
+        return Point({"d": d, "theta": theta, "position": int(pos[err.argmax()])},
+                     error=float(err.max()), bound=bound.value)
+
+    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), at)
+
+
+def _explain_composition() -> str:
+    g = 0.3
+    x = np.array([1.0, 2.0])
+    twice = np.asarray(rotary.apply(np.asarray(rotary.apply(x, 5, [g])), 7, [g]))
+    once = np.asarray(rotary.apply(x, 12, [g]))
+    return (
+        f"Rotate x = (1, 2) by 5 x {g} rad, then by 7 x {g} rad: {np.round(twice, 6).tolist()}.\n"
+        f"Rotate it once by 12 x {g} rad: {np.round(once, 6).tolist()} -- the same vector, "
+        "because angles add. Transposing a rotation turns it backwards, so R^T = R^-1, and\n"
+        "applying R^1 n times is R^n for every integer n (SymPy proves this for symbolic n via "
+        "rho(a) = P diag(e^{ia}, e^{-ia}) P^-1).\nA reflection in place of the rotation is "
+        "still orthogonal, but two reflections make a rotation, so composition fails."
+    )
+
+
+def _explain_norm() -> str:
+    x = np.array([3.0, 0.0, 0.0, 4.0])
+    y = np.asarray(rotary.apply(x, 10**6, frequencies.rope(4, 100.0)))
+    return (
+        f"x = {x.tolist()} has |x| = 5. At position 10^6 with d=4, theta=100: R^i x = "
+        f"{np.round(y, 6).tolist()}, |R^i x| = {c.fmt(np.linalg.norm(y), 12)}.\n"
+        "Each pair is turned, never stretched. xPos-style decay multiplies by zeta^(i/512) "
+        "and changes the norm, which this check rejects."
+    )

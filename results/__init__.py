@@ -1,0 +1,1 @@
+"""Committed results the commands read (package data): Table 2 at small scale, the Gemma figure."""
