@@ -90,7 +90,7 @@ def sheet(claim: Claim, verified: Mapping[str, Any] | None = None, run_symbolic:
     derivation = derivation_from_report(claim, verified)
     if derivation is None and claim.symbolic is not None and run_symbolic:
         try:
-            derivation = runner.derivation(claim.symbolic)  # once per process
+            derivation = runner.derivation(claim.symbolic.derive)  # once per process
         except Exception:  # shown on the page as a problem, never hidden
             problems.append(f"symbolic side raised:\n{traceback.format_exc()}")
     try:

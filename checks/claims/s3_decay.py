@@ -19,7 +19,8 @@ from ropelab.theory import rotated_key as th_key
 from ropelab.theory.derivation import Derivation
 
 from .. import tolerances as tol
-from ..claim import Claim, Evidence
+from ..claim import Evidence
+from ..claim import LegacyClaim as Claim
 from . import _common as c
 
 SECTION = "§3 does RoPE decay?"

@@ -18,7 +18,8 @@ from ropelab.theory import positional_heads as ph
 from ropelab.theory import softmax_bounds as sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Evidence
+from ..claim import Evidence
+from ..claim import LegacyClaim as Claim
 from . import _common as c
 
 SECTION = "§5 positional heads"

@@ -17,7 +17,8 @@ from ropelab.theory import semantic_channels as th_sc
 from ropelab.theory.derivation import Derivation
 
 from .. import tolerances as tol
-from ..claim import Claim, Evidence
+from ..claim import Evidence
+from ..claim import LegacyClaim as Claim
 from . import _common as c
 
 SECTION = "§6 semantic channels, p-RoPE, base"

@@ -367,7 +367,7 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
         out.extend(f"- [{text(example_title(jupytext.read(p), p.stem))}](../examples/{p.stem}.md)" for p in examples)
         out.append("")
     out.append("## Negative control\n")
-    out.append(text(c.negative_description) + "\n")
+    out.append(text(c.wrong.description) + "\n")
     out.append("## Tolerance\n")
     out.append(text(c.tolerance_reason) + "\n")
     for problem in s.problems:
@@ -462,7 +462,7 @@ def errata_claims(key: str, expected: tuple[str, ...]) -> list[str]:
     mention = re.compile(rf"\b{key}\b")
     found = [c for c in expected if c in REGISTRY]
     found += [c.id for c in REGISTRY.values() if c.id not in found and any(
-        mention.search(field) for field in (c.corrected, c.statement, c.negative_description))]
+        mention.search(field) for field in (c.corrected, c.statement, c.wrong.description))]
     return found
 
 

@@ -112,7 +112,7 @@ def claim_html(s: ClaimSheet, figure_names: set[str]) -> str:
     shown = [f for f in c.figures if f in figure_names]
     if shown:
         parts.append("<p><strong>Figures:</strong> " + ", ".join(f'<a href="#fig-{_e(f)}">{_e(f)}</a>' for f in shown) + "</p>")
-    parts.append(f"<p><strong>Negative control.</strong> {_e(c.negative_description)}</p>")
+    parts.append(f"<p><strong>Negative control.</strong> {_e(c.wrong.description)}</p>")
     parts.append(f"<p><strong>Tolerance.</strong> {_e(c.tolerance_reason)}</p>")
     parts.extend(f'<pre class="problem">{_e(p)}</pre>' for p in s.problems)
     parts.append(f"<p><strong>Run it:</strong> <code>ropelab verify {_e(c.id)}</code> · "
