@@ -12,5 +12,8 @@ MODULES: tuple[str, ...] = (
     "peers",
     # §3 does RoPE decay?
     # §5 positional heads
+    "softmax_bounds",
+    "nope_heads",
+    "rope_heads",
     # §6 semantic channels, p-RoPE, base wavelength
 )
