@@ -195,6 +195,16 @@ def rope_head_can_be_previous_token() -> Derivation:
     return _sharp_head(1, "previous-token")
 
 
+def figure_1_printed_logit() -> sp.Expr:
+    r"""One pair's logit under Figure 1's assignment (``q = rho(g) psi``, ``k = psi``, unit scale):
+    :math:`|\psi|^2\cos((j - i - 1) g)`.
+
+    >>> figure_1_printed_logit()
+    w*cos(g*(-i + j - 1))
+    """
+    return w * sp.cos((j - i - 1) * g)
+
+
 def figure_1_convention_attends_to_future() -> Derivation:
     r"""Erratum E1: Figure 1's assignment ``q = rho(g) psi``, ``k = psi`` peaks at ``j = i + 1``.
 
@@ -207,7 +217,7 @@ def figure_1_convention_attends_to_future() -> Derivation:
     """
     psi = _pair(w, phi)
     printed = ((rho(i * g) * rho(g) * psi).T * (rho(j * g) * psi))[0]
-    printed_closed = w * sp.cos((j - i - 1) * g)
+    printed_closed = figure_1_printed_logit()
     proof_closed = chunk_head_logit(1).subs(s, 1)  # w cos((i - j - 1) g), checked against its rotations
     return derive_with_signs(
         "Figure 1's q = rho(g) psi, k = psi peaks at j = i + 1; the proof's q = psi, k = rho(g) psi at j = i - 1",

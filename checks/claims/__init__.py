@@ -13,6 +13,7 @@ MODULES: tuple[str, ...] = (
     # §3 does RoPE decay?
     # §5 positional heads
     "softmax_bounds",
+    "positional_patterns",
     "nope_heads",
     "rope_heads",
     # §6 semantic channels, p-RoPE, base wavelength
