@@ -9,7 +9,8 @@ import sympy as sp
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ropelab.checks.claims import s5_positional_heads as s5
+from ropelab.checks.claims import head_norms, nope_heads
+from ropelab.checks.runner import measure
 from ropelab.constructions import attention, frequencies, head_training, heads, relative, token_heads
 from ropelab.theory import diophantine, near_returns
 
@@ -44,12 +45,13 @@ def test_nope_bos_x_x_weight_matches_closed_form(a31, a33):
 
 
 def test_gradient_ascent_nope_stalls_and_rope_succeeds():
-    nope, rope = s5.ascent_run("NoPE"), s5.ascent_run("RoPE")
+    nope, rope = nope_heads.ascent_run("NoPE"), nope_heads.ascent_run("RoPE")
     assert nope.best < 0.5
     assert rope.best > 0.99
-    assert nope.weights.shape == rope.weights.shape == (s5.ASCENT_STEPS + 1,)
+    assert nope.weights.shape == rope.weights.shape == (nope_heads.ASCENT_STEPS + 1,)
     # the negative control of Prop 5.2 is this RoPE run and its heads: far above 1/2
-    assert s5.CLAIMS[1].negative(True).residual > 0.49  # alpha_33 - 1/2 with alpha_33 > 0.99
+    wrong = measure(nope_heads.NOPE_CANNOT, nope_heads.NOPE_CANNOT.wrong, True)
+    assert wrong.parts["gradient ascent"].residual > 0.49  # alpha_33 - 1/2 with alpha_33 > 0.99
 
 
 def test_repeat_count_bound_on_identical_tokens_is_tight():
@@ -98,7 +100,7 @@ def test_smallest_sharp_scale_is_minimal_and_sufficient():
 
 def test_top_band_scale_matches_spec():
     head = heads.smallest_sharp_scale(heads.band_vector(256, range(16)), frequencies.rope(256, 1e4), 8192, 0.01)
-    assert abs(head.scale_squared - s5.SPEC_TOP_BAND_SCALE_SQUARED) <= s5.SPEC_PRINTED_HALF_UNIT
+    assert abs(head.scale_squared - head_norms.SPEC_TOP_BAND_SCALE_SQUARED) <= head_norms.SPEC_PRINTED_HALF_UNIT
     assert head.scale < 10.0  # the paper: Gemma's chunk norms stay below 10
 
 

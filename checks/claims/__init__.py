@@ -16,5 +16,7 @@ MODULES: tuple[str, ...] = (
     "positional_patterns",
     "nope_heads",
     "rope_heads",
+    "near_returns",
+    "head_norms",
     # §6 semantic channels, p-RoPE, base wavelength
 )
