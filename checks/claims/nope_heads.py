@@ -90,7 +90,6 @@ BOS_SIGNAL = Claim(
     tolerance_reason="slopes within +-0.1 of 2 and 0; BOS outputs within 16 eps64 of SymPy; gains within "
     "2 (ln t + 2) t eps64 relative (a difference of two log-space outputs ~1/t)",
     explain=lambda: _explain_bos(),
-    seed=54,
 )
 
 CLAIMS = [NOPE_CANNOT, REPEAT_COUNT, BOS_SIGNAL]
