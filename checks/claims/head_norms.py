@@ -14,7 +14,7 @@ from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
 from ..claim import Claim, Shown, Symbolic, Trust, Variant
-from ..laws import AtMost, Identity, Point, Slope
+from ..laws import AtMost, Identity, Point, Slope, grid, over_grid
 from . import _common as c
 from .rope_heads import BAND_WIDTH, CONTEXT_8K, D_GEMMA, EPS_8K, THETA, TOP_BAND, gemma_frequencies
 
@@ -103,25 +103,35 @@ def _top_band(band: tuple[int, ...], quick: bool) -> dict[str, list[Point]]:
     idx, singles = single_frequency_scales(4 if quick else 1)
     necessary = dirichlet_floor()
     dirichlet = 2 * math.sin(math.pi / CONTEXT_8K) ** 2
-    floor_points, dirichlet_points, delta_points, mp_points = [], [], [], []
-    for m, s2 in zip(idx, singles):
-        exact = diophantine.closest_return(float(g[m]), CONTEXT_8K - 1).delta
-        ours = heads.smallest_logit_gap(heads.band_vector(D_GEMMA, [int(m)]), g, CONTEXT_8K)
-        at = {"pair": int(m), "g": float(g[m])}
-        floor_points.append(Point(at, value=SPEC_SINGLE_FREQUENCY_FLOOR / float(s2), limit=1.0, extra={"s2": float(s2)}))
-        dirichlet_points.append(Point(at, value=necessary / float(s2), limit=1.0))
-        delta_points.append(Point(at, value=exact / dirichlet, limit=1.0))
-        mp_points.append(Point(at, error=abs(ours - exact), bound=(CONTEXT_8K * g[m] + 4) * tol.EPS64))
+    scale_of = dict(zip(idx.tolist(), singles.tolist()))
+    exact = {m: diophantine.closest_return(float(g[m]), CONTEXT_8K - 1).delta for m in scale_of}
+
+    def above_spec(pair: int) -> Point:
+        return Point({"pair": pair}, value=SPEC_SINGLE_FREQUENCY_FLOOR / scale_of[pair], limit=1.0,
+                     extra={"s2": scale_of[pair]})
+
+    def above_dirichlet(pair: int) -> Point:
+        return Point({"pair": pair}, value=necessary / scale_of[pair], limit=1.0)
+
+    def below_dirichlet(pair: int) -> Point:
+        return Point({"pair": pair, "g": float(g[pair])}, value=exact[pair] / dirichlet, limit=1.0)
+
+    def against_mpmath(pair: int) -> Point:
+        ours = heads.smallest_logit_gap(heads.band_vector(D_GEMMA, [pair]), g, CONTEXT_8K)
+        return Point({"pair": pair, "g": float(g[pair])}, error=abs(ours - exact[pair]),
+                     bound=(CONTEXT_8K * g[pair] + 4) * tol.EPS64)
+
+    pairs = grid(pair=list(scale_of))
     head = heads.smallest_sharp_scale(heads.band_vector(D_GEMMA, band), g, CONTEXT_8K, EPS_8K)
     rounding = tol.target_weight_rounding(len(band), float((CONTEXT_8K - 1) * g[band[0]]), head.scale_squared,
                                           CONTEXT_8K)
     at = {"band": [int(band[0]), int(band[-1])]}
     extra = {"scale_squared": head.scale_squared, "query_norm": head.scale, "min_weight": head.min_weight,
              "sufficient_bound": head.sufficient_scale_squared}
-    return {"single pairs above the SPEC floor": floor_points,
-            "single pairs above Dirichlet's floor": dirichlet_points,
-            "delta_N below Dirichlet's bound": delta_points,
-            "delta_N vs mpmath": mp_points,
+    return {"single pairs above the SPEC floor": over_grid(pairs, above_spec),
+            "single pairs above Dirichlet's floor": over_grid(pairs, above_dirichlet),
+            "delta_N below Dirichlet's bound": over_grid(pairs, below_dirichlet),
+            "delta_N vs mpmath": over_grid(pairs, against_mpmath),
             "band s^2 vs SPEC": [Point(at, error=abs(head.scale_squared - SPEC_TOP_BAND_SCALE_SQUARED),
                                        bound=SPEC_PRINTED_HALF_UNIT, extra=extra)],
             "band every row": [Point(at, value=(1 - EPS_8K) - head.min_weight, limit=rounding.value, extra=extra)]}

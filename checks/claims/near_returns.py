@@ -13,7 +13,7 @@ from ropelab.theory import diophantine
 from ropelab.theory import near_returns as th_nr
 
 from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
-from ..laws import Point, ZeroCount
+from ..laws import Point, ZeroCount, grid, over_grid
 from . import _common as c
 from .rope_heads import ARB_BITS, THETA
 
@@ -84,16 +84,18 @@ def _near_returns(predict, quick: bool) -> dict[str, list[Point]]:
                      extra={"records_from_scan": found, "predicted": predicted})]
     records += [Point({"spec_record": m}, violations=float(m not in predicted)) for m in SPEC_RECORDS_G1
                 if m < long_context]
-    argmins = []
     unit = np.array([1.0, 0.0])
-    for n in NEAR_RETURN_CONTEXTS:
-        for g in frequencies.rope(64, THETA)[:: 2 if quick else 1]:
-            scan = int(np.argmin(1.0 - relative.logit_curve(unit, unit, np.array([g]), n)[1:])) + 1
-            worst = predict(float(g), n)[0]
-            mp = diophantine.closest_return(float(g), n - 1).n
-            argmins.append(Point({"g": float(g), "context": n}, violations=float((scan != worst) + (scan != mp)),
-                                 extra={"scan": scan, "predicted": worst, "mpmath": mp}))
-    return {"records of g = 1": records, "argmin per frequency": argmins}
+
+    def argmin(context: int, g: float) -> Point:
+        scan = int(np.argmin(1.0 - relative.logit_curve(unit, unit, np.array([g]), context)[1:])) + 1
+        worst = predict(g, context)[0]
+        mp = diophantine.closest_return(g, context - 1).n
+        return Point({"g": g, "context": context}, violations=float((scan != worst) + (scan != mp)),
+                     extra={"scan": scan, "predicted": worst, "mpmath": mp})
+
+    freqs = [float(g) for g in frequencies.rope(64, THETA)[:: 2 if quick else 1]]
+    return {"records of g = 1": records,
+            "argmin per frequency": over_grid(grid(context=NEAR_RETURN_CONTEXTS, g=freqs), argmin)}
 
 
 def _explain() -> str:

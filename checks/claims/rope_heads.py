@@ -12,7 +12,7 @@ from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
 from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
-from ..laws import AtMost, Identity, Point
+from ..laws import AtMost, Identity, Point, over_grid
 from . import _common as c
 
 SECTION = "§5 positional heads"
@@ -132,31 +132,50 @@ def _thm53(distance: int, curve_of, scale_of, quick: bool, rng: np.random.Genera
         {th_ph.i: i, th_ph.j: j, th_ph.g: g_sym, th_ph.w: w_sym})
     logit = sp.lambdify((w_sym, g_sym, i, j), pair_logit, "numpy")
     bound = sp.lambdify((th_ph.N, th_ph.eps, th_ph.delta), th_ph.sufficient_scale_squared_expr(), "numpy")
-    rows, forms, scales = [], [], []
+    longest = 10_000 if quick else 10**6
+    cases = {}
     for head in _heads(rng):
-        psi, g = head["psi"], head["freqs"]
-        weights = psi[: g.size] ** 2 + psi[g.size:] ** 2
-        active = weights > 0
-        for n in [n for n in CONTEXTS if n <= min(head["longest"], 10_000 if quick else 10**6)]:
-            curve = np.asarray(curve_of(psi, g, n))
-            # the lambdified SymPy closed form against the JAX curve at sampled distances
+        for n in [n for n in CONTEXTS if n <= min(head["longest"], longest)]:
+            # the distances where the lambdified SymPy closed form meets the JAX curve
             sample = np.unique(np.concatenate([[0, 1, n - 1], rng.integers(0, n, 64)]))
-            closed = np.sum(logit(weights[active], g[active], sample[:, None].astype(np.float64), 0.0), axis=1)
-            form_tol = tol.rotation_identity(np.float64, 2 * int(active.sum()), float((n - 1) * g.max()))
-            at = {"head": head["name"], "context": n}
-            forms.append(Point(at, error=float(np.max(np.abs(closed - curve[sample]))), bound=form_tol.value))
-            gap = heads.smallest_logit_gap(psi, g, n, distance)
-            for eps in THM53_EPS:
-                s2 = scale_of(psi, g, n, eps)
-                sympy_scale = float(bound(n, eps, gap))
-                scales.append(Point({**at, "eps": eps}, error=abs(heads.sufficient_scale_squared(psi, g, n, eps, distance)
-                                                                 - sympy_scale),
-                                    bound=8 * tol.EPS64 * max(1.0, sympy_scale)))
-                min_weight = float(np.min(relative.weight_at_distance(s2 * curve, distance)))
-                rounding = tol.target_weight_rounding(int(active.sum()), float((n - 1) * g.max()), s2, n)
-                rows.append(Point({**at, "eps": eps}, value=(1 - eps) - min_weight, limit=rounding.value,
-                                  extra={"delta_N": gap, "scale_squared": s2, "min_weight": min_weight}))
-    return {"every row >= 1 - eps": rows, "closed form": forms, "explicit scale": scales}
+            cases[head["name"], n] = {**head, "curve": np.asarray(curve_of(head["psi"], head["freqs"], n)),
+                                      "sample": sample, "gap": heads.smallest_logit_gap(head["psi"], head["freqs"], n,
+                                                                                        distance)}
+
+    def pairs_of(case: dict) -> tuple[np.ndarray, np.ndarray]:
+        g = case["freqs"]
+        weights = case["psi"][: g.size] ** 2 + case["psi"][g.size:] ** 2
+        return weights[weights > 0], g[weights > 0]
+
+    def closed_form(head: str, context: int) -> Point:
+        case = cases[head, context]
+        weights, g = pairs_of(case)
+        sample = case["sample"]
+        closed = np.sum(logit(weights, g, sample[:, None].astype(np.float64), 0.0), axis=1)
+        form_tol = tol.rotation_identity(np.float64, 2 * g.size, float((context - 1) * g.max()))
+        return Point({"head": head, "context": context}, error=float(np.max(np.abs(closed - case["curve"][sample]))),
+                     bound=form_tol.value)
+
+    def explicit_scale(head: str, context: int, eps: float) -> Point:
+        case = cases[head, context]
+        sympy_scale = float(bound(context, eps, case["gap"]))
+        ours = heads.sufficient_scale_squared(case["psi"], case["freqs"], context, eps, distance)
+        return Point({"head": head, "context": context, "eps": eps}, error=abs(ours - sympy_scale),
+                     bound=8 * tol.EPS64 * max(1.0, sympy_scale))
+
+    def every_row(head: str, context: int, eps: float) -> Point:
+        case = cases[head, context]
+        weights, g = pairs_of(case)
+        s2 = scale_of(case["psi"], case["freqs"], context, eps)
+        min_weight = float(np.min(relative.weight_at_distance(s2 * case["curve"], distance)))
+        rounding = tol.target_weight_rounding(g.size, float((context - 1) * g.max()), s2, context)
+        return Point({"head": head, "context": context, "eps": eps}, value=(1 - eps) - min_weight,
+                     limit=rounding.value, extra={"delta_N": case["gap"], "scale_squared": s2, "min_weight": min_weight})
+
+    points = [{"head": head, "context": n} for head, n in cases]
+    with_eps = [{**point, "eps": eps} for point in points for eps in THM53_EPS]
+    return {"every row >= 1 - eps": over_grid(with_eps, every_row), "closed form": over_grid(points, closed_form),
+            "explicit scale": over_grid(with_eps, explicit_scale)}
 
 
 def _explain(distance: int) -> str:
