@@ -93,7 +93,11 @@ def band_offset_scales(offsets: tuple[int, ...]) -> np.ndarray:
 
 
 def dirichlet_floor(context: int = CONTEXT_8K, eps: float = EPS_8K) -> float:
-    """SymPy's lower bound ln((1-eps)/eps)/(2 sin^2(pi/N)) on any single frequency's sharp s^2."""
+    """SymPy's lower bound ln((1-eps)/eps)/(2 sin^2(pi/N)) on any single frequency's sharp s^2.
+
+    >>> f"{dirichlet_floor():.4e}"
+    '1.5622e+07'
+    """
     bound = sp.lambdify((th_ph.N, th_ph.eps), th_ph.single_frequency_necessary_scale(), "numpy")
     return float(bound(context, eps))
 

@@ -105,7 +105,11 @@ CLAIMS = [DIAGONAL, PREVIOUS_TOKEN]
 
 
 def gemma_frequencies() -> np.ndarray:
-    """The RoPE schedule of the §5 setting: d = 256, theta = 1e4 (Gemma 7B)."""
+    """The RoPE schedule of the §5 setting: d = 256, theta = 1e4 (Gemma 7B).
+
+    >>> gemma_frequencies()[[0, -1]].round(6).tolist()
+    [1.0, 0.000107]
+    """
     return frequencies.rope(D_GEMMA, THETA)
 
 
@@ -243,6 +247,11 @@ def certify_row_sums(chunk: tuple) -> Evidence:
     Each :math:`D_r = 1 - \sum_k w_k \cos((r - t) g_k)` comes from an Arb matrix product (angle
     addition over blocks of ``ARB_BLOCK`` offsets) with the frequencies as balls of
     :math:`\theta^{-2m/d}`.
+
+    >>> certify_row_sums((0, 100, 0.01, 40.0, TOP_BAND, 0, 100)).passed  # N = 100, s^2 = 40, eps = 0.01
+    True
+    >>> certify_row_sums((0, 100, 0.01, 10.0, TOP_BAND, 0, 100)).passed  # s^2 = 10 is too small
+    False
     """
     import flint
 
