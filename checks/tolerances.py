@@ -68,3 +68,20 @@ def peer_rotation(theta: float, peer_dtype: object, max_angle: float, scale: flo
         f"|x|={scale:.3g} x eps({np.dtype(peer_dtype).name}) x (largest angle {max_angle:.3g} x "
         f"(3 + ln theta) + {OPERATIONS_PER_PAIR:g})",
     )
+
+
+SOFTMAX_ROUNDING = Tolerance(16 * EPS64, "exp, the sum and one divide in each of two softmax evaluations")
+
+
+def target_weight_rounding(n_pairs: int, max_angle: float, scale_squared: float, context: int) -> Tolerance:
+    """Absolute error allowed in a computed target weight of a position-only head.
+
+    A unit-curve entry ``sum_m w_m cos(angle)`` (``sum w = 1``) inherits the angle's rounding
+    (``angle * eps``) plus about ``n_pairs + 2`` roundings from cos and the sum; the logits are
+    ``s^2`` times that. The weight ``exp(c(t) - L_i)`` is off by the target's and the
+    normaliser's logit error plus the prefix log-sum-exp's ``(log2 N + 2) eps`` of ``s^2``.
+    """
+    logit_error = scale_squared * (max_angle + n_pairs + 2.0) * EPS64
+    value = 2.0 * logit_error + (math.log2(context) + 2.0) * EPS64 * scale_squared
+    return Tolerance(value, f"2 x s^2={scale_squared:.3g} x (angle {max_angle:.3g} + {n_pairs} pairs + 2) x eps64 "
+                            f"+ (log2 N + 2) x eps64 x s^2")

@@ -98,3 +98,20 @@ def maximise_attention_weight(
     final, curve, logits = _ascend(params, jnp.asarray(emb[tok]), jnp.asarray(rotations), steps,
                                    float(learning_rate), int(row), int(key))
     return AscentRun(np.asarray(curve), np.asarray(final["w_q"]), np.asarray(final["w_k"]), np.asarray(logits))
+
+
+def random_start(d_model: int, d: int, seed: int, vocab: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Token embeddings and one ``(W_Q, W_K)`` initialisation, shared by the encodings compared.
+
+    Embeddings ``N(0, 1)``, weights ``N(0, 1/D)`` from ``numpy.random.default_rng(seed)``.
+    Shapes: returns ``(vocab, D)``, ``(D, d)``, ``(D, d)``.
+
+    >>> emb, w_q, w_k = random_start(8, 4, 0)
+    >>> emb.shape, w_q.shape, w_k.shape
+    ((2, 8), (8, 4), (8, 4))
+    """
+    rng = np.random.default_rng(seed)
+    emb = rng.standard_normal((vocab, d_model))
+    w_q = rng.standard_normal((d_model, d)) / np.sqrt(d_model)
+    w_k = rng.standard_normal((d_model, d)) / np.sqrt(d_model)
+    return emb, w_q, w_k

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import logsumexp
 
-from . import relative, rotary
+from . import frequencies, relative, rotary
 from . import validation as _v
 
 # relative precision of the bisection for the smallest sharp scale
@@ -240,3 +240,58 @@ def smallest_sharp_scale(psi: object, freqs: object, context: int, eps: float, d
         s2 = math.exp(log_s2)
     min_weight = float(np.min(relative.weight_at_distance(s2 * np.asarray(curve), distance)))
     return SharpHead(float(s2), min_weight, gap, upper)
+
+
+def off_pattern_mass(weights: object, distance: int) -> np.ndarray:
+    r"""Every row's attention off its target ``i - t``: :math:`\sum_{j \ne i-t} \alpha_{ij}` (Def 5.1).
+
+    A head is eps-diagonal (``t = 0``) or eps-previous-token (``t = 1``) when this is below
+    ``eps`` in every row ``i >= t`` (Definition 5.1 as corrected, erratum E3: the sum is over
+    the weights, and "= eps" means "< eps"). Summed directly over the off-target keys (not
+    ``1 - alpha``), so a mass far below eps64 is resolved.
+    Shapes: ``weights`` ``(N, N)`` row-stochastic over ``j <= i``; returns ``(N - t,)``.
+
+    >>> off_pattern_mass(np.array([[1.0, 0.0], [0.25, 0.75]]), 0).tolist()
+    [0.0, 0.25]
+    """
+    alpha = np.asarray(weights, dtype=np.float64)
+    if alpha.ndim != 2 or alpha.shape[0] != alpha.shape[1] or alpha.shape[0] < 1:
+        raise ValueError(f"weights must be a square (N, N) attention matrix, got shape {alpha.shape}")
+    n = alpha.shape[0]
+    if isinstance(distance, bool) or not isinstance(distance, numbers.Integral) or not 0 <= distance < n:
+        raise ValueError(f"distance must be an integer in [0, {n - 1}], got {distance!r}")
+    rows = np.arange(distance, n)
+    off = alpha[rows].copy()
+    off[np.arange(rows.size), rows - distance] = 0.0
+    return off.sum(axis=1)
+
+
+def band_offset_scales(d: int, theta: float, offsets: tuple[int, ...], width: int, context: int,
+                       eps: float) -> np.ndarray:
+    r"""Smallest eps-sharp :math:`s^2` of the diagonal head on the ``width`` pairs from each offset.
+
+    RoPE frequencies of ``(d, theta)``, equal pair weights, ``context`` tokens, every row
+    checked (:func:`smallest_sharp_scale`). Shapes: returns ``(len(offsets),)``.
+
+    >>> band_offset_scales(16, 100.0, (0, 2), 2, 64, 0.1).round(2).tolist()
+    [61.18, 67.45]
+    """
+    g = frequencies.rope(d, theta)
+    return np.array([smallest_sharp_scale(band_vector(d, range(o, o + width)), g, context, eps).scale_squared
+                     for o in offsets])
+
+
+def single_frequency_scales(d: int, theta: float, context: int, eps: float, step: int = 1
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Pair indices ``0, step, 2 step, ...`` and each single-pair diagonal head's smallest sharp :math:`s^2`.
+
+    Shapes: returns two ``(ceil(d / (2 step)),)`` arrays.
+
+    >>> idx, s2 = single_frequency_scales(8, 100.0, 16, 0.1, 2)
+    >>> idx.tolist(), (s2 > 0).all()
+    ([0, 2], np.True_)
+    """
+    g = frequencies.rope(d, theta)
+    idx = np.arange(0, g.size, step)
+    return idx, np.array([smallest_sharp_scale(band_vector(d, [m]), g, context, eps).scale_squared for m in idx])
+

@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import linregress
 
-from ropelab.checks.claims import s5_positional_heads as s5
+from ropelab.checks.claims import head_norms, rope_heads
 
 from . import _style
 
-OFFSETS = tuple(range(0, s5.D_GEMMA // 2 - s5.BAND_WIDTH + 1, 8))
+OFFSETS = tuple(range(0, rope_heads.D_GEMMA // 2 - rope_heads.BAND_WIDTH + 1, 8))
 
 
 def render(out_dir: str | Path) -> list[Path]:
-    g = s5._gemma_freqs()
-    scales = s5.band_offset_scales(OFFSETS)
+    g = rope_heads.gemma_frequencies()
+    scales = head_norms.band_offset_scales(OFFSETS)
     g_o = g[list(OFFSETS)]
     fitted = np.array(OFFSETS) >= 16
     fit = linregress(np.log(g_o[fitted]), np.log(scales[fitted]))
@@ -40,11 +40,11 @@ def render(out_dir: str | Path) -> list[Path]:
     ax.set_title("N = 8192, d = 256, theta = 1e4", fontsize=8)
     ax.legend(fontsize=7)
     ax = axes[1]
-    idx, singles = s5.single_frequency_scales(1)
-    necessary = float(s5._necessary_single_scale()(s5.CONTEXT_8K, s5.EPS_8K))
+    idx, singles = head_norms.single_frequency_scales(1)
+    necessary = head_norms.dirichlet_floor()
     ax.semilogy(idx, singles, ".", color=_style.ENCODING_COLOURS["partial rotary"], label="single pair m")
     ax.axhline(necessary, color="black", lw=0.8, ls="--", label="Dirichlet floor for any single pair")
-    ax.axhline(s5.SPEC_SINGLE_FREQUENCY_FLOOR,
+    ax.axhline(head_norms.SPEC_SINGLE_FREQUENCY_FLOOR,
                color="0.5", lw=0.8, ls=":", label="1e5 (SPEC)")
     ax.axhline(scales[0], color=_style.ENCODING_COLOURS["RoPE"], lw=1.0, label=f"top 16 pairs: {scales[0]:.1f}")
     ax.set_xlabel("pair index m (0 = highest frequency)")

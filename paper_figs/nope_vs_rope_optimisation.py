@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.claims import s5_positional_heads as s5
+from ropelab.checks.claims import nope_heads
 
 from . import _style
 
 
 def render(out_dir: str | Path) -> list[Path]:
-    runs = {name: s5.ascent_run(name) for name in ("NoPE", "RoPE")}
+    runs = {name: nope_heads.ascent_run(name) for name in ("NoPE", "RoPE")}
     fig, axes = _style.plt.subplots(1, 2, figsize=(10, 3.6))
     for name, run in runs.items():
         steps = np.arange(run.weights.size)
@@ -33,6 +33,6 @@ def render(out_dir: str | Path) -> list[Path]:
     axes[1].set_xlabel("Adam step")
     axes[1].set_ylabel("distance to the ceiling")
     axes[1].legend(fontsize=7)
-    fig.suptitle(f"optax.adam({s5.ASCENT_LR}), {s5.ASCENT_STEPS} steps, same start for both", fontsize=9)
+    fig.suptitle(f"optax.adam({nope_heads.ASCENT_LR}), {nope_heads.ASCENT_STEPS} steps, same start for both", fontsize=9)
     fig.tight_layout()
     return _style.save(fig, out_dir, "nope_vs_rope_optimisation")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.claims import s5_positional_heads as s5
+from ropelab.checks.claims import rope_heads
 from ropelab.constructions import heads, relative, rotary
 
 from . import _style
@@ -63,7 +63,7 @@ def render(out_dir: str | Path) -> list[Path]:
     # printed: q_i = R^i R^1 psi (angle (i + 1) g), k_j = R^j psi (angle j g)
     _arrows(axes[1], (QUERY_POSITION + 1) * G, {j: j * G for j in keys},
             "(b) printed: q = rho(g) psi, k = psi\nthe aligned key is j = i+1 (masked)")
-    psi, g = heads.band_vector(s5.D_GEMMA, s5.TOP_BAND), s5._gemma_freqs()
+    psi, g = heads.band_vector(rope_heads.D_GEMMA, rope_heads.TOP_BAND), rope_heads.gemma_frequencies()
     turned = rotary.rotation_matrix(1, g) @ psi
     x = np.arange(-SPAN, SPAN + 1)  # j - i
     ax = axes[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.claims import s5_positional_heads as s5
+from ropelab.checks.claims import nope_heads, rope_heads
 from ropelab.constructions import attention, heads, token_heads
 
 from . import _style
@@ -24,18 +24,18 @@ WINDOW = 20
 
 def attention_maps() -> dict[str, np.ndarray]:
     """The three ``WINDOW x WINDOW`` causal attention matrices, by panel title."""
-    psi, g = heads.band_vector(s5.D_GEMMA, s5.TOP_BAND), s5._gemma_freqs()
+    psi, g = heads.band_vector(rope_heads.D_GEMMA, rope_heads.TOP_BAND), rope_heads.gemma_frequencies()
     maps = {}
     for distance, name in ((0, "RoPE diagonal head"), (1, "RoPE previous-token head")):
-        sharp = heads.smallest_sharp_scale(psi, g, s5.CONTEXT_8K, s5.EPS_8K, distance)
+        sharp = heads.smallest_sharp_scale(psi, g, rope_heads.CONTEXT_8K, rope_heads.EPS_8K, distance)
         q, k = heads.head_vectors(psi, g, sharp.scale, distance)
         maps[f"{name}\n|q| = {sharp.scale:.2f}"] = np.asarray(
             attention.attention_weights(np.tile(q, (WINDOW, 1)), np.tile(k, (WINDOW, 1)), g))
-    run = s5.ascent_run("NoPE")
-    emb, _, _ = s5._ascent_setup()
+    run = nope_heads.ascent_run("NoPE")
+    emb = nope_heads.ascent_embeddings()
     tokens = np.array([0] + [1] * (WINDOW - 1))
     maps["NoPE: best head from gradient ascent\non [bos, x, ..., x]"] = np.asarray(
-        token_heads.token_head_weights(emb, tokens, run.w_q, run.w_k, np.zeros(s5.ASCENT_D // 2)))
+        token_heads.token_head_weights(emb, tokens, run.w_q, run.w_k, np.zeros(nope_heads.ASCENT_D // 2)))
     return maps
 
 

@@ -9,7 +9,8 @@ import sympy as sp
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ropelab.checks.claims import s5_positional_heads as s5
+from ropelab.checks.claims import head_norms, nope_heads
+from ropelab.checks.runner import measure
 from ropelab.constructions import attention, frequencies, head_training, heads, relative, token_heads
 from ropelab.theory import diophantine, near_returns
 
@@ -44,12 +45,13 @@ def test_nope_bos_x_x_weight_matches_closed_form(a31, a33):
 
 
 def test_gradient_ascent_nope_stalls_and_rope_succeeds():
-    nope, rope = s5.ascent_run("NoPE"), s5.ascent_run("RoPE")
+    nope, rope = nope_heads.ascent_run("NoPE"), nope_heads.ascent_run("RoPE")
     assert nope.best < 0.5
     assert rope.best > 0.99
-    assert nope.weights.shape == rope.weights.shape == (s5.ASCENT_STEPS + 1,)
+    assert nope.weights.shape == rope.weights.shape == (nope_heads.ASCENT_STEPS + 1,)
     # the negative control of Prop 5.2 is this RoPE run and its heads: far above 1/2
-    assert s5.CLAIMS[1].negative(True).residual > 0.49  # alpha_33 - 1/2 with alpha_33 > 0.99
+    wrong = measure(nope_heads.NOPE_CANNOT, nope_heads.NOPE_CANNOT.wrong, True)
+    assert wrong.parts["gradient ascent"].residual > 0.49  # alpha_33 - 1/2 with alpha_33 > 0.99
 
 
 def test_repeat_count_bound_on_identical_tokens_is_tight():
@@ -98,7 +100,7 @@ def test_smallest_sharp_scale_is_minimal_and_sufficient():
 
 def test_top_band_scale_matches_spec():
     head = heads.smallest_sharp_scale(heads.band_vector(256, range(16)), frequencies.rope(256, 1e4), 8192, 0.01)
-    assert abs(head.scale_squared - s5.SPEC_TOP_BAND_SCALE_SQUARED) <= s5.SPEC_PRINTED_HALF_UNIT
+    assert abs(head.scale_squared - head_norms.SPEC_TOP_BAND_SCALE_SQUARED) <= head_norms.SPEC_PRINTED_HALF_UNIT
     assert head.scale < 10.0  # the paper: Gemma's chunk norms stay below 10
 
 
@@ -172,3 +174,48 @@ def test_section_5_figures_render(tmp_path):
         paths = FIGURES[name](tmp_path)
         assert {p.suffix for p in paths} == {".png", ".pdf"}
         assert all(p.stat().st_size > 1000 for p in paths)
+
+
+# --- Definition 5.1 and the certificates ------------------------------------------------------
+
+def test_off_pattern_mass_is_one_minus_the_target_weight():
+    psi, g = heads.band_vector(16, [0, 1, 2]), frequencies.rope(16, 100.0)
+    for distance in (0, 1):
+        q, k = heads.head_vectors(psi, g, 2.0, distance)
+        dense = np.asarray(attention.attention_weights(np.tile(q, (30, 1)), np.tile(k, (30, 1)), g))
+        rows = np.arange(distance, 30)
+        np.testing.assert_allclose(heads.off_pattern_mass(dense, distance), 1.0 - dense[rows, rows - distance],
+                                   atol=1e-14)
+
+
+def test_off_pattern_mass_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"weights must be a square \(N, N\) attention matrix"):
+        heads.off_pattern_mass(np.ones((2, 3)), 0)
+    with pytest.raises(ValueError, match=r"distance must be an integer in \[0, 1\]"):
+        heads.off_pattern_mass(np.eye(2), 2)
+
+
+def test_row_certificate_matches_float64_and_can_fail():
+    """The Arb ball sum agrees with the float64 prefix sum, and a scale too small is not certified."""
+    from ropelab.checks.claims import rope_heads
+
+    for distance in (0, 1):
+        chunk = rope_heads.certificate_chunks(distance, quick=True)[0]
+        evidence = rope_heads.certify_row_sums(chunk)
+        assert evidence.passed
+        psi, g = heads.band_vector(256, rope_heads.TOP_BAND), rope_heads.gemma_frequencies()
+        curve = heads.target_curve(psi, g, chunk[1], distance)
+        floats = np.sum(np.exp(chunk[3] * np.delete(curve - curve[distance], distance)))
+        assert evidence.details["sum_upper"] == pytest.approx(floats, rel=1e-12)
+        # a quarter of the explicit scale leaves the row sums far above their budget
+        weak = (*chunk[:3], chunk[3] / 4, *chunk[4:])
+        assert not rope_heads.certify_row_sums(weak).passed
+
+
+def test_record_certificate_rejects_a_wrong_record_list():
+    from ropelab.checks.claims import near_returns as claims_near_returns
+
+    start, stop, predicted = claims_near_returns.record_chunks(quick=True)[0]
+    assert claims_near_returns.certify_records((start, min(stop, 2000), predicted)).passed
+    without_710 = tuple(m for m in predicted if m != 710)
+    assert not claims_near_returns.certify_records((start, min(stop, 2000), without_710)).passed

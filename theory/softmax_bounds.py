@@ -66,20 +66,34 @@ def derive_with_signs(
     return Derivation(statement=statement, holds=holds, steps=tuple(steps))
 
 
-def non_argmax_softmax_weight_below_half() -> Derivation:
-    r"""Lemma A.3: if :math:`a_i < a_j` for some ``j`` then :math:`\mathrm{softmax}(a)_i < 1/2`.
+def two_key_bound() -> sp.Lambda:
+    r"""The two-key bound :math:`1/(1 + e^{t})` on a weight whose logit sits ``t > 0`` below another's.
 
-    With :math:`E = e^{a_i}`, :math:`e^{a_j} = E(1+U)`, ``U > 0`` and ``R >= 0`` the other
-    keys, :math:`\tfrac12 - \frac{E}{E + E(1+U) + R} = \frac{EU + R}{2(E(2+U) + R)} > 0`;
-    the two-key bound :math:`1/(1 + e^{a_j - a_i})` sits in between.
+    >>> two_key_bound()(0)
+    1/2
+    """
+    gap = sp.Symbol("t", positive=True)
+    return sp.Lambda(gap, 1 / (1 + sp.exp(gap)))
+
+
+def non_argmax_softmax_weight_below_half() -> Derivation:
+    r"""Lemma A.3: if :math:`a_i < a_j` for some ``j`` then :math:`\mathrm{softmax}(a)_i < 1/2`, for any ``n``.
+
+    With :math:`E = e^{a_i}`, :math:`e^{a_j} = E(1+U)`, ``U > 0``, and the other ``n - 2``
+    keys' exponentials summing to :math:`R = \sum_{m=1}^{n-2} e^{a_m} \ge 0` (``n`` symbolic),
+    :math:`\tfrac12 - \frac{E}{E + E(1+U) + R} = \frac{EU + R}{2(E(2+U) + R)} > 0`; the two-key
+    bound :func:`two_key_bound` at the gap :math:`\ln(1+U) = a_j - a_i` sits in between.
 
     >>> non_argmax_softmax_weight_below_half().holds
     True
     """
+    m = sp.Symbol("m", integer=True, positive=True)
+    rest = sp.Symbol("n_rest", integer=True, positive=True)  # n - 2 >= 1 other keys (none: R = 0)
+    others = sp.Sum(sp.exp(sp.IndexedBase("a", real=True)[m]), (m, 1, rest))
     weight = E / (E + E * (1 + U) + R)
-    two_key = 1 / (1 + (1 + U))  # 1/(1 + e^{a_j - a_i})
-    return derive_with_signs(
-        "a_i < a_j implies softmax(a)_i < 1/2",
+    two_key = two_key_bound()(sp.log(1 + U))
+    derivation = derive_with_signs(
+        "a_i < a_j implies softmax(a)_i < 1/2, for any number n of logits",
         [("1/2 - softmax_i = (E U + R) / (2 (E (2 + U) + R))",
           sp.Rational(1, 2) - weight - (E * U + R) / (2 * (E * (2 + U) + R)))],
         [
@@ -88,6 +102,10 @@ def non_argmax_softmax_weight_below_half() -> Derivation:
             ("hence 1/2 - softmax_i > 0", sp.Rational(1, 2) - weight, "positive"),
         ],
     )
+    others_ok = bool(others.is_nonnegative)
+    return Derivation(derivation.statement, derivation.holds and others_ok, (
+        f"{'proved' if others_ok else 'NOT proved'}: the other n - 2 keys (n symbolic) add "
+        "R = sum_(m=1)^(n-2) e^(a_m) >= 0 to the denominator (R = 0 when n = 2)",) + derivation.steps)
 
 
 def nope_repeated_pair_weight() -> sp.Lambda:
@@ -115,11 +133,18 @@ def nope_cannot_be_diagonal_or_previous_token() -> Derivation:
     alpha33 = sp.exp(a33) / (sp.exp(a31) + 2 * sp.exp(a33))
     closed = nope_repeated_pair_weight()(a31, a33)
     V = sp.Symbol("V", positive=True)  # e^{a_31 - a_33}
+    # every head dimension: each of the P pairs has frequency 0, so each pair's logit is q_k . k_k
+    kk, P = sp.symbols("k P", integer=True, positive=True)
+    qa, qb, ka, kb = (sp.IndexedBase(name, real=True) for name in ("qa", "qb", "ka", "kb"))
+    pair_q, pair_k = sp.Matrix([qa[kk], qb[kk]]), sp.Matrix([ka[kk], kb[kk]])
+    pair_term = ((rho(i * 0) * pair_q).T * (rho(j * 0) * pair_k))[0] - (pair_q.T * pair_k)[0]
+    every_d = sp.Sum(sp.simplify(pair_term), (kk, 1, P)).doit()
     return derive_with_signs(
         "on [bos, x, x] a NoPE head has alpha_33 = alpha_32 = 1/(exp(a_31 - a_33) + 2) < 1/2",
         [
             ("a_32 = a_33: the two x keys are one vector under NoPE", nope_logit(3, 2) - nope_logit(3, 3)),
             ("the logit of a repeated token does not depend on its position", nope_logit(i, j) - (q.T * k_x)[0]),
+            ("every d (P pairs, P symbolic): a_ij = sum_k q_k . k_k at every pair of positions", every_d),
             ("alpha_33 = 1/(exp(a_31 - a_33) + 2)", alpha33 - closed),
         ],
         [("1/2 - 1/(V + 2) = V/(2(V + 2)) > 0, so alpha_33 = alpha_32 < 1/2", sp.Rational(1, 2) - 1 / (V + 2), "positive")],

@@ -12,5 +12,11 @@ MODULES: tuple[str, ...] = (
     "peers",
     # §3 does RoPE decay?
     # §5 positional heads
+    "softmax_bounds",
+    "positional_patterns",
+    "nope_heads",
+    "rope_heads",
+    "near_returns",
+    "head_norms",
     # §6 semantic channels, p-RoPE, base wavelength
 )

@@ -1,0 +1,288 @@
+"""RoPE heads can be diagonal or previous-token: q = s psi, k = s R^t psi at a large enough scale (Thm 5.3)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from ropelab.constructions import frequencies, heads, relative, rotary
+from ropelab.theory import positional_heads as th_ph
+
+from .. import tolerances as tol
+from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..laws import AtMost, Identity, Point, over_grid
+from . import _common as c
+
+SECTION = "§5 positional heads"
+
+# The setting of the paper's Gemma 7B discussion (Fig 6) and of SPEC §5's numbers.
+D_GEMMA, THETA = 256, 10_000.0
+CONTEXT_8K, EPS_8K = 8192, 0.01
+TOP_BAND = tuple(range(16))
+BAND_WIDTH = 16
+THM53_EPS = (1e-1, 1e-3, 1e-6)
+CONTEXTS = (2, 10, 100, 1000, 10_000, 100_000, 1_000_000)
+# the certificate: the top band at Thm 5.3's explicit scale, every row, in chunks of distances
+CERTIFIED_CONTEXTS = (1000, 10_000, 100_000, 1_000_000)
+CERTIFIED_EPS = 1e-3
+CERTIFIED_CHUNK = 1 << 17  # distances per certificate chunk
+ARB_BITS = 128
+ARB_BLOCK = 1024  # offsets per angle-addition block inside a chunk
+
+_PROOF_SCOPE = ("every even d, any number P of pairs (symbolic index), weights w_k > 0, frequencies g_k, "
+                "angles of psi, context N >= 2, eps in (0, 1), s > 0")
+_LEMMA_A1 = "Lemma A.1: delta_N > 0 (claim frequency_multiple_never_full_turn)"
+_NUMERIC_SCOPE = ("three heads: one pair g = 1 (N <= 100), top 8 pairs of d=64, theta=5e5 with random weights "
+                  "(N <= 10^5), top 16 pairs of d=256, theta=1e4 (N <= 10^6); N in {2, 10, ..., 10^6}, "
+                  "eps in {0.1, 1e-3, 1e-6}, every row")
+_CERT_SCOPE = ("top 16 pairs of d=256, theta=1e4 (exact frequencies 10^4^(-2m/256) as Arb balls), eps = 1e-3, "
+               "N in {10^3, 10^4, 10^5, 10^6}, every row, at the float64 explicit scale the package computes")
+
+
+def _certificate(distance: int) -> Certificate:
+    return Certificate(chunks=lambda quick: certificate_chunks(distance, quick), run=lambda chunk: certify_row_sums(chunk),
+                       shown=Shown(Trust.CERTIFIED, _CERT_SCOPE))
+
+
+DIAGONAL = Claim(
+    id="rope_head_can_be_diagonal",
+    label="Thm 5.3",
+    section=SECTION,
+    statement="q = k = s psi gives a_ij = s^2 sum_k |psi_k|^2 cos((i-j) g_k) and alpha_ii -> 1 as s grows; "
+    "s^2 >= ln((N-1)(1-eps)/eps)/delta_N makes every row of an N-token head >= 1 - eps (N up to 10^6).",
+    symbolic=Symbolic(th_ph.rope_head_can_be_diagonal, Shown(Trust.PROVED, _PROOF_SCOPE, (_LEMMA_A1,))),
+    law={"every row >= 1 - eps": AtMost("(1 - eps) - min_i alpha_ii against the derived weight rounding"),
+         "closed form": Identity("|SymPy closed form - JAX curve| / 8 d (angle + 1) eps64"),
+         "explicit scale": Identity("|package scale - SymPy's ln((N-1)(1-eps)/eps)/delta_N| / 8 eps64")},
+    check=lambda build, quick, rng: _thm53(0, *build, quick, rng),
+    construction=Variant((lambda psi, g, n: heads.target_curve(psi, g, n, 0),
+                          lambda psi, g, n, eps: heads.sufficient_scale_squared(psi, g, n, eps, 0)),
+                         "q = k = s psi at Thm 5.3's explicit scale"),
+    wrong=Variant((lambda psi, g, n: heads.target_curve(psi, g, n, 0), lambda psi, g, n, eps: _nearest_scale(psi, g, n, eps)),
+                  "the scale sized from the nearest neighbour's gap (1 - cos g) instead of delta_N, "
+                  "ignoring near-returns"),
+    numeric=Shown(Trust.CHECKED, _NUMERIC_SCOPE),
+    certificate=_certificate(0),
+    tolerance_reason="min weight >= 1 - eps up to the derived weight rounding (s^2 x (angle + pairs) x eps64); "
+    "closed form within 8 d (angle + 1) eps64",
+    explain=lambda: _explain(0),
+    corrected="Thm 5.3's proof writes 'sup' where the limit s -> oo is meant (E7).",
+    errata=("E7",),
+    figures=("positional_heads",),
+    seed=55,
+)
+
+PREVIOUS_TOKEN = Claim(
+    id="rope_head_can_be_previous_token",
+    label="Thm 5.3",
+    section=SECTION,
+    statement="q = s psi, k = s R^1 psi (the proof's convention) puts the maximum at j = i - 1 and "
+    "alpha_(i,i-1) >= 1 - eps at the same explicit scale, N up to 10^6.",
+    symbolic=Symbolic(th_ph.rope_head_can_be_previous_token, Shown(Trust.PROVED, _PROOF_SCOPE, (_LEMMA_A1,))),
+    law=DIAGONAL.law,
+    check=lambda build, quick, rng: _thm53(1, *build, quick, rng),
+    construction=Variant((lambda psi, g, n: heads.target_curve(psi, g, n, 1),
+                          lambda psi, g, n, eps: heads.sufficient_scale_squared(psi, g, n, eps, 1)),
+                         "q = s psi, k = s R^1 psi at Thm 5.3's explicit scale"),
+    wrong=Variant((lambda psi, g, n: relative.logit_curve(rotary.rotation_matrix(1, g) @ psi, psi, g, n),
+                   lambda psi, g, n, eps: heads.sufficient_scale_squared(psi, g, n, eps, 1)),
+                  "Figure 1's assignment q = rho(g) psi, k = psi at the same scale (erratum E1)"),
+    numeric=Shown(Trust.CHECKED, _NUMERIC_SCOPE),
+    certificate=_certificate(1),
+    tolerance_reason="min weight >= 1 - eps up to the derived weight rounding; closed form within "
+    "8 d (angle + 1) eps64",
+    explain=lambda: _explain(1),
+    corrected="Uses the proof's q = psi, k = rho(g) psi; Figure 1 prints the reverse (E1). 'sup' means the "
+    "limit (E7).",
+    errata=("E1", "E7"),
+    figures=("positional_heads", "positional_construction"),
+    seed=55,
+)
+
+CLAIMS = [DIAGONAL, PREVIOUS_TOKEN]
+
+
+def gemma_frequencies() -> np.ndarray:
+    """The RoPE schedule of the §5 setting: d = 256, theta = 1e4 (Gemma 7B).
+
+    >>> gemma_frequencies()[[0, -1]].round(6).tolist()
+    [1.0, 0.000107]
+    """
+    return frequencies.rope(D_GEMMA, THETA)
+
+
+def _heads(rng: np.random.Generator) -> list[dict]:
+    return [
+        {"name": "one pair g = 1 (d=2)", "psi": np.array([1.0, 0.0]), "freqs": np.array([1.0]), "longest": 100},
+        {"name": "top 8 pairs, random weights (d=64, theta=5e5)",
+         "psi": heads.band_vector(64, range(8), rng.uniform(0.2, 1.0, 8)), "freqs": frequencies.rope(64, 5e5),
+         "longest": 10**5},
+        {"name": "top 16 pairs, equal weights (d=256, theta=1e4)",
+         "psi": heads.band_vector(D_GEMMA, TOP_BAND), "freqs": gemma_frequencies(), "longest": 10**6},
+    ]
+
+
+def _nearest_scale(psi, g, n, eps):
+    """Wrong: delta taken at distance 1 only, ignoring near-returns further away."""
+    curve = heads.target_curve(psi, g, n, 0)
+    return math.log((n - 1) * (1 - eps) / eps) / float(curve[0] - curve[1])
+
+
+def _thm53(distance: int, curve_of, scale_of, quick: bool, rng: np.random.Generator) -> dict[str, list[Point]]:
+    i, j, g_sym, w_sym = sp.symbols("i j g w", real=True)
+    pair_logit = th_ph.chunk_head_logit(distance).subs(th_ph.s, 1).subs(
+        {th_ph.i: i, th_ph.j: j, th_ph.g: g_sym, th_ph.w: w_sym})
+    logit = sp.lambdify((w_sym, g_sym, i, j), pair_logit, "numpy")
+    bound = sp.lambdify((th_ph.N, th_ph.eps, th_ph.delta), th_ph.sufficient_scale_squared_expr(), "numpy")
+    longest = 10_000 if quick else 10**6
+    cases = {}
+    for head in _heads(rng):
+        for n in [n for n in CONTEXTS if n <= min(head["longest"], longest)]:
+            # the distances where the lambdified SymPy closed form meets the JAX curve
+            sample = np.unique(np.concatenate([[0, 1, n - 1], rng.integers(0, n, 64)]))
+            cases[head["name"], n] = {**head, "curve": np.asarray(curve_of(head["psi"], head["freqs"], n)),
+                                      "sample": sample, "gap": heads.smallest_logit_gap(head["psi"], head["freqs"], n,
+                                                                                        distance)}
+
+    def pairs_of(case: dict) -> tuple[np.ndarray, np.ndarray]:
+        g = case["freqs"]
+        weights = case["psi"][: g.size] ** 2 + case["psi"][g.size:] ** 2
+        return weights[weights > 0], g[weights > 0]
+
+    def closed_form(head: str, context: int) -> Point:
+        case = cases[head, context]
+        weights, g = pairs_of(case)
+        sample = case["sample"]
+        closed = np.sum(logit(weights, g, sample[:, None].astype(np.float64), 0.0), axis=1)
+        form_tol = tol.rotation_identity(np.float64, 2 * g.size, float((context - 1) * g.max()))
+        return Point({"head": head, "context": context}, error=float(np.max(np.abs(closed - case["curve"][sample]))),
+                     bound=form_tol.value)
+
+    def explicit_scale(head: str, context: int, eps: float) -> Point:
+        case = cases[head, context]
+        sympy_scale = float(bound(context, eps, case["gap"]))
+        ours = heads.sufficient_scale_squared(case["psi"], case["freqs"], context, eps, distance)
+        return Point({"head": head, "context": context, "eps": eps}, error=abs(ours - sympy_scale),
+                     bound=8 * tol.EPS64 * max(1.0, sympy_scale))
+
+    def every_row(head: str, context: int, eps: float) -> Point:
+        case = cases[head, context]
+        weights, g = pairs_of(case)
+        s2 = scale_of(case["psi"], case["freqs"], context, eps)
+        min_weight = float(np.min(relative.weight_at_distance(s2 * case["curve"], distance)))
+        rounding = tol.target_weight_rounding(g.size, float((context - 1) * g.max()), s2, context)
+        return Point({"head": head, "context": context, "eps": eps}, value=(1 - eps) - min_weight,
+                     limit=rounding.value, extra={"delta_N": case["gap"], "scale_squared": s2, "min_weight": min_weight})
+
+    points = [{"head": head, "context": n} for head, n in cases]
+    with_eps = [{**point, "eps": eps} for point in points for eps in THM53_EPS]
+    return {"every row >= 1 - eps": over_grid(with_eps, every_row), "closed form": over_grid(points, closed_form),
+            "explicit scale": over_grid(with_eps, explicit_scale)}
+
+
+def _explain(distance: int) -> str:
+    psi, g = heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
+    n, eps = 1000, 1e-3
+    gap = heads.smallest_logit_gap(psi, g, n, distance)
+    s2 = heads.sufficient_scale_squared(psi, g, n, eps, distance)
+    sharp = heads.smallest_sharp_scale(psi, g, n, eps, distance)
+    name = "diagonal" if distance == 0 else "previous-token"
+    target = "i" if distance == 0 else "i-1"
+    key = "k = s psi" if distance == 0 else "k = s R^1 psi"
+    text = (
+        f"{name} head: psi = top 16 pairs of d=256, theta=1e4, equal weights 1/16; q = s psi, {key}.\n"
+        f"Logit a_ij = s^2 sum_k w_k cos((i - j - {distance}) g_k), largest at j = {target}. Over N = {n} tokens the "
+        f"closest competitor sits delta_N = {c.fmt(gap, 6)} below (unit scale).\n"
+        f"Thm 5.3's scale s^2 = ln((N-1)(1-eps)/eps)/delta_N = {c.fmt(s2, 6)} (eps = {eps}) gives every row "
+        f"weight >= {c.fmt(heads.min_target_weight(psi, g, math.sqrt(s2), n, distance), 8)} on {target};\n"
+        f"the exact smallest scale (bisection on the last row) is s^2 = {c.fmt(sharp.scale_squared, 6)}, "
+        f"|q| = {c.fmt(sharp.scale, 4)}.\n"
+        "Corrected reading: the proof writes 'sup' for the limit alpha -> 1 (E7)."
+    )
+    if distance == 0:
+        single = np.array([1.0, 0.0]), np.array([1.0])
+        naive = _nearest_scale(*single, 100, 1e-3)
+        return text + (
+            "\nWhat breaks it: sizing s from the nearest neighbour only. One pair g = 1 over 100 tokens: "
+            f"1 - cos(1) = {c.fmt(1 - math.cos(1), 4)} suggests s^2 = {c.fmt(naive, 4)}, but 1 - cos(44) = "
+            f"{1 - math.cos(44):.3e} (a near-return) leaves row 99 with weight "
+            f"{heads.min_target_weight(*single, math.sqrt(naive), 100):.3f} on the diagonal."
+        )
+    s = math.sqrt(s2)
+    curve = relative.logit_curve(rotary.rotation_matrix(1, g) @ psi * s, psi * s, g, n)
+    return text + (
+        "\nErratum E1: Figure 1's q = rho(g) psi, k = psi at the same scale puts "
+        f"{float(np.min(relative.weight_at_distance(curve, 1))):.2e} (worst row) on i-1: its maximum is the "
+        "future token i+1, hidden by the causal mask."
+    )
+
+
+# --- the certificate: every row's target weight with Arb balls ------------------------------
+
+def certificate_chunks(distance: int, quick: bool) -> list[tuple]:
+    """``(distance, N, eps, s^2, pairs, start, stop)`` for each piece of the distances ``0 .. N-1``.
+
+    ``s^2`` is the float64 explicit scale the package computes; a chunk certifies the
+    competitors at distances ``start <= r < stop``.
+    """
+    psi, g = heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
+    out = []
+    for n in [n for n in CERTIFIED_CONTEXTS if n <= (10_000 if quick else 10**6)]:
+        s2 = heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance)
+        for start in range(0, n, CERTIFIED_CHUNK):
+            out.append((distance, n, CERTIFIED_EPS, s2, TOP_BAND, start, min(n, start + CERTIFIED_CHUNK)))
+    return out
+
+
+def certify_row_sums(chunk: tuple) -> Evidence:
+    r"""Certify with Arb balls that one chunk's competitors stay within its share of the budget.
+
+    Row ``i`` puts :math:`1/(1 + S_i)` on its target with :math:`S_i = \sum_{r \le i, r \ne t} e^{-s^2 D_r}`
+    (position-only logits: every row is a prefix of one curve). :math:`S_i \le \varepsilon/(1-\varepsilon)`
+    gives :math:`\alpha \ge 1 - \varepsilon`; the budget is split over the chunks in proportion to
+    their number of competitors, and every term is positive, so a chunk whose ball sum is within
+    its share bounds every prefix of it: together the chunks certify every row.
+    Each :math:`D_r = 1 - \sum_k w_k \cos((r - t) g_k)` comes from an Arb matrix product (angle
+    addition over blocks of ``ARB_BLOCK`` offsets) with the frequencies as balls of
+    :math:`\theta^{-2m/d}`.
+
+    >>> certify_row_sums((0, 100, 0.01, 40.0, TOP_BAND, 0, 100)).passed  # N = 100, s^2 = 40, eps = 0.01
+    True
+    >>> certify_row_sums((0, 100, 0.01, 10.0, TOP_BAND, 0, 100)).passed  # s^2 = 10 is too small
+    False
+    """
+    import flint
+
+    distance, n, eps, s2, pairs, start, stop = chunk
+    flint.ctx.prec = ARB_BITS
+    theta = flint.arb(THETA)
+    g = [theta ** (flint.arb(-2 * m) / D_GEMMA) for m in pairs]
+    w = flint.arb(1) / len(pairs)
+    offsets = flint.arb_mat([[(flint.arb(j) * gk).cos() for j in range(ARB_BLOCK)] for gk in g]
+                            + [[(flint.arb(j) * gk).sin() for j in range(ARB_BLOCK)] for gk in g])
+    block_starts = list(range(start, stop, ARB_BLOCK))
+    # cos((b + j - t) g) = cos((b - t) g) cos(j g) - sin((b - t) g) sin(j g)
+    coeffs = flint.arb_mat([[w * (flint.arb(b - distance) * gk).cos() for gk in g]
+                            + [-w * (flint.arb(b - distance) * gk).sin() for gk in g] for b in block_starts])
+    curve = coeffs * offsets
+    scale = flint.arb(s2)
+    total, smallest_gap, competitors = flint.arb(0), None, 0
+    for row, b in enumerate(block_starts):
+        for j in range(min(ARB_BLOCK, stop - b)):
+            if b + j == distance:
+                continue
+            gap = 1 - curve[row, j]  # D_r: sum w = 1
+            smallest_gap = gap if smallest_gap is None or gap.upper() < smallest_gap.upper() else smallest_gap
+            total += (-scale * gap).exp()
+            competitors += 1
+    budget = flint.arb(eps) / (1 - flint.arb(eps)) * competitors / (n - 1)
+    ratio = total / budget
+    certain = bool(smallest_gap is None or smallest_gap > 0) and bool(ratio < 1)
+    return Evidence(float(ratio.upper()) - 1.0 if certain else math.inf, 0.0,
+                    {"N": n, "distances": [start, stop], "eps": eps, "distance": distance},
+                    {"unit": "upper end of (competitor ball sum / budget share) - 1", "competitors": competitors,
+                     "scale_squared": s2, "budget": float(budget.upper()), "sum_upper": float(total.upper()),
+                     "margin": float((budget - total).lower()),
+                     "smallest_gap_lower": float(smallest_gap.lower()) if smallest_gap is not None else None})
