@@ -13,4 +13,11 @@ MODULES: tuple[str, ...] = (
     # §3 does RoPE decay?
     # §5 positional heads
     # §6 semantic channels, p-RoPE, base wavelength
+    "orbits",
+    "semantic_breaking",
+    "p_rope",
+    "table1",
+    "base_wavelength",
+    "base_bound",
+    "apostrophe",
 )
