@@ -262,6 +262,17 @@ def test_apostrophe_numbers():
     assert n["g_119"] == pytest.approx(2.0535e-4, rel=1e-4)
     assert n["8000 g"] == pytest.approx(1.6428, abs=1e-4)
     assert n["q.k not-BOS"] == pytest.approx(-85.47) and n["q.k BOS"] == pytest.approx(24.94)
+    # what the vectors imply: an anti-aligned rival breaks chunk 119 inside 8k, the printed keys swap beyond it
+    implied = apostrophe.implied_breaking(119)
+    assert implied["semantic_range"] == implied["anti_aligned_brute_force"] == 7651
+    assert implied["printed_vectors_break_at"] == 11964
+
+
+def test_first_overtaking_is_breaking_context_for_an_aligned_target():
+    for g, phi, ratio in ((0.01, math.pi, 1.0), (0.003, 1.0, 1.7), (0.02, -2.0, 0.6)):
+        general = channels.first_overtaking(np.array([1.0, 0.0]), np.array([1.0, 0.0]),
+                                            channels.rival_key(phi, ratio), np.array([g]), 5000)
+        assert general.context == channels.breaking_context(g, phi, ratio, limit=5000).context
 
 
 # --- the checks notice a broken rotary map ------------------------------------------------------

@@ -131,6 +131,9 @@ def _explain() -> str:
     q = np.array(APOSTROPHE["q_not_bos"])
     bos = relative.logit_curve(q, np.array(APOSTROPHE["k_bos"]), g, 8000)
     other = relative.logit_curve(q, np.array(APOSTROPHE["k_not_bos"]), g, 8000)
+    def where(tokens: int) -> str:
+        return "beyond" if tokens > CONTEXT else "inside"
+
     return (
         f"Gemma 7B, layer 1 head 10, chunk 119 (1-based; pair m = 118): g = 1e4^(-236/256) = 10^(-59/16) = "
         f"{n['g_119']:.4g} rad/token; over 8000 tokens it turns {c.fmt(n['8000 g'], 4)} rad, about pi/2.\n"
@@ -140,8 +143,11 @@ def _explain() -> str:
         f"{c.fmt(bos.max(), 4)}] and the not-BOS logit in [{c.fmt(other.min(), 4)}, {c.fmt(other.max(), 4)}].\n"
         f"What Thm 6.1 implies: an anti-aligned rival of equal norm breaks this channel at "
         f"{implied['semantic_range']:,} tokens (closed form; brute force {implied['anti_aligned_brute_force']:,}), "
-        f"inside the {CONTEXT:,}-token context; with the printed vectors a not-BOS key first out-scores the BOS key "
-        f"at a context of {implied['printed_vectors_break_at']:,} tokens, beyond it: for these vectors the slow channel "
-        "stays a semantic 'is it BOS?' test over the whole training context.\nReading chunk 119 as the 0-based "
+        f"{where(implied['semantic_range'])} the {CONTEXT:,}-token context; with the printed vectors a not-BOS key "
+        f"first out-scores the BOS key at a context of {implied['printed_vectors_break_at']:,} tokens, "
+        f"{where(implied['printed_vectors_break_at'])} it: "
+        + ("for these vectors the slow channel stays a semantic 'is it BOS?' test over the whole training context."
+           if implied["printed_vectors_break_at"] > CONTEXT else "even these vectors lose the BOS key within it.")
+        + "\nReading chunk 119 as the 0-based "
         "pair m = 119 (chunk 120 in the paper's numbering) gives 8000 g = 1.56 and is rejected."
     )

@@ -30,10 +30,11 @@ BREAKS = Claim(
               "norm ratio rho) in some placement once the context reaches N*(g, phi, rho) ~ phi/(2g) (equal "
               "norms; pi/(2g) anti-aligned), after which the target's weight is below 1/2.",
     symbolic=Symbolic(lambda: _breaks_symbolic(),
-                      Shown(Trust.PROVED, "every g != 0, target angle alpha, norms rho, tau > 0 and any number of "
-                                          "other keys (the margin is a sinusoid of amplitude >= |rho - tau|; the "
-                                          "overtaking placement exists where the orbit comes close, by Lemma A.2; "
-                                          "the target's weight is then < 1/2); the equal-norm crossings (phi -+ g)/2",
+                      Shown(Trust.PROVED, "every g with g/2pi irrational (every RoPE frequency, Lemma A.1), target "
+                                          "angle alpha, norms rho, tau > 0 and any number of other keys (the margin "
+                                          "is a sinusoid of amplitude >= |rho - tau|; the overtaking placement exists "
+                                          "where the dense orbit comes close, Lemma A.2; the target's weight is then "
+                                          "< 1/2); the equal-norm crossings (phi -+ g)/2 for symbolic g, phi",
                             cites=("three-gap theorem (through Lemma A.2)",))),
     law=ZeroCount("configurations where brute force != closed form, plus target weights > 1/2"),
     check=lambda closed_form, quick, rng: _breaks(closed_form, quick, rng),
