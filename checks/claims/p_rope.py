@@ -28,9 +28,9 @@ KEEPS = Claim(
     statement="p-RoPE rotates exactly the pairs g_1..g_n, n = int(p*d//2), with the full d in the exponent, "
               "and leaves the rest at frequency 0; p = 1 is RoPE, p = 0 is NoPE.",
     symbolic=Symbolic(lambda: _keeps_symbolic(),
-                      Shown(Trust.PROVED, "every even d = 2h, kept count n <= h and pair index m (symbolic h, n, m): "
-                                          "p_rope_frequency is theta^(-2m/d) for m < n and 0 for m >= n; "
-                                          "n = h at p = 1 and 0 at p = 0")),
+                      Shown(Trust.PROVED, "every even d = 2h, every p in [0, 1] and pair index m (symbolic h, p, n, m): "
+                                          "0 <= n = floor(p h) <= h; p_rope_frequency is theta^(-2m/d) for m < n "
+                                          "and 0 for m >= n; n = h at p = 1 and 0 at p = 0")),
     law={"frequencies": Identity("frequency error / 8 x 2 x eps64 (1 rad angles)"),
          "float hazards": ZeroCount("(p, d) where the schedule does not follow the IEEE count")},
     check=lambda schedule, quick, rng: _keeps(schedule, quick),
@@ -103,6 +103,12 @@ def _keeps_symbolic() -> Derivation:
     theta = th_p.theta
     kept_index, dropped_index = n - 1 - j, n + j  # every m < n, every m >= n
     standard = theta ** (-kept_index / h)  # g_(m+1) = theta^(-2m/d) with d = 2h, written independently
+    # every p in [0, 1] is 1/(1 + e) with e >= 0 (p = 0 is the limit e -> oo, n = 0 by the theory's own step)
+    e = sp.Symbol("e", nonnegative=True)
+    fraction = 1 / (1 + e)
+    count = sp.floor(fraction * h)  # h - count = (h - p h) + frac(p h), both >= 0
+    count_in_range = (count.is_nonnegative and sp.simplify(h - fraction * h).is_nonnegative
+                      and sp.frac(fraction * h).is_nonnegative)
     return combine(
         "p-RoPE rotates exactly the n = floor(p d / 2) highest standard frequencies",
         [th_p.p_rope_keeps_highest_frequencies()],
@@ -110,6 +116,8 @@ def _keeps_symbolic() -> Derivation:
             ("every kept pair m = n - 1 - j: p_rope_frequency(m) = theta^(-m/h), the standard g_(m+1)",
              th_p.p_rope_frequency(kept_index, 2 * h, n) - standard),
             ("every dropped pair m = n + j: p_rope_frequency(m) = 0", th_p.p_rope_frequency(dropped_index, 2 * h, n)),
+            ("every p in (0, 1]: 0 <= n = floor(p d/2) <= d/2, so the kept pairs are a prefix of the schedule",
+             sp.Integer(0) if count_in_range else sp.Integer(1)),
             ("d = 8, theta = 100: p_rope_frequency(1) = rotations.frequency(2) (pair 2 of the standard schedule)",
              th_p.p_rope_frequency(1, 8, 2).subs(theta, 100) - rot.frequency(2, 8, 100)),
         ],
