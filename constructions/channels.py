@@ -355,3 +355,24 @@ def first_overtaking(query: np.ndarray, target: np.ndarray, rival: np.ndarray, f
     if rival_later[r] >= target_later[r]:
         return Break(r + 1, int(np.argmin(t[:r])), r, float(m[r]), before)
     return Break(r + 1, r, int(np.argmax(o[:r])), float(m[r]), before)
+
+
+def weight_among_rivals(query: np.ndarray, target: np.ndarray, rival: np.ndarray, freqs: np.ndarray,
+                        context: int, target_distance: int) -> float:
+    r"""The target's attention weight at ``target_distance`` with copies of ``rival`` at every other distance.
+
+    The general form of :func:`target_weight` (any vectors, any pairs). Shapes: ``query``,
+    ``target``, ``rival`` ``(d,)``, ``freqs`` ``(d/2,)``.
+
+    >>> round(weight_among_rivals(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([-1.0, 0.0]),
+    ...                           np.array([0.01]), 2, 0), 6)
+    0.880797
+    """
+    context = _length(context, "context")
+    if not 0 <= target_distance < context:
+        raise ValueError(f"target_distance must be an integer in [0, {context - 1}], got {target_distance}")
+    g = np.asarray(freqs, dtype=np.float64)
+    t = float(relative.logit_curve(query, target, g, context)[target_distance])
+    others = np.delete(relative.logit_curve(query, rival, g, context), target_distance)
+    top = max(t, float(np.max(others)) if others.size else -math.inf)
+    return math.exp(t - top) / (math.exp(t - top) + float(np.sum(np.exp(others - top))))

@@ -42,8 +42,9 @@ BREAKS = Claim(
     wrong=Variant(lambda g, phi, ratio: _only_target_drifts(g, phi, ratio),
                   "the closed form of a reading where only the target drifts (rival parked at distance 0)"),
     numeric=Shown(Trust.CHECKED, "96 seeded (g, phi, rho) cases (24 in quick mode), g in [1e-3, 0.3] log-uniform, "
-                                 "phi in (-pi, pi], rho in [1/2, 2], plus Gemma 7B's slowest pair; float64 brute "
-                                 "force over every distance"),
+                                 "phi in (-pi, pi], rho in [1/2, 2], plus Gemma 7B's slowest pair, against the closed "
+                                 "form; 32 (8 quick) targets at any angle with norms in [1/2, 2], g in [1e-3, 1], "
+                                 "broken within one turn; float64 brute force over every distance"),
     tolerance_reason="exact integer agreement of the brute-force N* with the closed form; configurations whose "
                      "deciding margin is within 16 u (1 + rho)(1 + L g) of a tie are reported, not counted",
     certificate=Certificate(lambda quick: _break_chunks(quick), lambda cases: certify_break_cases(cases),
@@ -133,6 +134,32 @@ def _breaks(closed_form, quick: bool, rng: np.random.Generator) -> list[Point]:
         wrong = measured != predicted and not near_tie
         points.append(Point({"g": g, "phi": phi, "ratio": ratio}, violations=float(wrong + heavy),
                             extra={"brute_force": measured, "closed_form": predicted, "near_tie": near_tie}))
+    return points + _general_targets(quick, rng)
+
+
+def _general_targets(quick: bool, rng: np.random.Generator) -> list[Point]:
+    """Any target angle and norms: a rival out-scores the target within one turn, ceil(2 pi/g) + 2 tokens.
+
+    Within one turn every direction is within g/2 of a distance, so some rival is within 3g/2 of
+    the query's direction while the target is within g/2 of the opposite one: for g < pi/3 the
+    rival leads by at least (rho + tau) cos(3g/2) > 0, and the target's weight is then below 1/2.
+    """
+    points = []
+    for _ in range(8 if quick else 32):
+        g = math.exp(rng.uniform(math.log(1e-3), math.log(1.0)))
+        alpha, phi = rng.uniform(-math.pi, math.pi, 2)
+        tau, rho = np.exp(rng.uniform(math.log(0.5), math.log(2.0), 2))
+        query = np.array([1.0, 0.0])
+        target, rival = tau * np.array([math.cos(alpha), math.sin(alpha)]), channels.rival_key(phi, rho)
+        within = math.ceil(2 * math.pi / g) + 2
+        found = channels.first_overtaking(query, target, rival, np.array([g]), within)
+        bad = found is None
+        if found is not None:
+            bad = any(channels.weight_among_rivals(scale * query, target, rival, np.array([g]), found.context,
+                                                   found.target_distance) >= 0.5 for scale in (1.0, 50.0))
+        points.append(Point({"g": g, "alpha": float(alpha), "phi": float(phi), "tau": float(tau), "rho": float(rho)},
+                            violations=float(bad), extra={"breaks_at": found.context if found else None,
+                                                          "one_turn": within}))
     return points
 
 
