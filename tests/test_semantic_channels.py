@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ropelab.checks import reference
-from ropelab.checks.claims import apostrophe, base_bound, base_wavelength, p_rope, semantic_breaking, table1
+from ropelab.checks.claims import apostrophe, base_bound, base_wavelength, semantic_breaking, table1
 from ropelab.constructions import base_bounds, channels, frequencies, orbits, partial, relative
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import orbits as th_orbits
@@ -139,7 +139,7 @@ def test_p_rope_float_hazard_is_documented_and_followed():
     assert frequencies.p_rope_pairs(100, 0.58) == th_p.kept_pairs_ieee(0.58, 100) == 28
     assert th_p.kept_pairs_decimal("0.58", 100) == 29
     assert int(np.sum(frequencies.p_rope(100, 1e4, 0.58) > 0)) == 28
-    hazards = p_rope.float_hazards(128)
+    hazards = th_p.float_hazards(128)
     assert (0.58, 100, 28, 29) in hazards
     # every hazard is a product just below an even integer, and the construction follows IEEE
     for p, d, ieee, decimal in hazards:

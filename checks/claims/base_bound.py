@@ -61,13 +61,9 @@ def _symbolic() -> Derivation:
 
 @functools.cache
 def men_scans(quick: bool) -> dict[int, base_bounds.FeasibleBases]:
-    """Incremental scans: a base infeasible for L is infeasible for every longer context, so the
-    scan for L starts at the previous context's smallest base."""
-    out, low = {}, 2.0
-    for length in (1024,) if quick else (1024, 8192):
-        out[length] = base_bounds.feasible_bases(MEN_D, length, low, SCAN_TOP[length])
-        low = out[length].smallest * 0.999
-    return out
+    """The scans of the claim: L = 1024 (quick), then 8192, each from the previous smallest base."""
+    contexts = (1024,) if quick else (1024, 8192)
+    return base_bounds.scans_by_context(MEN_D, {length: SCAN_TOP[length] for length in contexts})
 
 
 def reported_bases(scan: base_bounds.FeasibleBases) -> dict[str, tuple[float, bool]]:

@@ -133,23 +133,6 @@ def measured_frequencies(freqs: np.ndarray) -> np.ndarray:
     return np.arctan2(turned[m, m + d // 2], turned[m, m])
 
 
-def float_hazards(max_d: int = 512) -> list[tuple[float, int, int, int]]:
-    """Every (p, d) with two-decimal p and even d <= max_d where int(p*d//2) differs from the
-    decimal floor(p d / 2): ``(p, d, ieee_count, decimal_count)``.
-
-    >>> (0.58, 100, 28, 29) in float_hazards(100)
-    True
-    """
-    out = []
-    for hundredths in range(1, 100):
-        p_text = f"{hundredths / 100:.2f}"
-        for d in range(2, max_d + 1, 2):
-            ieee, decimal = th_p.kept_pairs_ieee(float(p_text), d), th_p.kept_pairs_decimal(p_text, d)
-            if ieee != decimal:
-                out.append((float(p_text), d, ieee, decimal))
-    return out
-
-
 def _keeps(schedule, quick: bool) -> dict[str, list[Point]]:
     # lambdified at every run, so that the check reads the theory's closed form as it is now
     expected_of = sp.lambdify((sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n"), th_p.theta),
@@ -168,7 +151,7 @@ def _keeps(schedule, quick: bool) -> dict[str, list[Point]]:
                 points.append(Point({"d": d, "theta": theta, "p": p, "kept": kept}, error=error, bound=bound.value))
     hazards = [Point({"p": p, "d": d}, violations=float(int(np.sum(schedule(d, 1e4, p) != 0)) != ieee),
                      extra={"ieee": ieee, "decimal": decimal})
-               for p, d, ieee, decimal in float_hazards(128 if quick else 512)]
+               for p, d, ieee, decimal in th_p.float_hazards(128 if quick else 512)]
     return {"frequencies": points, "float hazards": hazards}
 
 
@@ -183,7 +166,7 @@ def _respread_schedule(d: int, theta: float, p: float) -> np.ndarray:
 
 def _explain_keeps() -> str:
     f = frequencies.p_rope(8, 100.0, 0.5)
-    hazards = float_hazards(512)
+    hazards = th_p.float_hazards(512)
     return (
         f"d = 8, theta = 100, p = 0.5: n = int(0.5*8//2) = 2 pairs keep g_0 = 1 and g_1 = 100^(-2/8) = "
         f"{c.fmt(100 ** -0.25, 6)}; the others do not rotate: p_rope = {np.round(f, 6).tolist()}.\n"
