@@ -52,9 +52,11 @@ BREAKS = Claim(
                                                    "slowest pair: 128-bit Arb balls show no placement breaks in "
                                                    "N* - 1 tokens and one does in N*")),
     explain=lambda: _explain_breaks(),
-    corrected="Thm 6.1's proof swaps the angle indices (E3); the statement here is quantitative: the first "
-              "breaking context in closed form.",
-    errata=("E3", "E8", "E9"),
+    corrected="E8: the proof's 'a_ij < 0 for all j != k' means j != n, 'alpha_ik <= 1/2' means alpha_in, and "
+              "'for any eps > 0' needs eps <= 1/2. E9: the theorem is stated for d = 2 (where g_1 = 1 is the highest "
+              "frequency) but holds for every frequency, with a breaking context ~ phi/(2g); the statement here is "
+              "that quantitative one, in closed form.",
+    errata=("E8", "E9"),
     figures=("semantic_range",),
     seed=BREAK_SEED,
 )
