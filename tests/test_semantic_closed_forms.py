@@ -116,3 +116,10 @@ def test_certificates_hold_and_catch_a_planted_fault(monkeypatch):
     assert {feasible for _, _, _, feasible, _ in cases} == {True, False}
     monkeypatch.setattr(th_base, "cosine_sum", lambda distance, base, d, digits=40: np.float64(1.0))
     assert not base_bound.certify_base_case(cases[1]).passed
+
+
+def test_breaking_context_certificate_runs_in_worker_processes():
+    from ropelab.checks.runner import certify_claim
+
+    evidence = certify_claim(REGISTRY["semantic_channel_breaks_at_long_context"], quick=True, processes=2)
+    assert evidence.passed and len(evidence.parts) == 8
