@@ -169,3 +169,20 @@ def feasible_bases(d: int, context: int, low: float, high: float, step: float = 
     runs = zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1)
     islands = [(float(grid[a]), float(grid[b])) for a, b in runs]
     return FeasibleBases(context, grid, feasible, smallest, monotone_from, islands)
+
+
+def scans_by_context(d: int, tops: dict[int, float], low: float = 2.0) -> dict[int, FeasibleBases]:
+    """:func:`feasible_bases` for each context of ``tops`` (context -> highest base scanned), in order.
+
+    A base infeasible for ``L`` is infeasible for every longer context, so each scan starts just
+    below the previous context's smallest base.
+
+    >>> scans = scans_by_context(128, {1024: 8000.0}, low=3000.0)
+    >>> round(scans[1024].smallest, -1)
+    4290.0
+    """
+    out = {}
+    for length in sorted(tops):
+        out[length] = feasible_bases(d, length, low, tops[length])
+        low = out[length].smallest * 0.999
+    return out

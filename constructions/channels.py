@@ -323,3 +323,56 @@ def completed_turns(freqs: np.ndarray, length: int, block: int = 1 << 14) -> np.
         turns += np.sum(np.diff(angle, axis=0) < 0, axis=0)
         previous = angle[-1]
     return turns
+
+
+def first_overtaking(query: np.ndarray, target: np.ndarray, rival: np.ndarray, freqs: np.ndarray,
+                     limit: int) -> Break | None:
+    r"""Brute force for any vectors: the first context in which a copy of ``rival`` out-scores ``target``.
+
+    The general form of :func:`breaking_context`: the target key sits at one distance and
+    copies of the rival fill the others, with logits :math:`t(r) = q^\top R^{-r}k_t` and
+    :math:`o(r) = q^\top R^{-r}k_o` (any angles and norms, any number of pairs). The first
+    ``N`` with some :math:`r_t \ne r_o < N` and :math:`o(r_o) > t(r_t)`; ``None`` within ``limit``.
+    Shapes: ``query``, ``target``, ``rival`` ``(d,)``, ``freqs`` ``(d/2,)``; memory ``O(limit)``.
+
+    >>> b = first_overtaking(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([-1.0, 0.0]), np.array([0.01]), 1000)
+    >>> b.context == breaking_context(0.01, np.pi).context
+    True
+    """
+    limit = _length(limit, "limit")
+    g = np.asarray(freqs, dtype=np.float64)
+    t = relative.logit_curve(query, target, g, limit)
+    o = relative.logit_curve(query, rival, g, limit)
+    prefix_min_t = np.concatenate([[math.inf], np.minimum.accumulate(t)[:-1]])
+    prefix_max_o = np.concatenate([[-math.inf], np.maximum.accumulate(o)[:-1]])
+    rival_later, target_later = o - prefix_min_t, prefix_max_o - t
+    m = np.maximum(rival_later, target_later)
+    hits = np.flatnonzero(m > 0)
+    if not hits.size:
+        return None
+    r = int(hits[0])
+    before = float(np.max(m[:r])) if r else -math.inf
+    if rival_later[r] >= target_later[r]:
+        return Break(r + 1, int(np.argmin(t[:r])), r, float(m[r]), before)
+    return Break(r + 1, r, int(np.argmax(o[:r])), float(m[r]), before)
+
+
+def weight_among_rivals(query: np.ndarray, target: np.ndarray, rival: np.ndarray, freqs: np.ndarray,
+                        context: int, target_distance: int) -> float:
+    r"""The target's attention weight at ``target_distance`` with copies of ``rival`` at every other distance.
+
+    The general form of :func:`target_weight` (any vectors, any pairs). Shapes: ``query``,
+    ``target``, ``rival`` ``(d,)``, ``freqs`` ``(d/2,)``.
+
+    >>> round(weight_among_rivals(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([-1.0, 0.0]),
+    ...                           np.array([0.01]), 2, 0), 6)
+    0.880797
+    """
+    context = _length(context, "context")
+    if not 0 <= target_distance < context:
+        raise ValueError(f"target_distance must be an integer in [0, {context - 1}], got {target_distance}")
+    g = np.asarray(freqs, dtype=np.float64)
+    t = float(relative.logit_curve(query, target, g, context)[target_distance])
+    others = np.delete(relative.logit_curve(query, rival, g, context), target_distance)
+    top = max(t, float(np.max(others)) if others.size else -math.inf)
+    return math.exp(t - top) / (math.exp(t - top) + float(np.sum(np.exp(others - top))))

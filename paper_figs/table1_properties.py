@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ropelab.checks.claims import _common
-from ropelab.checks.claims import s6_semantic_channels as s6
+from ropelab.checks.claims import table1 as t1
+from ropelab.checks.reference import paper_facts
 
 from . import _style
 
 
 def render(out_dir: str | Path, horizon: int = 10**6, context: int = 8192) -> list[Path]:
     """Run the two checks for each encoding and draw the table."""
-    table = s6.table1(horizon, context)
-    paper = _common.paper_facts()["table1_properties"]
+    table = t1.table1(horizon, context)
+    paper = paper_facts()["table1_properties"]
     columns = paper["columns"]
     cells = []
     for prop in ("Positional", "Semantic"):

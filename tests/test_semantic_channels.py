@@ -1,5 +1,6 @@
 """Section 6: semantic channels, the orbit of a rotation, p-RoPE, the base and its bounds."""
 
+import dataclasses
 import math
 
 import mpmath
@@ -9,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ropelab.checks import reference
-from ropelab.checks.claims import s6_semantic_channels as s6
+from ropelab.checks.claims import apostrophe, base_bound, base_wavelength, semantic_breaking, table1
 from ropelab.constructions import base_bounds, channels, frequencies, orbits, partial, relative
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import orbits as th_orbits
@@ -38,7 +39,7 @@ def test_closed_form_breaking_context_is_exact(log_g, phi, log_ratio):
     if found.context != exact:
         # only where float64 cannot resolve the deciding comparison (e.g. 30 g = 0.3 exactly
         # in decimals but not in binary), and then by one token
-        assert min(found.margin, -found.closest_before) < s6._tie_tolerance(g, ratio, limit)
+        assert min(found.margin, -found.closest_before) < semantic_breaking.tie_tolerance(g, ratio, limit)
         assert abs(found.context - exact) == 1
     assert found.margin > 0 >= found.closest_before
     assert max(found.target_distance, found.rival_distance) == found.context - 1
@@ -138,7 +139,7 @@ def test_p_rope_float_hazard_is_documented_and_followed():
     assert frequencies.p_rope_pairs(100, 0.58) == th_p.kept_pairs_ieee(0.58, 100) == 28
     assert th_p.kept_pairs_decimal("0.58", 100) == 29
     assert int(np.sum(frequencies.p_rope(100, 1e4, 0.58) > 0)) == 28
-    hazards = s6.float_hazards(128)
+    hazards = th_p.float_hazards(128)
     assert (0.58, 100, 28, 29) in hazards
     # every hazard is a product just below an even integer, and the construction follows IEEE
     for p, d, ieee, decimal in hazards:
@@ -180,13 +181,27 @@ def test_partial_rotary_without_permutation_is_not_weight_compatible():
 # --- Table 1 and the diagonal head ------------------------------------------------------------
 
 
-def test_table1_is_the_papers():
-    table = s6.table1(10**5, 2048)
+def test_table1_is_the_papers_and_measured():
+    table = table1.table1(10**5, 2048)
     paper = reference.paper_facts()["table1_properties"]
     for col, name in enumerate(paper["columns"]):
         assert table[name]["positional"] == paper["Positional"][col]
         assert table[name]["semantic"] == paper["Semantic"][col]
     assert table["NoPE"]["min_diagonal_weight"] == pytest.approx(1 / 2048)
+    assert table["RoPE"]["range"] == 14619 and table["p-RoPE"]["range"] == math.inf
+    # the extra columns: reversed p-RoPE keeps only slow pairs, partial rotary the fastest one
+    assert not table["reversed p-RoPE"]["positional"] and table["reversed p-RoPE"]["semantic"]
+    assert table["partial rotary"]["positional"] and table["partial rotary"]["semantic"]
+
+
+def test_table1_with_two_cells_swapped_is_rejected():
+    from ropelab.checks.runner import run_claim
+
+    swapped = dataclasses.replace(table1.TABLE1, construction=table1.TABLE1.wrong)
+    assert run_claim(swapped, quick=True).status == "fail"
+    measured = table1.cells(table1.measure(10**5, 2048))
+    for first, second in (("NoPE", "Positional"), ("p-RoPE", "Semantic")), (("RoPE", "Semantic"), ("RoPE", "Positional")):
+        assert table1.swap(measured, first, second) != measured
 
 
 def test_top_band_head_matches_spec_and_proof_scale_suffices():
@@ -204,7 +219,7 @@ def test_top_band_head_matches_spec_and_proof_scale_suffices():
 
 
 def test_base_constants_and_errata():
-    k = s6.base_constants()
+    k = base_wavelength.base_constants()
     assert k["turns (1/theta)"]["exact"] == pytest.approx(2.0372, abs=1e-4) and k["turns (1/theta)"]["agrees"]
     assert k["turns (exact g_64, d=128) [E4]"]["exact"] == pytest.approx(2.3526, abs=1e-4)
     llama = k["Llama onset 500000^(-40/64) [E2]"]
@@ -223,11 +238,11 @@ def test_critical_pair_counts_match_rotation():
 
 
 def test_men_bound_1k_and_non_monotone_witness():
-    scan = s6.men_scans(True)[1024]
+    scan = base_bound.men_scans(True)[1024]
     assert scan.smallest == pytest.approx(4.3e3, abs=50)
     assert not scan.is_monotone and scan.monotone_from > scan.smallest
-    w = s6._witness(scan)
-    assert w["certified"] and w["larger_infeasible"] > w["feasible"]
+    w = base_bound.witness(scan)
+    assert w["holds"] and w["larger_infeasible"] > w["feasible"]
     # the 40-digit evaluation agrees with the float64 kernel at the witness
     fast = base_bounds.cosine_sum(w["larger_infeasible"], 128, w["distance"] + 1)[-1]
     assert fast == pytest.approx(w["B_mpmath"], abs=1e-9)
@@ -243,10 +258,21 @@ def test_men_bound_8k_and_64k():
 
 
 def test_apostrophe_numbers():
-    n = s6.apostrophe_numbers(119)
+    n = apostrophe.apostrophe_numbers(119)
     assert n["g_119"] == pytest.approx(2.0535e-4, rel=1e-4)
     assert n["8000 g"] == pytest.approx(1.6428, abs=1e-4)
     assert n["q.k not-BOS"] == pytest.approx(-85.47) and n["q.k BOS"] == pytest.approx(24.94)
+    # what the vectors imply: an anti-aligned rival breaks chunk 119 inside 8k, the printed keys swap beyond it
+    implied = apostrophe.implied_breaking(119)
+    assert implied["semantic_range"] == implied["anti_aligned_brute_force"] == 7651
+    assert implied["printed_vectors_break_at"] == 11964
+
+
+def test_first_overtaking_is_breaking_context_for_an_aligned_target():
+    for g, phi, ratio in ((0.01, math.pi, 1.0), (0.003, 1.0, 1.7), (0.02, -2.0, 0.6)):
+        general = channels.first_overtaking(np.array([1.0, 0.0]), np.array([1.0, 0.0]),
+                                            channels.rival_key(phi, ratio), np.array([g]), 5000)
+        assert general.context == channels.breaking_context(g, phi, ratio, limit=5000).context
 
 
 # --- the checks notice a broken rotary map ------------------------------------------------------

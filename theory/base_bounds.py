@@ -146,3 +146,43 @@ def cosine_sum(distance: int, base: float, d: int, digits: int = 40) -> mpmath.m
     with mpmath.workdps(digits):
         b = mpmath.mpf(base)
         return mpmath.fsum(mpmath.cos(distance * b ** (-mpmath.mpf(2 * m) / d)) for m in range(d // 2))
+
+
+def certified_cosine_sums(base: float, d: int, distances: range | list[int], bits: int = 128) -> list:
+    r"""Arb balls containing :math:`B_\theta(r) = \sum_{m<d/2}\cos(r\theta^{-2m/d})` at each distance
+    (python-flint, ``bits`` of precision; the base taken as the exact binary value of the float).
+
+    >>> ball = certified_cosine_sums(100.0, 4, [1])[0]
+    >>> bool(ball > 1.5353) and bool(ball < 1.5354)   # cos(1) + cos(0.1)
+    True
+    """
+    import flint
+
+    old = flint.ctx.prec
+    flint.ctx.prec = bits
+    try:
+        b = flint.arb(base)
+        freqs = [b ** (flint.arb(-2 * m) / d) for m in range(d // 2)]
+        return [sum(((r * g).cos() for g in freqs), flint.arb(0)) for r in distances]
+    finally:
+        flint.ctx.prec = old
+
+
+def certify_cosine_sum_sign(base: float, d: int, distances: range | list[int], negative: bool) -> dict:
+    r"""Certify :math:`B_\theta(r) < 0` at one of ``distances`` (``negative``) or :math:`B_\theta(r) > 0`
+    at all of them; reports the deciding distance (the most negative, or the smallest) and its ball.
+
+    >>> certify_cosine_sum_sign(100.0, 128, [59], negative=True)["certified"]
+    True
+    """
+    balls = certified_cosine_sums(base, d, distances)
+    mids = [float(ball.mid()) for ball in balls]
+    index = min(range(len(balls)), key=mids.__getitem__)
+    if negative:
+        certified = any(bool(ball < 0) for ball in balls)
+    else:
+        certified = all(bool(ball > 0) for ball in balls)
+    deciding = balls[index]
+    return {"certified": certified, "deciding_distance": list(distances)[index],
+            "lower": float(deciding.lower()), "upper": float(deciding.upper()), "mpmath": float(
+                cosine_sum(list(distances)[index], base, d))}

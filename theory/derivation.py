@@ -63,3 +63,17 @@ def derive(statement: str, facts: list[tuple[str, sp.Expr | sp.MatrixBase]]) -> 
         holds = holds and ok
         steps.append(f"{'proved' if ok else 'NOT proved'}: {description}")
     return Derivation(statement=statement, holds=holds, steps=tuple(steps))
+
+
+def combine(statement: str, parts: list[Derivation],
+            facts: list[tuple[str, sp.Expr | sp.MatrixBase]] = ()) -> Derivation:
+    """One derivation from several: it holds when every part and every extra fact holds.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> one = derive("a", [("x - x = 0", x - x)])
+    >>> combine("a and b", [one], [("x + 1 = 0", x + 1)]).holds
+    False
+    """
+    extra = derive(statement, list(facts))
+    steps = tuple(line for part in parts for line in part.steps) + extra.steps
+    return Derivation(statement=statement, holds=all(part.holds for part in parts) and extra.holds, steps=steps)

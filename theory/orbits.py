@@ -152,3 +152,54 @@ def three_gap_theorem() -> Derivation:
              lengths[2] - (ekm1 - (m - 1) * ek) + (ekm1 - (1 / qk - qkm1 * ek / qk))),
         ],
     )
+
+
+def largest_gap_tends_to_zero() -> Derivation:
+    r"""Lemma A.2 for every irrational :math:`\alpha = g/2\pi` and every ``k``, by induction.
+
+    With symbolic partial quotient :math:`a \ge 1` and symbolic convergents, one step of the
+    recursion :math:`p_{k+1} = a p_k + p_{k-1}`, :math:`q_{k+1} = a q_k + q_{k-1}`,
+    :math:`\eta_{k+1} = \eta_{k-1} - a\eta_k` flips the sign of the determinant
+    :math:`p_kq_{k-1} - p_{k-1}q_k` and keeps :math:`q_k\eta_{k-1} + q_{k-1}\eta_k` (both hold at
+    ``k = 0``), so both hold for every ``k``; :math:`q_{k+1} \ge q_k + q_{k-1}` gives
+    :math:`q_k \ge k`. The three-gap theorem (cited: it gives the arcs' lengths) puts the largest
+    arc below :math:`\eta_{k-1} = (1 - q_{k-1}\eta_k)/q_k < 1/q_k \le 1/k`, which tends to 0.
+
+    >>> largest_gap_tends_to_zero().holds
+    True
+    """
+    a = sp.Symbol("a", positive=True, integer=True)
+    p_k, p_km1, q_k, q_km1 = sp.symbols("p_k p_km1 q_k q_km1", integer=True)
+    eta_k, eta_km1, alpha = sp.symbols("eta_k eta_km1 alpha", real=True)
+    k = sp.Symbol("k", positive=True, integer=True)
+    i, j = sp.symbols("i j", nonnegative=True, integer=True)
+    p_next, q_next = a * p_k + p_km1, a * q_k + q_km1
+    eta_next = eta_km1 - a * eta_k
+    sign = sp.Integer(-1) ** k
+    # signed errors e_k = q_k alpha - p_k alternate: eta_k = (-1)^k e_k
+    e_next = q_next * alpha - p_next
+    return derive(
+        "for every irrational alpha the largest arc of {n alpha mod 1}_(n <= N) is below 1/q_k <= 1/k -> 0",
+        [
+            ("k = 0: p_0 q_(-1) - p_(-1) q_0 = -1 (p_(-1) = 1, q_(-1) = 0, q_0 = 1)",
+             (p_k * q_km1 - p_km1 * q_k).subs({p_km1: 1, q_km1: 0, q_k: 1}) + 1),
+            ("step: p_(k+1) q_k - p_k q_(k+1) = -(p_k q_(k-1) - p_(k-1) q_k), for every a",
+             sp.expand(p_next * q_k - p_k * q_next + (p_k * q_km1 - p_km1 * q_k))),
+            ("step: e_(k+1) = a e_k + e_(k-1), so eta_(k+1) = eta_(k-1) - a eta_k with eta_k = (-1)^k e_k",
+             sp.expand(sign * (-1) * e_next
+                       - ((sign * (-1) * (q_km1 * alpha - p_km1)) - a * sign * (q_k * alpha - p_k)))),
+            ("k = 0: q_0 eta_(-1) + q_(-1) eta_0 = 1 (eta_(-1) = 1)",
+             (q_k * eta_km1 + q_km1 * eta_k).subs({q_k: 1, eta_km1: 1, q_km1: 0}) - 1),
+            ("step: q_(k+1) eta_k + q_k eta_(k+1) = q_k eta_(k-1) + q_(k-1) eta_k, for every a",
+             sp.expand(q_next * eta_k + q_k * eta_next - (q_k * eta_km1 + q_km1 * eta_k))),
+            ("q_(k+1) - q_k - q_(k-1) = (a - 1) q_k >= 0 for a >= 1",
+             # a = 1 + j and q_k = 1 + i with i, j >= 0: (a - 1) q_k = j (1 + i)
+             sp.Integer(0) if sp.expand(q_next - q_k - q_km1 - (a - 1) * q_k) == 0
+             and ((a - 1) * q_k).subs({a: 1 + j, q_k: 1 + i}).is_nonnegative else sp.Integer(1)),
+            ("q_k >= k, q_(k-1) >= 1 imply q_(k+1) >= q_k + q_(k-1) >= k + 1",
+             # q_k = k + i, q_(k-1) = 1 + j with i, j >= 0
+             sp.Integer(0) if ((k + i) + (1 + j) - (k + 1)).is_nonnegative else sp.Integer(1)),
+            ("largest arc < eta_(k-1) = (1 - q_(k-1) eta_k)/q_k <= 1/q_k <= 1/k -> 0 (three-gap theorem)",
+             sp.limit(1 / k, k, sp.oo)),
+        ],
+    )

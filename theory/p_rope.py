@@ -45,6 +45,23 @@ def kept_pairs_ieee(p: float, d: int) -> int:
     return math.floor(Fraction(product) / 2)
 
 
+def float_hazards(max_d: int = 512) -> list[tuple[float, int, int, int]]:
+    """Every (p, d) with two-decimal p and even d <= max_d where int(p*d//2) differs from the
+    decimal floor(p d / 2): ``(p, d, ieee_count, decimal_count)``.
+
+    >>> (0.58, 100, 28, 29) in float_hazards(100)
+    True
+    """
+    out = []
+    for hundredths in range(1, 100):
+        p_text = f"{hundredths / 100:.2f}"
+        for d in range(2, max_d + 1, 2):
+            ieee, decimal = kept_pairs_ieee(float(p_text), d), kept_pairs_decimal(p_text, d)
+            if ieee != decimal:
+                out.append((float(p_text), d, ieee, decimal))
+    return out
+
+
 def p_rope_frequency(m: int | sp.Expr, d: int | sp.Expr, kept: int | sp.Expr) -> sp.Expr:
     r"""Pair ``m``'s p-RoPE frequency: :math:`\theta^{-2m/d}` if ``m < kept`` else 0."""
     return sp.Piecewise((theta ** (-2 * sp.sympify(m) / d), sp.sympify(m) < kept), (0, True))

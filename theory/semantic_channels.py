@@ -214,3 +214,108 @@ def semantic_range(freq: float) -> float:
         return math.inf
     with mpmath.workdps(DIGITS):
         return int(mpmath.floor(mpmath.pi / (2 * mpmath.mpf(freq)) + mpmath.mpf(3) / 2)) + 1
+
+
+def overtaking_in_general() -> Derivation:
+    r"""Thm 6.1 for any frequency, target angle, norms and number of rivals.
+
+    One pair of frequency ``g``; the query at angle 0, the target key at angle :math:`\alpha`
+    with norm :math:`\tau`, a rival at angle :math:`\phi` with norm :math:`\rho`, any further
+    keys contributing :math:`S \ge 0` to the softmax denominator. With the rival at angle
+    ``y`` and the target ``s`` tokens further,
+
+    .. math:: \rho\cos(\phi - y) - \tau\cos(\alpha - y - sg) = A\cos y + B\sin y,
+
+    a sinusoid of squared amplitude :math:`\rho^2 + \tau^2 - 2\rho\tau\cos(\phi - \alpha + sg)
+    \ge (\rho - \tau)^2`; at :math:`\alpha = 0, \tau = 1` its coefficients are
+    :func:`sinusoid_coefficients`. The proof's overtaking case: where the orbit of the rotation
+    (dense by Lemma A.2) brings the rival within :math:`\varepsilon` of the query's direction and
+    the target within :math:`\varepsilon` of the opposite one, the rival leads by
+    :math:`(\rho + \tau)(1 - \varepsilon) > 0`, and a target out-scored by one key has softmax
+    weight below 1/2 whatever the other keys (Lemma A.3).
+
+    >>> overtaking_in_general().holds
+    True
+    """
+    alpha, shift = sp.Symbol("alpha", real=True), sp.Symbol("s", integer=True)
+    tau, lead, other = sp.Symbol("tau", positive=True), sp.Symbol("Delta", positive=True), sp.Symbol("S", nonnegative=True)
+    keep = sp.Symbol("delta", positive=True)  # 1 - eps, eps in [0, 1)
+    excess = sp.Symbol("e", positive=True)
+    logit_t = sp.Symbol("a_t", real=True)
+    general = rho * sp.cos(phi - y) - tau * sp.cos(alpha - y - shift * g)
+    a_gen = rho * sp.cos(phi) - tau * sp.cos(alpha - shift * g)
+    b_gen = rho * sp.sin(phi) - tau * sp.sin(alpha - shift * g)
+    steps = []
+    for sign, name in ((1, "+"), (-1, "-")):
+        a_s, b_s = sinusoid_coefficients(sign)
+        steps.append((f"alpha = 0, tau = 1, s = {name}1: A and B are sinusoid_coefficients({name}1)",
+                      sp.Matrix([a_gen - a_s, b_gen - b_s]).subs({alpha: 0, tau: 1, shift: sign})))
+    weight = sp.exp(logit_t) / (sp.exp(logit_t) + sp.exp(logit_t + lead) + other)
+    half_gap = sp.simplify(sp.Rational(1, 2) - weight)
+    numerator = sp.exp(logit_t) * (sp.exp(lead) - 1) + other
+    steps += [
+        ("the margin at any target angle and norm is A cos y + B sin y",
+         sp.expand_trig(general - (a_gen * sp.cos(y) + b_gen * sp.sin(y)))),
+        ("A^2 + B^2 = rho^2 + tau^2 - 2 rho tau cos(phi - alpha + s g)",
+         sp.expand_trig(sp.expand(a_gen**2 + b_gen**2 - (rho**2 + tau**2 - 2 * rho * tau * sp.cos(phi - alpha + shift * g))))),
+        ("A^2 + B^2 - (rho - tau)^2 = 2 rho tau (1 - cos(phi - alpha + s g)) >= 0",
+         sp.expand_trig(sp.expand(a_gen**2 + b_gen**2 - (rho - tau)**2
+                                  - 2 * rho * tau * (1 - sp.cos(phi - alpha + shift * g))))),
+        ("overtaking: rival at cos >= 1 - eps, target at cos <= -(1 - eps) leads by (rho + tau)(1 - eps)",
+         rho * keep - (-tau * keep) - (rho + tau) * keep),
+        ("(rho + tau)(1 - eps) > 0 for every rho, tau > 0 and eps < 1",
+         sp.Integer(0) if ((rho + tau) * keep).is_positive else sp.Integer(1)),
+        ("one key leading by Delta: 1/2 - alpha_target = (e^a_t (e^Delta - 1) + S) / (2 denominator)",
+         sp.simplify(half_gap - numerator / (2 * (sp.exp(logit_t) + sp.exp(logit_t + lead) + other)))),
+        # every lead Delta > 0 is ln(1 + e) for one e > 0, and then e^Delta - 1 = e
+        ("e^Delta - 1 > 0 for Delta = ln(1 + e) > 0 (so alpha_target < 1/2 with any number of other keys)",
+         sp.Integer(0) if numerator.subs(lead, sp.log(1 + excess)).is_positive else sp.Integer(1)),
+    ]
+    return derive("a rotating channel (g != 0) is out-scored at some placement whatever the target's angle, the "
+                  "norms and the other keys; the target's weight is then below 1/2", steps)
+
+
+def certified_first_break(freq: float, rival_angle: float, ratio: float, context: int, bits: int = 128) -> dict:
+    r"""Arb-ball brute force: no placement breaks the channel in ``context - 1`` tokens, one
+    does in ``context`` tokens (python-flint, ``bits`` of precision).
+
+    Every logit :math:`\cos(rg)` and :math:`\rho\cos(\phi - rg)` is a ball containing the
+    true value, for the exact binary values of ``freq``, ``rival_angle`` and ``ratio``. With
+    running extrema taken over the balls' endpoints, ``"no_break_before"`` is True only if
+    every rival logit is certainly below every target logit at another distance within
+    ``context - 1`` tokens, and ``"breaks_at"`` only if the last distance certainly creates a
+    winning placement: together they certify that ``context`` is the first breaking context.
+
+    >>> certified_first_break(0.01, math.pi, 1.0, 159)["certified"]
+    True
+    >>> certified_first_break(0.01, math.pi, 1.0, 160)["certified"]
+    False
+    """
+    import flint
+
+    old = flint.ctx.prec
+    flint.ctx.prec = bits
+    try:
+        gb, pb, rb = flint.arb(freq), flint.arb(rival_angle), flint.arb(ratio)
+        top_rival = low_target = None  # exact endpoints: the largest rival, the smallest target so far
+        best_rival = best_target = None  # the balls with those midpoints (for the breaking placement)
+        no_break = True
+        for r in range(context - 1):
+            angle = r * gb
+            t, o = angle.cos(), rb * (pb - angle).cos()
+            if r:
+                no_break = no_break and bool(t > top_rival) and bool(o < low_target)
+            if top_rival is None or o.upper() > top_rival:
+                top_rival = o.upper()
+            if low_target is None or t.lower() < low_target:
+                low_target = t.lower()
+            if best_rival is None or o.mid() > best_rival.mid():
+                best_rival = o
+            if best_target is None or t.mid() < best_target.mid():
+                best_target = t
+        last = (context - 1) * gb
+        t, o = last.cos(), rb * (pb - last).cos()
+        breaks = context >= 2 and (bool(o - best_target > 0) or bool(best_rival - t > 0))
+        return {"no_break_before": no_break, "breaks_at": breaks, "certified": no_break and breaks, "bits": bits}
+    finally:
+        flint.ctx.prec = old

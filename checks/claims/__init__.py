@@ -19,4 +19,11 @@ MODULES: tuple[str, ...] = (
     "near_returns",
     "head_norms",
     # §6 semantic channels, p-RoPE, base wavelength
+    "orbits",
+    "semantic_breaking",
+    "p_rope",
+    "table1",
+    "base_wavelength",
+    "base_bound",
+    "apostrophe",
 )
