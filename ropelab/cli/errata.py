@@ -48,18 +48,24 @@ def register(app: typer.Typer) -> None:
 def _table(errata) -> Table:
     table = Table(title="Errata of Barbero et al. (ICLR 2025)", show_lines=True)
     table.add_column("id", no_wrap=True)
-    for name, ratio in (("where", 1), ("the paper's text", 3), ("corrected reading", 4), ("shown by", 3)):
+    table.add_column("where", max_width=12, overflow="fold")
+    for name, ratio in (("the paper's text", 3), ("corrected reading", 4), ("shown by", 3)):
         table.add_column(name, ratio=ratio, overflow="fold")
     for e in errata:
-        table.add_row(Text(e.id), Text(e.where), Text(e.paper_text), Text(e.corrected),
-                      Text("\n".join(e.shown_by_lines())))
+        shown = [line.removeprefix("claim ") for line in e.shown_by_lines()]
+        table.add_row(Text(e.id), Text(e.where), Text(e.paper_text), Text(e.corrected), Text("\n".join(shown)))
     return table
 
 
 def _print_block(console, e) -> None:
-    console.print(Text.assemble((f"{e.id}", "bold"), f"  {e.where}"))
-    for label, value in (("paper", e.paper_text), ("corrected", e.corrected), ("shown by", e.shown_by())):
-        console.print(Text.assemble(("  " + label + ": ", "bold"), value))
+    """One erratum as labelled lines with a hanging indent (narrow terminals)."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(e.id), Text(e.where))
+    for label, value in (("paper", e.paper_text), ("corrected", e.corrected), ("shown by", "\n".join(e.shown_by_lines()))):
+        grid.add_row(Text(label), Text(value))
+    console.print(grid)
     console.print()
 
 
