@@ -21,7 +21,8 @@ from ropelab.checks.registry import REGISTRY
 from ropelab.theory import rotations as th
 
 ORIGINAL = {name: getattr(th, name) for name in
-            ("rho", "frequency", "chunk_logit", "chunk_score_closed_form", "interleaved_source", "rotary_entry")}
+            ("rho", "frequency", "chunk_logit", "chunk_score_closed_form", "interleaved_source", "rotary_entry",
+             "pair_of", "layout_block")}
 
 
 def clockwise_rho(angle):
@@ -58,6 +59,15 @@ def off_diagonal_entry(position, row, column):
     return sp.KroneckerDelta(k, l + 1) * ORIGINAL["rho"](position * th.freqs[l])[c - 1, c_ - 1]
 
 
+def swapped_pair_of(v, k):
+    return sp.Matrix([v[k, 2], v[k, 1]])
+
+
+def clockwise_interleaved_block(angles, layout):
+    right = ORIGINAL["layout_block"](angles, layout)
+    return right.T if layout == "interleaved" else right
+
+
 FAULTS = [
     ("rho", clockwise_rho, ("rotation_composition", "rope_score_depends_on_relative_position",
                             "chunk_score_is_norm_times_cosine")),
@@ -68,6 +78,8 @@ FAULTS = [
     ("chunk_score_closed_form", angles_swapped_closed_form, ("chunk_score_is_norm_times_cosine",)),
     ("interleaved_source", off_by_one_source, ("layouts_agree_up_to_permutation",)),
     ("rotary_entry", off_diagonal_entry, ("rope_preserves_norm", "rope_score_depends_on_relative_position")),
+    ("pair_of", swapped_pair_of, ("rope_preserves_norm", "rope_score_depends_on_relative_position")),
+    ("layout_block", clockwise_interleaved_block, ("layouts_agree_up_to_permutation",)),
 ]
 CASES = [(name, fault, claim_id) for name, fault, claims in FAULTS for claim_id in claims]
 
