@@ -65,7 +65,8 @@ def test_section_2_has_an_arb_certificate():
     certified = [cid for cid in SECTION_2 if REGISTRY[cid].certificate is not None]
     assert certified, "no §2 claim carries a certificate"
     for cid in certified:
-        assert REGISTRY[cid].certificate.shown.trust is Trust.CERTIFIED and "Arb" in REGISTRY[cid].certificate.shown.scope
+        shown = REGISTRY[cid].certificate.shown
+        assert shown.trust is Trust.CERTIFIED and "Arb" in shown.scope
 
 
 @pytest.mark.slow

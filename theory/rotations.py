@@ -68,7 +68,8 @@ def rotary_entry(position: sp.Expr, row: tuple[sp.Expr, int], column: tuple[sp.E
 
 
 def rotary_pair(position: sp.Expr, v: sp.IndexedBase, k: sp.Expr, h: sp.Expr) -> sp.Matrix:
-    r"""Pair ``k`` of :math:`R^i v`, summed from the entries: :math:`\sum_{l=1}^{h}\sum_{c'} \delta_{kl}\rho(ig_l)_{cc'} v_{l,c'}`.
+    r"""Pair ``k`` of :math:`R^i v`, summed from the entries of :math:`R^i`:
+    :math:`\sum_{l=1}^{h}\sum_{c'} \delta_{kl}\rho(ig_l)_{cc'} v_{l,c'}`.
 
     SymPy evaluates the Kronecker sum; for ``1 <= k <= h`` it is :math:`\rho(i g_k) v^{(k)}`.
     """
@@ -166,7 +167,8 @@ def chunk_logit(query_position: sp.Expr = i, key_position: sp.Expr = j, freq: sp
     k1*q1 + k2*q2
     """
     (a1, a2), (b1, b2) = q, k
-    product = ((rho(query_position * freq) * sp.Matrix([a1, a2])).T * (rho(key_position * freq) * sp.Matrix([b1, b2])))[0]
+    rotated_q = rho(query_position * freq) * sp.Matrix([a1, a2])
+    product = (rotated_q.T * (rho(key_position * freq) * sp.Matrix([b1, b2])))[0]
     delta = (key_position - query_position) * freq
     relative = (a1 * b1 + a2 * b2) * sp.cos(delta) + (a2 * b1 - a1 * b2) * sp.sin(delta)
     # The relative form is returned only after SymPy has confirmed it equals the product.

@@ -21,8 +21,9 @@ COMPOSITION = Claim(
     label="Eq. 2",
     section=SECTION,
     statement="rho(a) rho(b) = rho(a+b); rho(a)^T = rho(-a) = rho(a)^-1; rho(g)^n = rho(n g) for every integer n.",
-    symbolic=Symbolic(th.rotation_composition, Shown(Trust.PROVED, "all real a, b; every integer n, negative included "
-                                                                    "(induction both ways, and the eigen form)")),
+    symbolic=Symbolic(th.rotation_composition,
+                      Shown(Trust.PROVED, "all real a, b; every integer n, negative included "
+                                          "(induction both ways, and the eigen form)")),
     law=Identity("error / derived tolerance"),
     check=lambda rotate, quick, rng: _composition(rotate, quick, rng),
     construction=Variant(rotary.apply, "the rotary map"),
@@ -45,8 +46,9 @@ NORM = Claim(
     label="Sec 2",
     section=SECTION,
     statement="|R^i x| = |x| for every position i.",
-    symbolic=Symbolic(th.rope_preserves_norm, Shown(Trust.PROVED, "every even d = 2h (h symbolic, |R^i x|^2 a Sum over pairs "
-                                                                   "k = 1..h of the block-diagonal R^i), every position, real g_k")),
+    symbolic=Symbolic(th.rope_preserves_norm,
+                      Shown(Trust.PROVED, "every even d = 2h (h symbolic, |R^i x|^2 a Sum over pairs k = 1..h "
+                                          "of the block-diagonal R^i), every position, real g_k")),
     law=Identity("relative norm error / derived tolerance"),
     check=lambda rotate, quick, rng: _norm(rotate, quick, rng),
     construction=Variant(rotary.apply, "the rotary map"),

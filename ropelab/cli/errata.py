@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def errata(
         erratum_id: Annotated[str | None, typer.Argument(help="an erratum id (E1, E2, ...) to show in full")] = None,
-        json_path: Annotated[Path | None, typer.Option("--json", help="write the errata (or the one asked for) as JSON")] = None,
+        json_path: Annotated[Path | None, typer.Option(
+            "--json", help="write the errata (or the one asked for) as JSON")] = None,
     ) -> None:
         """List the paper's errata: id, where, the paper's text, the corrected reading, what shows it."""
         from ropelab.checks.errata import ERRATA, ERRATA_BY_ID
@@ -63,7 +64,8 @@ def _print_block(console, e) -> None:
     grid.add_column(no_wrap=True, style="bold")
     grid.add_column(overflow="fold")
     grid.add_row(Text(e.id), Text(e.where))
-    for label, value in (("paper", e.paper_text), ("corrected", e.corrected), ("shown by", "\n".join(e.shown_by_lines()))):
+    shown = "\n".join(e.shown_by_lines())
+    for label, value in (("paper", e.paper_text), ("corrected", e.corrected), ("shown by", shown)):
         grid.add_row(Text(label), Text(value))
     console.print(grid)
     console.print()
