@@ -34,7 +34,7 @@ def reflection(x, positions, freqs):
 def xpos_scaled(x, positions, freqs, zeta: float = 0.999, span: float = XPOS_SPAN):
     r"""The rotary map times a uniform decay :math:`\zeta^{i/\mathrm{span}}`: not an isometry.
 
-    >>> float(np.linalg.norm(xpos_scaled(np.array([3.0, 4.0]), 512, [0.1])))
+    >>> round(float(np.linalg.norm(xpos_scaled(np.array([3.0, 4.0]), 512, [0.1]))), 12)
     4.995
     """
     scale = zeta ** (np.asarray(positions, dtype=np.float64) / span)
