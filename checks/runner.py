@@ -109,12 +109,10 @@ def _strongest_that_held(claim: Claim, symbolic: bool | None, numeric: bool, cer
     return min(held, key=lambda s: s.trust.rank).line() if held else "not shown"
 
 
-def _certify_chunk(job: tuple[str, Any]) -> Evidence:
-    """One certificate chunk, run in a worker process (looked up by claim id there)."""
-    from .registry import REGISTRY
-
-    claim_id, chunk = job
-    return REGISTRY[claim_id].certificate.run(chunk)
+def _certify_chunk(job: tuple[Callable[[Any], Evidence], Any]) -> Evidence:
+    """One certificate chunk, run in a worker process: ``run`` is pickled by its module and name."""
+    run, chunk = job
+    return run(chunk)
 
 
 def _worker_init() -> None:
@@ -133,7 +131,7 @@ def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Ev
         # spawn, not fork: the parent holds JAX's threads, which a forked child must not inherit
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-            results = list(pool.map(_certify_chunk, [(claim.id, chunk) for chunk in chunks]))
+            results = list(pool.map(_certify_chunk, [(claim.certificate.run, chunk) for chunk in chunks]))
     parts = {f"chunk {i}": e for i, e in enumerate(results)}
     worst = max(parts, key=lambda n: (not parts[n].passed, parts[n].residual - parts[n].tolerance))
     return Evidence(parts[worst].residual, parts[worst].tolerance, {"chunk": worst, **parts[worst].worst_point},

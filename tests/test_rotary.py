@@ -100,3 +100,30 @@ def test_attention_rows_are_causal_distributions():
 def test_layout_permutation_is_a_permutation(layout):
     perm = rotary.layout_permutation(16, "half", layout)
     assert sorted(perm.tolist()) == list(range(16))
+
+
+@given(st.integers(min_value=1, max_value=256))
+@example(1)
+def test_layout_permutation_is_the_theory_index_map(pairs):
+    # the construction's permutation is the index map the symbolic side proves for every even d
+    from ropelab.theory import rotations as th
+
+    theory = [int(th.interleaved_source(c, pairs)) for c in range(2 * pairs)]
+    assert rotary.layout_permutation(2 * pairs).tolist() == theory
+
+
+def test_rotary_entries_are_block_diagonal():
+    # summing delta_kl rho(i g_l)_cc' x_(l,c') over l = 1..h keeps pair k alone, and nothing outside 1..h
+    import sympy as sp
+
+    from ropelab.theory import rotations as th
+
+    inside = th.rotary_pair(th.i, th.vector, 2, 3)
+    assert sp.simplify(inside - th.rho(th.i * th.freqs[2]) * th.pair_of(th.vector, 2)) == sp.zeros(2, 1)
+    assert th.rotary_pair(th.i, th.vector, 4, 3) == sp.zeros(2, 1)
+    g = frequencies.rope(6, 1e4)
+    mat = rotary.rotation_matrix(7, g)
+    # half layout, pair k = 2 (m = 1) sits at coordinates (1, 4): its 2x2 block is rho(7 g_2), the rest of its rows 0
+    block = np.array(th.rho(7 * float(g[1])).evalf(), dtype=float)
+    assert np.allclose(mat[np.ix_([1, 4], [1, 4])], block, atol=1e-15)
+    assert np.all(mat[np.ix_([1, 4], [0, 2, 3, 5])] == 0.0)

@@ -22,8 +22,8 @@ RELATIVE = Claim(
     section=SECTION,
     statement="(R^i q)^T (R^j k) = q^T R^(j-i) k, hence a_(i+s, j+s) = a_ij.",
     symbolic=Symbolic(th.rope_score_depends_on_relative_position,
-                      Shown(Trust.PROVED, "one pair with symbolic frequency g and integers i, j, s; "
-                                          "a logit is the sum of its pairs' logits")),
+                      Shown(Trust.PROVED, "every even d = 2h (h symbolic, the logit a Sum over pairs k = 1..h "
+                                          "of the block-diagonal R^i), integers i, j, s, real frequencies g_k")),
     law=Identity("logit error / derived tolerance"),
     check=lambda rotate_key, quick, rng: _relative(rotate_key, quick, rng),
     construction=Variant(rotary.apply, "the key rotated by R^j"),
@@ -40,22 +40,22 @@ CHUNK = Claim(
     section=SECTION,
     statement="x^T rho(phi) y = |x| |y| cos(phi + angle(y) - angle(x)) for 2-vectors x, y.",
     symbolic=Symbolic(th.chunk_score_is_norm_times_cosine,
-                      Shown(Trust.PROVED, "all real phi, angles alpha, beta and norms r_x, r_y > 0")),
+                      Shown(Trust.PROVED, "every 2-vector x, y in polar form (r_x, alpha), (r_y, beta), every real phi")),
     law=Identity("relative error / derived tolerance"),
     check=lambda closed_form, quick, rng: _chunk(closed_form(), quick, rng),
-    construction=Variant(lambda: _closed_form(th.chunk_score_closed_form().expr), "the closed form, lambdified"),
-    wrong=Variant(lambda: _closed_form(_swapped()), "the angles swapped, cos(phi - angle(y) + angle(x)) "
-                                                    "(the proof's index swap, E3)"),
+    construction=Variant(lambda: _polar(th.chunk_score_closed_form()), "the closed form, lambdified"),
+    wrong=Variant(lambda: _polar(_swapped()), "the two angles in the other order, cos(phi - angle(y) + angle(x))"),
     numeric=Shown(Trust.CHECKED, "5000 random pairs x, y and angles phi in [0, 50] rad"),
     tolerance_reason="relative to |x||y|: 8 ops x 2 x (phi <= 50 + 1) x eps64",
     explain=lambda: _explain_chunk(),
-    corrected="Thm 6.1's proof swaps the indices of the two angles (erratum E3); the statement here is the corrected one.",
+    corrected="Thm 6.1's proof rests on this identity; its index slips (j != k for j != n, alpha_(i,k) for "
+              "alpha_(i,n)) and its eps are erratum E8.",
+    errata=("E8",),
     seed=23,
 )
 
 CLAIMS = [RELATIVE, CHUNK]
 
-_X1, _X2, _Y1, _Y2, _PHI = sp.symbols("x1 x2 y1 y2 phi", real=True)
 
 
 def _relative(rotate_key, quick: bool, rng: np.random.Generator) -> list[Point]:
@@ -93,13 +93,16 @@ def _chunk(closed_form, quick: bool, rng: np.random.Generator) -> list[Point]:
                   error=float(err[m]), bound=bound.value)]
 
 
-def _closed_form(expr: sp.Expr):
-    return sp.lambdify((_X1, _X2, _Y1, _Y2, _PHI), expr, "numpy")
+def _polar(closed_form: sp.Lambda):
+    """The polar closed form as a function of Cartesian ``(x1, x2, y1, y2, phi)`` arrays."""
+    score = sp.lambdify(closed_form.variables, closed_form.expr, "numpy")
+    return lambda x1, x2, y1, y2, phi: score(np.hypot(x1, x2), np.arctan2(x2, x1), np.hypot(y1, y2),
+                                             np.arctan2(y2, y1), phi)
 
 
-def _swapped() -> sp.Expr:
-    return (sp.sqrt(_X1**2 + _X2**2) * sp.sqrt(_Y1**2 + _Y2**2)
-            * sp.cos(_PHI - sp.atan2(_Y2, _Y1) + sp.atan2(_X2, _X1)))
+def _swapped() -> sp.Lambda:
+    rx, alpha, ry, beta, phi = th.chunk_score_closed_form().variables
+    return sp.Lambda((rx, alpha, ry, beta, phi), rx * ry * sp.cos(phi - beta + alpha))
 
 
 def _explain_relative() -> str:
@@ -129,7 +132,6 @@ def _explain_chunk() -> str:
         f"x^T rho(phi) y = {c.fmt(score, 10)} and |x||y| cos(phi + pi/2 - 0) = "
         f"{c.fmt(6 * np.cos(phi + np.pi / 2), 10)}.\n"
         "A pair's score is the product of norms times the cosine of the angle between the query "
-        "and the rotated key. Thm 6.1's proof writes the angles the other way round (erratum E3); "
-        "that reading gives 6 cos(phi - pi/2) = "
+        "and the rotated key. With the two angles in the other order one would get 6 cos(phi - pi/2) = "
         f"{c.fmt(6 * np.cos(phi - np.pi / 2), 10)}, which the check rejects."
     )

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ropelab.cli.bench",
     "ropelab.cli.experiment",
     "ropelab.cli.report",
+    "ropelab.cli.errata",
 )
 
 
