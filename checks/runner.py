@@ -7,6 +7,7 @@ import json
 import math
 import multiprocessing
 import os
+import pickle
 import platform
 import time
 import traceback
@@ -109,10 +110,27 @@ def _strongest_that_held(claim: Claim, symbolic: bool | None, numeric: bool, cer
     return min(held, key=lambda s: s.trust.rank).line() if held else "not shown"
 
 
-def _certify_chunk(job: tuple[Callable[[Any], Evidence], Any]) -> Evidence:
-    """One certificate chunk, run in a worker process: ``run`` is pickled by its module and name."""
+def _certify_chunk(job: tuple[Callable[[Any], Evidence] | str, Any]) -> Evidence:
+    """One certificate chunk, run in a worker process.
+
+    ``run`` is the certificate's function when it pickles (a module-level function), else the id
+    of a registered claim whose certificate the worker looks up (a record may name its function
+    through a lambda, since the record sits above the function it calls).
+    """
     run, chunk = job
+    if isinstance(run, str):
+        from .registry import REGISTRY
+
+        run = REGISTRY[run].certificate.run
     return run(chunk)
+
+
+def _picklable(run: Callable[[Any], Evidence]) -> bool:
+    try:
+        pickle.dumps(run)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def _worker_init() -> None:
@@ -131,7 +149,8 @@ def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Ev
         # spawn, not fork: the parent holds JAX's threads, which a forked child must not inherit
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-            results = list(pool.map(_certify_chunk, [(claim.certificate.run, chunk) for chunk in chunks]))
+            run = claim.certificate.run if _picklable(claim.certificate.run) else claim.id
+            results = list(pool.map(_certify_chunk, [(run, chunk) for chunk in chunks]))
     parts = {f"chunk {i}": e for i, e in enumerate(results)}
     worst = max(parts, key=lambda n: (not parts[n].passed, parts[n].residual - parts[n].tolerance))
     return Evidence(parts[worst].residual, parts[worst].tolerance, {"chunk": worst, **parts[worst].worst_point},
