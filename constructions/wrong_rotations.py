@@ -12,9 +12,9 @@ import numpy as np
 from . import rotary
 
 XPOS_GAMMA = 0.4
-"""xPos's per-pair offset: :math:`\zeta_m = (2m/d + \gamma)/(1 + \gamma)`."""
+r"""xPos's per-pair offset: :math:`\zeta_m = (2m/d + \gamma)/(1 + \gamma)`."""
 XPOS_SPAN = 512.0
-"""xPos's length scale: the decay is :math:`\zeta^{r/512}`."""
+r"""xPos's length scale: the decay is :math:`\zeta^{r/512}`."""
 
 
 def reflection(x, positions, freqs):
@@ -34,7 +34,7 @@ def reflection(x, positions, freqs):
 def xpos_scaled(x, positions, freqs, zeta: float = 0.999, span: float = XPOS_SPAN):
     r"""The rotary map times a uniform decay :math:`\zeta^{i/\mathrm{span}}`: not an isometry.
 
-    >>> float(np.linalg.norm(xpos_scaled(np.array([3.0, 4.0]), 512, [0.1])))
+    >>> round(float(np.linalg.norm(xpos_scaled(np.array([3.0, 4.0]), 512, [0.1]))), 12)
     4.995
     """
     scale = zeta ** (np.asarray(positions, dtype=np.float64) / span)
