@@ -17,21 +17,22 @@ import numpy as np
 from . import frequencies, relative, rotary
 
 
-def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: object) -> jax.Array:
+def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: object, rotate=rotary.apply) -> jax.Array:
     r""":math:`a(r) = (R^{r} q)^\top k` for each distance ``r``.
 
     Shapes: ``q``, ``k`` ``(..., d)``; ``freqs`` ``(d/2,)``; ``distances`` non-negative
     integers whose shape broadcasts with the batch shapes of ``q`` and ``k``; returns the
     broadcast shape. One pair and ``(n,)`` distances give the curve ``(n,)``; samples
     ``(s, 1, d)`` against distances ``(n,)`` give ``(s, n)``. The angles depend on the
-    distances only, so they are formed once (in float64) for the whole batch.
+    distances only, so they are formed once (in float64) for the whole batch. ``rotate`` is
+    the rotary map (a wrong one, for a negative control, has its signature).
 
     >>> import numpy as np
     >>> a = logits_at_distances(np.array([1.0, 0.0]), np.array([1.0, 0.0]), [np.pi / 2], [0, 1, 2])
     >>> np.round(np.asarray(a), 12).tolist()
     [1.0, 0.0, -1.0]
     """
-    return jnp.sum(rotary.apply(q, distances, freqs) * jnp.asarray(k), axis=-1)
+    return jnp.sum(rotate(q, distances, freqs) * jnp.asarray(k), axis=-1)
 
 
 def curves_at_distances(q: object, k: object, freqs: object, distances: object) -> np.ndarray:
