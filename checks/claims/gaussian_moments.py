@@ -116,7 +116,7 @@ def _summed(expr: sp.Expr, args: tuple, values: tuple, g: np.ndarray) -> float:
 
 
 def _point(params: dict, estimate: float, expected: float, stderr: float) -> Point:
-    if not stderr > 0:
+    if stderr == 0:
         # all samples equal: no deviation is no evidence against, any deviation is decisive
         stderr = math.inf if estimate == expected else 1e-300
     return Point(params, deviation=estimate - expected, stderr=stderr, extra={"estimate": estimate, "expected": expected})
@@ -135,7 +135,8 @@ def product_standard_error(fourth: np.ndarray, covariance: np.ndarray, second: n
     0.4472135954999579
     """
     variance = np.sum(fourth - 2 * covariance**2 - second**2) + np.sum(second) ** 2 + np.sum(covariance) ** 2
-    return float(math.sqrt(variance / samples))
+    # moments that give a negative variance are inconsistent: NaN, which no law passes
+    return float(math.sqrt(variance / samples)) if variance >= 0 else math.nan
 
 
 def _mean_and_covariance(rotate, quick: bool, rng: np.random.Generator) -> dict[str, list[Point]]:
