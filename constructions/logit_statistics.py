@@ -3,8 +3,8 @@ r"""The RoPE logit as a function of distance, for the queries and keys of Sectio
 The logit of a query at position ``r`` and a key at position 0 is
 :math:`a(r) = (R^r q)^\top k = q^\top R^{-r} k`, the logit at distance ``r`` (Eq. 3). Here
 it is evaluated through the rotary map itself, so that the Monte Carlo checks of Prop 3.2
-exercise :func:`ropelab.constructions.rotary.apply`; the all-ones curve of Fig 2a uses the
-position-only curve of :mod:`ropelab.constructions.relative`; RoFormer's Abel-summation
+exercise :func:`ropelab.constructions.rotary.apply`; curves of fixed pairs (the all-ones curve
+of Fig 2a) use the pair coefficients of :mod:`ropelab.constructions.relative`; RoFormer's Abel-summation
 bound is evaluated in the complex form in which it is stated.
 """
 
@@ -57,14 +57,15 @@ def curves_at_distances(q: object, k: object, freqs: object, distances: object) 
 def all_ones_curve(d: int, theta: float, length: int) -> np.ndarray:
     r"""Fig 2a: :math:`A(r) = \frac{1}{d}\mathbf{1}^\top R^{-r}\mathbf{1}` for ``r = 0 .. length-1``.
 
-    Normalised by :math:`|q||k| = d`, so :math:`A(0) = 1`. Shapes: returns ``(length,)``.
-    Needs ``jax_enable_x64``.
+    Normalised by :math:`|q||k| = d`, so :math:`A(0) = 1`. Evaluated by
+    :func:`curves_at_distances` (one BLAS product, nothing to compile, so a sweep over many
+    ``(d, theta)`` stays cheap). Shapes: returns ``(length,)``.
 
     >>> np.round(all_ones_curve(256, 1e4, 1001)[[0, 500, 1000]], 4).tolist()
     [1.0, 0.2689, 0.1925]
     """
     ones = np.ones(d)
-    return relative.logit_curve(ones, ones, frequencies.rope(d, theta), length) / d
+    return curves_at_distances(ones, ones, frequencies.rope(d, theta), np.arange(length)) / d
 
 
 def abel_bound(q: object, k: object, freqs: object, distances: object,

@@ -114,7 +114,6 @@ def gaussian_logit_mean_is_zero() -> Derivation:
     return shown
 
 
-@functools.cache
 def pair_logit_covariance() -> sp.Expr:
     r"""One pair's :math:`E[x(r_1) x(r_2)]` for independent :math:`q, k \sim N(0, I)`, symbolic ``r1, r2, g``.
 
@@ -124,11 +123,9 @@ def pair_logit_covariance() -> sp.Expr:
     >>> sp.simplify(pair_logit_covariance() - 2 * sp.cos((R1 - R2) * g))
     0
     """
-    one = pair_logit(1, g)
-    return gaussian_expectation(one.subs(r, R1) * one.subs(r, R2), pair_symbols(1))
+    return _product_expectation(pair_logit(1, g), 1, gaussian_expectation)
 
 
-@functools.cache
 def pair_logit_product_moment() -> sp.Expr:
     r"""One pair's :math:`E[x(r_1)^2 x(r_2)^2]` for independent :math:`q, k \sim N(0, I)`: :math:`16 + 8\cos(2(r_1-r_2)g)`.
 
@@ -137,8 +134,13 @@ def pair_logit_product_moment() -> sp.Expr:
     >>> sp.simplify(pair_logit_product_moment() - 16 - 8 * sp.cos(2 * (R1 - R2) * g))
     0
     """
-    one = pair_logit(1, g)
-    return gaussian_expectation(one.subs(r, R1) ** 2 * one.subs(r, R2) ** 2, pair_symbols(1))
+    return _product_expectation(pair_logit(1, g), 2, gaussian_expectation)
+
+
+@functools.cache
+def _product_expectation(pair: sp.Expr, power: int, expectation) -> sp.Expr:
+    # keyed by the pair logit and the expectation used, so a changed one is never answered from the cache
+    return expectation(pair.subs(r, R1) ** power * pair.subs(r, R2) ** power, pair_symbols(1))
 
 
 def gaussian_logit_covariance_is_cosine_sum() -> Derivation:

@@ -91,18 +91,28 @@ CLAIMS = [MEAN_ZERO, VARIANCE, CORRELATED]
 
 
 def _draws(rng: np.random.Generator, quick: bool, make):
-    """For each ``(d, theta)``: ``make(q, noise, freqs, d)`` on fresh ``(samples, d)`` Gaussian draws."""
+    """For each ``(d, theta)``: ``make(q, noise, d, theta)`` on fresh ``(samples, d)`` Gaussian draws."""
     samples = 1000 if quick else 2000
     for d in c.HEAD_DIMS:
         for theta in c.BASES[:1] if quick else c.BASES:
             q, noise = rng.standard_normal((2, samples, d))
-            yield d, theta, make(q, noise, frequencies.rope(d, theta), d)
+            yield d, theta, make(q, noise, d, theta)
 
 
-def _logits(q, k, freqs, rotate=rotary.apply) -> np.ndarray:
-    """``(samples, len(MC_DISTANCES))`` logits, one draw of ``(q, k)`` seen at every distance."""
-    return np.asarray(logit_statistics.logits_at_distances(q[:, None, :], k[:, None, :], freqs,
-                                                           MC_DISTANCES[None, :], rotate=rotate))
+@functools.cache
+def _compiled_logits(rotate, d: int, theta: float):
+    # one compilation per (map, d, theta); the draws change, the shapes do not
+    freqs = frequencies.rope(d, theta)
+    return jax.jit(lambda q, k: logit_statistics.logits_at_distances(q, k, freqs, MC_DISTANCES[None, :], rotate=rotate))
+
+
+def _logits(q, k, d: int, theta: float, rotate=rotary.apply) -> np.ndarray:
+    """``(samples, len(MC_DISTANCES))`` logits, one draw of ``(q, k)`` seen at every distance.
+
+    ``q`` may carry a distance axis, ``(samples, len(MC_DISTANCES), d)`` (a query scaled per distance).
+    """
+    queries = q if q.ndim == 3 else q[:, None, :]
+    return np.asarray(_compiled_logits(rotate, d, theta)(queries, k[:, None, :]))
 
 
 @functools.cache
@@ -149,7 +159,7 @@ def _mean_and_covariance(rotate, quick: bool, rng: np.random.Generator) -> dict[
     cov_args = (th_stats.R1, th_stats.R2, th_stats.g)
     means, covariances = [], []
     pairs = [(0, i) for i in range(1, MC_DISTANCES.size)] + [(i, i + 1) for i in range(1, MC_DISTANCES.size - 1)]
-    for d, theta, logits in _draws(rng, quick, lambda q, noise, freqs, d: _logits(q, noise, freqs, rotate)):
+    for d, theta, logits in _draws(rng, quick, lambda q, noise, d, theta: _logits(q, noise, d, theta, rotate)):
         g = c.theory_frequencies(d, theta)
         for i, r in enumerate(MC_DISTANCES):
             x = logits[:, i]
@@ -174,9 +184,8 @@ def _variance(query_scale, quick: bool, rng: np.random.Generator) -> dict[str, l
     mean = th_stats.gaussian_expectation(pair, th_stats.pair_symbols(1))
     scales = lambda d: np.stack([query_scale(d, int(r)) for r in MC_DISTANCES])  # noqa: E731  (distances, d)
 
-    def make(q, noise, freqs, d):
-        scaled = q[:, None, :] * scales(d)[None]
-        return np.asarray(logit_statistics.logits_at_distances(scaled, noise[:, None, :], freqs, MC_DISTANCES[None, :]))
+    def make(q, noise, d, theta):
+        return _logits(q[:, None, :] * scales(d)[None], noise, d, theta)
 
     points = []
     for d, theta, logits in _draws(rng, quick, make):
@@ -198,7 +207,7 @@ def _correlated(key_of, quick: bool, rng: np.random.Generator) -> dict[str, list
     noisy = th_stats.pair_logit(1, g_sym, key=(q_a + n_a, q_b + n_b))
     expected_expr = th_stats.gaussian_expectation(noisy, th_stats.pair_symbols(1))
     points = []
-    for d, theta, logits in _draws(rng, quick, lambda q, noise, freqs, d: _logits(q, key_of(q, noise), freqs)):
+    for d, theta, logits in _draws(rng, quick, lambda q, noise, d, theta: _logits(q, key_of(q, noise), d, theta)):
         g = c.theory_frequencies(d, theta)
         for i, r in enumerate(MC_DISTANCES):
             x = logits[:, i]
