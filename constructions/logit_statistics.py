@@ -51,7 +51,9 @@ def curves_at_distances(q: object, k: object, freqs: object, distances: object) 
     """
     a, b = relative.pair_coefficients(q, k)
     angles = rotary.angles(distances, freqs)  # (n, d/2), float64 from exact integers
-    return a @ np.cos(angles).T + b @ np.sin(angles).T
+    curve = a @ np.cos(angles).T
+    # B = 0 when every pair of q is parallel to k's (all-ones): then there is no sine table to form
+    return curve + b @ np.sin(angles).T if np.any(b) else curve
 
 
 def all_ones_curve(d: int, theta: float, length: int) -> np.ndarray:
