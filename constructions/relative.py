@@ -52,15 +52,18 @@ NORMALISER_CHUNK = 1 << 16  # curve entries per prefix-log-sum-exp call
 def pair_coefficients(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(A, B)`` with ``c(r) = sum_m A_m cos(r g_m) + B_m sin(r g_m)`` (half layout).
 
+    Shapes: ``q``, ``k`` ``(..., d)`` with the same last dimension (leading axes broadcast);
+    returns two ``(..., d/2)`` arrays.
+
     >>> pair_coefficients(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
     (array([0.]), array([1.]))
     """
     q = np.asarray(_v.finite_vector(q, "q"), dtype=np.float64)
     k = np.asarray(_v.finite_vector(k, "k"), dtype=np.float64)
-    if q.shape != k.shape or q.ndim != 1:
-        raise ValueError(f"q and k must be vectors of the same length d, got {q.shape} and {k.shape}")
-    d = _v.head_dim(q.shape[0], "q.shape[0]")
-    q1, q2, k1, k2 = q[: d // 2], q[d // 2 :], k[: d // 2], k[d // 2 :]
+    if q.ndim == 0 or k.ndim == 0 or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must have the same last dimension d, got {q.shape} and {k.shape}")
+    d = _v.head_dim(q.shape[-1], "q.shape[-1]")
+    q1, q2, k1, k2 = q[..., : d // 2], q[..., d // 2 :], k[..., : d // 2], k[..., d // 2 :]
     return q1 * k1 + q2 * k2, q1 * k2 - q2 * k1
 
 
@@ -180,6 +183,8 @@ def _checked_start(start: object, length: int) -> int:
 
 
 def _curve_inputs(q, k, freqs):
+    if np.ndim(q) != 1 or np.shape(q) != np.shape(k):
+        raise ValueError(f"q and k must be vectors of the same length d, got {np.shape(q)} and {np.shape(k)}")
     a, b = pair_coefficients(q, k)
     g = np.asarray(freqs, dtype=np.float64)
     if g.shape != a.shape:

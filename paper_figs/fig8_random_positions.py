@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.claims import s3_decay as s3
-from ropelab.constructions import frequencies, random_positions
+from ropelab.checks.claims import decay_curves as dc
+from ropelab.checks.claims import random_positions as rp
+from ropelab.constructions import frequencies, logit_statistics, random_positions
 
 from . import _style
 
@@ -26,21 +27,21 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 
 def render(out_dir: str | Path) -> list[Path]:
-    rng = s3.c.rng(41)
-    freqs = frequencies.rope(s3.FIG2_D, s3.FIG2_THETA)
-    q, k = s3._gaussian_pairs(s3.SEEDS)
+    rng = np.random.default_rng(41)
+    freqs = frequencies.rope(dc.FIG2_D, dc.FIG2_THETA)
+    q, k = logit_statistics.gaussian_pairs(dc.GAUSSIAN_SEED, dc.SEEDS, dc.FIG2_D)
     norms = np.linalg.norm(q, axis=1) * np.linalg.norm(k, axis=1)
-    queries = np.concatenate([np.ones((1, s3.FIG2_D)), q])
-    keys = np.concatenate([np.ones((1, s3.FIG2_D)), k])
+    queries = np.concatenate([np.ones((1, dc.FIG2_D)), q])
+    keys = np.concatenate([np.ones((1, dc.FIG2_D)), k])
     fig, (ax_a, ax_b) = _style.plt.subplots(1, 2, figsize=(11, 4))
-    r = np.arange(s3.RANDOM_TOKENS)
-    centre = r[WINDOW // 2: WINDOW // 2 + s3.RANDOM_TOKENS - WINDOW + 1]
-    for i, L in enumerate((None,) + s3.RANDOM_RANGES):
-        pos = np.arange(s3.RANDOM_TOKENS) if L is None else random_positions.randomised_positions(
-            rng, s3.RANDOM_TOKENS, L)
+    r = np.arange(rp.RANDOM_TOKENS)
+    centre = r[WINDOW // 2: WINDOW // 2 + rp.RANDOM_TOKENS - WINDOW + 1]
+    for i, L in enumerate((None,) + rp.RANDOM_RANGES):
+        pos = np.arange(rp.RANDOM_TOKENS) if L is None else random_positions.randomised_positions(
+            rng, rp.RANDOM_TOKENS, L)
         logits = random_positions.last_row_logits(queries, keys, freqs, pos)
         name, colour = ("RoPE (0..N-1)", "k") if L is None else (f"L = {L:,}", f"C{i - 1}")
-        ones = logits[0] / s3.FIG2_D
+        ones = logits[0] / dc.FIG2_D
         ax_a.plot(r, ones, lw=0.3, color=colour, alpha=0.35)
         ax_a.plot(centre, _smooth(np.abs(ones)), lw=1.6, color=colour, label=name)
         gauss = logits[1:] / norms[:, None]
@@ -54,8 +55,8 @@ def render(out_dir: str | Path) -> list[Path]:
         ax.set_xlabel("sequence distance from the last token")
         ax.legend(fontsize=8, loc="upper right")
     fig.text(0.5, 0.01,
-             f"N = {s3.RANDOM_TOKENS} tokens, d = {s3.FIG2_D}, theta = {s3.FIG2_THETA:g}. (a) all-ones logit divided by d; "
-             f"(b) {s3.SEEDS} Gaussian pairs, each divided by |q||k|; running windows of {WINDOW} distances.",
+             f"N = {rp.RANDOM_TOKENS} tokens, d = {dc.FIG2_D}, theta = {dc.FIG2_THETA:g}. (a) all-ones logit divided by d; "
+             f"(b) {dc.SEEDS} Gaussian pairs, each divided by |q||k|; running windows of {WINDOW} distances.",
              ha="center", fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _style.save(fig, out_dir, "fig8_random_positions")

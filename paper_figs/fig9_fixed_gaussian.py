@@ -11,31 +11,31 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.claims import s3_decay as s3
+from ropelab.checks.claims import decay_curves as dc
 from ropelab.constructions import frequencies, logit_statistics
 
 from . import _style
 
-LENGTH = s3.WINDOW * s3.WINDOWS + 1
+LENGTH = dc.WINDOW * dc.WINDOWS + 1
 
 
 def render(out_dir: str | Path) -> list[Path]:
-    q, k = s3._gaussian_pairs(s3.SEEDS)
+    q, k = logit_statistics.gaussian_pairs(dc.GAUSSIAN_SEED, dc.SEEDS, dc.FIG2_D)
     r = np.arange(LENGTH)
     fig, axes = _style.plt.subplots(1, 2, figsize=(11, 3.7), sharey=True)
-    for ax, theta in zip(axes, s3.c.BASES):
-        curve = logit_statistics.curves_at_distances(q[0], k[0], frequencies.rope(s3.FIG2_D, theta), r)
-        early, late = s3._window_mean_squares(s3._gaussian_pairs, theta, s3.SEEDS)
-        ratio, se = s3._ratio_with_error(late, early)
+    for ax, theta in zip(axes, dc.BASES):
+        curve = logit_statistics.curves_at_distances(q[0], k[0], frequencies.rope(dc.FIG2_D, theta), r)
+        early, late = logit_statistics.window_mean_squares(q, k, frequencies.rope(dc.FIG2_D, theta), dc.EARLY, dc.LATE)
+        ratio, se = dc.ratio_with_error(late, early)
         ax.plot(r, curve / (np.linalg.norm(q[0]) * np.linalg.norm(k[0])), lw=0.6, color="C1")
-        ax.axvspan(s3.EARLY[0], s3.EARLY[-1], color="0.9", zorder=0)
-        ax.axvspan(s3.LATE[0], s3.LATE[-1], color="0.9", zorder=0)
+        ax.axvspan(dc.EARLY[0], dc.EARLY[-1], color="0.9", zorder=0)
+        ax.axvspan(dc.LATE[0], dc.LATE[-1], color="0.9", zorder=0)
         ax.set_title(f"theta = {theta:g}: late/early mean square {ratio:.2f} +- {se:.2f}", fontsize=10)
         ax.set_xlabel("relative distance r")
     axes[0].set_ylabel("logit / (|q||k|)")
     fig.text(0.5, 0.01,
-             f"One Gaussian pair (q, k ~ N(0, I), d = {s3.FIG2_D}) repeated at every position; logit divided by "
-             f"|q||k|. Shaded: the windows compared; ratios over {s3.SEEDS} pairs with delta-method standard errors.",
+             f"One Gaussian pair (q, k ~ N(0, I), d = {dc.FIG2_D}) repeated at every position; logit divided by "
+             f"|q||k|. Shaded: the windows compared; ratios over {dc.SEEDS} pairs with delta-method standard errors.",
              ha="center", fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _style.save(fig, out_dir, "fig9_fixed_gaussian")

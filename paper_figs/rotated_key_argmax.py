@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from ropelab.checks import tolerances as tol
-from ropelab.checks.claims import _common as c
 from ropelab.constructions import frequencies, rotated_key
 from ropelab.theory import diophantine
 
@@ -26,7 +25,7 @@ SHIFTS = (0, 1000, 2500, 4000)
 
 
 def render(out_dir: str | Path) -> list[Path]:
-    q = c.rng(42).standard_normal(D)
+    q = np.random.default_rng(42).standard_normal(D)
     freqs = frequencies.rope(D, THETA)
     fig, (ax_a, ax_b) = _style.plt.subplots(1, 2, figsize=(11, 4))
     t = np.arange(LENGTH)

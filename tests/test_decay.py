@@ -10,11 +10,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ropelab.checks import tolerances as tol
-from ropelab.checks.claims import s3_decay as s3
-from ropelab.constructions import attention, frequencies, logit_statistics, random_positions, rotary, rotated_key
+from ropelab.checks.laws import judge
+from ropelab.checks.claims import full_turns as claims_turns
+from ropelab.checks.claims import rotated_key as claims_key
+from ropelab.constructions import attention, frequencies, logit_statistics, random_positions, relative, rotary, rotated_key
 from ropelab.theory import diophantine, random_positions as th_random
 from ropelab.theory import logit_statistics as th_stats
-from ropelab.theory import rotated_key as th_key
 
 coordinates = st.floats(-4.0, 4.0, allow_nan=False, allow_infinity=False)
 
@@ -61,24 +62,45 @@ def test_rotated_key_curve_matches_dense_attention():
 
 
 @given(q=_vector(4), shift=st.integers(0, 10**6), t=st.integers(0, 2 * 10**6))
-def test_exact_gap_matches_closed_form(q, shift, t):
+def test_arb_gap_encloses_the_closed_form(q, shift, t):
     freqs = frequencies.rope(4, 1e4)
-    pairs = list(zip(q[:2].tolist(), q[2:].tolist()))
-    gap = float(th_key.exact_gaps(pairs, freqs.tolist(), shift, [t])[0])
+    gap = claims_key.arb_gaps(q, freqs, shift, [t])[0]
     weights = q[:2] ** 2 + q[2:] ** 2
-    direct = float(np.sum(weights * (1 - np.cos((shift - t) * freqs))))
-    assert gap == pytest.approx(direct, abs=1e-9 * float(q @ q))
-    assert gap >= 0
+    with mpmath.workdps(40):
+        direct = mpmath.fsum(2 * float(w) * mpmath.sin((shift - t) * mpmath.mpf(float(g)) / 2) ** 2
+                             for w, g in zip(weights, freqs))
+    assert float(gap.lower()) <= float(direct) * (1 + 1e-12) + 1e-300
+    assert float(direct) <= float(gap.upper()) * (1 + 1e-12) + 1e-300
+    assert float(gap.rad()) <= 1e-25 * float(q @ q)
 
 
-def test_near_ties_of_a_single_frequency_are_settled_exactly():
-    q = np.array([0.6, -0.8])
-    freqs = frequencies.rope(2, 1e4)
-    curve = rotated_key.rotated_key_curve(q, 0, freqs, 2 * 10**6)
-    evidence = s3._certify(q, freqs, 0, curve)
-    assert evidence["certified"] and evidence["near_competitors"] > 10
-    # the smallest exact gap is the continued-fraction near-return within the context
-    assert evidence["exact_nearest_gap"] == pytest.approx(diophantine.closest_return(1.0, 2 * 10**6 - 1).delta, rel=1e-9)
+def test_the_certified_margin_is_the_closest_return():
+    q = (0.6, -0.8)
+    evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 2 * 10**6, q))
+    assert evidence.passed
+    # within 2e6 tokens the runner-up is the continued-fraction near-return, less twice the error bound
+    delta = diophantine.closest_return(1.0, 2 * 10**6 - 1).delta
+    slack = 2 * evidence.details["error_bound_over_norm2"]
+    assert delta - 2 * slack <= evidence.details["certified_margin_over_norm2"] <= delta
+
+
+def test_near_ties_are_settled_by_arb_balls(monkeypatch):
+    # a looser error bound sends the near-returns to the Arb side, which must still certify them
+    monkeypatch.setattr(relative, "logit_curve_error_bound", lambda q, k: 1e-3 * float(np.dot(q, q)))
+    evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 2 * 10**5, (0.6, -0.8)))
+    assert evidence.passed and evidence.details["near_competitors"] > 10
+    nearest = evidence.details["arb_nearest_gap_over_norm2"]
+    assert nearest == pytest.approx(diophantine.closest_return(1.0, 2 * 10**5 - 1).delta, rel=1e-12)
+
+
+def test_an_exact_tie_is_not_certified_and_a_float_near_tie_is(monkeypatch):
+    # float64 2 pi / 7 is a dyadic rational, not 2 pi / 7: seven steps miss a full turn by ~1e-16 rad
+    monkeypatch.setattr(frequencies, "rope", lambda d, theta: np.array([2 * np.pi / 7]))
+    evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 20, (1.0, 0.0)))
+    assert evidence.passed and 0 < evidence.details["arb_nearest_gap_over_norm2"] < 1e-30
+    # frequency 0: every distance ties with the peak exactly
+    monkeypatch.setattr(frequencies, "rope", lambda d, theta: np.array([0.0]))
+    assert not claims_key.certify_rotated_key_point((2, 1e4, 0, 20, (1.0, 0.0))).passed
 
 
 def test_zero_query_is_refused():
@@ -102,16 +124,17 @@ def test_row_argmax_shift_must_lie_in_the_curve():
 # --- precision -----------------------------------------------------------------------------
 
 def test_resolution_limits_are_the_continued_fraction_record_lows():
-    assert s3._resolution_limit(np.float32)[0] == 710
-    n64, value = s3._resolution_limit(np.float64)
+    assert claims_key.resolution_limit(np.float32)[0] == 710
+    n64, value = claims_key.resolution_limit(np.float64)
     assert value <= tol.EPS64 < float(diophantine.one_minus_cos(10838702, 1.0))
     assert n64 == 80143857
 
 
 def test_float32_loses_the_argmax_near_distance_710():
-    evidence = s3._precision_check(np.float32, quick=True)
-    assert evidence.passed
-    assert 710 <= evidence.details["low_precision_first_wrong_row"] - evidence.details["r"] < 10**5
+    q = np.random.default_rng(32).standard_normal(2)
+    verdict = rotated_key.row_argmax(claims_key.curve_in(np.float32, q, 7, 10**5), 7)
+    assert 710 <= verdict.first_wrong_row - 7 < 10**5
+    assert rotated_key.row_argmax(claims_key.curve_in(np.float64, q, 7, 10**5), 7).wrong_rows == 0
 
 
 # --- moments -------------------------------------------------------------------------------
@@ -214,24 +237,25 @@ def test_lemma_check_rejects_a_rational_number_of_turns():
     with mpmath.workdps(diophantine.DIGITS):
         g = 2 * mpmath.pi / 7
     assert diophantine.closest_return(g, 100).n == 7
-    evidence = s3._lemma_check([g], quick=True)
+    evidence = judge(claims_turns.LEMMA.law, claims_turns.LEMMA.check(lambda: [g], True, np.random.default_rng(0)))
     assert not evidence.passed
 
 
 def test_a_rotary_map_turning_the_wrong_way_fails_prop31(monkeypatch):
     original = rotary.rotate
     monkeypatch.setattr(rotary, "rotate", lambda x, cos, sin, layout="half": original(x, cos, -sin, layout))
-    evidence = s3._prop31_check(rotated_key.rotated_key, quick=True, stop_at_failure=True)
-    assert not evidence.passed and evidence.worst_point["wrong_rows"] > 0
+    claim = claims_key.PROP31
+    evidence = judge(claim.law, claim.check(claim.construction.build, True, np.random.default_rng(claim.seed)))
+    assert not evidence.passed and evidence.residual > 0
 
 
 def test_prop31_grid_reaches_two_million_tokens_and_covers_every_dimension():
     for quick in (True, False):
-        grid = s3._prop31_grid(quick)
+        grid = claims_key.prop31_grid(quick)
         assert {p[0] for p in grid} == {2, 8, 64, 256}
-        assert max(p[3] for p in grid) > s3.LONGEST_CONTEXT
+        assert max(p[3] for p in grid) > claims_key.LONGEST_CONTEXT
         assert all(p[3] > 2 * p[2] for p in grid)
-    assert {p[2] for p in s3._prop31_grid(False)} == set(s3.SHIFTS)
+    assert {p[2] for p in claims_key.prop31_grid(False)} == set(claims_key.SHIFTS)
 
 
 @pytest.mark.slow

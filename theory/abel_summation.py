@@ -17,33 +17,68 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
+n = sp.Symbol("n", integer=True, positive=True)
+_k, _i = sp.symbols("k i", integer=True)
+h, e = sp.IndexedBase("h"), sp.IndexedBase("e")
+
+
+def partial_sum(m: sp.Expr) -> sp.Sum:
+    r""":math:`S_m = \sum_{i=0}^{m-1} e_i` (``e_i`` stands for :math:`e^{i r g_i}`)."""
+    return sp.Sum(e[_i], (_i, 0, m - 1))
+
+
+def abel_sides(m: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    r"""Both sides of the identity for ``m`` terms: :math:`\sum_{k<m} h_k e_k` and :math:`h_{m-1}S_m - \sum_{k\le m-2} S_{k+1}(h_{k+1}-h_k)`."""
+    left = sp.Sum(h[_k] * e[_k], (_k, 0, m - 1))
+    right = h[m - 1] * partial_sum(m) - sp.Sum(partial_sum(_k + 1) * (h[_k + 1] - h[_k]), (_k, 0, m - 2))
+    return left, right
+
+
+def _peel(total: sp.Sum) -> tuple[sp.Expr, sp.Expr]:
+    """``Sum(f, (k, a, b)) = Sum(f, (k, a, b - 1)) + f(b)``: the peeled form and the residual SymPy must reduce."""
+    (index, lower, upper), = total.limits
+    last = total.function.subs(index, upper)
+    peeled = sp.Sum(total.function, (index, lower, upper - 1)) + last
+    # sum_simplify joins Sums over adjacent ranges, so this residual is reduced by SymPy, not assumed
+    residual = sp.Sum(total.function, (index, lower, upper - 1)) + sp.Sum(total.function, (index, upper, upper)) - total
+    return peeled, residual
+
 
 def summation_by_parts() -> Derivation:
-    r"""The Abel identity for every ``n``, by induction, and RoFormer's form for small ``n``.
+    r"""The Abel identity for every ``n >= 1`` by induction, and RoFormer's form with :math:`h_n = 0`.
 
-    Base case ``n = 1``: :math:`h_0 e_0 = h_0 S_1`. Step ``n -> n+1``: the left side grows by
-    :math:`h_n e_n`; the right side changes by
-    :math:`h_n S_{n+1} - h_{n-1} S_n - S_n (h_n - h_{n-1})` with :math:`S_{n+1} = S_n + e_n`,
-    which SymPy reduces to :math:`h_n e_n`. RoFormer's version with :math:`h_n = 0` is then
-    expanded term by term for ``n = 1 .. 8``.
+    Base case: both sides of :func:`abel_sides` at ``n = 1``, evaluated by SymPy. Step
+    ``n -> n + 1`` with symbolic ``n``: each Sum over ``n + 1`` terms is its Sum over ``n``
+    terms plus the last term (SymPy joins the adjacent ranges), and then the difference of the
+    two sides at ``n + 1`` minus that at ``n`` reduces to 0. RoFormer's form: peeling the last
+    term of :math:`\sum_{k<n} S_{k+1}(h_{k+1} - h_k)` with :math:`h_n = 0` gives the boundary
+    term :math:`-h_{n-1}S_n`.
 
     >>> summation_by_parts().holds
     True
     """
-    h_prev, h_now, s_now, e_now, h0, e0 = sp.symbols("h_prev h_n S_n e_n h_0 e_0")
-    step_right = h_now * (s_now + e_now) - h_prev * s_now - s_now * (h_now - h_prev)
+    left, right = abel_sides(n)
+    left_next, right_next = abel_sides(n + 1)
+    left_peeled, left_peel = _peel(left_next)
+    tail_next = sp.Sum(partial_sum(_k + 1) * (h[_k + 1] - h[_k]), (_k, 0, n - 1))  # the Sum in right_next
+    tail_peeled, tail_peel = _peel(tail_next)
+    s_peeled, s_peel = _peel(partial_sum(n + 1))
+    # the peeled forms leave only the Sums of the n-term identity
+    right_next_peeled = h[n] * s_peeled - tail_peeled
+    step = (left_peeled - right_next_peeled) - (left - right)
+    roformer = (-tail_peeled).subs(h[n], 0) - right
     facts = [
-        ("base case n = 1: h_0 e_0 - h_0 S_1 = 0 with S_1 = e_0", h0 * e0 - h0 * e0),
-        ("induction step: the right side grows by h_n e_n", step_right - h_now * e_now),
+        ("base case n = 1: sum_(k<1) h_k e_k - (h_0 S_1 - empty sum) = 0", (left - right).subs(n, 1).doit()),
+        ("peel: sum_(k<n+1) h_k e_k = sum_(k<n) h_k e_k + h_n e_n", left_peel),
+        ("peel: S_(n+1) = S_n + e_n", s_peel),
+        ("peel: sum_(k<=n-1) S_(k+1) (h_(k+1) - h_k) = sum_(k<=n-2) ... + S_n (h_n - h_(n-1))", tail_peel),
+        ("the right side at n + 1 is h_n S_(n+1) - that Sum", right_next - (h[n] * partial_sum(n + 1) - tail_next)),
+        ("induction step, symbolic n: (left - right)(n + 1) - (left - right)(n) = 0", sp.expand(step)),
+        ("RoFormer's form, symbolic n: with h_n = 0, -sum_(k<n) S_(k+1) (h_(k+1) - h_k) equals the right side",
+         sp.expand(roformer)),
     ]
-    for n in range(1, 9):
-        h = list(sp.symbols(f"h0:{n}")) + [sp.Integer(0)]  # RoFormer's h_n = 0
-        e = sp.symbols(f"e0:{n}")
-        partial = [sum(e[:m], sp.Integer(0)) for m in range(n + 1)]  # S_0 .. S_n
-        left = sum(h[k] * e[k] for k in range(n))
-        right = -sum(partial[k + 1] * (h[k + 1] - h[k]) for k in range(n))
-        facts.append((f"sum h_k e_k = -sum S_(k+1) (h_(k+1) - h_k), h_n = 0, n = {n}", sp.expand(left - right)))
     return derive(
-        "sum_k h_k e^(i r g_k) = -sum_k S_(k+1) (h_(k+1) - h_k) with h_n = 0, S_j = sum_(k<j) e^(i r g_k)",
+        "for every n >= 1: sum_(k<n) h_k e^(i r g_k) = -sum_(k<n) S_(k+1) (h_(k+1) - h_k) with h_n = 0, "
+        "S_j = sum_(k<j) e^(i r g_k)",
         facts,
     )

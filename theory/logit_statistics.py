@@ -24,6 +24,7 @@ from .derivation import Derivation, derive
 from .rotations import chunk_logit, g, i, j, k1, k2, q1, q2
 
 r = sp.Symbol("r", integer=True)
+R1, R2 = sp.symbols("r1 r2", integer=True)  # two distances, for covariances
 
 
 def gaussian_expectation(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
@@ -74,23 +75,92 @@ def _relative_pair_logit() -> sp.Expr:
 
 
 def gaussian_logit_mean_is_zero() -> Derivation:
-    r"""Prop 3.2: :math:`E[q^\top R^{-r} k] = 0` for independent :math:`q, k \sim N(0, I)`.
+    r"""Prop 3.2: :math:`E[q^\top R^{-r} k] = 0` for independent zero-mean ``q``, ``k`` (every ``d``, ``r``).
 
-    Proved for one pair with symbolic ``r`` and ``g`` (every monomial has an odd power),
-    then for a sum of pairs by linearity (shown for two pairs with distinct frequencies).
+    Isotropy (or Gaussianity) is not needed:
+
+    1. one pair's logit is bilinear in ``(q, k)`` (a polynomial of degree 1 in each), so for
+       independent ``q``, ``k`` its expectation is the logit of the means
+       :math:`\mu_q^\top\rho(-rg)\mu_k` (linearity and :math:`E[q_a k_b] = E[q_a]E[k_b]`);
+    2. with zero means that is 0, for symbolic ``r`` and ``g``;
+    3. a head's logit is the sum over its ``n = d/2`` pairs; with a symbolic ``n`` and symbolic
+       frequencies :math:`g_k`, :math:`\sum_{k \le n} E[x_k] = \sum_{k \le n} 0 = 0`.
+
+    The Gaussian moment algebra (:func:`gaussian_expectation`) agrees for one pair.
 
     >>> gaussian_logit_mean_is_zero().holds
     True
     """
-    g, h = sp.symbols("g h", positive=True)
-    one = pair_logit(1, g)
-    two = pair_logit(2, h)
-    return derive(
-        "q, k ~ N(0, I) independent: E[q^T R^-r k] = 0 for every r",
+    g_ = sp.Symbol("g", positive=True)
+    one = pair_logit(1, g_)
+    q_a, q_b, k_a, k_b = pair_symbols(1)
+    mq1, mq2, mk1, mk2 = sp.symbols("mu_q1 mu_q2 mu_k1 mu_k2", real=True)
+    degrees = (sp.Poly(one, q_a, q_b).total_degree(), sp.Poly(one, k_a, k_b).total_degree())
+    of_means = one.subs({q_a: mq1, q_b: mq2, k_a: mk1, k_b: mk2}, simultaneous=True)
+    index, pairs = sp.symbols("k n", integer=True, positive=True)
+    freq = sp.IndexedBase("g", positive=True)
+    summed = sp.Sum(of_means.subs({mq1: 0, mq2: 0, mk1: 0, mk2: 0}).subs(g_, freq[index]), (index, 1, pairs))
+    shown = derive(
+        "q, k independent with zero mean: E[q^T R^-r k] = 0 for every r, every d",
         [
-            ("E[pair logit] = 0 for symbolic r, g", gaussian_expectation(one, pair_symbols(1))),
-            ("E[sum of two pairs] = 0 (linearity; frequencies g, h)",
-             gaussian_expectation(one + two, pair_symbols(1) + pair_symbols(2))),
+            ("the pair logit is bilinear in (q, k): degree 1 in q and degree 1 in k", sp.Integer(degrees != (1, 1))),
+            ("E[pair logit] = mu_q^T rho(-r g) mu_k for independent q, k: zero at mu = 0, symbolic r, g",
+             of_means.subs({mq1: 0, mq2: 0, mk1: 0, mk2: 0})),
+            ("sum over n = d/2 pairs with symbolic n and frequencies g_k: sum_k E[x_k] = 0", summed.doit()),
+            ("Gaussian moment algebra agrees: E[pair logit] = 0 for q, k ~ N(0, I)",
+             gaussian_expectation(one, pair_symbols(1))),
+        ],
+    )
+    return shown
+
+
+def pair_logit_covariance() -> sp.Expr:
+    r"""One pair's :math:`E[x(r_1) x(r_2)]` for independent :math:`q, k \sim N(0, I)`, symbolic ``r1, r2, g``.
+
+    SymPy reduces it to :math:`2\cos((r_1 - r_2) g)`; a head sums it over its pairs (disjoint
+    coordinates are uncorrelated), so :math:`\mathrm{Cov}[c(r_1), c(r_2)] = 2\sum_k\cos((r_1-r_2)g_k)`.
+
+    >>> sp.simplify(pair_logit_covariance() - 2 * sp.cos((R1 - R2) * g))
+    0
+    """
+    return _product_expectation(pair_logit(1, g), 1, gaussian_expectation)
+
+
+def pair_logit_product_moment() -> sp.Expr:
+    r"""One pair's :math:`E[x(r_1)^2 x(r_2)^2]` for independent :math:`q, k \sim N(0, I)`: :math:`16 + 8\cos(2(r_1-r_2)g)`.
+
+    The fourth moment that sets the standard error of a sample covariance under the hypothesis.
+
+    >>> sp.simplify(pair_logit_product_moment() - 16 - 8 * sp.cos(2 * (R1 - R2) * g))
+    0
+    """
+    return _product_expectation(pair_logit(1, g), 2, gaussian_expectation)
+
+
+@functools.cache
+def _product_expectation(pair: sp.Expr, power: int, expectation) -> sp.Expr:
+    # keyed by the pair logit and the expectation used, so a changed one is never answered from the cache
+    return expectation(pair.subs(r, R1) ** power * pair.subs(r, R2) ** power, pair_symbols(1))
+
+
+def gaussian_logit_covariance_is_cosine_sum() -> Derivation:
+    r""":math:`\mathrm{Cov}[c(r_1), c(r_2)] = 2\sum_k\cos((r_1 - r_2) g_k)` for independent :math:`q, k \sim N(0, I)`.
+
+    The rotation shows in the covariance (the mean is 0 with or without it): per pair
+    :func:`pair_logit_covariance` is :math:`2\cos((r_1-r_2)g)`, distinct pairs are uncorrelated.
+
+    >>> gaussian_logit_covariance_is_cosine_sum().holds
+    True
+    """
+    h = sp.Symbol("h", positive=True)
+    one, two = pair_logit(1, g), pair_logit(2, h)
+    variables = pair_symbols(1) + pair_symbols(2)
+    return derive(
+        "q, k ~ N(0, I) independent: Cov[c(r1), c(r2)] = 2 sum_k cos((r1 - r2) g_k)",
+        [
+            ("E[x(r1) x(r2)] - 2 cos((r1 - r2) g) = 0 for one pair", pair_logit_covariance() - 2 * sp.cos((R1 - R2) * g)),
+            ("E[pair 1 (r1) pair 2 (r2)] = 0 (disjoint coordinates)",
+             gaussian_expectation(one.subs(r, R1) * two.subs(r, R2), variables)),
         ],
     )
 

@@ -8,44 +8,57 @@ logit of query ``i`` and key ``j`` at distance ``t = i - j`` is
 so :math:`|q|^2 - a_{ij} = \sum_k 2 |q^{(k)}|^2 \sin^2\big((r - t) g_k / 2\big) \ge 0`, with
 equality exactly when every :math:`(r-t) g_k` with :math:`q^{(k)} \ne 0` is a whole number of
 turns, which Lemma A.1 (:mod:`ropelab.theory.full_turns`) rules out for ``t != r``. The gap
-is written as a sum of squared sines so that mpmath evaluates tiny gaps without cancellation.
+is written as a sum of squared sines so that ball arithmetic evaluates tiny gaps without
+cancellation (:func:`chunk_gap`, the one closed form the proof and the certificate share).
 """
 
 from __future__ import annotations
 
-import functools
-
-import mpmath
 import sympy as sp
 
-from .derivation import Derivation, derive
+from .derivation import Derivation, derive, is_zero
 from .full_turns import frequency_multiple_never_full_turn
 from .rotations import g, i, j, q1, q2, rho
 
 r = sp.Symbol("r", integer=True, nonnegative=True)
 distance = sp.Symbol("t", integer=True)
 
-# 40 significant digits resolve gaps down to 1e-35 |q|^2, far below any float64 error bound.
-DIGITS = 40
-
 
 def chunk_gap() -> sp.Expr:
-    r"""One pair's shortfall from its bound: :math:`2 (q_1^2 + q_2^2)\sin^2((r - t) g / 2)`."""
+    r"""One pair's shortfall from its bound: :math:`2 (q_1^2 + q_2^2)\sin^2((r - t) g / 2)`.
+
+    >>> chunk_gap().subs({distance: r})
+    0
+    """
     return 2 * (q1**2 + q2**2) * sp.sin((r - distance) * g / 2) ** 2
 
 
-def rotated_key_maximises_logit_at_distance() -> Derivation:
-    r"""SymPy's proof of Prop 3.1 for one pair (the logit is a sum over pairs).
+def _step(description: str, ok: bool | None) -> tuple[str, bool]:
+    # SymPy's three-valued logic: only an explicit True counts as proved
+    return f"{'proved' if ok is True else 'NOT proved'}: {description}", ok is True
 
-    With :math:`a = ig`, :math:`b = jg`, :math:`c = rg` and :math:`\phi = b + c - a = (r - (i-j))g`:
+
+def rotated_key_maximises_logit_at_distance() -> Derivation:
+    r"""SymPy's proof of Prop 3.1 for every even ``d``, every :math:`\theta`, ``r`` and context.
+
+    Per pair, with :math:`a = ig`, :math:`b = jg`, :math:`c = rg` and
+    :math:`\phi = b + c - a = (r - (i-j))g` symbolic:
 
     1. :math:`\rho(a)^\top\rho(b)\rho(c) = \rho(\phi)`, so the pair's logit is
-       :math:`q^\top\rho(\phi)q` (Eq. 3 with :math:`k = \rho(rg) q`);
-    2. :math:`q^\top\rho(\phi)q = (q_1^2+q_2^2)\cos\phi`;
-    3. its shortfall from the Cauchy–Schwarz bound :math:`q_1^2+q_2^2` is
-       :math:`2(q_1^2+q_2^2)\sin^2(\phi/2)`, a nonnegative square, 0 at :math:`i - j = r`;
-    4. elsewhere the shortfall vanishes only if :math:`(r-t) g` is a whole number of turns,
-       excluded by Lemma A.1 (whose derivation is rerun here).
+       :math:`q^\top\rho(\phi)q = (q_1^2+q_2^2)\cos\phi` (Eq. 3 with :math:`k = \rho(rg) q`);
+    2. the shortfall :math:`|q|^2 - |q|^2\cos\phi` is :func:`chunk_gap`, a nonnegative square,
+       0 at :math:`i - j = r`.
+
+    Over the pairs, with a symbolic number ``n = d/2`` of pairs, symbolic weights
+    :math:`w_k = |q^{(k)}|^2 \ge 0` and real angles :math:`\phi_k` (any frequencies, any
+    distance, so any :math:`\theta`, ``r`` and context):
+
+    3. :math:`\sum_{k\le n} w_k - \sum_{k \le n} w_k\cos\phi_k = \sum_{k\le n} 2 w_k\sin^2(\phi_k/2)`;
+    4. that sum of nonnegative terms is nonnegative (SymPy's assumptions on the Sum), so
+       :math:`a_{ij} \le |q|^2` with equality at :math:`i - j = r`;
+    5. a term vanishes with :math:`w_k > 0` only where :math:`\cos\phi_k = 1`, i.e.
+       :math:`(r - t) g_k \in 2\pi\mathbb{Z}` (``solveset``), which Lemma A.1 excludes for
+       ``t != r`` (its derivation is rerun here); ``q != 0`` has some :math:`w_k > 0`.
 
     Reference: Barbero et al. (2025) Prop 3.1; claim ``rotated_key_maximises_logit_at_distance``.
 
@@ -56,45 +69,50 @@ def rotated_key_maximises_logit_at_distance() -> Derivation:
     q = sp.Matrix([q1, q2])
     norm2 = q1**2 + q2**2
     composed = rho(a).T * rho(b) * rho(c) - rho(b + c - a)
-    gap = chunk_gap().subs(distance, i - j)
-    shown = derive(
-        "the key R^r q gives a_ij = sum_k |q^(k)|^2 cos((r - (i-j)) g_k) <= |q|^2, with equality iff i - j = r",
+    gap = chunk_gap()
+    # the closed form at distance t, read as a function of the pair angle phi = (r - t) g
+    gap_at_phi = gap.subs(distance, r - phi / g)
+    per_pair = derive(
+        "per pair: the key rho(r g) q gives (q1^2 + q2^2) cos((r - (i-j)) g), short of q1^2 + q2^2 by chunk_gap",
         [
             ("rho(a)^T rho(b) rho(c) - rho(b + c - a) = 0 (a = ig, b = jg, c = rg)", sp.expand_trig(composed)),
             ("q^T rho(phi) q - |q|^2 cos(phi) = 0", (q.T * rho(phi) * q)[0] - norm2 * sp.cos(phi)),
-            ("|q|^2 - |q|^2 cos(phi) - 2 |q|^2 sin^2(phi / 2) = 0 (the shortfall is a square)",
-             norm2 - norm2 * sp.cos(phi) - 2 * norm2 * sp.sin(phi / 2) ** 2),
-            ("the shortfall at i - j = r is 0", gap.subs(i, j + r)),
+            ("|q|^2 - q^T rho(phi) q - chunk_gap = 0 (the shortfall is chunk_gap)",
+             norm2 - (q.T * rho(phi) * q)[0] - gap_at_phi),
+            ("chunk_gap at i - j = r is 0", gap.subs(distance, i - j).subs(i, j + r)),
         ],
     )
+    nonnegative = _step("chunk_gap >= 0 for real q1, q2, g and integers r, t", gap.is_nonnegative)
+
+    k, n = sp.symbols("k n", integer=True, positive=True)
+    w = sp.IndexedBase("w", nonnegative=True)
+    angle = sp.IndexedBase("phi", real=True)
+    term = 2 * w[k] * sp.sin(angle[k] / 2) ** 2
+    shortfall = sp.Sum(term, (k, 1, n))
+    combined = sp.simplify(sp.Sum(w[k], (k, 1, n)) - sp.Sum(w[k] * sp.cos(angle[k]), (k, 1, n)) - shortfall)
+    summed = isinstance(combined, sp.Sum) and is_zero(combined.function) or combined == 0
+    x = sp.Symbol("x", real=True)
+    # 2 sin^2(phi/2) = 1 - cos(phi) (step 3 per pair), so a term vanishes where cos(phi) = 1
+    zeros_are_turns = _is_full_turns(sp.solveset(sp.cos(x) - 1, x, sp.S.Reals))
     lemma = frequency_multiple_never_full_turn()
-    steps = shown.steps + (
-        f"{'proved' if lemma.holds else 'NOT proved'}: sin((r-t) g / 2) = 0 needs (r-t) g in 2 pi Z, "
-        "impossible for t != r (Lemma A.1, frequency_multiple_never_full_turn)",
+    steps = list(per_pair.steps)
+    facts = [
+        nonnegative,
+        _step("sum_(k<=n) w_k - sum_(k<=n) w_k cos(phi_k) = sum_(k<=n) 2 w_k sin^2(phi_k / 2), symbolic n", summed),
+        _step("sum_(k<=n) 2 w_k sin^2(phi_k / 2) >= 0 for w_k >= 0, real phi_k, symbolic n", shortfall.is_nonnegative),
+        _step("2 sin^2(phi / 2) = 1 - cos(phi) = 0 exactly for phi in 2 pi Z (solveset over the reals)", zeros_are_turns),
+        _step("(r - t) g_k in 2 pi Z is impossible for t != r (Lemma A.1, frequency_multiple_never_full_turn)",
+              lemma.holds),
+    ]
+    steps += [text for text, _ in facts]
+    return Derivation(
+        "the key R^r q gives a_ij = sum_k |q^(k)|^2 cos((r - (i-j)) g_k) <= |q|^2, with equality iff i - j = r",
+        per_pair.holds and all(ok for _, ok in facts),
+        tuple(steps),
     )
-    return Derivation(shown.statement, shown.holds and lemma.holds, steps)
 
 
-@functools.cache
-def _gap_function():
-    return sp.lambdify((q1, q2, r, distance, g), chunk_gap(), "mpmath")
-
-
-def exact_gaps(query_pairs: list[tuple[float, float]], freqs: list[float], shift: int,
-               distances: list[int]) -> list[mpmath.mpf]:
-    r"""Exact :math:`|q|^2 - a(t)` for the key :math:`R^{r} q` at each distance ``t``.
-
-    ``query_pairs`` are the pairs :math:`(q^{(k)}_1, q^{(k)}_2)` and ``freqs`` the :math:`g_k`,
-    both taken as exact binary numbers (the float64 values a program holds); ``shift`` is
-    ``r``. Evaluated from the lambdified SymPy shortfall with ``DIGITS`` significant digits,
-    so the result is the exact gap to about 1e-35 relative.
-
-    >>> [mpmath.nstr(x, 6) for x in exact_gaps([(1.0, 0.0)], [1.0], 0, [0, 710])]
-    ['0.0', '1.81736e-9']
-    """
-    f = _gap_function()
-    with mpmath.workdps(DIGITS):
-        pairs = [(mpmath.mpf(a), mpmath.mpf(b), mpmath.mpf(w)) for (a, b), w in zip(query_pairs, freqs)]
-        return [
-            mpmath.fsum(f(a, b, shift, t, w) for a, b, w in pairs) for t in distances
-        ]
+def _is_full_turns(solutions: sp.Set) -> bool:
+    # solveset returns {2*pi*_n : _n in Z} with its own dummy variable; compare structurally
+    return (isinstance(solutions, sp.ImageSet) and solutions.base_sets == (sp.S.Integers,)
+            and sp.simplify(solutions.lamda.expr - 2 * sp.pi * solutions.lamda.variables[0]) == 0)

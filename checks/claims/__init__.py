@@ -11,6 +11,12 @@ MODULES: tuple[str, ...] = (
     "layouts",
     "peers",
     # §3 does RoPE decay?
+    "rotated_key",
+    "full_turns",
+    "gaussian_moments",
+    "decay_curves",
+    "abel_bound",
+    "random_positions",
     # §5 positional heads
     "softmax_bounds",
     "positional_patterns",
