@@ -200,23 +200,3 @@ class ClaimResult:
     shown: str = ""
     # None when --certify was not asked for; else whether every chunk was certified
     certified: bool | None = None
-
-
-@dataclass(frozen=True)
-class LegacyClaim:
-    """Temporary: lets the §3, §5 and §6 modules import while they are split by concept."""
-
-    id: str
-    label: str
-    section: str
-    statement: str
-    numeric: Any
-    negative: Any
-    negative_description: str
-    tolerance_reason: str
-    explain: Any
-    symbolic: Any = None
-    symbolic_reason: str = ""
-    corrected: str = ""
-    figures: tuple[str, ...] = ()
-    seed: int | None = None
