@@ -128,7 +128,7 @@ ERRATA: list[Erratum] = [
         "the first sum lacks alpha_{i,j}; the definition is stated with \"= eps\"",
         "the sum is weighted by alpha_{i,j}, and \"= eps\" means \"< eps\" (an eps-sharp head puts more than "
         "1 - eps on its target)",
-        claims=("rope_head_can_be_diagonal", "rope_head_can_be_previous_token")),
+        claims=("positional_patterns_are_defined", "rope_head_can_be_diagonal", "rope_head_can_be_previous_token")),
     _e4(),
     Erratum(
         "E5", "Prop 3.2, proof",
@@ -147,7 +147,7 @@ ERRATA: list[Erratum] = [
         "E7", "App A.2",
         "calls Thm 5.3 \"Proposition 5.3\"; its proof writes \"sup\"",
         "it is Theorem 5.3; the \"sup\" is the limit |psi| -> infinity (alpha_ii -> 1 as the scale grows)",
-        claims=("rope_head_can_be_diagonal",)),
+        claims=("rope_head_can_be_diagonal", "rope_head_can_be_previous_token")),
     Erratum(
         "E8", "Thm 6.1, proof",
         "\"a_{i,j} < 0 for all j != k\"; \"alpha_{i,k} <= 1/2\"; \"for any eps > 0\"",
