@@ -47,3 +47,4 @@ def draw_figures(out_dir: str | Path, names: list[str] | None = None) -> dict[st
 
 
 layout_problems = _style.layout_problems
+keeping_figures = _style.keeping_figures

@@ -127,8 +127,8 @@ def layout_problems(fig: plt.Figure) -> list[str]:
     Checks every drawn text (titles, axis labels, tick labels, legend entries, annotations,
     table cells). Returns one line per problem; an empty list means the layout is clean.
 
-    >>> fig, ax = plt.subplots(figsize=(2, 1))
-    >>> _ = ax.text(0.1, 0.5, "one"); _ = ax.text(0.12, 0.5, "two")
+    >>> fig = plt.figure(figsize=(2, 1))
+    >>> _ = fig.text(0.1, 0.5, "one"); _ = fig.text(0.15, 0.5, "two")
     >>> layout_problems(fig)
     ["'one' overlaps 'two'"]
     >>> plt.close(fig)
