@@ -380,6 +380,16 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
+NAV_TITLE = re.compile(r'(<span class="md-ellipsis">)(.*?)(</span>)', re.S)
+INLINE_MATHS = re.compile(r"\\\((.+?)\\\)")
+
+
+def on_post_page(output: str, page, config) -> str:
+    """Typeset the formulas of headings in the tables of contents too (the theme copies them as text)."""
+    return NAV_TITLE.sub(lambda m: m.group(1) + INLINE_MATHS.sub(
+        lambda f: f'<span class="arithmatex">{f.group(0)}</span>', m.group(2)) + m.group(3), output)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if page.file.src_uri != "index.md":
         return markdown
@@ -787,6 +797,7 @@ def example_page(path: Path, with_output: bool) -> tuple[str, str]:
             body.append(link_claims(cell.source) + "\n")
             if len(body) == 1:
                 body.append(run_line)
+                body.append(f"*{PAIR_CONVENTION}*\n")
         elif cell.source.strip():
             body.append(code_block(cell.source, "python"))
             printed = next(outputs, "")
