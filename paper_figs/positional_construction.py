@@ -47,8 +47,9 @@ def _arrows(ax, query_angle: float, key_angles: dict[int, float], title: str) ->
     if any(j > QUERY_POSITION for j in aligned):
         query_label += " (future)"
     qx = np.cos(query_angle)
-    ax.text(1.15 * qx, 1.15 * np.sin(query_angle), query_label, fontsize=7, fontweight="bold", va="bottom",
-            ha="left" if qx > 0.2 else "right" if qx < -0.2 else "center")
+    beside = abs(qx) > 0.2  # a query pointing sideways is labelled beside its tip, else above it
+    ax.text(1.3 * qx, 1.3 * np.sin(query_angle), query_label, fontsize=7, fontweight="bold",
+            va="center" if beside else "bottom", ha="center" if not beside else "left" if qx > 0 else "right")
     for j, angle in key_angles.items():
         future = j > QUERY_POSITION
         colour = "0.45" if future else _style.ENCODING_COLOURS["RoPE"]
@@ -58,7 +59,7 @@ def _arrows(ax, query_angle: float, key_angles: dict[int, float], title: str) ->
             continue
         x, y = np.cos(angle), np.sin(angle)
         ax.text(1.02 * x, 1.02 * y, f"key j={j}" + (" (future)" if future else ""), fontsize=6.5, color=colour,
-                ha="left" if x > 0.5 else "right" if x < -0.5 else "center", va="bottom" if y > 0 else "top")
+                ha="left" if x > 0.1 else "right" if x < -0.1 else "center", va="bottom" if y > 0 else "top")
     ax.set_xlim(-1.9, 1.9)
     ax.set_ylim(-1.25, 1.65)
     ax.set_aspect("equal")
