@@ -2,6 +2,8 @@
 
 ``FIGURES`` maps a figure's name (its module name) to its ``render`` function; the
 ``ropelab figs`` command and the tests use it. Every file is written atomically.
+:func:`draw_figures` returns the matplotlib figures themselves, and :func:`layout_problems`
+says what in one would look broken to a reader (text off the canvas, texts overlapping).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from pathlib import Path
+
+from . import _style
 
 
 def _discover() -> dict[str, Callable[[Path], list[Path]]]:
@@ -24,3 +28,23 @@ def _discover() -> dict[str, Callable[[Path], list[Path]]]:
 
 
 FIGURES: dict[str, Callable[[Path], list[Path]]] = _discover()
+
+
+def draw_figures(out_dir: str | Path, names: list[str] | None = None) -> dict[str, list]:
+    """Render the named figures (all by default) into ``out_dir`` and return their open matplotlib figures.
+
+    A figure module may draw several figures; each is listed under the module's name. The
+    caller closes them (``matplotlib.pyplot.close``) when done; ``layout_problems`` inspects one.
+    """
+    chosen = list(FIGURES) if names is None else list(names)
+    drawn: dict[str, list] = {}
+    with _style.keeping_figures() as kept:
+        for name in chosen:
+            start = len(kept)
+            FIGURES[name](Path(out_dir))
+            drawn[name] = [fig for _, fig in kept[start:]]
+    return drawn
+
+
+layout_problems = _style.layout_problems
+keeping_figures = _style.keeping_figures

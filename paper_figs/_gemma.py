@@ -37,6 +37,9 @@ def pair_heatmap(ax, values: np.ndarray, xlabels: list[str], title: str, cmap: s
     """Draw ``values (P, columns)`` with pair 0 (highest frequency) on top; returns the image."""
     image = ax.imshow(values, aspect="auto", origin="upper", cmap=cmap, interpolation="nearest", vmin=0, vmax=vmax)
     ax.set_xticks(range(len(xlabels)))
-    ax.set_xticklabels(xlabels, fontsize=6, rotation=90 if max(len(x) for x in xlabels) > 3 else 0)
+    # upright labels only while they fit side by side (18 layers of "11G" would run together)
+    widest = max(len(line) for label in xlabels for line in label.split("\n"))
+    upright = widest * len(xlabels) <= 36
+    ax.set_xticklabels(xlabels, fontsize=6, rotation=0 if upright else 90)
     ax.set_title(title, fontsize=9)
     return image

@@ -35,20 +35,33 @@ def two_sided_curve(q: np.ndarray, k: np.ndarray, freqs: np.ndarray) -> np.ndarr
 
 
 def _arrows(ax, query_angle: float, key_angles: dict[int, float], title: str) -> None:
+    """Draw the query and the keys on the unit circle; a key aligned with the query shares its label.
+
+    Labels sit radially outside the arrow tips, so that no label lies on an arrow.
+    """
     ax.add_patch(_style.plt.Circle((0, 0), 1.0, fill=False, color="0.85"))
+    aligned = [j for j, angle in key_angles.items() if np.isclose(np.cos(angle - query_angle), 1.0)]
     ax.annotate("", xy=(1.1 * np.cos(query_angle), 1.1 * np.sin(query_angle)), xytext=(0, 0),
                 arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 2.5, "alpha": 0.6})
-    ax.text(1.3 * np.cos(query_angle), 1.3 * np.sin(query_angle), f"query\ni={QUERY_POSITION}",
-            ha="center", va="center", fontsize=7)
+    query_label = f"query i={QUERY_POSITION}" + "".join(f"\n= key j={j}" for j in aligned)
+    if any(j > QUERY_POSITION for j in aligned):
+        query_label += " (future)"
+    qx = np.cos(query_angle)
+    beside = abs(qx) > 0.2  # a query pointing sideways is labelled beside its tip, else above it
+    ax.text(1.3 * qx, 1.3 * np.sin(query_angle), query_label, fontsize=7, fontweight="bold",
+            va="center" if beside else "bottom", ha="center" if not beside else "left" if qx > 0 else "right")
     for j, angle in key_angles.items():
         future = j > QUERY_POSITION
-        colour = "0.6" if future else _style.ENCODING_COLOURS["RoPE"]
+        colour = "0.45" if future else _style.ENCODING_COLOURS["RoPE"]
         ax.annotate("", xy=(0.85 * np.cos(angle), 0.85 * np.sin(angle)), xytext=(0, 0),
                     arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.2, "ls": "--" if future else "-"})
-        ax.text(0.95 * np.cos(angle + 0.12), 0.95 * np.sin(angle + 0.12), f"key j={j}" + ("\n(future)" if future else ""),
-                fontsize=6, color=colour, ha="center", va="center")
-    ax.set_xlim(-1.5, 1.5)
-    ax.set_ylim(-1.5, 1.5)
+        if j in aligned:
+            continue
+        x, y = np.cos(angle), np.sin(angle)
+        ax.text(1.02 * x, 1.02 * y, f"key j={j}" + (" (future)" if future else ""), fontsize=6.5, color=colour,
+                ha="left" if x > 0.1 else "right" if x < -0.1 else "center", va="bottom" if y > 0 else "top")
+    ax.set_xlim(-1.9, 1.9)
+    ax.set_ylim(-1.25, 1.65)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title, fontsize=8)
@@ -73,9 +86,10 @@ def render(out_dir: str | Path) -> list[Path]:
         ((turned, psi), "s--", _style.ENCODING_COLOURS["reversed p-RoPE"], "printed (Figure 1)"),
     ):
         ax.plot(x, two_sided_curve(q, k, g), style, ms=3, color=colour, label=label)
-    ax.set_xlabel("j - i")
+    ax.set_xticks(range(-SPAN, SPAN + 1, 2))  # distances are integers
+    ax.set_xlabel("j - i (tokens)")
     ax.set_ylabel("logit / s^2 (top 16 pairs, d=256)")
     ax.set_title("(c) peak at j - i = -1 (working) vs +1 (printed)", fontsize=8)
-    ax.legend(fontsize=6, loc="lower left")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     fig.tight_layout()
     return _style.save(fig, out_dir, "positional_construction")

@@ -1,7 +1,7 @@
 """Table 1 regenerated from checks: NoPE / RoPE / p-RoPE x positional / semantic.
 
 Positional: the Thm 5.3 diagonal head on the encoding's 16 fastest rotating pairs reaches
-min alpha_ii >= 0.99 over 8192 tokens at the proof's scale. Semantic: the slowest channel
+min_i alpha_ii >= 0.99 (the weight of the diagonal) over 8192 tokens at the proof's scale. Semantic: the slowest channel
 survives an anti-aligned rival (brute force to 10^6 tokens, closed form: never for g = 0).
 Each cell shows the verdict, the paper's entry and the evidence. Claim:
 ``p_rope_is_positional_and_semantic``.
@@ -15,6 +15,11 @@ from ropelab.checks.claims import table1 as t1
 from ropelab.checks.reference import paper_facts
 
 from . import _style
+
+
+def _weight(value: float) -> str:
+    """An attention weight to as many digits as tell it from 1 (a sharp head reads 1 - 1e-5, not 1)."""
+    return f"1 - {1 - value:.1e}" if 0.999 < value < 1 else f"{value:.3g}"
 
 
 def render(out_dir: str | Path, horizon: int = 10**6, context: int = 8192) -> list[Path]:
@@ -31,7 +36,7 @@ def render(out_dir: str | Path, horizon: int = 10**6, context: int = 8192) -> li
             mark = "yes" if ours else "no"
             agree = "= paper" if ours == paper[prop][col] else "!= paper"
             if prop == "Positional":
-                detail = f"min a_ii {entry['min_diagonal_weight']:.3g}"
+                detail = f"min$_i$ $\\alpha_{{ii}}$ = {_weight(entry['min_diagonal_weight'])}"
             else:
                 n = entry["closed_form"]
                 detail = "never breaks" if n == float("inf") else f"breaks at {n:,}"

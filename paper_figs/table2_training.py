@@ -77,11 +77,13 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
 
     ax = axes[1, 0]
     paper = table2.paper_facts()["table2_validation_perplexity"]["rows"]
-    for v in table2.VARIANTS:
+    # variants sit close together here, so a legend names them (text beside each point would collide)
+    for v, marker in zip(table2.VARIANTS, "osD^vPX*hp", strict=False):
         spread = summary[v.id]["perplexity"]["1"]
         err = 0 if spread["sd"] is None else spread["sd"]
-        ax.errorbar(paper[v.paper_row][0], spread["mean"], yerr=err, fmt="o", color=_colour(v.id), capsize=3)
-        ax.annotate(v.id, (paper[v.paper_row][0], spread["mean"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        ax.errorbar(paper[v.paper_row][0], spread["mean"], yerr=err, fmt=marker, color=_colour(v.id), capsize=3,
+                    mfc="white" if "500k" in v.id or "0.25" in v.id else _colour(v.id), label=v.id)
+    ax.legend(fontsize=7, loc="upper left")
     corr = results["summary"]["rank_correlation_with_paper_at_T"]["wiki"]
     ax.set_xlabel("paper: Gemma 2B validation perplexity (Wiki)")
     ax.set_ylabel(f"ours: perplexity at T={T} (mean ± sd)")

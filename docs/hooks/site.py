@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import html
+import importlib
 import importlib.metadata
 import importlib.resources
 import io
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import jax
 import jupytext
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
@@ -83,6 +85,223 @@ def code_block(body: str, lang: str = "text") -> str:
 def admonition(kind: str, title: str, body: str) -> str:
     indented = "\n".join("    " + line if line else "" for line in body.rstrip().split("\n"))
     return f'!!! {kind} "{title}"\n{indented}\n'
+
+
+# --- plain-text maths to LaTeX -------------------------------------------------------------
+#
+# Claims state their maths in plain text (``rho(a)``, ``R^(j-i)``, ``alpha_ii``, ``|x|``,
+# ``g_k``), which the terminal prints as it is. The site finds the mathematical runs of a
+# sentence and typesets them; the English around them stays text.
+
+GREEK = {"alpha": r"\alpha", "beta": r"\beta", "gamma": r"\gamma", "delta": r"\delta", "eps": r"\varepsilon",
+         "epsilon": r"\varepsilon", "theta": r"\theta", "rho": r"\rho", "psi": r"\psi", "phi": r"\varphi",
+         "pi": r"\pi", "sigma": r"\sigma", "mu": r"\mu", "lambda": r"\lambda", "omega": r"\omega",
+         "Delta": r"\Delta", "inf": r"\infty"}
+FUNCTIONS = {"cos": r"\cos", "sin": r"\sin", "exp": r"\exp", "ln": r"\ln", "log": r"\log", "max": r"\max",
+             "min": r"\min", "sup": r"\sup", "lim": r"\lim", "sum": r"\sum", "mod": r"\bmod",
+             "Var": r"\operatorname{Var}", "angle": r"\operatorname{angle}", "softmax": r"\operatorname{softmax}",
+             "diag": r"\operatorname{diag}", "int": r"\operatorname{int}", "round": r"\operatorname{round}"}
+MATH_WORDS = set(GREEK) | set(FUNCTIONS) | {"E", "I", "T", "Z"}
+# names that are maths on their own (function names are maths only when called: "the sum of")
+STANDALONE = set(GREEK) - {"inf"}
+OPERATORS = {"=", "<", ">", "<=", ">=", "!=", "->", "+", "-", "*", "/", "~", "+-", "x", "in"}
+_TOKEN = re.compile(r"\S+")
+_WORD = re.compile(r"[A-Za-z]+")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?%?")
+
+
+def _split(sentence: str) -> list[str]:
+    """Words of ``sentence``, keeping a bracketed group with its spaces as one word."""
+    words, current, depth = [], "", 0
+    for ch in sentence:
+        if ch == " " and depth == 0:
+            if current:
+                words.append(current)
+            current = ""
+            continue
+        depth += (ch in "([{") - (ch in ")]}")
+        depth = max(depth, 0)
+        current += ch
+    if current:
+        words.append(current)
+    return words
+
+
+def _kind(word: str) -> str:
+    """'strong' (certainly maths), 'weak' (maths only beside maths: numbers, operators) or 'text'."""
+    if word == ".":  # a dot product between two vectors
+        return "weak"
+    core = word.strip(",;:.") if not word.endswith("..") else word
+    if not core or core in ("a", "A") or core.startswith("--"):
+        return "text"
+    if core in {"=", "<", ">", "<=", ">=", "!=", "->", "~", "+-"}:
+        return "strong"
+    if core in OPERATORS:
+        return "weak"
+    if re.fullmatch(r"\d+(?:\.\d+)?[kKMB]", core):  # 128k tokens, Gemma 7B
+        return "text"
+    if re.fullmatch(r"-?\d+(?:\.\d+)?e-?\d+", core):
+        return "strong"
+    if _NUMBER.fullmatch(core):
+        return "weak"
+    if core[0] in "([{" and core[-1] in ")]}":
+        inner_words = _split(core[1:-1].replace(",", " , "))
+        if any(_kind(w) == "text" and w not in ",;" for w in inner_words):
+            return "text"
+        return "strong"
+    if re.fullmatch(r"[A-Za-z]", core) or core in STANDALONE:
+        return "strong"
+    if core in MATH_WORDS:  # cos, sum, E: maths beside maths ("1 - cos n"), prose alone ("the sum of")
+        return "weak"
+    if re.fullmatch(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,})+", core):  # log-log, all-ones
+        return "text"
+    if re.search(r"[_^|=<>/]|\d[a-zA-Z(]|[a-zA-Z*]\(|\.\.|[A-Za-z]\*|[A-Za-z0-9][-+][A-Za-z0-9]", core):
+        # names with a sub/superscript, bars, calls, fractions, ranges; not float32, log-log or p-RoPE
+        pieces = [p for p in re.split(r"[^A-Za-z]+", re.sub(r"_[A-Za-z]+", "", core)) if p]
+        if all(len(p) <= 2 or p in MATH_WORDS for p in pieces):
+            return "strong"
+    return "text"
+
+
+def _braced(s: str, start: int) -> tuple[str, int]:
+    """The bracketed group opening at ``s[start]`` (without the brackets) and the index after it."""
+    depth = 0
+    for i in range(start, len(s)):
+        depth += (s[i] == "(") - (s[i] == ")")
+        if depth == 0:
+            return s[start + 1:i], i + 1
+    return s[start + 1:], len(s)
+
+
+def to_latex(expr: str) -> str:
+    r"""One plain-text formula as LaTeX.
+
+    >>> to_latex("q^T R^(j-i) k")
+    'q^{\\top} R^{j-i} k'
+    >>> to_latex("alpha_ii <= 1/c")
+    '\\alpha_{ii} \\le 1/c'
+    >>> to_latex("|R^i x| = |x|")
+    '\\vert R^{i} x\\vert = \\vert x\\vert '
+    """
+    s = re.sub(r"([\^_])\{([^{}]*)\}", r"\1(\2)", expr)  # e^{ia}: a group, not a set
+    s = s.replace("{", r"\{").replace("}", r"\}")
+
+    def power_of_ten(m: re.Match) -> str:
+        tex = ("" if m.group(1) == "1" else m.group(1) + r"\times ") + f"10^{{{m.group(2)}{m.group(3)}}}"
+        return f"{{{tex}}}" if m.group(4) else tex  # 1e4^(...) must not stack two superscripts
+
+    s = re.sub(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)e(-?)0*(\d+)(?![A-Za-z])(?=(\^)?)", power_of_ten, s)
+    s = re.sub(r"(?<=\d) x (?=\d)", r" \\times ", s)
+    s = re.sub(r"([A-Za-z])\*(?=[(\s,;:.)]|$)", r"\1^{\\ast}", s)
+    out, i = [], 0
+    while i < len(s):
+        ch = s[i]
+        if ch in "^_":
+            j = i + 1
+            if j < len(s) and s[j] == "(":
+                inner, i = _braced(s, j)
+                out.append(f"{ch}{{{to_latex(inner)}}}")
+                continue
+            m = re.compile(r"-?[A-Za-z0-9]+").match(s, j)
+            if m:
+                body = m.group(0)
+                if ch == "^" and body == "T":
+                    body = r"\top"
+                elif body in GREEK:
+                    body = GREEK[body]
+                elif ch == "_" and len(body) >= 3 and body.isalpha() and body not in GREEK:
+                    body = rf"\text{{{body}}}"
+                out.append(f"{ch}{{{body}}}")
+                i = m.end()
+                continue
+        m = _WORD.match(s, i)
+        if m and (i == 0 or not s[i - 1].isalpha() and s[i - 1] != "\\"):
+            word = m.group(0)
+            if word in GREEK:
+                out.append(GREEK[word] + (" " if m.end() < len(s) and s[m.end()].isalpha() else ""))
+            elif word == "E" and m.end() < len(s) and s[m.end()] == "[":
+                out.append(r"\mathbb{E}")
+            elif word == "in":
+                out.append(r"\in ")
+            elif word in FUNCTIONS:
+                out.append(FUNCTIONS[word] + (" " if m.end() < len(s) and s[m.end()].isalnum() else ""))
+            else:
+                out.append(word)
+            i = m.end()
+            continue
+        for plain, tex in (("<=", r"\le "), (">=", r"\ge "), ("!=", r"\ne "), ("->", r"\to "), ("+-", r"\pm "),
+                           ("..", r"\ldots "), ("//", r"\mathbin{//}"), ("~", r"\sim "), ("*", r"\cdot "),
+                           ("<", r"\lt "), (">", r"\gt "), ("|", r"\vert "), (" . ", r" \cdot "), ("%", r"\%")):
+            if s.startswith(plain, i):
+                out.append(tex)
+                i += len(plain)
+                break
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r" +", " ", "".join(out)).replace(r"\vert  ", r"\vert ")
+
+
+def math_runs(sentence: str) -> list[tuple[bool, str]]:
+    """``sentence`` cut into ``(is_maths, piece)``: runs of mathematical words holding at least
+    one certain one (a run ends at a comma or semicolon), and the prose between them."""
+    words = _split(sentence)
+    kinds = [_kind(w) for w in words]
+    runs: list[list[int]] = []
+    for n, kind in enumerate(kinds):
+        joins = runs and runs[-1][-1] == n - 1 and (words[n - 1] == "." or
+                                                   not words[n - 1].endswith((",", ";", ":", ".")))
+        if kind != "text":
+            if joins and kinds[runs[-1][-1]] != "text":
+                runs[-1].append(n)
+            else:
+                runs.append([n])
+        else:
+            runs.append([n])
+    pieces: list[tuple[bool, str]] = []
+    for run in runs:
+        edge = ("x", "in", "-", "+")
+        while run and kinds[run[0]] != "text" and words[run[0]] in edge:
+            pieces.append((False, words[run.pop(0)]))
+        tail_words = []
+        while run and kinds[run[-1]] != "text" and words[run[-1]].strip(",;:.") in edge:
+            tail_words.insert(0, words[run.pop()])
+        if not run:
+            pieces.extend((False, w) for w in tail_words)
+            continue
+        if any(kinds[n] == "strong" for n in run):
+            joined = " ".join(words[n] for n in run)
+            core = joined.rstrip(",;:.") if not joined.endswith("..") else joined
+            pieces.append((True, core))
+            if core != joined:
+                pieces.append((False, joined[len(core):]))
+        else:
+            pieces.extend((False, words[n]) for n in run)
+        pieces.extend((False, w) for w in tail_words)
+    return pieces
+
+
+def maths_markdown(sentence: str, escape) -> str:
+    r"""``sentence`` as Markdown: its formulas as inline MathJax ``\( \)``, its prose through ``escape``.
+
+    A bracketed aside in prose, "(equal norms; pi/(2g) anti-aligned)", is read the same way inside.
+    """
+    out = []
+    for is_maths, piece in math_runs(sentence):
+        aside = re.fullmatch(r"([(\[])(.+)([)\]])([,;:.]*)", piece, re.S)
+        if is_maths:
+            out.append(rf"\({to_latex(piece)}\)")
+        elif aside and " " in aside.group(2):
+            out.append(escape(aside.group(1)) + maths_markdown(aside.group(2), escape) + escape(aside.group(3) + aside.group(4)))
+        else:
+            out.append(escape(piece))
+    joined = " ".join(out)
+    return re.sub(r" (?=[,;:.](?:\s|$))", "", joined)
+
+
+def maths(s: str) -> str:
+    """Claim text as Markdown with its formulas typeset (see :func:`maths_markdown`)."""
+    return maths_markdown(s, text)
 
 
 # --- staging for the API extractor --------------------------------------------------------
@@ -161,6 +380,16 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
+NAV_TITLE = re.compile(r'(<span class="md-ellipsis">)(.*?)(</span>)', re.S)
+INLINE_MATHS = re.compile(r"\\\((.+?)\\\)")
+
+
+def on_post_page(output: str, page, config) -> str:
+    """Typeset the formulas of headings in the tables of contents too (the theme copies them as text)."""
+    return NAV_TITLE.sub(lambda m: m.group(1) + INLINE_MATHS.sub(
+        lambda f: f'<span class="arithmatex">{f.group(0)}</span>', m.group(2)) + m.group(3), output)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if page.file.src_uri != "index.md":
         return markdown
@@ -233,10 +462,16 @@ def _add_figures(files: Files, config, drawn: dict[str, list[Path]]) -> dict[str
     return pngs
 
 
+def figure_title(name: str) -> str:
+    """``frequency_spectra`` -> "Frequency spectra" (the gallery's headings)."""
+    words = name.replace("fig", "Figure ").replace("_", " ").split()
+    return " ".join(words)[0].upper() + " ".join(words)[1:]
+
+
 def figure_markdown(name: str, uris: list[str], page_depth: int) -> str:
     prefix = "../" * page_depth
-    caption = text(catalogue.figure_caption(name))
-    images = "\n\n".join(f"![{text(name)}]({prefix}{uri})" for uri in uris)
+    caption = maths(catalogue.figure_caption(name))
+    images = "\n\n".join(f"![{text(figure_title(name))}]({prefix}{uri})" for uri in uris)
     return f"{images}\n\n*{caption}* Redraw it: `ropelab figs {name} --out figs`.\n"
 
 
@@ -248,11 +483,13 @@ def figures_page(figure_pngs: dict[str, list[str]]) -> str:
     out = ["# Figures\n",
            "Every figure is drawn by one module of `ropelab.paper_figs` when the site is built. "
            "Regenerate all of them as PNG and PDF with `ropelab figs --out figs`.\n"]
+    out.append(f"*{PAIR_CONVENTION}*\n")
     for name, uris in figure_pngs.items():
-        out.append(f"## {name}\n")
+        out.append(f"## {text(figure_title(name))}\n")
+        out.append(f"`{name}`\n")
         out.append(figure_markdown(name, uris, 0))
         if name in users:
-            out.append("Claims behind it: " + ", ".join(f"[`{c}`](claims/{c}.md)" for c in users[name]) + ".\n")
+            out.append("Claims behind it: " + ", ".join(_claim_ref(c) for c in users[name]) + ".\n")
     return "\n".join(out)
 
 
@@ -328,11 +565,39 @@ def _add_mathjax(files: Files, config) -> None:
 # --- claims --------------------------------------------------------------------------------
 
 STATUS_KIND = {"pass": "success", "fail": "failure"}
+PAIR_CONVENTION = ("Pair indices: \\(k = 1, \\ldots, d/2\\) in formulas (\\(g_1 = 1\\) the highest "
+                   "frequency), \\(m = k - 1 = 0, \\ldots, d/2 - 1\\) in the code, the figures and the "
+                   "command line.")
+# words of claim ids that read better spelled as the paper spells them
+TITLE_WORDS = {"rope": "RoPE", "nope": "NoPE", "p": "p-", "gaussian": "Gaussian", "bos": "BOS",
+               "float32": "float32", "abel": "Abel"}
+
+
+def claim_title(claim) -> str:
+    """A readable title from a claim's id: ``p_rope_keeps_highest_frequencies`` -> "p-RoPE keeps highest frequencies".
+
+    >>> from types import SimpleNamespace
+    >>> claim_title(SimpleNamespace(id="rope_head_can_be_diagonal"))
+    'RoPE head can be diagonal'
+    """
+    words = [TITLE_WORDS.get(w, w) for w in claim.id.split("_")]
+    title = " ".join(words).replace("p- ", "p-")
+    return title[0].upper() + title[1:] if title[0].islower() and not title.startswith("p-") else title
+
+
+def sides_table(claim) -> str:
+    """Each side of ``claim`` (symbolic, numeric, certificate) with its trust, scope and citations."""
+    rows = ["| side | shown | over what | cites |", "|---|---|---|---|"]
+    for side, shown in claim.sides().items():
+        cites = ", ".join(text(c) for c in shown.cites) or "nothing"
+        rows.append(f"| {side} | **{text(shown.trust.value)}** | {maths(shown.scope)} | {cites} |")
+    return "\n".join(rows) + "\n"
 
 
 def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> str:
     c = s.claim
-    out = [f"# {c.id}\n", f"**Paper:** {text(c.label)} · **Section:** {text(c.section)}\n"]
+    out = [f"# {text(claim_title(c))}\n",
+           f"`{c.id}` · **Paper:** {text(c.label)} · **Section:** {text(c.section)}\n"]
     if s.verified is None:
         out.append(admonition("info", "Status: not verified in the last report",
                               f"Run `ropelab verify {c.id} --json report.json` and rebuild the site."))
@@ -340,17 +605,19 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
         kind = STATUS_KIND.get(s.verified["status"], "warning")
         out.append(admonition(kind, f"Status: {s.verified['status']}", text(catalogue.status_line(s.verified))))
     out.append("## Statement\n")
-    out.append(text(c.statement) + "\n")
+    out.append(maths(c.statement) + "\n")
     if c.corrected:
-        out.append(admonition("warning", "Corrected reading", text(c.corrected)))
+        out.append(admonition("warning", "Corrected reading", maths(c.corrected)))
+    out.append("## How strongly it is shown\n")
+    out.append(sides_table(c))
     out.append("## Symbolic side\n")
     if s.derivation is not None:
         verdict = "holds" if s.derivation.holds else "does NOT hold"
-        out.append(f"{text(s.derivation.statement)} (SymPy: **{verdict}**)\n")
-        out.extend(f"{n}. {text(step)}" for n, step in enumerate(s.derivation.steps, 1))
+        out.append(f"{maths(s.derivation.statement)} (SymPy: **{verdict}**)\n")
+        out.extend(f"{n}. {maths(step)}" for n, step in enumerate(s.derivation.steps, 1))
         out.append("")
     elif c.symbolic is None:
-        out.append(f"None; only the numeric side applies: {text(c.symbolic_reason)}\n")
+        out.append(f"None; only the numeric side applies: {maths(c.symbolic_reason)}\n")
     else:
         out.append(f"Not run for this build of the site: `ropelab explain {c.id}` prints the derivation.\n")
     out.append("## Worked instance\n")
@@ -367,9 +634,9 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
         out.extend(f"- [{text(example_title(jupytext.read(p), p.stem))}](../examples/{p.stem}.md)" for p in examples)
         out.append("")
     out.append("## Negative control\n")
-    out.append(text(c.wrong.description) + "\n")
+    out.append(maths(c.wrong.description) + "\n")
     out.append("## Tolerance\n")
-    out.append(text(c.tolerance_reason) + "\n")
+    out.append(maths(c.tolerance_reason) + "\n")
     for problem in s.problems:
         log.warning("claim %s: %s", c.id, problem.splitlines()[0])
         out.append(admonition("failure", "Problem", code_block(problem)))
@@ -377,15 +644,18 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
     out.append(code_block(f"ropelab verify {c.id}          # symbolic side, numeric side, negative control\n"
                           f"ropelab explain {c.id}         # this page's worked instance"
                           + "".join(f"\nropelab figs {f} --out figs" for f in c.figures), "bash"))
+    out.append(f"*{PAIR_CONVENTION}*\n")
     return "\n".join(out)
 
 
 def claims_index(sheets: list[catalogue.ClaimSheet], report, report_path: Path) -> str:
     out = ["# Claims\n",
-           "Each claim is one statement of the paper (or a result beyond it) with a SymPy derivation, "
-           "an independently written numeric check, a derived tolerance and a negative control "
-           "that the same check must reject. `ropelab list` prints this table; "
-           "`ropelab verify` runs it.\n"]
+           "Each claim is one statement of the paper (or a result beyond it) with a SymPy derivation "
+           "or a stated reason for having none, an independently written numeric check, a derived "
+           "tolerance and a negative control that the same check must reject. Each side says how "
+           "strongly it is shown: proved > proved (finite) > certified > checked > estimated > "
+           "measured. `ropelab list` prints this table; `ropelab verify` runs it.\n",
+           f"*{PAIR_CONVENTION}*\n"]
     if report is None:
         out.append(admonition("info", "No verify report",
                               "Statuses appear here after `ropelab verify --json report.json` "
@@ -396,78 +666,69 @@ def claims_index(sheets: list[catalogue.ClaimSheet], report, report_path: Path) 
         out.append(f"Statuses from `{report_path.name}` ({mode}; {text(versions)}).\n")
     for section, claims in catalogue.by_section(s.claim for s in sheets).items():
         out.append(f"## {text(section)}\n")
-        out.append("| claim | paper | status | statement |\n|---|---|---|---|")
+        out.append("| claim | paper | shown | status | statement |\n|---|---|---|---|---|")
         for s in sheets:
             if s.claim in claims:
                 status = s.verified["status"] if s.verified else "not run"
-                out.append(f"| [`{s.claim.id}`]({s.claim.id}.md) | {text(s.claim.label)} | {status} "
-                           f"| {text(s.claim.statement)} |")
+                out.append(f"| [{text(claim_title(s.claim))}]({s.claim.id}.md) | {text(s.claim.label)} "
+                           f"| {text(s.claim.strongest().trust.value)} | {status} | {maths(s.claim.statement)} |")
         out.append("")
     return "\n".join(out)
 
 
 # --- errata --------------------------------------------------------------------------------
 
+ERRATA_MODULE = "ropelab.checks.errata"
+
+
+def errata_records() -> list:
+    """The paper's errata as the package records them (:data:`ropelab.checks.errata.ERRATA`).
+
+    The site lists them and nothing else, so that the page cannot drift from what
+    ``ropelab errata`` prints; without that module the build stops with a plain message.
+    """
+    try:
+        module = importlib.import_module(ERRATA_MODULE)
+    except ModuleNotFoundError as err:
+        if err.name != ERRATA_MODULE:
+            raise
+        raise PluginError(f"the errata page lists {ERRATA_MODULE}.ERRATA, and {ERRATA_MODULE} does not exist: "
+                          "add it (records with id, where, paper_text, corrected, shown_by)") from None
+    records = list(getattr(module, "ERRATA", ()))
+    if not records:
+        raise PluginError(f"{ERRATA_MODULE}.ERRATA is empty: the errata page would list nothing")
+    return records
+
+
+def _shown_by(record) -> list[str]:
+    shown = record.shown_by
+    return [shown] if isinstance(shown, str) else list(shown)
+
+
 def errata_page() -> str:
-    slow_turns = 128_000 / (2 * 3.141592653589793) * 1e-4
-    exact_turns = 128_000 / (2 * 3.141592653589793) * 1e4 ** (-126 / 128)
-    errata = [
-        ("E1", "Figure 1's previous-token head points at the future",
-         "Figure 1 gives every query the rotated vector ρ(g)ψ and every key ψ. With the logit "
-         "a_ij = q_iᵀ R^(j-i) k_j that puts the largest logit on the next token, j = i + 1, "
-         "which a causal mask hides. The proof of Theorem 5.3 swaps the roles (q = ψ, k = ρ(g)ψ) "
-         "and does build a previous-token head. Both conventions are checked; Figure 1 is drawn "
-         "with the one that works.",
-         ("rope_head_can_be_previous_token",)),
-        ("E2", "Appendix C's value of 500000^(-40/64)",
-         f"Appendix C prints 500000^(-40/64) ≈ 0.0001; the value is {500_000 ** (-40 / 64):.3g}.",
-         ("larger_base_lengthens_semantic_range",)),
-        ("E3", "Small slips in definitions and proofs",
-         "Definition 5.1 writes '= ε' where '< ε' is meant; the proof of Proposition 3.2 drops "
-         "the power r of the rotation; the proof of Theorem 6.1 swaps two indices; Theorem 5.3 "
-         "writes 'sup' where a limit is meant. The statements checked here are the corrected "
-         "ones, and each claim's page says what was corrected.",
-         ("rope_head_can_be_diagonal", "gaussian_logit_mean_is_zero",
-          "semantic_channel_breaks_at_long_context", "chunk_score_is_norm_times_cosine")),
-        ("E4", "How many turns the slowest channel makes in 128k tokens",
-         f"Section 6 counts {slow_turns:.2f} turns of the slowest channel at 128k tokens with "
-         f"θ = 10⁴, taking 1/θ for its frequency. The slowest pair of a d = 128 head has "
-         f"g_64 = θ^(-126/128), which gives {exact_turns:.2f} turns. Both numbers are reported.",
-         ("larger_base_lengthens_semantic_range",)),
-    ]
     out = ["# Errata\n",
            "Where the paper's text and its mathematics disagree, ropelab checks the corrected "
-           "statement and, where it can, the printed one too. The numbers on this page are "
-           "computed when the site is built.\n"]
-    for key, title, body, claim_ids in errata:
-        out.append(f"## {key}. {title}\n")
-        out.append(text(body) + "\n")
-        checking = errata_claims(key, claim_ids)
-        if checking:
-            out.append("Checked by: " + ", ".join(_claim_ref(c) for c in checking) + ".\n")
-        else:
-            out.append("No registered claim checks this yet.\n")
+           "statement and, where it can, the printed one too. `ropelab errata` prints the same list.\n"]
+    for record in errata_records():
+        out.append(f"## {text(record.id)}. {text(record.where)}\n")
+        out.append(f"**The paper:** {maths(record.paper_text)}\n")
+        out.append(f"**Corrected:** {maths(record.corrected)}\n")
+        shown = _shown_by(record)
+        refs = [_claim_ref(c) if c in REGISTRY else f"`{text(c)}`" for c in shown]
+        out.append(("Shown by: " + ", ".join(refs) + ".") if refs else "Not yet shown by a check.")
+        out.append("")
     corrected = [c for c in REGISTRY.values() if c.corrected]
     if corrected:
         out.append("## Corrected readings in the registry\n")
         out.append("| claim | paper | what was corrected |\n|---|---|---|")
-        out.extend(f"| {_claim_ref(c.id)} | {text(c.label)} | {text(c.corrected)} |" for c in corrected)
+        out.extend(f"| {_claim_ref(c.id)} | {text(c.label)} | {maths(c.corrected)} |" for c in corrected)
         out.append("")
     return "\n".join(out)
 
 
-def errata_claims(key: str, expected: tuple[str, ...]) -> list[str]:
-    """Registered claims that check erratum ``key``: the expected ones, and any claim whose
-    corrected reading, statement or negative control names the erratum (e.g. "E3")."""
-    mention = re.compile(rf"\b{key}\b")
-    found = [c for c in expected if c in REGISTRY]
-    found += [c.id for c in REGISTRY.values() if c.id not in found and any(
-        mention.search(field) for field in (c.corrected, c.statement, c.wrong.description))]
-    return found
-
-
 def _claim_ref(claim_id: str) -> str:
-    return f"[`{claim_id}`](claims/{claim_id}.md)"
+    return f"[{text(claim_title(REGISTRY[claim_id]))}](claims/{claim_id}.md)" if claim_id in REGISTRY \
+        else f"`{text(claim_id)}`"
 
 
 # --- examples --------------------------------------------------------------------------------
@@ -536,6 +797,7 @@ def example_page(path: Path, with_output: bool) -> tuple[str, str]:
             body.append(link_claims(cell.source) + "\n")
             if len(body) == 1:
                 body.append(run_line)
+                body.append(f"*{PAIR_CONVENTION}*\n")
         elif cell.source.strip():
             body.append(code_block(cell.source, "python"))
             printed = next(outputs, "")
@@ -613,12 +875,13 @@ def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
             example_nav.append({title: uri})
     claim_nav: list = [{"Overview": "claims/index.md"}]
     for section, claims in catalogue.by_section(s.claim for s in sheets).items():
-        claim_nav.append({section: [{c.id: f"claims/{c.id}.md"} for c in claims]})
+        claim_nav.append({section: [{claim_title(c): f"claims/{c.id}.md"} for c in claims]})
     api_nav: list = [{"Overview": "api/index.md"},
                      *({package: f"api/{package}.md"} for package in api_packages(modules))]
     return [
         {"Home": "index.md"},
         {"Getting started": "getting-started.md"},
+        {"How the package is built": "architecture.md"},
         {"Worked examples": example_nav},
         {"Claims": claim_nav},
         {"Figures": "figures.md"},
