@@ -152,9 +152,12 @@ def _native(entry: Mapping[str, Any], where: str, context: int | None) -> RopeCo
 def _scaled_context(parameters: Mapping[str, Any], declared: int | None) -> int | None:
     # YaRN / llama3 configs often keep the pre-training length in max_position_embeddings;
     # the scaled model is meant for factor x original tokens.
-    if parameters.get("factor") and parameters.get("original_max_position_embeddings"):
-        scaled = int(parameters["factor"] * parameters["original_max_position_embeddings"])
-        return max(scaled, declared or 0)
+    # A declared length beyond the original one is the scaled model's own (Llama 3.2: x32 but 128k).
+    if parameters.get("rope_type") == "dynamic" and parameters.get("factor") and declared:
+        return int(parameters["factor"] * declared)  # dynamic NTK exists to read beyond its training length
+    original = parameters.get("original_max_position_embeddings")
+    if parameters.get("factor") and original and not (declared and declared > original):
+        return max(int(parameters["factor"] * original), declared or 0)
     return declared
 
 
@@ -285,7 +288,7 @@ def _hf(config: Mapping[str, Any], name: str, where: str, context: int | None) -
     groups: dict[tuple[str, int, bool], int] = {}
     for layer_type, d, rotary in zip(layer_types, head_dims, uses_rope):
         groups[(layer_type, d, rotary)] = groups.get((layer_type, d, rotary), 0) + 1
-    several_types = len({t for t, _, _ in groups}) > 1 or "rope_local_base_freq" in cfg
+    several_types = len(groups) > 1 or "rope_local_base_freq" in cfg
     out = []
     # full-attention rows first: the layer type that sees the whole context
     for (layer_type, d, rotary), count in sorted(groups.items(), key=lambda g: g[0][0] != "full_attention"):
