@@ -185,3 +185,103 @@ def test_stored_parity_rejects_a_wrong_schedule(monkeypatch):
     monkeypatch.setattr(frequencies, "yarn_attention_factor", lambda factor, *_: frequencies.yarn_mscale(factor))
     failing = {r.model for r in zoo.hf_parity() if not r.agrees}
     assert failing == {"DeepSeek-V3"}
+
+
+# ---------------------------------------------------------------- ropelab conform
+
+import conform_targets as targets  # noqa: E402
+from ropelab.cli import app as cli  # noqa: E402
+from ropelab.constructions import conformance  # noqa: E402
+
+
+def run_cli(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(args))
+    return exit_info.value.code, " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("target", ["transformers_apply", "ropelab_apply", "correct"])
+def test_conform_accepts_correct_implementations(target, tmp_path, capsys):
+    out_json = tmp_path / "report.json"
+    code, out = run_cli(capsys, "conform", f"conform_targets:{target}", "--json", str(out_json))
+    assert code == 0, out
+    report = json.loads(out_json.read_text())
+    assert report["conformant"] and report["bugs"] == {} and report["errors"] == []
+    assert report["layouts"] == {"half": "half", "interleaved": "interleaved"}
+    assert set(report["dtypes"]) == {"float64", "float32", "bfloat16", "float16"} and report["cases"] == 96
+    assert "layout asked interleaved: implements interleaved" in out and "conformant" in out
+    if target == "ropelab_apply":  # float64 angles: within every dtype's own rounding bound
+        assert all(d["first_failing_position"] is None for d in report["dtypes"].values())
+    else:  # float32 angles: float32's own bound is passed early, bfloat16's never up to 10^6
+        assert report["dtypes"]["float32"]["first_failing_position"] <= 1000
+        assert report["dtypes"]["bfloat16"]["first_failing_position"] is None
+
+
+@pytest.mark.parametrize("bug", targets.BUG_NAMES)
+def test_conform_names_each_known_bug(bug, capsys):
+    report = conformance.run(getattr(targets, f"with_{bug}"), bug, quick=True)
+    assert not report.conformant
+    assert list(report.bugs) == [bug], report.bugs
+    code, out = run_cli(capsys, "conform", f"conform_targets:with_{bug}", "--quick")
+    assert code == 1 and f"matches known bug {bug}" in out and "NOT conformant" in out
+
+
+def test_conform_reports_the_layout_of_a_half_only_implementation():
+    def half_only(x, positions, config):
+        return targets.numpy_apply(x, positions, {**config, "layout": "half"})
+
+    report = conformance.run(half_only, "half only", quick=True)
+    assert report.layouts == {"half": "half", "interleaved": "half"} and "layout_confused" in report.bugs
+
+
+@pytest.mark.parametrize("target,message", [
+    ("no_colon", "expected MODULE:FUNCTION"),
+    ("no_such_module_xyz:f", "cannot import no_such_module_xyz: ModuleNotFoundError"),
+    ("conform_targets:missing", "conform_targets has no attribute 'missing'"),
+    ("conform_targets:NOT_A_FUNCTION", "is not callable (it is a int)"),
+    ("./missing_file.py:f", "no such file: ./missing_file.py"),
+])
+def test_conform_bad_target_is_one_line_exit_2(target, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["conform", target])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 2
+    assert out.strip().count("\n") == 0 and message in out
+
+
+def test_conform_reports_a_raising_implementation(capsys):
+    def broken(x, positions, config):
+        raise RuntimeError("boom")
+
+    report = conformance.run(broken, "broken", quick=True)
+    assert not report.conformant and len(report.errors) == report.cases
+    assert report.errors[0].endswith("RuntimeError: boom")
+
+
+def test_regression_vectors_state_their_parameters():
+    """The numbers the known-bug vectors rest on, computed here from the stated parameters."""
+    # llama3 bands: base 5e5, original context 8192, low 1, high 4 (factor does not move the bands)
+    assert [(r.start, r.stop - 1) for r in frequencies.llama3_bands(64, 5e5, 1.0, 4.0, 8192)] == [(0, 14), (15, 17),
+                                                                                                 (18, 31)]
+    assert [(r.start, r.stop - 1) for r in frequencies.llama3_bands(128, 5e5, 1.0, 4.0, 8192)] == [(0, 28), (29, 34),
+                                                                                                  (35, 63)]
+    # YaRN x40 with mscale == mscale_all_dim: exactly 1.0; ignoring them gives 0.1 ln 40 + 1
+    assert frequencies.yarn_attention_factor(40.0, 1.0, 1.0) == 1.0
+    assert frequencies.yarn_mscale(40.0) == pytest.approx(1.3689, abs=1e-4)
+    # bf16 positions: 15962 rounds to 15936
+    assert float(conformance.round_to(np.array([15962]), conformance.ml_dtypes.bfloat16)[0]) == 15936.0
+    # bf16 inv_freq: at position 4095 the fastest pairs' angles are off by radians
+    g = frequencies.rope(128, 1e4)
+    off = 4095 * np.abs(conformance.round_to(g, conformance.ml_dtypes.bfloat16) - g)
+    assert off.max() > 1.0
+    # Gemma 4 global: 64 pairs kept of 256; the wrong denominator 128 makes pair 63 ~ 1e6^(-126/128)
+    freqs, _ = frequencies.from_hf_parameters(512, {"rope_type": "proportional", "rope_theta": 1e6,
+                                                    "partial_rotary_factor": 0.25})
+    assert int((freqs > 0).sum()) == 64 and freqs[63] == pytest.approx(1e6 ** (-126 / 512))
+    # longrope: short factors at exactly the original context, long ones one token beyond
+    case = next(c for c in conformance.ROPE_CASES if c.name == "longrope at exactly the original context")
+    assert case.sequence_length == 4096 and np.allclose(case.schedule()[0] * case.rope["short_factor"],
+                                                        frequencies.rope(96, 1e4))
+    beyond = next(c for c in conformance.ROPE_CASES if c.name == "longrope one token beyond")
+    assert beyond.sequence_length == 4097 and np.allclose(beyond.schedule()[0] * beyond.rope["long_factor"],
+                                                          frequencies.rope(96, 1e4))
