@@ -13,4 +13,6 @@ MODULES: tuple[str, ...] = (
     # §3 does RoPE decay?
     # §5 positional heads
     # §6 semantic channels, p-RoPE, base wavelength
+    # beyond: precision
+    "precision",
 )
