@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import ml_dtypes
 import mpmath
 import numpy as np
+from scipy import special
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,8 @@ def head_weight_lower_bound(curve: np.ndarray, scale_sq: float, logit_error: flo
     a position, so their angles round alike): :math:`1/(1 + \sum_{r \ge 1} e^{-(s^2(c_0 - c_r) - \Delta)})`."""
     c = np.asarray(curve, dtype=np.float64)
     gaps = scale_sq * (c[0] - c[1:]) - logit_error
-    return float(1.0 / (1.0 + np.sum(np.exp(-gaps))))
+    # 1 / (1 + sum exp(-gap)) in log space: large negative gaps would overflow exp
+    return float(np.exp(-np.logaddexp(0.0, special.logsumexp(-gaps)))) if gaps.size else 1.0
 
 
 def head_threshold(freqs: np.ndarray, band: np.ndarray, context: int, scale_sq: float, fmt: Format,

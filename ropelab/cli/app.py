@@ -25,6 +25,7 @@ app = typer.Typer(
 COMMAND_MODULES: tuple[str, ...] = (
     "ropelab.cli.zoo",
     "ropelab.cli.conform",
+    "ropelab.cli.precision",
     "ropelab.cli.analyze_model",
     "ropelab.cli.bench",
     "ropelab.cli.experiment",
