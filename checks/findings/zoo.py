@@ -51,13 +51,19 @@ class ZooRow:
     head_norm: float
     searched_break: int | None = None
     search_limit: int | None = None
+    sequence_length: int | None = None  # tokens the model reads; context is what this layer type sees
+    window: int | None = None
+    layers: int | None = None
+    layout: str = "half"
 
     def as_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
 def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> ZooRow:
-    """One row of the zoo table for ``config`` at ``config.context``.
+    """One row of the zoo table for ``config`` at ``config.context`` (the span its layer type sees:
+    the sliding window or attention chunk where it has one; the schedule of ``dynamic`` and
+    ``longrope`` is taken at the sequence length).
 
     With ``search_limit``, the slowest rotating channel is also searched by brute force
     (:func:`ropelab.constructions.channels.breaking_context`, streamed) up to that many tokens.
@@ -72,7 +78,8 @@ def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> Zo
     slowest = float(rotating.min()) if rotating.size else 0.0
     critical = int(np.sum(configs.wavelengths(rotating) <= config.context))
     p = config.parameters
-    standard = p.get("rope_type", "default") == "default" and p.get("partial_rotary_factor", 1.0) == 1.0
+    standard = (config.rotary and p.get("rope_type", "default") == "default"
+                and p.get("partial_rotary_factor", 1.0) in (1.0, None))
     index = float(th_base.critical_pair_index(config.head_dim, p["rope_theta"], config.context)) if standard else None
     band = channels.top_band(freqs, HEAD_BAND)
     if band.size:
@@ -92,6 +99,7 @@ def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> Zo
         slowest_breaks_at=th_sc.semantic_range(slowest) if rotating.size else math.inf,
         slowest_turns=config.context * slowest / (2 * math.pi), critical_pairs=critical, critical_index=index,
         head_scale_sq=scale_sq, head_norm=math.sqrt(scale_sq), searched_break=searched, search_limit=search_limit,
+        sequence_length=config.tokens, window=config.window, layers=config.layers, layout=config.layout,
     )
 
 
