@@ -166,6 +166,8 @@ UNSUPPORTED_FIELDS = ("layer_rope_theta", "swa_head_dim", "compress_rope_theta",
                       "mrope_section", "rope_deltas", "use_mem_rope", "rotary_value", "local_rope_theta")
 # Layer types whose span is limited, and the config field giving that span.
 SPAN_FIELDS = {"sliding_attention": "sliding_window", "chunked_attention": "attention_chunk_size"}
+# Layer types without attention (no RoPE to read): hybrid models list them among layer_types.
+NON_ATTENTION_LAYER_TYPES = ("conv", "mlp", "mamba", "moe")
 # Models whose HF code rotates interleaved pairs (x[2m], x[2m+1]) rather than half-split ones.
 INTERLEAVED_MODEL_TYPES = ("gptj", "codegen", "glm", "glm4", "cohere", "cohere2", "chatglm")
 
@@ -173,7 +175,7 @@ INTERLEAVED_MODEL_TYPES = ("gptj", "codegen", "glm", "glm4", "cohere", "cohere2"
 def _head_dim(cfg: Mapping[str, Any], name: str) -> int:
     # Multi-head latent attention (DeepSeek-V2/V3, MiniCPM3, GLM-4.5-Air ...): only the
     # qk_rope_head_dim part of each head rotates; hidden/heads is not a RoPE dimension there.
-    for key in ("qk_rope_head_dim", "head_dim"):
+    for key in ("qk_rope_head_dim", "head_dim", "kv_channels"):  # kv_channels: JetMoe / Megatron naming
         if cfg.get(key):
             return _positive_int(cfg[key], key, name)
     if "hidden_size" not in cfg or "num_attention_heads" not in cfg:
@@ -256,6 +258,9 @@ def _hf(config: Mapping[str, Any], name: str, where: str, context: int | None) -
             layer_types = ["sliding_attention" if window else "full_attention"] * (n_layers or 1)
     layer_types = list(layer_types)
     head_dims = _layer_head_dims(cfg, layer_types, head_dim, name)
+    attention = [i for i, t in enumerate(layer_types) if t not in NON_ATTENTION_LAYER_TYPES]
+    if not attention:
+        raise ValueError(f"{name}: no attention layers among layer_types {sorted(set(layer_types))}")
     no_rope = cfg.get("no_rope_layers")
     uses_rope = [bool(no_rope[i]) if no_rope and i < len(no_rope) else True for i in range(len(layer_types))]
 
@@ -286,7 +291,8 @@ def _hf(config: Mapping[str, Any], name: str, where: str, context: int | None) -
         return merged
 
     groups: dict[tuple[str, int, bool], int] = {}
-    for layer_type, d, rotary in zip(layer_types, head_dims, uses_rope):
+    for i in attention:
+        layer_type, d, rotary = layer_types[i], head_dims[i], uses_rope[i]
         groups[(layer_type, d, rotary)] = groups.get((layer_type, d, rotary), 0) + 1
     several_types = len(groups) > 1 or "rope_local_base_freq" in cfg
     out = []

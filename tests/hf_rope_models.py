@@ -5,7 +5,8 @@ Each entry gives a config class and the published hyper-parameters of the model 
 fields, head geometry and context; the rest stay at the class defaults). ``hf_vectors`` runs
 the model's rotary embedding class and returns, per layer type, its inverse frequencies, its
 attention scaling and cos/sin at a few positions. ``python tests/hf_rope_models.py`` rewrites
-``checks/data/hf_rope_parity.json`` so that the base install checks parity without transformers.
+``checks/data/hf_rope_parity.json`` (and the sweep of every config class,
+``hf_rope_sweep.json``) so that the base install checks parity without transformers.
 """
 
 from __future__ import annotations
@@ -210,6 +211,76 @@ def write() -> None:
     DATA.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
 
 
+
+
+def sweep_one(model_type: str) -> str:
+    """Every config class of the installed transformers with RoPE fields, at its defaults: the outcome."""
+    import torch
+    from transformers import CONFIG_MAPPING
+
+    from ropelab.checks.findings import zoo
+    from ropelab.constructions import configs as cfgs
+
+    _quiet()
+    try:
+        config = CONFIG_MAPPING[model_type]()
+        data = saved(config)
+    except Exception as err:  # a config class that cannot build itself at its defaults
+        return f"skipped: config class fails at defaults ({type(err).__name__})"
+    text = data.get("text_config") if isinstance(data.get("text_config"), dict) else data
+    if not (text.get("rope_parameters") or text.get("rope_theta") or text.get("rope_scaling")):
+        return "skipped: no RoPE fields"
+    try:
+        rows = cfgs.parse_configs(data, model_type)
+    except ValueError as err:
+        return f"ropelab: {err}"
+    try:
+        inner = config.get_text_config() if hasattr(config, "get_text_config") else config
+        cls = rotary_class(inner)
+        takes_type = "layer_type" in inspect.signature(cls.forward).parameters
+        entry = {"config": data, "rows": {}}
+        for row in rows:
+            if not row.rotary:
+                entry["rows"][row.name] = {"rotary": False}
+                continue
+            layer_type = layer_type_of(row.name) if takes_type else None
+            positions = probe_positions(row.tokens)
+            entry["rows"][row.name] = {"rotary": True, "positions": positions,
+                                       **hf_vectors(inner, layer_type, row.head_dim, positions)}
+    except Exception as err:  # its rotary class is not the standard (x, position_ids) one
+        return f"skipped: rotary class not runnable generically ({type(err).__name__})"
+    del torch
+    try:
+        parity = zoo.hf_parity_of({"models": {model_type: entry}})
+    except ValueError as err:
+        return f"ropelab: {err}"
+    return "agree" if all(r.agrees for r in parity) else "differs"
+
+
+SWEEP = DATA.with_name("hf_rope_sweep.json")
+# Config classes whose defaults ropelab reads differently from their rotary class, and why.
+KNOWN_DIFFERENCES = {
+    "ernie4_5_vl_moe": "the rotary class applies a default mrope_section (3-D positions) the config does not carry",
+    "ernie4_5_vl_moe_text": "the rotary class applies a default mrope_section (3-D positions) the config does not carry",
+    "minimax_m3_vl": "the config carries rotary_dim = 64 of 128, which its rotary class ignores (it rotates all 128)",
+    "minimax_m3_vl_text": "the config carries rotary_dim = 64 of 128, which its rotary class ignores (it rotates all 128)",
+    "musicflamingo": "an audio model whose rotary class reads the language model's Qwen2 config",
+}
+
+
+def sweep() -> dict[str, str]:
+    from transformers import CONFIG_MAPPING
+
+    return {model_type: sweep_one(model_type) for model_type in sorted(CONFIG_MAPPING.keys())}
+
+
+def write_sweep() -> None:
+    import transformers
+
+    SWEEP.write_text(json.dumps({"transformers": transformers.__version__, "outcomes": sweep()}, indent=1) + "\n")
+
+
 if __name__ == "__main__":
     write()
-    print(f"wrote {DATA} ({math.ceil(DATA.stat().st_size / 1024)} KiB)")
+    write_sweep()
+    print(f"wrote {SWEEP} and {DATA} ({math.ceil(DATA.stat().st_size / 1024)} KiB)")

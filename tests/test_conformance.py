@@ -285,3 +285,27 @@ def test_regression_vectors_state_their_parameters():
     beyond = next(c for c in conformance.ROPE_CASES if c.name == "longrope one token beyond")
     assert beyond.sequence_length == 4097 and np.allclose(beyond.schedule()[0] * beyond.rope["long_factor"],
                                                           frequencies.rope(96, 1e4))
+
+
+# ---------------------------------------------------------------- every config class of the installed transformers
+
+def test_stored_sweep_of_every_config_class():
+    """Each config class with RoPE fields, at its defaults: ropelab agrees with its rotary class or says why not."""
+    stored = json.loads(real.SWEEP.read_text())["outcomes"]
+    counts = {"agree": sum(v == "agree" for v in stored.values()),
+              "refused": sum(v.startswith("ropelab:") for v in stored.values()),
+              "differs": sorted(k for k, v in stored.items() if v == "differs")}
+    assert counts["agree"] >= 180
+    assert counts["differs"] == sorted(real.KNOWN_DIFFERENCES)
+    for model_type, outcome in stored.items():  # a refusal is a ValueError naming what it cannot read
+        if outcome.startswith("ropelab:"):
+            assert any(word in outcome for word in ("not supported yet", "must be", "cannot tell", "needs",
+                                                    "no context length")), (model_type, outcome)
+
+
+@pytest.mark.slow
+def test_sweep_of_every_config_class_is_current():
+    fresh = real.sweep()
+    stored = json.loads(real.SWEEP.read_text())["outcomes"]
+    assert sorted(k for k, v in fresh.items() if v == "differs") == sorted(real.KNOWN_DIFFERENCES)
+    assert sum(v == "agree" for v in fresh.values()) >= sum(v == "agree" for v in stored.values())
