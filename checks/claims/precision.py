@@ -269,5 +269,5 @@ def _explain_head() -> str:
 def _explain_semantic() -> str:
     fmt = prec.FORMATS["bf16"]
     return (f"Gemma 7B's slowest channel (g = {frequencies.rope(256, 1e4)[-1]:.3g}) against a rival 0.1 rad away: "
-            f"in bf16 the preference is guaranteed up to {prec.semantic_threshold(frequencies.rope(256, 1e4)[-1], 0.1, fmt):,} "
+            f"in bf16 the preference is guaranteed below {prec.semantic_threshold(frequencies.rope(256, 1e4)[-1], 0.1, fmt):,} "
             "tokens (4 beta(p) < 0.1); float32 keeps it beyond 10^9.")
