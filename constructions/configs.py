@@ -13,6 +13,7 @@ import json
 import math
 import tomllib
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,13 @@ from . import frequencies
 
 @dataclass(frozen=True)
 class RopeConfig:
-    """One attention layer type of one model: head dimension, context and RoPE parameters."""
+    """One attention layer type of one model: head dimension, context and RoPE parameters.
+
+    ``context`` is the span of relative distances the layer sees (its sliding window or
+    attention chunk when it has one); ``sequence_length`` is the number of tokens the model
+    reads (``None``: the same as ``context``), which sets the schedule of ``dynamic`` and
+    ``longrope``. ``rotary`` is ``False`` for NoPE layers (Llama 4's ``no_rope_layers``).
+    """
 
     name: str
     head_dim: int
@@ -33,23 +40,38 @@ class RopeConfig:
     source: str = "built-in"
     peer: str | None = None  # the matching entry of the peer vectors, where one covers it
     note: str = ""
+    window: int | None = None
+    layout: str = "half"
+    layers: int | None = None
+    rotary: bool = True
+    sequence_length: int | None = None
+    max_position_embeddings: int | None = None
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the model reads (``sequence_length``, else ``context``)."""
+        return self.sequence_length if self.sequence_length is not None else self.context
 
     def schedule(self) -> tuple[np.ndarray, float]:
         """``(freqs, attention_factor)``: one frequency per pair of the whole head, ``(d/2,)``.
 
         A partial-rotary prefix (``partial_rotary_factor`` < 1 outside ``proportional``)
         rotates ``int(d f)/2`` pairs; the remaining pairs are listed with frequency 0 (the
-        spectrum is the same up to a permutation of coordinates).
+        spectrum is the same up to a permutation of coordinates). ``dynamic`` and
+        ``longrope`` are evaluated at :attr:`tokens`.
 
         >>> f, a = ZOO_BY_NAME["Pythia-160M (GPT-NeoX)"].schedule()
         >>> f.shape, int((f > 0).sum()), a
         ((32,), 8, 1.0)
         """
+        full = np.zeros(self.head_dim // 2)
+        if not self.rotary:
+            return full, 1.0
         try:
-            freqs, attention = frequencies.from_hf_parameters(self.head_dim, dict(self.parameters))
+            freqs, attention = frequencies.from_hf_parameters(
+                self.head_dim, dict(self.parameters), self.tokens, self.max_position_embeddings)
         except ValueError as err:
             raise ValueError(f"{self.name}: {err}") from None
-        full = np.zeros(self.head_dim // 2)
         full[: freqs.size] = freqs
         return full, attention
 
@@ -59,6 +81,8 @@ class RopeConfig:
         >>> ZOO_BY_NAME["Gemma 4 global"].rope_label()
         'proportional p=0.25, theta 1e6'
         """
+        if not self.rotary:
+            return "NoPE"
         p = self.parameters
         kind = p.get("rope_type", p.get("type", "default"))
         text = kind
@@ -128,66 +152,179 @@ def _native(entry: Mapping[str, Any], where: str, context: int | None) -> RopeCo
 def _scaled_context(parameters: Mapping[str, Any], declared: int | None) -> int | None:
     # YaRN / llama3 configs often keep the pre-training length in max_position_embeddings;
     # the scaled model is meant for factor x original tokens.
-    if "factor" in parameters and "original_max_position_embeddings" in parameters:
-        scaled = int(parameters["factor"] * parameters["original_max_position_embeddings"])
-        return max(scaled, declared or 0)
+    # A declared length beyond the original one is the scaled model's own (Llama 3.2: x32 but 128k).
+    if parameters.get("rope_type") == "dynamic" and parameters.get("factor") and declared:
+        return int(parameters["factor"] * declared)  # dynamic NTK exists to read beyond its training length
+    original = parameters.get("original_max_position_embeddings")
+    if parameters.get("factor") and original and not (declared and declared > original):
+        return max(int(parameters["factor"] * original), declared or 0)
     return declared
+
+
+# Top-level fields of real configs that change RoPE in ways ropelab does not model.
+UNSUPPORTED_FIELDS = ("layer_rope_theta", "swa_head_dim", "compress_rope_theta", "rope_scaling_layers",
+                      "mrope_section", "rope_deltas", "use_mem_rope", "rotary_value", "local_rope_theta")
+# Layer types whose span is limited, and the config field giving that span.
+SPAN_FIELDS = {"sliding_attention": "sliding_window", "chunked_attention": "attention_chunk_size"}
+# Layer types without attention (no RoPE to read): hybrid models list them among layer_types.
+NON_ATTENTION_LAYER_TYPES = ("conv", "mlp", "mamba", "moe")
+# Models whose HF code rotates interleaved pairs (x[2m], x[2m+1]) rather than half-split ones.
+INTERLEAVED_MODEL_TYPES = ("gptj", "codegen", "glm", "glm4", "cohere", "cohere2", "chatglm")
+
+
+def _head_dim(cfg: Mapping[str, Any], name: str) -> int:
+    # Multi-head latent attention (DeepSeek-V2/V3, MiniCPM3, GLM-4.5-Air ...): only the
+    # qk_rope_head_dim part of each head rotates; hidden/heads is not a RoPE dimension there.
+    for key in ("qk_rope_head_dim", "head_dim", "kv_channels"):  # kv_channels: JetMoe / Megatron naming
+        if cfg.get(key):
+            return _positive_int(cfg[key], key, name)
+    if "hidden_size" not in cfg or "num_attention_heads" not in cfg:
+        raise ValueError(f"{name}: cannot tell the head dimension: give head_dim, or hidden_size and "
+                         "num_attention_heads")
+    return _positive_int(cfg["hidden_size"] // cfg["num_attention_heads"], "hidden_size // num_attention_heads",
+                         name)
+
+
+def _legacy_parameters(cfg: Mapping[str, Any], head_dim: int, name: str) -> dict[str, Any]:
+    legacy: dict[str, Any] = {}
+    theta = cfg.get("rope_theta", cfg.get("rotary_emb_base"))
+    if theta is not None:
+        legacy["rope_theta"] = theta
+    partial = cfg.get("partial_rotary_factor", cfg.get("rotary_pct"))
+    if cfg.get("rotary_dim") is not None:  # GPT-J / CodeGen: a prefix of rotary_dim coordinates
+        rotary_dim = _positive_int(cfg["rotary_dim"], "rotary_dim", name)
+        if rotary_dim > head_dim:
+            raise ValueError(f"{name}: rotary_dim must be at most the head dimension {head_dim}, got {rotary_dim}")
+        partial = rotary_dim / head_dim
+    if partial is not None:
+        legacy["partial_rotary_factor"] = partial
+    return legacy
+
+
+def _layer_head_dims(cfg: Mapping[str, Any], layer_types: list[str], head_dim: int, name: str) -> list[int]:
+    dims = [head_dim] * len(layer_types)
+    if cfg.get("global_head_dim"):
+        dims = [_positive_int(cfg["global_head_dim"], "global_head_dim", name) if t == "full_attention" else d
+                for t, d in zip(layer_types, dims)]
+    overrides = cfg.get("per_layer_config") or {}
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"{name}: per_layer_config must map layer indices to overrides, got {overrides!r}")
+    for index, override in overrides.items():
+        unknown = sorted(set(override) - {"head_dim", "num_key_value_heads"})
+        if unknown:
+            raise ValueError(f"{name}: per_layer_config field(s) {unknown} not supported yet")
+        try:
+            layer = int(index)
+            dims[layer] = _positive_int(override.get("head_dim", dims[layer]), "per_layer_config head_dim", name)
+        except (ValueError, IndexError):
+            raise ValueError(f"{name}: per_layer_config key {index!r} is not a layer index below "
+                             f"{len(layer_types)}") from None
+    return dims
 
 
 def _hf(config: Mapping[str, Any], name: str, where: str, context: int | None) -> list[RopeConfig]:
     cfg = dict(config)
     if isinstance(cfg.get("text_config"), Mapping):  # multimodal wrappers keep the LM inside
         cfg = {**cfg, **cfg["text_config"]}
-    head_dim = cfg.get("head_dim")
-    if head_dim is None:
-        if "hidden_size" not in cfg or "num_attention_heads" not in cfg:
-            raise ValueError(f"{name}: cannot tell the head dimension: give head_dim, or hidden_size and "
-                             "num_attention_heads")
-        head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
-    head_dim = _positive_int(head_dim, "head_dim", name)
+    present = [k for k in UNSUPPORTED_FIELDS if cfg.get(k) is not None]
+    if present:
+        raise ValueError(f"{name}: config field(s) {present} not supported yet")
+    head_dim = _head_dim(cfg, name)
     declared = cfg.get("max_position_embeddings")
-    window = cfg.get("sliding_window")
-
-    def one(label: str, parameters: dict[str, Any], d: int, length: int | None) -> RopeConfig:
-        parameters = dict(parameters)
-        if "type" in parameters and "rope_type" not in parameters:
-            parameters["rope_type"] = parameters.pop("type")
-        parameters.setdefault("rope_type", "default")
-        chosen = context if context is not None else length
-        if chosen is None:
-            raise ValueError(f"{label}: no context length in the config (max_position_embeddings); pass --context")
-        return RopeConfig(label, d, _positive_int(chosen, "context", label), parameters, where)
-
-    legacy = {}
-    theta = cfg.get("rope_theta", cfg.get("rotary_emb_base"))
-    if theta is not None:
-        legacy["rope_theta"] = theta
-    partial = cfg.get("partial_rotary_factor", cfg.get("rotary_pct"))
-    if partial is not None:
-        legacy["partial_rotary_factor"] = partial
+    layout = "interleaved" if cfg.get("rope_interleave") or cfg.get("model_type") in INTERLEAVED_MODEL_TYPES \
+        else "half"
+    legacy = _legacy_parameters(cfg, head_dim, name)
+    if cfg.get("original_max_position_embeddings") is not None:  # Phi-3 keeps it next to rope_scaling
+        legacy["original_max_position_embeddings"] = cfg["original_max_position_embeddings"]
 
     parameters = cfg.get("rope_parameters")
-    if isinstance(parameters, Mapping) and parameters and all(isinstance(v, Mapping) for v in parameters.values()):
-        out = []
-        for layer_type, params in parameters.items():
-            merged = {**{k: v for k, v in legacy.items() if k == "partial_rotary_factor"}, **params}
-            sliding = "sliding" in layer_type or "local" in layer_type
-            d = cfg.get("global_head_dim", head_dim) if not sliding else head_dim
-            length = window if sliding and window else _scaled_context(merged, declared)
-            out.append(one(f"{name} [{layer_type}]", merged, _positive_int(d, "global_head_dim", name), length))
-        return out
-    if isinstance(parameters, Mapping):
-        merged = {**legacy, **parameters}
-    else:
-        scaling = cfg.get("rope_scaling") or {}
-        if not isinstance(scaling, Mapping):
-            raise ValueError(f"{name}: rope_scaling must be a mapping, got {scaling!r}")
-        merged = {**legacy, **scaling}
-    out = [one(name, merged, head_dim, _scaled_context(merged, declared))]
-    if "rope_local_base_freq" in cfg:  # Gemma 3 configs before rope_parameters
-        local = {"rope_type": "default", "rope_theta": cfg["rope_local_base_freq"]}
-        out[0] = RopeConfig(f"{name} [full_attention]", out[0].head_dim, out[0].context, out[0].parameters, where)
-        out.append(one(f"{name} [sliding_attention]", local, head_dim, window or declared))
+    if parameters is None:
+        parameters = cfg.get("rope_scaling") or {}
+    if not isinstance(parameters, Mapping):
+        raise ValueError(f"{name}: rope_parameters / rope_scaling must be a mapping, got {parameters!r}")
+    nested = bool(parameters) and all(isinstance(v, Mapping) for v in parameters.values())
+    n_layers = cfg.get("num_hidden_layers")
+    layer_types = cfg.get("layer_types")
+    if not layer_types:
+        if nested:
+            layer_types = list(parameters)
+        elif cfg.get("rope_local_base_freq") is not None:  # Gemma 3 before layer_types: a 5:1 pattern
+            pattern = _positive_int(cfg.get("sliding_window_pattern", 6), "sliding_window_pattern", name)
+            layer_types = ["sliding_attention" if (i + 1) % pattern else "full_attention"
+                           for i in range(n_layers or pattern)]
+        else:
+            window = cfg.get("sliding_window") if cfg.get("use_sliding_window", True) else None
+            # Mistral 7B v0.1 and others: one sliding window on every layer, no layer_types
+            layer_types = ["sliding_attention" if window else "full_attention"] * (n_layers or 1)
+    layer_types = list(layer_types)
+    head_dims = _layer_head_dims(cfg, layer_types, head_dim, name)
+    attention = [i for i, t in enumerate(layer_types) if t not in NON_ATTENTION_LAYER_TYPES]
+    if not attention:
+        raise ValueError(f"{name}: no attention layers among layer_types {sorted(set(layer_types))}")
+    no_rope = cfg.get("no_rope_layers")
+    uses_rope = [bool(no_rope[i]) if no_rope and i < len(no_rope) else True for i in range(len(layer_types))]
+
+    def parameters_for(layer_type: str) -> dict[str, Any]:
+        if nested:
+            if layer_type not in parameters:
+                raise ValueError(f"{name}: rope_parameters has no entry for layer type {layer_type!r} "
+                                 f"(it has {sorted(parameters)})")
+            own = dict(parameters[layer_type])
+        else:
+            own = dict(parameters)
+            if layer_type == "sliding_attention" and cfg.get("rope_local_base_freq") is not None:
+                own = {"rope_type": "default", "rope_theta": cfg["rope_local_base_freq"]}  # Gemma 3, before 4.5x
+        if "type" in own and "rope_type" not in own:
+            own["rope_type"] = own.pop("type")
+        if own.get("rope_type") == "su":  # Phi-3's first name for longrope
+            own["rope_type"] = "longrope"
+        merged = {**{k: v for k, v in legacy.items()
+                     if k != "original_max_position_embeddings" or own.get("rope_type") in ("yarn", "longrope",
+                                                                                          "llama3")}, **own}
+        if legacy.get("original_max_position_embeddings") and own.get("rope_type") == "longrope":
+            merged["original_max_position_embeddings"] = legacy["original_max_position_embeddings"]
+        merged.setdefault("rope_type", "default")
+        if merged["rope_type"] in ("yarn", "longrope", "llama3") and declared:
+            merged.setdefault("original_max_position_embeddings", declared)
+        if "rope_theta" not in merged:
+            merged["rope_theta"] = 10_000.0  # HF's default_theta when a config names none
+        return merged
+
+    groups: dict[tuple[str, int, bool], int] = {}
+    for i in attention:
+        layer_type, d, rotary = layer_types[i], head_dims[i], uses_rope[i]
+        groups[(layer_type, d, rotary)] = groups.get((layer_type, d, rotary), 0) + 1
+    several_types = len(groups) > 1 or "rope_local_base_freq" in cfg
+    out = []
+    # full-attention rows first: the layer type that sees the whole context
+    for (layer_type, d, rotary), count in sorted(groups.items(), key=lambda g: g[0][0] != "full_attention"):
+        merged = parameters_for(layer_type)
+        sequence = context if context is not None else _scaled_context(merged, declared)
+        if sequence is None:
+            raise ValueError(f"{name}: no context length in the config (max_position_embeddings); pass --context")
+        sequence = _positive_int(sequence, "context", name)
+        span_field = SPAN_FIELDS.get(layer_type)
+        if layer_type not in SPAN_FIELDS and layer_type != "full_attention":
+            raise ValueError(f"{name}: layer type {layer_type!r} not supported yet "
+                             f"(known: full_attention, {', '.join(SPAN_FIELDS)})")
+        window = None
+        if span_field is not None:
+            if cfg.get(span_field) is None:
+                raise ValueError(f"{name}: layer type {layer_type!r} needs {span_field} in the config")
+            window = _positive_int(cfg[span_field], span_field, name)
+        label = name
+        tags = [layer_type] if several_types or not rotary or window else []
+        if len({dd for t, dd, _ in groups if t == layer_type}) > 1:
+            tags.append(f"d={d}")
+        if not rotary:
+            tags.append("NoPE")
+        if tags:
+            label = f"{name} [{', '.join(tags)}]"
+        out.append(RopeConfig(
+            label, _positive_int(d, "head_dim", name), min(sequence, window) if window else sequence, merged, where,
+            window=window, layout=layout, layers=count, rotary=rotary, sequence_length=sequence,
+            max_position_embeddings=declared,
+        ))
     return out
 
 
@@ -247,10 +384,11 @@ def load_configs(path: str | Path, context: int | None = None) -> list[RopeConfi
 
 
 def with_context(config: RopeConfig, context: int) -> RopeConfig:
-    """The same configuration evaluated at another context length."""
+    """The same configuration reading ``context`` tokens (a windowed layer still sees its window)."""
     if isinstance(context, bool) or not isinstance(context, int) or context < 2:
         raise ValueError(f"context must be an integer >= 2, got {context!r}")
-    return RopeConfig(config.name, config.head_dim, context, config.parameters, config.source, config.peer, config.note)
+    seen = min(context, config.window) if config.window else context
+    return dataclasses.replace(config, context=seen, sequence_length=context)
 
 
 def wavelengths(freqs: np.ndarray) -> np.ndarray:

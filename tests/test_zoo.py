@@ -7,7 +7,7 @@ import pytest
 
 from ropelab.cli import app as cli
 from ropelab.checks import reference, tolerances
-from ropelab.checks.findings.zoo import summarise
+from ropelab.checks.findings.zoo import PARITY_FILE as hf_parity_file_path, summarise
 from ropelab.constructions import configs, frequencies
 
 
@@ -173,3 +173,44 @@ def test_unreadable_and_malformed_files(tmp_path, capsys):
     assert code == 2 and "not valid TOML" in out
     code, out = run(capsys, "zoo", "--context", "1")
     assert code == 2 and "--context must be an integer >= 2" in out
+
+
+PARITY = json.loads(hf_parity_file_path.read_text())["models"]
+
+
+@pytest.mark.parametrize("name", ["Gemma 4", "Llama 4 Scout", "Mistral 7B v0.1", "DeepSeek-V3", "Phi-3.5 mini",
+                                  "GPT-OSS 120B", "Llama 2 7B dynamic NTK x4"])
+def test_real_configs_load_in_the_zoo_cli(name, tmp_path, capsys):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(PARITY[name]["config"]))
+    rows_path = tmp_path / "rows.json"
+    code, out = run(capsys, "zoo", "--only", "--config", str(path), "--json", str(rows_path))
+    assert code == 0, out
+    names = [r["name"].replace("model", name, 1) for r in json.loads(rows_path.read_text())["models"]]
+    assert sorted(names) == sorted(PARITY[name]["rows"])
+    for row in json.loads(rows_path.read_text())["models"]:
+        assert row["name"] in out  # "[full_attention]" and the like are printed, not eaten as markup
+
+
+def test_zoo_rows_per_layer_type_read_what_a_builder_needs(tmp_path):
+    gemma4 = {c.name: summarise(c) for c in configs.parse_configs(PARITY["Gemma 4"]["config"], "Gemma 4")}
+    full, local = gemma4["Gemma 4 [full_attention]"], gemma4["Gemma 4 [sliding_attention]"]
+    assert (full.head_dim, full.rotating_pairs, full.unrotated_pairs, full.layers) == (512, 64, 192, 5)
+    assert (local.head_dim, local.context, local.sequence_length, local.window, local.layers) == (256, 512, 131072,
+                                                                                                  512, 25)
+    deepseek = summarise(configs.parse_configs(PARITY["DeepSeek-V3"]["config"], "DeepSeek-V3")[0])
+    assert (deepseek.head_dim, deepseek.attention_factor, deepseek.layout) == (64, 1.0, "interleaved")
+    mistral = summarise(configs.parse_configs(PARITY["Mistral 7B v0.1"]["config"], "Mistral")[0])
+    assert (mistral.context, mistral.sequence_length) == (4096, 32768)
+    scout = {c.name: summarise(c) for c in configs.parse_configs(PARITY["Llama 4 Scout"]["config"], "Scout")}
+    nope = scout["Scout [full_attention, NoPE]"]
+    assert nope.rotating_pairs == 0 and nope.unbroken_channels == 64 and nope.critical_index is None
+    assert scout["Scout [chunked_attention]"].context == 8192
+
+
+def test_layer_type_suffixes_survive_the_table(tmp_path, capsys):
+    path = tmp_path / "g4.json"
+    path.write_text(json.dumps(HF_GEMMA4))
+    code, out = run(capsys, "zoo", "--only", "--config", str(path))
+    assert code == 0
+    assert "g4 [full_attention]" in out and "g4 [sliding_attention]" in out

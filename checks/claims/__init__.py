@@ -32,4 +32,6 @@ MODULES: tuple[str, ...] = (
     "base_wavelength",
     "base_bound",
     "apostrophe",
+    # beyond: precision
+    "precision",
 )

@@ -15,11 +15,14 @@ For one :class:`~ropelab.constructions.configs.RopeConfig` at its context length
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ropelab.checks import tolerances
 from ropelab.constructions import channels, configs
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import semantic_channels as th_sc
@@ -48,13 +51,19 @@ class ZooRow:
     head_norm: float
     searched_break: int | None = None
     search_limit: int | None = None
+    sequence_length: int | None = None  # tokens the model reads; context is what this layer type sees
+    window: int | None = None
+    layers: int | None = None
+    layout: str = "half"
 
     def as_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
 def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> ZooRow:
-    """One row of the zoo table for ``config`` at ``config.context``.
+    """One row of the zoo table for ``config`` at ``config.context`` (the span its layer type sees:
+    the sliding window or attention chunk where it has one; the schedule of ``dynamic`` and
+    ``longrope`` is taken at the sequence length).
 
     With ``search_limit``, the slowest rotating channel is also searched by brute force
     (:func:`ropelab.constructions.channels.breaking_context`, streamed) up to that many tokens.
@@ -69,7 +78,8 @@ def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> Zo
     slowest = float(rotating.min()) if rotating.size else 0.0
     critical = int(np.sum(configs.wavelengths(rotating) <= config.context))
     p = config.parameters
-    standard = p.get("rope_type", "default") == "default" and p.get("partial_rotary_factor", 1.0) == 1.0
+    standard = (config.rotary and p.get("rope_type", "default") == "default"
+                and p.get("partial_rotary_factor", 1.0) in (1.0, None))
     index = float(th_base.critical_pair_index(config.head_dim, p["rope_theta"], config.context)) if standard else None
     band = channels.top_band(freqs, HEAD_BAND)
     if band.size:
@@ -89,4 +99,71 @@ def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> Zo
         slowest_breaks_at=th_sc.semantic_range(slowest) if rotating.size else math.inf,
         slowest_turns=config.context * slowest / (2 * math.pi), critical_pairs=critical, critical_index=index,
         head_scale_sq=scale_sq, head_norm=math.sqrt(scale_sq), searched_break=searched, search_limit=search_limit,
+        sequence_length=config.tokens, window=config.window, layers=config.layers, layout=config.layout,
     )
+
+
+PARITY_FILE = Path(__file__).resolve().parents[1] / "data" / "hf_rope_parity.json"
+
+
+@dataclass(frozen=True)
+class ParityRow:
+    """One layer type of one real model: ropelab's schedule against transformers' rotary class."""
+
+    model: str
+    row: str
+    frequency_error: float  # worst relative error of the inverse frequencies / its float32 bound
+    rotation_error: float  # worst |cos - cos_hf|, |sin - sin_hf| / its float32 bound
+    attention_error: float  # |attention factor - HF's|
+    agrees: bool
+
+
+def hf_parity(path: Path | None = None) -> list[ParityRow]:
+    """Compare every stored real-model vector (``checks/data/hf_rope_parity.json``) with ropelab.
+
+    Each stored model keeps its ``config.json`` as transformers saves it and, per layer type,
+    what the model's own rotary embedding class computes in float32: ``inv_freq``, the
+    attention scaling and cos/sin at a few positions (the last is the sequence length - 1,
+    which sets ``dynamic`` and ``longrope``). ropelab reads the config with
+    :func:`~ropelab.constructions.configs.parse_configs` and must agree within float32 bounds
+    derived from the effective base ``1/g_min`` (:func:`ropelab.checks.tolerances.peer_frequencies`
+    and :func:`~ropelab.checks.tolerances.peer_rotation`). Needs neither torch nor transformers.
+
+    >>> rows = hf_parity()
+    >>> len({r.model for r in rows}) >= 20, all(r.agrees for r in rows)
+    (True, True)
+    """
+    return hf_parity_of(json.loads((path or PARITY_FILE).read_text()))
+
+
+def hf_parity_of(data: dict) -> list[ParityRow]:
+    """:func:`hf_parity` on an already parsed parity document (``{"models": {...}}``)."""
+    out = []
+    for model, entry in data["models"].items():
+        parsed = {c.name: c for c in configs.parse_configs(entry["config"], model)}
+        if set(parsed) != set(entry["rows"]):
+            raise ValueError(f"{model}: ropelab reads layer types {sorted(parsed)}, the file has {sorted(entry['rows'])}")
+        for name, ref in entry["rows"].items():
+            config = parsed[name]
+            if not ref["rotary"]:
+                out.append(ParityRow(model, name, 0.0, 0.0, 0.0, not config.rotary))
+                continue
+            ours, attention = config.schedule()
+            inv = np.asarray(ref["inv_freq"])
+            if inv.size > ours.size:  # ropelab reads a smaller head than the rotary class uses
+                out.append(ParityRow(model, name, math.inf, math.inf, math.inf, False))
+                continue
+            rotating = inv[inv > 0]
+            effective_base = float(1.0 / rotating.min()) if rotating.size else math.e
+            rel = np.abs(ours[: inv.size] - inv) / np.where(inv == 0, 1.0, inv)
+            frequency = float(rel.max()) / tolerances.peer_frequencies(effective_base, np.float32).value
+            angle = np.multiply.outer(np.asarray(ref["positions"], dtype=np.float64), ours[: inv.size])
+            worst = max(float(np.max(np.abs(attention * np.cos(angle) - np.asarray(ref["cos"])))),
+                        float(np.max(np.abs(attention * np.sin(angle) - np.asarray(ref["sin"])))))
+            bound = tolerances.peer_rotation(effective_base, np.float32, float(angle.max()), max(attention, 1.0))
+            rotation = worst / bound.value
+            att = abs(attention - ref["attention_scaling"])
+            agrees = (frequency <= 1.0 and rotation <= 1.0 and bool(np.all(ours[inv.size:] == 0))
+                      and att <= 4 * tolerances.EPS64 * max(1.0, attention))
+            out.append(ParityRow(model, name, frequency, rotation, att, agrees))
+    return out

@@ -24,6 +24,8 @@ app = typer.Typer(
 # Further commands live in their own modules; each defines ``register(app)``.
 COMMAND_MODULES: tuple[str, ...] = (
     "ropelab.cli.zoo",
+    "ropelab.cli.conform",
+    "ropelab.cli.precision",
     "ropelab.cli.analyze_model",
     "ropelab.cli.bench",
     "ropelab.cli.experiment",

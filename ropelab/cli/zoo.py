@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ropelab.constructions.atomic import write_text_atomically
 
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
             for path in config or []:
                 models.extend(cfgs.load_configs(path, context))
         except ValueError as err:
-            console.print(f"[red]bad config: {err}[/red]")
+            console.print(Text(f"bad config: {err}", style="red"))
             raise typer.Exit(code=2) from None
         if not models:
             console.print("[red]no models: --only needs at least one --config file[/red]")
@@ -60,29 +61,34 @@ def register(app: typer.Typer) -> None:
         if context is not None:
             models = [cfgs.with_context(m, context) for m in models]
         rows = [summarise(m, search) for m in models]
-        table = Table(title=f"ropelab zoo{f' --context {context}' if context else ''}", show_lines=False)
-        columns = ["model", "rope", "d", "context", "rotating / d/2", "g fastest..slowest",
-                   "unbroken channels", "slowest breaks at", "slowest turns", "critical pairs (i*)",
-                   f"top-{HEAD_BAND} head s^2 (|q|)"]
+        table = Table(title=Text(f"ropelab zoo{f' --context {context}' if context else ''}"), show_lines=False)
+        columns = ["model [layer type]", "layers", "rope", "d", "sees (of)", "rotating / d/2", "g fastest..slowest",
+                   "attention factor", "unbroken channels", "slowest breaks at", "slowest turns",
+                   "critical pairs (i*)", f"top-{HEAD_BAND} head s^2 (|q|)"]
         if search is not None:
             columns.append("searched break")
-        for col in columns:
-            table.add_column(col, overflow="fold")
+        for col in columns:  # the model name stays on one line so that it can be searched for as printed
+            table.add_column(Text(col), overflow="fold", no_wrap=col == columns[0])
         for row in rows:
             critical = f"{row.critical_pairs}" + (f" ({row.critical_index:.2f})" if row.critical_index is not None else "")
-            cells = [row.name, row.rope, str(row.head_dim), _number(row.context), f"{row.rotating_pairs} / {row.head_dim // 2}",
-                     f"{row.fastest:.3g}..{row.slowest:.3g}", f"{row.unbroken_channels} / {row.head_dim // 2}",
+            sees = _number(row.context)
+            if row.sequence_length is not None and row.sequence_length != row.context:
+                sees += f" (of {_number(row.sequence_length)})"
+            cells = [row.name, "-" if row.layers is None else str(row.layers), row.rope, str(row.head_dim), sees,
+                     f"{row.rotating_pairs} / {row.head_dim // 2}", f"{row.fastest:.3g}..{row.slowest:.3g}",
+                     f"{row.attention_factor:.4g}", f"{row.unbroken_channels} / {row.head_dim // 2}",
                      _number(row.slowest_breaks_at), f"{row.slowest_turns:.3g}", critical,
                      f"{_number(row.head_scale_sq)} ({_number(row.head_norm)})"]
             if search is not None:
                 cells.append(_number(row.searched_break) if row.searched_break else f"> {_number(search)}")
-            table.add_row(*cells)
+            table.add_row(*(Text(cell) for cell in cells))  # names such as "x [full_attention]" are not markup
         console.print(table)
-        console.print(
+        console.print(Text(
+            "sees: the context this layer type attends over (sliding window / attention chunk) of the sequence; "
             "unbroken: channels an anti-aligned rival of equal norm cannot overtake within the context "
             "(breaking context ~ pi/(2g), Thm 6.1); critical pairs: rotating pairs turning at least once; "
             f"head: smallest s^2 with min alpha_ii >= {1 - HEAD_EPS} (Thm 5.3, equal weights on the fastest pairs)."
-        )
+        ))
         if json_path is not None:
             payload = {"tool": "ropelab zoo", "context_override": context,
                        "models": [r.as_dict() for r in rows]}

@@ -1,0 +1,342 @@
+"""ropelab's RoPE schedules against transformers itself: every rope type, real configs, stored vectors."""
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+import torch
+import transformers
+from hypothesis import given
+from hypothesis import strategies as st
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+from transformers.models.gpt_neox.modeling_gpt_neox import GPTNeoXRotaryEmbedding
+
+import hf_rope_models as real
+from ropelab.checks import tolerances
+from ropelab.checks.findings import zoo
+from ropelab.constructions import configs, frequencies
+
+# ---------------------------------------------------------------- property test over every rope type
+
+head_dims = st.integers(16, 256).map(lambda h: 2 * h)
+bases = st.floats(2.0, 7.0).map(lambda e: float(10.0**e))
+factors = st.floats(1.0, 64.0)
+fractions = st.sampled_from([0.25, 0.4, 0.5, 0.75, 1.0])
+contexts = st.sampled_from([1024, 2048, 4096, 8192, 32768])
+
+
+@st.composite
+def rope_cases(draw, rope_type):
+    """A valid (head_dim, rope_parameters, max_position_embeddings, sequence_length) of one rope type."""
+    d = draw(head_dims)
+    fraction = draw(fractions)
+    if rope_type != "proportional" and int(d * fraction) % 2:
+        fraction = 1.0
+    params = {"rope_type": rope_type, "rope_theta": draw(bases), "partial_rotary_factor": fraction}
+    max_positions = draw(contexts)
+    sequence = draw(st.integers(1, 8 * max_positions))
+    d_rot = d if rope_type == "proportional" else int(d * fraction)
+    if rope_type in ("linear", "dynamic", "proportional", "yarn", "llama3"):
+        params["factor"] = draw(factors)
+    if rope_type in ("yarn", "longrope", "llama3"):
+        params["original_max_position_embeddings"] = draw(contexts)
+    if rope_type == "yarn":
+        params["beta_fast"] = draw(st.floats(4.0, 64.0))
+        params["beta_slow"] = draw(st.floats(0.25, 4.0))
+        params["truncate"] = draw(st.booleans())
+        scales = draw(st.sampled_from(["none", "equal", "both", "explicit"]))
+        if scales == "equal":
+            params["mscale"] = params["mscale_all_dim"] = draw(st.floats(0.5, 2.0))
+        elif scales == "both":
+            params["mscale"], params["mscale_all_dim"] = draw(st.floats(0.5, 2.0)), draw(st.floats(0.5, 2.0))
+        elif scales == "explicit":
+            params["attention_factor"] = draw(st.floats(0.5, 2.0))
+    if rope_type == "longrope":
+        n = d_rot // 2
+        params["short_factor"] = draw(st.lists(st.floats(1.0, 4.0), min_size=n, max_size=n))
+        params["long_factor"] = draw(st.lists(st.floats(1.0, 64.0), min_size=n, max_size=n))
+        max_positions = params["original_max_position_embeddings"] * draw(st.sampled_from([1, 4, 32]))
+        sequence = draw(st.sampled_from([1, params["original_max_position_embeddings"],
+                                         params["original_max_position_embeddings"] + 1, max_positions]))
+    if rope_type == "llama3":
+        params["low_freq_factor"] = draw(st.floats(0.5, 4.0))
+        params["high_freq_factor"] = params["low_freq_factor"] * draw(st.sampled_from([1.0, 2.0, 4.0, 8.0]))
+    return d, params, max_positions, sequence
+
+
+def transformers_schedule(d, params, max_positions, sequence):
+    """transformers' float32 inverse frequencies and attention factor for the same parameters."""
+    config = transformers.LlamaConfig(hidden_size=4 * d, num_attention_heads=4, head_dim=d,
+                                      max_position_embeddings=max_positions, rope_parameters=dict(params))
+    if params["rope_type"] == "default":
+        inv, attention = GPTNeoXRotaryEmbedding.compute_default_rope_parameters(config)
+    else:
+        inv, attention = ROPE_INIT_FUNCTIONS[params["rope_type"]](config, None, seq_len=sequence)
+    return inv.double().numpy(), float(attention)
+
+
+def llama3_blend_amplification(d_rot, params):
+    """Per pair: how much llama3's blend amplifies the relative error of the float32 wavelength.
+
+    g' = g ((1 - s)/f + s) with s = (L/wavelength - low) / (high - low): a relative error e of the
+    wavelength moves s by (L/wavelength) e / (high - low), hence g' by that times (1 - 1/f) / ((1 - s)/f + s)
+    relative; 0 outside the blended band.
+    """
+    if params["rope_type"] != "llama3" or params["high_freq_factor"] <= params["low_freq_factor"]:
+        return 0.0
+    low, high, f = params["low_freq_factor"], params["high_freq_factor"], params["factor"]
+    ratio = params["original_max_position_embeddings"] * frequencies.rope(d_rot, params["rope_theta"]) / (2 * math.pi)
+    s = (ratio - low) / (high - low)
+    blended = (s >= 0) & (s <= 1)
+    return np.where(blended, ratio / (high - low) * (1 - 1 / f) / ((1 - s) / f + s), 0.0)
+
+
+def llama3_boundary_pairs(d_rot, params, hf_inv):
+    """Pairs whose float32 and float64 wavelengths straddle llama3's cut when low == high (a jump there)."""
+    if params["rope_type"] != "llama3" or params["low_freq_factor"] != params["high_freq_factor"]:
+        return np.zeros(hf_inv.size, dtype=bool)
+    cut = params["original_max_position_embeddings"] / params["low_freq_factor"]
+    ours = 2 * math.pi / frequencies.rope(d_rot, params["rope_theta"])
+    theirs = 2 * math.pi / hf_inv
+    return (ours > cut) != (theirs > cut)
+
+
+def assert_matches_transformers(d, params, max_positions, sequence):
+    ours, attention = frequencies.from_hf_parameters(d, params, sequence, max_positions)
+    theirs, their_attention = transformers_schedule(d, params, max_positions, sequence)
+    assert ours.shape == theirs.shape
+    assert np.array_equal(ours == 0, theirs == 0)
+    rotating = theirs > 0
+    bound = tolerances.peer_frequencies(1.0 / theirs[rotating].min(), np.float32)
+    allowed = bound.value * (1.0 + llama3_blend_amplification(2 * ours.size, params))
+    rel = np.abs(ours - theirs) / np.where(rotating, theirs, 1.0)
+    rel[llama3_boundary_pairs(2 * ours.size, params, theirs)] = 0.0  # llama3 low == high jumps at its cut
+    assert np.all(rel <= allowed), (params, bound.reason, float(np.max(rel / allowed)))
+    assert attention == pytest.approx(their_attention, rel=4 * tolerances.EPS64, abs=0)
+
+
+@pytest.mark.parametrize("rope_type", frequencies.ROPE_TYPES)
+@given(data=st.data())
+def test_every_rope_type_matches_transformers(rope_type, data):
+    assert_matches_transformers(*data.draw(rope_cases(rope_type)))
+
+
+@pytest.mark.parametrize("case", [
+    (128, {"rope_type": "llama3", "rope_theta": 5e5, "factor": 16.0, "low_freq_factor": 1.0,
+           "high_freq_factor": 1.0, "original_max_position_embeddings": 8192}, 131072, 1),
+    (64, {"rope_type": "yarn", "rope_theta": 1e4, "factor": 40.0, "mscale": 1.0, "mscale_all_dim": 1.0,
+          "original_max_position_embeddings": 4096}, 163840, 1),
+    (512, {"rope_type": "proportional", "rope_theta": 1e6, "partial_rotary_factor": 0.25}, 131072, 1),
+    (96, {"rope_type": "longrope", "rope_theta": 1e4, "original_max_position_embeddings": 4096,
+          "short_factor": real.PHI35_SHORT, "long_factor": real.PHI35_LONG}, 131072, 4097),
+    (128, {"rope_type": "dynamic", "rope_theta": 1e4, "factor": 4.0}, 4096, 16384),
+], ids=["llama4 low == high", "deepseek mscale", "gemma4 proportional", "phi3.5 longrope long", "dynamic x4 at 16k"])
+def test_pinned_cases_match_transformers(case):
+    assert_matches_transformers(*case)
+
+
+def test_unsupported_types_and_fields_say_so():
+    with pytest.raises(ValueError, match="rope_type 'mrope' is not supported yet"):
+        frequencies.from_hf_parameters(64, {"rope_type": "mrope", "rope_theta": 1e4})
+    with pytest.raises(ValueError, match="'mrope_section' not supported yet"):
+        frequencies.from_hf_parameters(64, {"rope_type": "default", "rope_theta": 1e4, "mrope_section": [8, 12, 12]})
+    with pytest.raises(ValueError, match="short_factor must be 32 finite positive numbers"):
+        frequencies.from_hf_parameters(64, {"rope_type": "longrope", "rope_theta": 1e4, "short_factor": [1.0],
+                                            "long_factor": [1.0] * 32, "original_max_position_embeddings": 4096,
+                                            "factor": 4.0})
+    with pytest.raises(ValueError, match="high_freq_factor must be >= low_freq_factor"):
+        frequencies.llama3(64, 5e5, 8.0, 4.0, 1.0, 8192)
+    with pytest.raises(ValueError, match="odd rotary dimension"):
+        frequencies.from_hf_parameters(64, {"rope_theta": 1e4, "partial_rotary_factor": 0.3})
+    with pytest.raises(ValueError, match=r"config field\(s\) \['layer_rope_theta'\] not supported yet"):
+        configs.parse_configs({"model_type": "x", "head_dim": 64, "max_position_embeddings": 10, "rope_theta": 1e4,
+                               "layer_rope_theta": [1e4, 1e6]}, "x")
+    with pytest.raises(ValueError, match="layer type 'linear_attention' not supported yet"):
+        configs.parse_configs({"model_type": "x", "head_dim": 64, "max_position_embeddings": 10, "rope_theta": 1e4,
+                               "layer_types": ["linear_attention", "full_attention"]}, "x")
+
+
+# ---------------------------------------------------------------- real models through their own rotary classes
+
+@pytest.mark.parametrize("name", list(real.MODELS))
+def test_real_config_agrees_with_its_rotary_class(name):
+    """Fresh from transformers: the config loads in ropelab and the model's rotary class agrees."""
+    fresh = real.reference_rows(name)
+    stored = json.loads(real.DATA.read_text())["models"][name]
+    assert set(fresh["rows"]) == set(stored["rows"])
+    rows = zoo.hf_parity_of({"models": {name: fresh}})
+    assert rows and all(r.agrees for r in rows), rows
+    for row_name, ref in fresh["rows"].items():  # the stored vectors are this transformers' output
+        if ref["rotary"]:
+            np.testing.assert_allclose(ref["inv_freq"], stored["rows"][row_name]["inv_freq"], rtol=tolerances.EPS32)
+
+
+def test_real_config_rows_read_what_matters():
+    data = json.loads(real.DATA.read_text())["models"]
+
+    def rows(name):
+        return {c.name: c for c in configs.parse_configs(data[name]["config"], name)}
+
+    deepseek = rows("DeepSeek-V3")["DeepSeek-V3"]
+    assert (deepseek.head_dim, deepseek.layout, deepseek.schedule()[1]) == (64, "interleaved", 1.0)
+    gemma4 = rows("Gemma 4")
+    assert (gemma4["Gemma 4 [full_attention]"].head_dim, gemma4["Gemma 4 [sliding_attention]"].head_dim) == (512, 256)
+    assert gemma4["Gemma 4 [sliding_attention]"].context == 512 and gemma4["Gemma 4 [sliding_attention]"].layers == 25
+    scout = rows("Llama 4 Scout")
+    assert scout["Llama 4 Scout [chunked_attention]"].context == 8192
+    assert not scout["Llama 4 Scout [full_attention, NoPE]"].rotary
+    assert scout["Llama 4 Scout [full_attention, NoPE]"].layers == 12
+    mistral = rows("Mistral 7B v0.1")["Mistral 7B v0.1 [sliding_attention]"]
+    assert (mistral.context, mistral.sequence_length) == (4096, 32768)
+    phi35 = rows("Phi-3.5 mini")["Phi-3.5 mini"]
+    long_ = phi35.schedule()[0]
+    short = configs.with_context(phi35, 4096).schedule()[0]
+    assert np.allclose(long_ * np.asarray(real.PHI35_LONG), short * np.asarray(real.PHI35_SHORT))
+    assert phi35.schedule()[1] == pytest.approx(math.sqrt(1 + math.log(32) / math.log(4096)))
+
+
+def test_stored_parity_needs_no_transformers(monkeypatch):
+    """The base install checks parity from the stored vectors alone."""
+    for module in [m for m in sys.modules if m.split(".")[0] in ("torch", "transformers")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    rows = zoo.hf_parity()
+    assert len({r.model for r in rows}) == len(real.MODELS) and all(r.agrees for r in rows)
+    worst = max(r.frequency_error for r in rows)
+    assert 0 < worst <= 1.0
+
+
+def test_stored_parity_rejects_a_wrong_schedule(monkeypatch):
+    """Planting the old DeepSeek bug (no mscale) makes the stored parity fail where it should."""
+    monkeypatch.setattr(frequencies, "yarn_attention_factor", lambda factor, *_: frequencies.yarn_mscale(factor))
+    failing = {r.model for r in zoo.hf_parity() if not r.agrees}
+    assert failing == {"DeepSeek-V3"}
+
+
+# ---------------------------------------------------------------- ropelab conform
+
+import conform_targets as targets  # noqa: E402
+from ropelab.cli import app as cli  # noqa: E402
+from ropelab.constructions import conformance  # noqa: E402
+
+
+def run_cli(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(args))
+    return exit_info.value.code, " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("target", ["transformers_apply", "ropelab_apply", "correct"])
+def test_conform_accepts_correct_implementations(target, tmp_path, capsys):
+    out_json = tmp_path / "report.json"
+    code, out = run_cli(capsys, "conform", f"conform_targets:{target}", "--json", str(out_json))
+    assert code == 0, out
+    report = json.loads(out_json.read_text())
+    assert report["conformant"] and report["bugs"] == {} and report["errors"] == []
+    assert report["layouts"] == {"half": "half", "interleaved": "interleaved"}
+    assert set(report["dtypes"]) == {"float64", "float32", "bfloat16", "float16"} and report["cases"] == 96
+    assert "layout asked interleaved: implements interleaved" in out and "conformant" in out
+    if target == "ropelab_apply":  # float64 angles: within every dtype's own rounding bound
+        assert all(d["first_failing_position"] is None for d in report["dtypes"].values())
+    else:  # float32 angles: float32's own bound is passed early, bfloat16's never up to 10^6
+        assert report["dtypes"]["float32"]["first_failing_position"] <= 1000
+        assert report["dtypes"]["bfloat16"]["first_failing_position"] is None
+
+
+@pytest.mark.parametrize("bug", targets.BUG_NAMES)
+def test_conform_names_each_known_bug(bug, capsys):
+    report = conformance.run(getattr(targets, f"with_{bug}"), bug, quick=True)
+    assert not report.conformant
+    assert list(report.bugs) == [bug], report.bugs
+    if bug in ("bf16_positions", "bf16_inv_freq", "tf32_angles"):  # the layout is still read right
+        assert report.layouts == {"half": "half", "interleaved": "interleaved"}
+    code, out = run_cli(capsys, "conform", f"conform_targets:with_{bug}", "--quick")
+    assert code == 1 and f"matches known bug {bug}" in out and "NOT conformant" in out
+
+
+def test_conform_reports_the_layout_of_a_half_only_implementation():
+    def half_only(x, positions, config):
+        return targets.numpy_apply(x, positions, {**config, "layout": "half"})
+
+    report = conformance.run(half_only, "half only", quick=True)
+    assert report.layouts == {"half": "half", "interleaved": "half"} and "layout_confused" in report.bugs
+
+
+@pytest.mark.parametrize("target,message", [
+    ("no_colon", "expected MODULE:FUNCTION"),
+    ("no_such_module_xyz:f", "cannot import no_such_module_xyz: ModuleNotFoundError"),
+    ("conform_targets:missing", "conform_targets has no attribute 'missing'"),
+    ("conform_targets:NOT_A_FUNCTION", "is not callable (it is a int)"),
+    ("./missing_file.py:f", "no such file: ./missing_file.py"),
+])
+def test_conform_bad_target_is_one_line_exit_2(target, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["conform", target])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 2
+    assert out.strip().count("\n") == 0 and message in out
+
+
+def test_conform_reports_a_raising_implementation(capsys):
+    def broken(x, positions, config):
+        raise RuntimeError("boom")
+
+    report = conformance.run(broken, "broken", quick=True)
+    assert not report.conformant and len(report.errors) == report.cases
+    assert report.errors[0].endswith("RuntimeError: boom")
+
+
+def test_regression_vectors_state_their_parameters():
+    """The numbers the known-bug vectors rest on, computed here from the stated parameters."""
+    # llama3 bands: base 5e5, original context 8192, low 1, high 4 (factor does not move the bands)
+    assert [(r.start, r.stop - 1) for r in frequencies.llama3_bands(64, 5e5, 1.0, 4.0, 8192)] == [(0, 14), (15, 17),
+                                                                                                 (18, 31)]
+    assert [(r.start, r.stop - 1) for r in frequencies.llama3_bands(128, 5e5, 1.0, 4.0, 8192)] == [(0, 28), (29, 34),
+                                                                                                  (35, 63)]
+    # YaRN x40 with mscale == mscale_all_dim: exactly 1.0; ignoring them gives 0.1 ln 40 + 1
+    assert frequencies.yarn_attention_factor(40.0, 1.0, 1.0) == 1.0
+    assert frequencies.yarn_mscale(40.0) == pytest.approx(1.3689, abs=1e-4)
+    # bf16 positions: 15962 rounds to 15936
+    assert float(conformance.round_to(np.array([15962]), conformance.ml_dtypes.bfloat16)[0]) == 15936.0
+    # bf16 inv_freq: at position 4095 the fastest pairs' angles are off by radians
+    g = frequencies.rope(128, 1e4)
+    off = 4095 * np.abs(conformance.round_to(g, conformance.ml_dtypes.bfloat16) - g)
+    assert off.max() > 1.0
+    # Gemma 4 global: 64 pairs kept of 256; the wrong denominator 128 makes pair 63 ~ 1e6^(-126/128)
+    freqs, _ = frequencies.from_hf_parameters(512, {"rope_type": "proportional", "rope_theta": 1e6,
+                                                    "partial_rotary_factor": 0.25})
+    assert int((freqs > 0).sum()) == 64 and freqs[63] == pytest.approx(1e6 ** (-126 / 512))
+    # longrope: short factors at exactly the original context, long ones one token beyond
+    case = next(c for c in conformance.ROPE_CASES if c.name == "longrope at exactly the original context")
+    assert case.sequence_length == 4096 and np.allclose(case.schedule()[0] * case.rope["short_factor"],
+                                                        frequencies.rope(96, 1e4))
+    beyond = next(c for c in conformance.ROPE_CASES if c.name == "longrope one token beyond")
+    assert beyond.sequence_length == 4097 and np.allclose(beyond.schedule()[0] * beyond.rope["long_factor"],
+                                                          frequencies.rope(96, 1e4))
+
+
+# ---------------------------------------------------------------- every config class of the installed transformers
+
+def test_stored_sweep_of_every_config_class():
+    """Each config class with RoPE fields, at its defaults: ropelab agrees with its rotary class or says why not."""
+    stored = json.loads(real.SWEEP.read_text())["outcomes"]
+    counts = {"agree": sum(v == "agree" for v in stored.values()),
+              "refused": sum(v.startswith("ropelab:") for v in stored.values()),
+              "differs": sorted(k for k, v in stored.items() if v == "differs")}
+    assert counts["agree"] >= 180
+    assert counts["differs"] == sorted(real.KNOWN_DIFFERENCES)
+    for model_type, outcome in stored.items():  # a refusal is a ValueError naming what it cannot read
+        if outcome.startswith("ropelab:"):
+            assert any(word in outcome for word in ("not supported yet", "must be", "cannot tell", "needs",
+                                                    "no context length")), (model_type, outcome)
+
+
+@pytest.mark.slow
+def test_sweep_of_every_config_class_is_current():
+    fresh = real.sweep()
+    stored = json.loads(real.SWEEP.read_text())["outcomes"]
+    assert sorted(k for k, v in fresh.items() if v == "differs") == sorted(real.KNOWN_DIFFERENCES)
+    assert sum(v == "agree" for v in fresh.values()) >= sum(v == "agree" for v in stored.values())
