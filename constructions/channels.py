@@ -366,7 +366,7 @@ def weight_among_rivals(query: np.ndarray, target: np.ndarray, rival: np.ndarray
 
     >>> round(weight_among_rivals(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([-1.0, 0.0]),
     ...                           np.array([0.01]), 2, 0), 6)
-    0.880797
+    0.880792
     """
     context = _length(context, "context")
     if not 0 <= target_distance < context:

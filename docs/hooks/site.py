@@ -693,7 +693,7 @@ def errata_records() -> list:
         if err.name != ERRATA_MODULE:
             raise
         raise PluginError(f"the errata page lists {ERRATA_MODULE}.ERRATA, and {ERRATA_MODULE} does not exist: "
-                          "add it (records with id, where, paper_text, corrected, shown_by)") from None
+                          "add it (records with id, where, paper_text, corrected, shown_by_lines())") from None
     records = list(getattr(module, "ERRATA", ()))
     if not records:
         raise PluginError(f"{ERRATA_MODULE}.ERRATA is empty: the errata page would list nothing")
@@ -701,8 +701,8 @@ def errata_records() -> list:
 
 
 def _shown_by(record) -> list[str]:
-    shown = record.shown_by
-    return [shown] if isinstance(shown, str) else list(shown)
+    """What shows an erratum, one item a line (:meth:`ropelab.checks.errata.Erratum.shown_by_lines`)."""
+    return list(record.shown_by_lines())
 
 
 def errata_page() -> str:
