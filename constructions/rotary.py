@@ -110,6 +110,7 @@ def apply(x: object, positions: object, freqs: object, layout: str = "half") -> 
     >>> np.round(np.asarray(y), 6).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
+    _v.keeps_float64(x, "rotary.apply")
     layout = _v.layout(layout)
     _v.finite_vector(x, "x")
     x = jnp.asarray(x)

@@ -36,8 +36,6 @@ def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, i
 
 
 def _explain_table2() -> str:
-    from ropelab.constructions.models import corpus
-
     from ropelab.checks.findings import table2
 
     preset = table2.PRESETS["small"]
@@ -49,13 +47,18 @@ def _explain_table2() -> str:
     gemma = table2.paper_facts()["models"]["Gemma 2B (training runs)"]
     ours_index, ours_turning = _critical_share(cfg.seq_len, model.head_dim, 1e4)
     paper_index, paper_turning = _critical_share(gemma["context"], gemma["head_dim"], gemma["theta"])
-    data = corpus.load()
+    try:  # the corpus as the reported run recorded it: explaining needs no corpus package
+        results = table2.load_results()
+    except FileNotFoundError as err:
+        results, missing = None, err
+    corpus = results["corpus"] if results else {"source": "corpus not recorded", "train_plays": [],
+                                                "validation_plays": []}
     setup = [
         f"Table 2 (paper): {paper['setup']}. Wiki validation perplexity: best {best} {wiki[best]}, worst {worst} "
         f"{wiki[worst]}, {reference_row} {wiki[reference_row]}.",
         "",
         f"Set-up here (the `small` preset): the {len(table2.VARIANTS)} encodings on byte-level models of Shakespeare "
-        f"({data.source}; {len(data.train_plays)} training plays, {len(data.validation_plays)} validation plays held "
+        f"({corpus['source']}; {len(corpus['train_plays'])} training plays, {len(corpus['validation_plays'])} validation plays held "
         f"out whole). {model.parameter_count()} parameters: d_model {model.d_model}, {model.n_layers} layers, "
         f"{model.n_heads} heads of d={model.head_dim} ({model.head_dim // 2} frequency pairs); "
         f"T={cfg.seq_len}, batch {cfg.batch_size}, {cfg.steps} AdamW steps (warm-up {cfg.warmup_steps}, cosine decay). "
@@ -70,10 +73,8 @@ def _explain_table2() -> str:
         f"{paper_index / (gemma['head_dim'] / 2):.0%}, {paper_turning} pairs), so the slow pairs act almost as "
         "unrotated channels in every RoPE variant and 0.75-RoPE differs from RoPE only in pairs that barely turn.",
     ]
-    try:
-        results = table2.load_results()
-    except FileNotFoundError as err:
-        return "\n".join(setup + ["", f"No reported results: {err}"])
+    if results is None:
+        return "\n".join(setup + ["", f"No reported results: {missing}"])
     header, rows = table2.table_rows(results)
     lines = setup + ["", f"Result ({len(results['seeds'])} seeds; mean ± sd; "
                      f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):", ""]
