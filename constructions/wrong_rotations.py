@@ -12,9 +12,9 @@ import numpy as np
 from . import rotary
 
 XPOS_GAMMA = 0.4
-"""xPos's per-pair offset: :math:`\zeta_m = (2m/d + \gamma)/(1 + \gamma)`."""
+r"""xPos's per-pair offset: :math:`\zeta_m = (2m/d + \gamma)/(1 + \gamma)`."""
 XPOS_SPAN = 512.0
-"""xPos's length scale: the decay is :math:`\zeta^{r/512}`."""
+r"""xPos's length scale: the decay is :math:`\zeta^{r/512}`."""
 
 
 def reflection(x, positions, freqs):
