@@ -24,6 +24,9 @@ class Experiment:
     statement: str
     command: str
     explain: Callable[[], str]
+    sections: Callable[[], tuple[str, tuple[list[str], list[list[str]]] | None, str]] | None = None
+    """``(text before, (header, rows) or None, text after)``: the same content as ``explain``
+    with its table kept apart, so that a terminal can lay the table out to its width."""
 
 
 def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, int]:
@@ -35,7 +38,7 @@ def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, i
     return index, turning
 
 
-def _explain_table2() -> str:
+def _table2_sections() -> tuple[str, tuple[list[str], list[list[str]]] | None, str]:
     from ropelab.checks.findings import table2
 
     preset = table2.PRESETS["small"]
@@ -74,19 +77,25 @@ def _explain_table2() -> str:
         "unrotated channels in every RoPE variant and 0.75-RoPE differs from RoPE only in pairs that barely turn.",
     ]
     if results is None:
-        return "\n".join(setup + ["", f"No reported results: {missing}"])
-    header, rows = table2.table_rows(results)
+        return "\n".join(setup + ["", f"No reported results: {missing}"]), None, ""
     lines = setup + ["", f"Result ({len(results['seeds'])} seeds; mean ± sd; "
-                     f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):", ""]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-    lines += ["", "Findings:"] + [f"- {f}" for f in results["findings"]]
-    lines += ["", "What would change it: more seeds (the intervals above are from "
+                     f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):"]
+    after = ["Findings:"] + [f"- {f}" for f in results["findings"]]
+    after += ["", "What would change it: more seeds (the intervals above are from "
               f"{len(results['seeds'])}), longer training, or a context long enough for the slow pairs to turn "
               "(the `full` preset); a ranking that flips between seeds is not a result.",
               f"Regenerate (from the repository root): ropelab experiment table2 --preset small --out {table2.REPORTED_FOLDER}"]
-    return "\n".join(lines)
+    return "\n".join(lines), table2.table_rows(results), "\n".join(after)
+
+
+def _explain_table2() -> str:
+    before, table, after = _table2_sections()
+    if table is None:
+        return before
+    header, rows = table
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return "\n\n".join([before, "\n".join(lines), after])
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -98,5 +107,6 @@ EXPERIMENTS: dict[str, Experiment] = {
                   "the paper finds 0.75-RoPE best and NoPE worst.",
         command="ropelab experiment table2 --preset small",
         explain=_explain_table2,
+        sections=_table2_sections,
     ),
 }

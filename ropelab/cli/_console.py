@@ -21,8 +21,9 @@ from rich.text import Text
 
 from ropelab.extras import install_line, missing_extra  # noqa: F401 (the commands import them from here)
 
-# A report piped to a file keeps full-width rows instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 150)
+# Piped to a file, output keeps 150-column rows instead of rich's 80-column default,
+# unless COLUMNS says otherwise.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 150)
 
 def say(text: str, style: str | None = None) -> None:
     """Print ``text`` exactly as written (no markup), optionally in one style."""

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -52,25 +55,44 @@ def _fmt(x: float) -> str:
 
 
 VERIFY_COLUMNS = ("claim", "paper", "status", "shown (trust: scope)", "residual / tolerance", "negative control", "s")
+WIDE = 110
+"""From this many columns a table has one column per field; narrower, fields are stacked in cells."""
+
+
+def _width(width: int | None) -> int:
+    return width or console.width
 
 
 def verify_table(results, title: str, width: int | None = None) -> Table:
     """The verify table: ids and numbers never split; the "shown" column (trust: scope) wraps.
 
-    Below 110 columns the residual and its tolerance stand on two lines, so that both fit.
+    Below :data:`WIDE` columns the paper label and "shown" stand under the id, in one cell
+    as wide as the longest id, and the residual and its tolerance stand on two lines.
     """
-    narrow = (width or console.width) < 110
-    table = Table(title=Text(title), show_lines=narrow)
-    for col in VERIFY_COLUMNS:
-        wraps = col in ("paper", "shown (trust: scope)")
-        table.add_column(col, justify="right" if col == "s" else "left", no_wrap=not wraps,
-                         overflow="fold" if wraps else "ellipsis", ratio=1 if col.startswith("shown") else None)
+    narrow = _width(width) < WIDE
+    if narrow:
+        table = Table(title=Text(title), box=box.SIMPLE_HEAD, padding=(0, 1), show_lines=True)
+        table.add_column("claim / paper / shown", overflow="fold", min_width=max((len(r.id) for r in results), default=5))
+        # each column may be as narrow as its longest line of numbers, never narrower
+        seconds = max((len(f"{r.seconds:.1f}") for r in results), default=3)
+        for col, least in (("status", 4), ("residual\n/ tolerance", 10), ("control", 8), ("s", seconds)):
+            table.add_column(col, min_width=least, overflow="fold", justify="right" if col == "s" else "left")
+    else:
+        table = Table(title=Text(title))
+        for col in VERIFY_COLUMNS:
+            wraps = col in ("paper", "shown (trust: scope)")
+            table.add_column(col, justify="right" if col == "s" else "left", no_wrap=not wraps, overflow="fold",
+                             ratio=1 if col.startswith("shown") else None)
     for r in results:
         status = Text("pass", style="green") if r.status == "pass" else Text("FAIL", style="red")
         shown = Text(r.shown) if r.symbolic is not False else Text("not proved (symbolic side failed)", style="red")
         neg = Text("rejected") if r.negative_rejected else Text("ACCEPTED", style="red")
-        residual = f"{_fmt(r.residual)}{chr(10) if narrow else ' '}/ {_fmt(r.tolerance)}"
-        table.add_row(Text(r.id), Text(r.label), status, shown, Text(residual), neg, Text(f"{r.seconds:.1f}"))
+        residual = Text(f"{_fmt(r.residual)}{chr(10) if narrow else ' '}/ {_fmt(r.tolerance)}")
+        if narrow:
+            table.add_row(Text.assemble((r.id, "bold"), "\n", r.label, "\n", shown), status, residual, neg,
+                          Text(f"{r.seconds:.1f}"))
+        else:
+            table.add_row(Text(r.id), Text(r.label), status, shown, residual, neg, Text(f"{r.seconds:.1f}"))
     return table
 
 
@@ -107,8 +129,18 @@ def verify(
     raise typer.Exit(code=1 if failed else 0)
 
 
-def claims_table(claims) -> Table:
-    """``ropelab list``: id, paper label, section and statement; ids never split."""
+def claims_table(claims, width: int | None = None) -> RenderableType:
+    """``ropelab list``: id, paper label, section and statement; ids never split.
+
+    Below :data:`WIDE` columns each claim is a heading line (id, paper, section) with its
+    statement indented under it.
+    """
+    if _width(width) < WIDE:
+        parts = []
+        for claim in claims:
+            parts.append(Text.assemble((claim.id, "bold"), f"  {claim.label} · {claim.section}"))
+            parts.append(Padding(Text(claim.statement), (0, 0, 0, 4)))
+        return Group(*parts)
     table = Table(show_lines=False)
     table.add_column("claim", no_wrap=True)
     table.add_column("paper", no_wrap=True)
@@ -137,7 +169,18 @@ def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropel
     from ropelab.checks.registry import REGISTRY
 
     if claim_id in EXPERIMENTS:  # measured findings (training runs) explain their recorded outcome
-        console.print(Text(EXPERIMENTS[claim_id].explain()), soft_wrap=True)
+        from .experiment import fitted_tables
+
+        experiment = EXPERIMENTS[claim_id]
+        if experiment.sections is None:
+            console.print(Text(experiment.explain()))
+            return
+        before, table, after = experiment.sections()
+        console.print(Text(before))
+        if table is not None:
+            for part in fitted_tables(*table, console.width):
+                console.print(part)
+            console.print(Text(after))
         return
     if claim_id not in REGISTRY:
         fail_unknown("claim id", claim_id, list(REGISTRY) + list(EXPERIMENTS))

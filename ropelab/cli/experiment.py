@@ -108,6 +108,42 @@ def register(app: typer.Typer) -> None:
     app.add_typer(experiment, name="experiment")
 
 
+WIDE = 120
+"""From this many columns the results stand in one table; narrower, in two."""
+
+
+def _stacked(cell: str) -> str:
+    """``"9.015 ± 0.417"`` -> two lines; ``"+0.01 [+0.00, +0.02]"`` -> two lines; numbers stay whole."""
+    for mark in (" ± ", " ["):
+        if mark in cell:
+            head, tail = cell.split(mark, 1)
+            return f"{head}\n{mark.strip()}{' ' if mark == ' ± ' else ''}{tail}"
+    return cell
+
+
+def fitted_tables(header: list[str], rows: list[list[str]], width: int, title: str = "") -> list[Table]:
+    """The results table laid out for ``width`` columns: numbers never split.
+
+    Spreads and intervals stand on two lines; below :data:`WIDE` columns the columns after
+    the fourth number go to a second table, each row led by its encoding.
+    """
+    def table_of(columns: list[int], caption: str) -> Table:
+        table = Table(title=Text(caption) if caption else None, padding=(0, 1))
+        for i in columns:
+            cells = [row[i] if i == 0 else _stacked(row[i]) for row in rows]
+            # the narrowest a column may get: its longest word (encoding) or its longest number line
+            pieces = [w for c in cells for w in (c.split() if i == 0 else c.splitlines())]
+            table.add_column(Text(header[i]), overflow="fold", min_width=max(map(len, pieces)),
+                             ratio=1 if i == 0 else None)
+        for row in rows:
+            table.add_row(*(Text(row[i] if i == 0 else _stacked(row[i])) for i in columns))
+        return table
+
+    if width >= WIDE or len(header) <= 5:
+        return [table_of(list(range(len(header))), title)]
+    return [table_of(list(range(5)), title), table_of([0, *range(5, len(header))], "")]
+
+
 def show(console: Console, results: dict) -> None:
     """Print the results table (beside the paper's numbers unless it is a pipeline check), then the findings."""
     from ropelab.checks.findings import table2
@@ -116,11 +152,7 @@ def show(console: Console, results: dict) -> None:
     n = len(results["seeds"])
     spread = "mean ± sd" if n > 1 else "one seed: no spread"
     kind = "pipeline check, not a result" if table2.is_pipeline_check(results) else "validation perplexity"
-    table = Table(title=Text(f"Table 2 at small scale: {kind} ({n} seed(s), {spread})"))
-    for col in header:
-        table.add_column(Text(col), no_wrap=col == header[0], overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+    for table in fitted_tables(header, rows, console.width, f"Table 2 at small scale: {kind} ({n} seed(s), {spread})"):
+        console.print(table)
     for line in results["findings"]:
         console.print(Text(f"- {line}"))
