@@ -67,16 +67,21 @@ def verify_table(results, title: str, width: int | None = None) -> Table:
     """The verify table: ids and numbers never split; the "shown" column (trust: scope) wraps.
 
     Below :data:`WIDE` columns the paper label and "shown" stand under the id, in one cell
-    as wide as the longest id, and the residual and its tolerance stand on two lines.
+    at least as wide as the longest id; status and negative control share a cell, and the
+    residual and its tolerance stand on two lines.
     """
     narrow = _width(width) < WIDE
     if narrow:
         table = Table(title=Text(title), box=box.SIMPLE_HEAD, padding=(0, 1), show_lines=True)
-        table.add_column("claim / paper / shown", overflow="fold", min_width=max((len(r.id) for r in results), default=5))
-        # each column may be as narrow as its longest line of numbers, never narrower
-        seconds = max((len(f"{r.seconds:.1f}") for r in results), default=3)
-        for col, least in (("status", 4), ("residual\n/ tolerance", 10), ("control", 8), ("s", seconds)):
-            table.add_column(col, min_width=least, overflow="fold", justify="right" if col == "s" else "left")
+        # fixed widths: the longest line of numbers each column holds; the first column takes the rest
+        seconds = max((len(f"{r.seconds:.1f}") for r in results), default=1)
+        fixed = (("status\n/ control", 9), ("residual\n/ tolerance", 11), ("s", seconds))
+        columns = len(fixed) + 1  # overhead: padding 2 per column, a rule between columns, 2 edges
+        rest = _width(width) - sum(w for _, w in fixed) - 2 * columns - (columns - 1) - 2
+        table.add_column("claim / paper / shown", overflow="fold",
+                         width=max(rest, max((len(r.id) for r in results), default=5)))
+        for col, width_ in fixed:
+            table.add_column(col, width=width_, overflow="fold", justify="right" if col == "s" else "left")
     else:
         table = Table(title=Text(title))
         for col in VERIFY_COLUMNS:
@@ -89,8 +94,8 @@ def verify_table(results, title: str, width: int | None = None) -> Table:
         neg = Text("rejected") if r.negative_rejected else Text("ACCEPTED", style="red")
         residual = Text(f"{_fmt(r.residual)}{chr(10) if narrow else ' '}/ {_fmt(r.tolerance)}")
         if narrow:
-            table.add_row(Text.assemble((r.id, "bold"), "\n", r.label, "\n", shown), status, residual, neg,
-                          Text(f"{r.seconds:.1f}"))
+            table.add_row(Text.assemble((r.id, "bold"), "\n", r.label, "\n", shown), Text.assemble(status, "\n", neg),
+                          residual, Text(f"{r.seconds:.1f}"))
         else:
             table.add_row(Text(r.id), Text(r.label), status, shown, residual, neg, Text(f"{r.seconds:.1f}"))
     return table
