@@ -27,18 +27,18 @@ console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS")
 
 def say(text: str, style: str | None = None) -> None:
     """Print ``text`` exactly as written (no markup), optionally in one style."""
-    console.print(Text(text, style=style or ""), soft_wrap=False)
+    console.print(Text(text, style=style or ""), soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print ``message`` on one line (red) and exit with ``code`` (2: the user can fix it)."""
-    console.print(Text(message, style="red"))
+    console.print(Text(message, style="red"), soft_wrap=True)
     raise typer.Exit(code=code)
 
 
 def fail_unknown(kind: str, unknown: str, known: list[str]) -> None:
     """Print the unknown name and the known ones, then exit with code 2."""
-    console.print(Text(f"unknown {kind}: {unknown}", style="red"))
+    console.print(Text(f"unknown {kind}: {unknown}", style="red"), soft_wrap=True)
     console.print(Text(f"known {kind}s:\n  " + "\n  ".join(known)))
     raise typer.Exit(code=2)
 
