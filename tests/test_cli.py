@@ -154,5 +154,6 @@ def test_base_install_runs_every_command(tmp_path):
     shipped = subprocess.run([str(bin_dir / "python"), "-c", (
         "from importlib import resources; r = resources.files('ropelab.results'); b = resources.files('ropelab.benchmarks');"
         "print(r.joinpath('table2_small', 'table2_results.json').is_file(), b.joinpath('logit_curve.py').is_file(),"
-        " str(r).startswith(%r))" % str(tmp_path / "wheel"))], capture_output=True, text=True, check=True).stdout
+        " str(r).startswith(%r))" % str(tmp_path / "wheel"))], cwd=work, capture_output=True, text=True,
+        check=True).stdout
     assert shipped.split() == ["True", "True", "True"], shipped
