@@ -13,7 +13,7 @@ from ropelab.checks.registry import REGISTRY
 from ropelab.cli import app as cli
 from ropelab.cli import bench, experiment
 
-WIDTHS = (80, 120)
+WIDTHS = (80, 120, 200)
 NUMBER = re.compile(r"[-+]?\d+\.\d+(?:e[-+]\d+)?x?")
 
 
@@ -44,7 +44,8 @@ def test_verify_table(width):
     rs = results()
     lines = render([cli.verify_table(rs, "ropelab verify --quick", width)], width)
     numbers = [f"{r.residual:.2e}" for r in rs] + [f"{r.tolerance:.2e}" for r in rs] + [f"{r.seconds:.1f}" for r in rs]
-    assert_readable(lines, width, [r.id for r in rs] + numbers + ["rejected"])
+    # "shown" may wrap, but into lines that can be read: its first 30 characters stay together
+    assert_readable(lines, width, [r.id for r in rs] + numbers + ["rejected"] + [r.shown[:30] for r in rs])
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -56,7 +56,9 @@ def _fmt(x: float) -> str:
 
 VERIFY_COLUMNS = ("claim", "paper", "status", "shown (trust: scope)", "residual / tolerance", "negative control", "s")
 WIDE = 110
-"""From this many columns a table has one column per field; narrower, fields are stacked in cells."""
+"""From this many columns ``list`` has one column per field; narrower, fields are stacked."""
+WIDE_VERIFY = 150
+"""The same for the verify table, whose "shown" column needs room to be read."""
 
 
 def _width(width: int | None) -> int:
@@ -66,11 +68,11 @@ def _width(width: int | None) -> int:
 def verify_table(results, title: str, width: int | None = None) -> Table:
     """The verify table: ids and numbers never split; the "shown" column (trust: scope) wraps.
 
-    Below :data:`WIDE` columns the paper label and "shown" stand under the id, in one cell
+    Below :data:`WIDE_VERIFY` columns the paper label and "shown" stand under the id, in one cell
     at least as wide as the longest id; status and negative control share a cell, and the
     residual and its tolerance stand on two lines.
     """
-    narrow = _width(width) < WIDE
+    narrow = _width(width) < WIDE_VERIFY
     if narrow:
         table = Table(title=Text(title), box=box.SIMPLE_HEAD, padding=(0, 1), show_lines=True)
         # fixed widths: the longest line of numbers each column holds; the first column takes the rest
