@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ._console import (Steps, console, fail, fail_unknown, install_line, interrupted_message, missing_extra,
+from ._console import (Steps, console, fail_unknown, install_line, interrupted_message, missing_extra,
                        say, writable_file, writable_folder)
 
 app = typer.Typer(
