@@ -1,6 +1,7 @@
 """Caches and outputs shared by several processes: all of them succeed, and what they leave
 has the usual mode (umask), not tempfile's private 0700/0600."""
 
+import multiprocessing
 import os
 import stat
 import subprocess
@@ -15,6 +16,7 @@ from ropelab.constructions.atomic import usual_mode
 from ropelab.constructions.models import model_cache
 
 PROCESSES = 4
+SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters: forking a process running JAX may deadlock
 
 
 def _build_same_folder(target: str) -> str:
@@ -31,7 +33,7 @@ def _build_same_folder(target: str) -> str:
 
 def test_concurrent_builds_of_one_cache_folder_all_succeed(tmp_path):
     target = tmp_path / "hf" / "entry"
-    with ProcessPoolExecutor(PROCESSES) as pool:
+    with ProcessPoolExecutor(PROCESSES, mp_context=SPAWN) as pool:
         built = list(pool.map(_build_same_folder, [str(target)] * PROCESSES))
     assert built == [str(target)] * PROCESSES
     assert model_cache.folder_is_complete(target)
@@ -60,7 +62,7 @@ def _summary_cycle(args: tuple[str, int]) -> bool:
 
 
 def test_concurrent_summary_writers_never_corrupt_the_entry(tmp_path):
-    with ProcessPoolExecutor(PROCESSES) as pool:
+    with ProcessPoolExecutor(PROCESSES, mp_context=SPAWN) as pool:
         assert all(pool.map(_summary_cycle, [(str(tmp_path), s) for s in range(PROCESSES)]))
     assert model_cache.load_json(tmp_path / "summaries" / "shared.json")["round"] == 19
 
