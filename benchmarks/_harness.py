@@ -8,6 +8,7 @@ shared, so only ratios measured side by side mean much), prints a table and, wit
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -33,6 +34,15 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def arguments(description: str) -> argparse.Namespace:
     return parser(description).parse_args()
+
+
+TORCH_MISSING = "torch is not installed (it comes with the bench extra)"
+"""Why a PyTorch baseline is skipped on an install without torch."""
+
+
+def has_torch() -> bool:
+    """True when the PyTorch baselines can run."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def enable_x64() -> None:
@@ -131,17 +141,23 @@ def verdict(met: bool | None) -> str:
     return "-" if met is None else "yes" if met else "NO"
 
 
-def finish(args: argparse.Namespace, workload: str, summary: list[dict[str, Any]], details: dict[str, Any]) -> None:
-    """Print the summary lines and write the JSON result if asked."""
+def finish(args: argparse.Namespace, workload: str, summary: list[dict[str, Any]], details: dict[str, Any],
+           skipped: list[dict[str, str]] = ()) -> None:
+    """Print the summary lines and write the JSON result if asked.
+
+    ``skipped`` lists the baselines that did not run, each ``{"baseline": ..., "reason": ...}``.
+    """
     print_table(
         f"{workload}: summary ({describe_machine()})",
         ["ours", "baseline", "ours s", "baseline s", "ratio", "throughput", "target", "met"],
         [[s["ours"], s["baseline"], f"{s['ours_s']:.4g}", f"{s['baseline_s']:.4g}", f"{s['ratio']:.1f}x",
           s["throughput"], s["target"], verdict(s["met"])] for s in summary],
     )
+    for entry in skipped:
+        console.print(f"skipped baseline {entry['baseline']}: {entry['reason']}", markup=False)
     if args.json is not None:
         from ropelab.constructions.atomic import write_text_atomically
 
         payload = {"workload": workload, "quick": args.quick, "machine": machine(), "summary": summary,
-                   "details": details}
+                   "details": details, "skipped": list(skipped)}
         write_text_atomically(args.json, json.dumps(payload, indent=2) + "\n")

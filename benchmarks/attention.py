@@ -125,9 +125,9 @@ def probe(name: str, sizes: list[int]) -> None:
                           "buffers": buffers}), flush=True)
 
 
-def measure_memory(sizes: list[int]) -> dict[str, list[dict]]:
+def measure_memory(sizes: list[int], paths: tuple[str, ...] = PATHS) -> dict[str, list[dict]]:
     out = {}
-    for name in PATHS:
+    for name in paths:
         done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--probe", name,
                                "--sizes", ",".join(map(str, sizes))], capture_output=True, text=True, check=True)
         out[name] = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -143,14 +143,16 @@ def main() -> None:
         probe(args.probe, [int(x) for x in args.sizes.split(",")])
         return
     h.enable_x64()
-    import torch
+    paths = PATHS if h.has_torch() else tuple(p for p in PATHS if p != "torch")
+    if "torch" in paths:
+        import torch
 
-    torch.set_num_threads(h.machine()["cores"])
+        torch.set_num_threads(h.machine()["cores"])
     sizes = [512, 1024] if args.quick else [4096, 8192, 16384]
     rows, times, errors, buffers = [], {}, {}, {}
     for n in sizes:
         outputs = {}
-        for name in PATHS:
+        for name in paths:
             run, buffers[(name, n)] = make_path(name, n)
             if name == "dense" and buffers[(name, n)] > DENSE_BUDGET_BYTES:
                 times[(name, n)] = None
@@ -160,14 +162,14 @@ def main() -> None:
         if n == sizes[0]:
             reference = _float64_reference(n)
             errors = {name: float(np.max(np.abs(out - reference))) for name, out in outputs.items()}
-        for name in PATHS:
+        for name in paths:
             t = times[(name, n)]
             if t is None:
                 rows.append([f"{n:,}", name, "skipped (memory budget)", "", ""])
             else:
                 rows.append([f"{n:,}", name, h.seconds(t), f"{n * n / 2 / t:.3g}",
                              f"{t / times[('blockwise', n)]:.2f}x"])
-    memory = measure_memory(sizes)
+    memory = measure_memory(sizes, paths)
     h.print_table(f"W3 causal RoPE attention, d = {D}, float32 (max |error| vs float64 at N={sizes[0]:,}: "
                   + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()) + ")",
                   ["N", "path", "time", "causal logits/s", "time / blockwise"], rows)
@@ -197,10 +199,11 @@ def main() -> None:
     summary += [h.comparison(f"blockwise N={n:,}", times[("blockwise", n)], f"dense JAX N={n:,}",
                              times[("dense", n)], rate(n)) for n in sizes[1:] if times[("dense", n)] is not None]
     summary += [h.comparison(f"blockwise N={n:,}", times[("blockwise", n)], f"torch SDPA + HF RoPE N={n:,}",
-                             times[("torch", n)], rate(n)) for n in sizes]
+                             times[("torch", n)], rate(n)) for n in sizes if "torch" in paths]
     h.finish(args, "W3 attention", summary,
              {"sizes": sizes, "times": {f"{k[0]}@{k[1]}": v for k, v in times.items()}, "errors": errors,
-              "memory": memory, "blockwise_temp_bytes": blockwise_buffers})
+              "memory": memory, "blockwise_temp_bytes": blockwise_buffers},
+             skipped=[] if "torch" in paths else [{"baseline": "torch SDPA + HF RoPE", "reason": h.TORCH_MISSING}])
 
 
 def _float64_reference(n: int) -> np.ndarray:

@@ -8,6 +8,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def usual_mode(folder: bool) -> int:
+    """The mode ``open()`` (0666) or ``mkdir()`` (0777) would give under the current umask.
+
+    ``tempfile`` creates private files (0600) and folders (0700); anything renamed into
+    place from there is given this mode first, so that it looks like any other file.
+
+    >>> usual_mode(folder=True) & 0o700
+    448
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
 
@@ -25,9 +39,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates the file private (0600); give it the mode a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)
+    tmp.chmod(usual_mode(folder=False))
     try:
         write(tmp)
         os.replace(tmp, target)

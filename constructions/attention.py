@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import rotary
+from . import validation as _v
 
 
 def logits(
@@ -32,6 +33,7 @@ def logits(
     >>> np.asarray(a).tolist()
     [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
     """
+    _v.keeps_float64(q, "attention.logits")
     q, k = jnp.asarray(q), jnp.asarray(k)
     if q.ndim != 2 or k.ndim != 2 or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must be (n, d) and (m, d) with equal d, got {q.shape}, {k.shape}")

@@ -67,6 +67,7 @@ def cosine_sum(theta: float, d: int, length: int) -> np.ndarray:
     >>> np.round(cosine_sum(100.0, 4, 3), 6).tolist()   # cos(r) + cos(r/10)
     [2.0, 1.535306, 0.56392]
     """
+    _v.require_x64("base_bounds.cosine_sum")
     d = _v.head_dim(d)
     theta = _v.base(theta)
     out = []
@@ -85,6 +86,7 @@ def first_negative_distance(thetas: np.ndarray, d: int, limit: int) -> np.ndarra
     >>> first_negative_distance(np.array([100.0, 1e6]), 128, 1000).tolist()
     [59, -1]
     """
+    _v.require_x64("base_bounds.first_negative_distance")
     d = _v.head_dim(d)
     thetas = np.asarray(thetas, dtype=np.float64)
     for t in thetas:
@@ -139,6 +141,7 @@ def feasible_bases(d: int, context: int, low: float, high: float, step: float = 
     >>> round(f.smallest, -1), f.is_monotone
     (4290.0, False)
     """
+    _v.require_x64("base_bounds.feasible_bases")
     d = _v.head_dim(d)
     low, high = _v.base(low, "low"), _v.base(high, "high")
     grid = low * np.exp(step * np.arange(int(math.log(high / low) / step) + 1))

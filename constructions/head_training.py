@@ -81,6 +81,7 @@ def maximise_attention_weight(
     >>> bool(run.best <= 0.5), bool(run.weights[-1] > run.weights[0])
     (True, True)
     """
+    _v.require_x64("head_training.maximise_attention_weight")
     emb = np.asarray(_v.finite_vector(embeddings, "embeddings"), dtype=np.float64)
     tok = np.asarray(tokens)
     if emb.ndim != 2 or tok.ndim != 1 or not np.issubdtype(tok.dtype, np.integer):

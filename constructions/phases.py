@@ -58,11 +58,7 @@ about half an ulp). ``tests/test_engine.py`` measures the backend against long d
 
 def require_x64() -> None:
     """Raise ``ValueError`` unless ``jax_enable_x64`` is on (64-bit integer phases need it)."""
-    if not jax.config.jax_enable_x64:
-        raise ValueError(
-            "exact phases need 64-bit integers and floats: enable jax_enable_x64 (the ropelab "
-            "command and the tests do)"
-        )
+    _v.require_x64("exact phases (64-bit integers and floats)")
 
 
 def _checked_freqs(freqs: object) -> np.ndarray:

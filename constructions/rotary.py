@@ -110,6 +110,7 @@ def apply(x: object, positions: object, freqs: object, layout: str = "half") -> 
     >>> np.round(np.asarray(y), 6).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
+    _v.keeps_float64(x, "rotary.apply")
     layout = _v.layout(layout)
     _v.finite_vector(x, "x")
     x = jnp.asarray(x)
@@ -140,6 +141,7 @@ def partial_rotary(x: object, positions: object, d_rot: int, theta: float = 10_0
     >>> np.round(np.asarray(y), 4).tolist()
     [[-0.3012, 1.3818, 1.0, 1.0]]
     """
+    _v.keeps_float64(x, "rotary.partial_rotary")
     _v.finite_vector(x, "x")
     x = jnp.asarray(x)
     d = _v.head_dim(x.shape[-1], "x.shape[-1]")

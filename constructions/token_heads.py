@@ -37,6 +37,7 @@ def token_head_logits(embeddings: object, tokens: object, w_q: object, w_k: obje
     >>> np.asarray(token_head_logits(e, [0, 1, 1], np.eye(2), np.eye(2), [0.0])).tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 1.0, 1.0]]
     """
+    _v.require_x64("token_heads.token_head_logits")
     emb = np.asarray(_v.finite_vector(embeddings, "embeddings"), dtype=np.float64)
     if emb.ndim != 2:
         raise ValueError(f"embeddings must be a (vocab, D) matrix, got shape {emb.shape}")

@@ -110,3 +110,35 @@ def frequency_vector(freqs: object, name: str = "freqs") -> np.ndarray:
     if not np.all(np.isfinite(g)):
         raise ValueError(f"{name} must be finite: it contains NaN or inf")
     return g
+
+
+ENABLE_X64 = 'jax.config.update("jax_enable_x64", True)'
+"""How to switch JAX to 64 bits (once, before any computation)."""
+
+
+def require_x64(what: str) -> None:
+    """Raise ``ValueError`` unless JAX computes in 64 bits (``jax_enable_x64`` on).
+
+    Importing ropelab never changes JAX's configuration: the ``ropelab`` command and the
+    tests switch it on at the process edge, and a library caller does it once.
+
+    >>> import jax
+    >>> require_x64("this example") if jax.config.jax_enable_x64 else None
+    """
+    if not jax.config.jax_enable_x64:
+        raise ValueError(f"{what} computes in float64, but JAX is in 32-bit mode (jax_enable_x64 is off); "
+                         f"switch it on first with {ENABLE_X64}")
+
+
+def keeps_float64(x: object, what: str) -> None:
+    """Raise ``ValueError`` if float64 input would silently come back as float32.
+
+    A function that returns its input's dtype can keep float64 only when JAX is in 64-bit
+    mode; float32 input, and traced values (the caller chose the mode), pass.
+    """
+    if is_traced(x) or jax.config.jax_enable_x64:
+        return
+    if getattr(x, "dtype", None) == np.float64 or (not hasattr(x, "dtype") and np.asarray(x).dtype == np.float64):
+        raise ValueError(f"{what} returns the input's dtype, float64 here, but JAX is in 32-bit mode "
+                         f"(jax_enable_x64 is off) and would return float32; switch it on first with {ENABLE_X64}, "
+                         "or pass float32 input")

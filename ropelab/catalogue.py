@@ -13,7 +13,7 @@ import importlib
 import json
 import math
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from ropelab.theory.derivation import Derivation
 
 from ropelab.checks import runner
 from ropelab.checks.claim import Claim
+from ropelab.extras import missing_extra
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class ClaimSheet:
 def load_verify_report(path: str | Path) -> dict[str, Any] | None:
     """The JSON report written by ``ropelab verify --json PATH``, or ``None`` if there is none.
 
-    A file that is not a verify report raises ``ValueError`` naming the path.
+    A file that is not a verify report (not JSON, or no ``claims`` list) raises
+    ``ValueError`` naming the path.
 
     >>> load_verify_report("/no/such/report.json") is None
     True
@@ -52,9 +54,15 @@ def load_verify_report(path: str | Path) -> dict[str, Any] | None:
     path = Path(path)
     if not path.is_file():
         return None
-    report = json.loads(path.read_text())
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a `ropelab verify --json` report: not JSON ({err})") from None
     if not isinstance(report, dict) or not isinstance(report.get("claims"), list):
         raise ValueError(f"{path} is not a `ropelab verify --json` report (no 'claims' list)")
+    for entry in report["claims"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or "status" not in entry:
+            raise ValueError(f"{path} is not a `ropelab verify --json` report (a claim entry has no 'id' or 'status')")
     return report
 
 
@@ -181,3 +189,30 @@ def pngs_of(files: Iterable[Path]) -> list[Path]:
     ['a.png', 'b.png']
     """
     return [Path(f) for f in files if Path(f).suffix == ".png"]
+
+
+def render_available_figures(
+    out_dir: str | Path,
+    names: Iterable[str] | None = None,
+    on_figure: Callable[[str, str], None] | None = None,
+) -> tuple[dict[str, list[Path]], dict[str, tuple[str, str]]]:
+    """Render each figure whose packages are installed; return ``(drawn, skipped)``.
+
+    ``skipped`` maps a figure that needs a package that is not installed (the Gemma figures
+    need the ``models`` extra) to ``(package, extra)``. Any other error propagates.
+    ``on_figure(name, outcome)`` is called after each figure (for progress lines).
+    """
+    from ropelab.paper_figs import FIGURES
+
+    drawn, skipped = {}, {}
+    for name in list(FIGURES) if names is None else list(names):
+        try:
+            drawn.update(render_figures(out_dir, [name]))
+        except ImportError as err:
+            needs = missing_extra(err)
+            if needs is None:
+                raise
+            skipped[name] = needs
+        if on_figure is not None:
+            on_figure(name, "skipped" if name in skipped else "drawn")
+    return drawn, skipped

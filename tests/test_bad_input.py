@@ -58,3 +58,135 @@ def test_unknown_rope_type_and_missing_theta():
         frequencies.from_hf_parameters(8, {"rope_type": "default"})
     with pytest.raises(ValueError, match="needs 'factor'"):
         frequencies.from_hf_parameters(8, {"rope_type": "linear", "rope_theta": 1e4})
+
+
+# --- the command line: one line naming the parameter, exit code 2, no traceback, nothing written ---
+
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from ropelab.checks import runner  # noqa: E402
+from ropelab.cli import app as cli  # noqa: E402
+
+
+def unwritable(tmp_path: Path) -> Path:
+    """A folder this process cannot create files in (root ignores modes: use /proc then)."""
+    if os.geteuid() == 0:
+        return Path("/proc/ropelab-cannot-write-here")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    return folder
+
+
+def a_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plain-file"
+    path.write_text("not a folder")
+    return path
+
+
+def not_json(tmp_path: Path) -> Path:
+    path = tmp_path / "broken.json"
+    path.write_text('{"claims": [')
+    return path
+
+
+def binary(tmp_path: Path) -> Path:
+    path = tmp_path / "binary.json"
+    path.write_bytes(bytes(range(256)))
+    return path
+
+
+def other_json(tmp_path: Path) -> Path:
+    path = tmp_path / "other.json"
+    path.write_text('{"tool": "something else"}')
+    return path
+
+
+def empty_report(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.json"
+    path.write_text('{"claims": []}')
+    return path
+
+
+def bad_entry(tmp_path: Path) -> Path:
+    path = tmp_path / "entries.json"
+    path.write_text('{"claims": [{"residual": 1}]}')
+    return path
+
+
+CASES = {
+    # name: (argument builder, the words the one line must contain)
+    "figs --out unwritable": (lambda t: ["figs", "frequency_spectra", "--out", str(unwritable(t) / "figs")], "--out"),
+    "figs --out is a file": (lambda t: ["figs", "frequency_spectra", "--out", str(a_file(t))], "--out must be a folder"),
+    "report --out unwritable": (lambda t: ["report", "--from-json", str(empty_report(t)), "--out", str(unwritable(t))],
+                                "--out"),
+    "report --out is a file": (lambda t: ["report", "rope_preserves_norm", "--out", str(a_file(t))],
+                               "--out must be a folder"),
+    "report --from-json not JSON": (lambda t: ["report", "--from-json", str(not_json(t)), "--out", str(t / "r")],
+                                    "--from-json"),
+    "report --from-json binary": (lambda t: ["report", "--from-json", str(binary(t)), "--out", str(t / "r")],
+                                  "--from-json"),
+    "report --from-json another JSON": (lambda t: ["report", "--from-json", str(other_json(t)), "--out", str(t / "r")],
+                                        "not a `ropelab verify --json` report"),
+    "report --from-json bad entries": (lambda t: ["report", "--from-json", str(bad_entry(t)), "--out", str(t / "r")],
+                                       "no 'id' or 'status'"),
+    "report --from-json a folder": (lambda t: ["report", "--from-json", str(t), "--out", str(t / "r")],
+                                    "--from-json must be a JSON file"),
+    "verify --json unwritable": (lambda t: ["verify", "rope_preserves_norm", "--json", str(unwritable(t) / "v.json")],
+                                 "--json"),
+    "verify --json is a folder": (lambda t: ["verify", "rope_preserves_norm", "--json", str(t)],
+                                  "--json must be a file path"),
+    "bench --json unwritable": (lambda t: ["bench", "logit-curve", "--json", str(unwritable(t) / "b.json")], "--json"),
+    "experiment --out is a file": (lambda t: ["experiment", "table2", "--preset", "smoke", "--out", str(a_file(t))],
+                                   "--out must be a folder"),
+    "experiment unknown preset": (lambda t: ["experiment", "table2", "--preset", "huge"], "unknown preset: huge"),
+    "figs unknown name": (lambda t: ["figs", "no_such_figure", "--out", str(t / "f")], "unknown figure"),
+    "bench unknown workload": (lambda t: ["bench", "no-such-workload"], "unknown workload"),
+}
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any case that got as far as running claims or workloads has failed already."""
+    from ropelab.cli import bench
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the mistake was not caught before the work started")
+
+    monkeypatch.setattr(runner, "run_claims", refuse)
+    monkeypatch.setattr(bench, "run_workload", refuse)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_command_line_mistakes_exit_2_with_one_line(case, tmp_path, capsys, no_work):
+    build, words = CASES[case]
+    args = build(tmp_path)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert exit_info.value.code == 2, text
+    assert words in text, text
+    assert "Traceback" not in text and "Error:" not in text.split(words)[0][-40:], text
+    written = [p for p in tmp_path.rglob("*") if p not in before and p.is_file()]
+    assert written == [], written  # nothing half-written
+
+
+def test_ctrl_c_says_what_finished(capsys, monkeypatch):
+    from ropelab.checks.registry import REGISTRY
+
+    def interrupted(claims, on_result=None, **kwargs):
+        claims = list(claims)
+        on_result(runner.run_claim(claims[0], quick=True))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_claims", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["verify", "--quick"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 130
+    first, second = list(REGISTRY)[:2]
+    assert f"finished 1 of {len(REGISTRY)} ({first})" in " ".join(out.split())
+    assert f"not finished: {second}" in " ".join(out.split())

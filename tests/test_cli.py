@@ -56,3 +56,104 @@ def test_figs_render_png_and_pdf(tmp_path, capsys):
     assert (tmp_path / "frequency_spectra.pdf").stat().st_size > 1000
     code, out = run(capsys, "figs", "no_such_figure", "--out", str(tmp_path))
     assert code == 2
+
+
+# --- the base install: no extras ---------------------------------------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTRA_LINE = "pip install 'ropelab["
+
+
+def source_copy(dest: Path) -> Path:
+    """The tracked and untracked-but-not-ignored files of the checkout (what a clone would hold)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def venv_with(tmp: Path, *pip_args: str) -> tuple[Path, float]:
+    """A fresh virtual environment with ``pip install *pip_args``; its bin folder and the seconds it took."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "venv", str(tmp / "venv")], check=True)
+    bin_dir = tmp / "venv" / "bin"
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *pip_args], check=True,
+                   capture_output=True, text=True)
+    return bin_dir, time.perf_counter() - started
+
+
+def ropelab(bin_dir: Path, cwd: Path, *args: str, timeout: int = 900) -> tuple[int, str]:
+    started = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(COLUMNS="120", ROPELAB_CACHE=str(cwd / "cache"), PATH=f"{bin_dir}:{env.get('PATH', '')}")
+    done = subprocess.run([str(bin_dir / "ropelab"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    print(f"ropelab {' '.join(args)}: exit {done.returncode} in {time.perf_counter() - started:.0f} s")
+    return done.returncode, done.stdout + done.stderr
+
+
+def assert_clean(code: int, out: str, allowed=(0,)) -> None:
+    assert code in allowed, out[-3000:]
+    assert "Traceback" not in out and "Error:" not in out.replace("ValueError: ", ""), out[-3000:]
+
+
+@pytest.mark.slow
+def test_base_install_runs_every_command(tmp_path):
+    """``pip install -e .`` and ``pip install .`` with no extras: every command runs, or does all it
+    can and names the extra; the wheel carries the committed results and the benchmark scripts."""
+    from ropelab.paper_figs import FIGURES
+
+    source = source_copy(tmp_path / "src")
+    work = tmp_path / "work"
+    work.mkdir()
+    bin_dir, seconds = venv_with(tmp_path / "editable", "-e", str(source))
+    print(f"base install (-e) took {seconds:.0f} s")
+    gone = subprocess.run([str(bin_dir / "python"), "-c", "import torch"], capture_output=True).returncode
+    assert gone != 0, "the base install must not bring torch"
+
+    code, out = ropelab(bin_dir, work, "figs", "--out", "figs")
+    assert_clean(code, out)
+    skipped = [name for name in FIGURES if name.startswith("gemma_")]
+    assert f"{len(FIGURES) - len(skipped)} of {len(FIGURES)} figures written" in out
+    assert EXTRA_LINE in out and all(name in out for name in skipped)
+    assert len(list((work / "figs").glob("*.png"))) >= len(FIGURES) - len(skipped)
+
+    code, out = ropelab(bin_dir, work, "report", "--quick", "--out", "out")
+    assert_clean(code, out)
+    assert "Not drawn here" in (work / "out" / "ropelab-report.html").read_text() and EXTRA_LINE in out
+
+    for args in (["explain", "table2"], ["zoo"], ["verify", "--quick"]):
+        code, out = ropelab(bin_dir, work, *args)
+        assert_clean(code, out)
+
+    code, out = ropelab(bin_dir, work, "bench", "--quick")
+    assert_clean(code, out)
+    assert "skipped baseline" in out and "torch is not installed" in out and EXTRA_LINE in out
+
+    # the wheel: no source tree beside it
+    bin_dir, seconds = venv_with(tmp_path / "wheel", str(source))
+    print(f"base install (wheel) took {seconds:.0f} s")
+    shutil.rmtree(source)
+    code, out = ropelab(bin_dir, work, "verify", "--quick")
+    assert_clean(code, out)
+    code, out = ropelab(bin_dir, work, "explain", "table2")
+    assert_clean(code, out)
+    assert "Findings:" in out
+    code, out = ropelab(bin_dir, work, "zoo")
+    assert_clean(code, out)
+    shipped = subprocess.run([str(bin_dir / "python"), "-c", (
+        "from importlib import resources; r = resources.files('ropelab.results'); b = resources.files('ropelab.benchmarks');"
+        "print(r.joinpath('table2_small', 'table2_results.json').is_file(), b.joinpath('logit_curve.py').is_file(),"
+        " str(r).startswith(%r))" % str(tmp_path / "wheel"))], cwd=work, capture_output=True, text=True,
+        check=True).stdout
+    assert shipped.split() == ["True", "True", "True"], shipped

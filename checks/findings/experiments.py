@@ -24,6 +24,9 @@ class Experiment:
     statement: str
     command: str
     explain: Callable[[], str]
+    sections: Callable[[], tuple[str, tuple[list[str], list[list[str]]] | None, str]] | None = None
+    """``(text before, (header, rows) or None, text after)``: the same content as ``explain``
+    with its table kept apart, so that a terminal can lay the table out to its width."""
 
 
 def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, int]:
@@ -35,9 +38,7 @@ def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, i
     return index, turning
 
 
-def _explain_table2() -> str:
-    from ropelab.constructions.models import corpus
-
+def _table2_sections() -> tuple[str, tuple[list[str], list[list[str]]] | None, str]:
     from ropelab.checks.findings import table2
 
     preset = table2.PRESETS["small"]
@@ -49,13 +50,18 @@ def _explain_table2() -> str:
     gemma = table2.paper_facts()["models"]["Gemma 2B (training runs)"]
     ours_index, ours_turning = _critical_share(cfg.seq_len, model.head_dim, 1e4)
     paper_index, paper_turning = _critical_share(gemma["context"], gemma["head_dim"], gemma["theta"])
-    data = corpus.load()
+    try:  # the corpus as the reported run recorded it: explaining needs no corpus package
+        results = table2.load_results()
+    except FileNotFoundError as err:
+        results, missing = None, err
+    corpus = results["corpus"] if results else {"source": "corpus not recorded", "train_plays": [],
+                                                "validation_plays": []}
     setup = [
         f"Table 2 (paper): {paper['setup']}. Wiki validation perplexity: best {best} {wiki[best]}, worst {worst} "
         f"{wiki[worst]}, {reference_row} {wiki[reference_row]}.",
         "",
         f"Set-up here (the `small` preset): the {len(table2.VARIANTS)} encodings on byte-level models of Shakespeare "
-        f"({data.source}; {len(data.train_plays)} training plays, {len(data.validation_plays)} validation plays held "
+        f"({corpus['source']}; {len(corpus['train_plays'])} training plays, {len(corpus['validation_plays'])} validation plays held "
         f"out whole). {model.parameter_count()} parameters: d_model {model.d_model}, {model.n_layers} layers, "
         f"{model.n_heads} heads of d={model.head_dim} ({model.head_dim // 2} frequency pairs); "
         f"T={cfg.seq_len}, batch {cfg.batch_size}, {cfg.steps} AdamW steps (warm-up {cfg.warmup_steps}, cosine decay). "
@@ -70,22 +76,26 @@ def _explain_table2() -> str:
         f"{paper_index / (gemma['head_dim'] / 2):.0%}, {paper_turning} pairs), so the slow pairs act almost as "
         "unrotated channels in every RoPE variant and 0.75-RoPE differs from RoPE only in pairs that barely turn.",
     ]
-    try:
-        results = table2.load_results()
-    except FileNotFoundError as err:
-        return "\n".join(setup + ["", f"No reported results: {err}"])
-    header, rows = table2.table_rows(results)
+    if results is None:
+        return "\n".join(setup + ["", f"No reported results: {missing}"]), None, ""
     lines = setup + ["", f"Result ({len(results['seeds'])} seeds; mean ± sd; "
-                     f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):", ""]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-    lines += ["", "Findings:"] + [f"- {f}" for f in results["findings"]]
-    lines += ["", "What would change it: more seeds (the intervals above are from "
+                     f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):"]
+    after = ["Findings:"] + [f"- {f}" for f in results["findings"]]
+    after += ["", "What would change it: more seeds (the intervals above are from "
               f"{len(results['seeds'])}), longer training, or a context long enough for the slow pairs to turn "
               "(the `full` preset); a ranking that flips between seeds is not a result.",
               f"Regenerate (from the repository root): ropelab experiment table2 --preset small --out {table2.REPORTED_FOLDER}"]
-    return "\n".join(lines)
+    return "\n".join(lines), table2.table_rows(results), "\n".join(after)
+
+
+def _explain_table2() -> str:
+    before, table, after = _table2_sections()
+    if table is None:
+        return before
+    header, rows = table
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return "\n\n".join([before, "\n".join(lines), after])
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -97,5 +107,6 @@ EXPERIMENTS: dict[str, Experiment] = {
                   "the paper finds 0.75-RoPE best and NoPE worst.",
         command="ropelab experiment table2 --preset small",
         explain=_explain_table2,
+        sections=_table2_sections,
     ),
 }

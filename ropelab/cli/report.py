@@ -81,6 +81,13 @@ def verify_table(sheets: Sequence[ClaimSheet]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def skipped_figure_html(name: str, caption: str, reason: str) -> str:
+    """A figure that was not drawn on this install: its caption and why (the extra to install)."""
+    return (f'<figure id="fig-{_e(name)}"><p class="none">Not drawn here: {_e(reason)}</p>'
+            f"<figcaption><strong>{_e(name)}.</strong> {_e(caption)} "
+            f"Redraw: <code>ropelab figs {_e(name)} --out figs</code></figcaption></figure>")
+
+
 def figure_html(name: str, caption: str, pngs: Sequence[bytes]) -> str:
     """One figure: every PNG it drew, embedded, with its caption and the command that redraws it."""
     images = "".join(
@@ -121,8 +128,10 @@ def claim_html(s: ClaimSheet, figure_names: set[str]) -> str:
 
 
 def render_html(report: Mapping[str, Any] | None, sheets: Sequence[ClaimSheet],
-                figures: Mapping[str, tuple[str, Sequence[bytes]]]) -> str:
-    """The whole report page. ``figures`` maps a figure name to ``(caption, [png bytes, ...])``."""
+                figures: Mapping[str, tuple[str, Sequence[bytes]]],
+                skipped: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """The whole report page. ``figures`` maps a figure name to ``(caption, [png bytes, ...])``;
+    ``skipped`` maps a figure not drawn on this install to ``(caption, reason)``."""
     ran = [s for s in sheets if s.verified is not None]
     passed = sum(s.verified["status"] == "pass" for s in ran)
     if report is None:
@@ -133,7 +142,9 @@ def render_html(report: Mapping[str, Any] | None, sheets: Sequence[ClaimSheet],
     versions = ", ".join(f"{k} {v}" for k, v in (report or {}).get("versions", {}).items())
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     figure_blocks = "".join(figure_html(name, caption, pngs) for name, (caption, pngs) in figures.items())
-    claim_blocks = "".join(claim_html(s, set(figures)) for s in sheets)
+    figure_blocks += "".join(skipped_figure_html(name, caption, reason)
+                             for name, (caption, reason) in (skipped or {}).items())
+    claim_blocks = "".join(claim_html(s, set(figures) | set(skipped or {})) for s in sheets)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -156,44 +167,59 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def report(
-        ids: Annotated[list[str] | None, typer.Argument(help="claim ids to include (default: all)")] = None,
-        out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("out"),
+        ids: Annotated[list[str] | None, typer.Argument(help="claim ids to include (default: all)", metavar="ID")] = None,
+        out: Annotated[Path, typer.Option("--out", help="output folder", metavar="FOLDER")] = Path("out"),
         quick: Annotated[bool, typer.Option("--quick", help="run verify on the smaller grids")] = False,
         from_json: Annotated[Path | None, typer.Option(
-            "--from-json", help="reuse a `ropelab verify --json` report instead of running the claims")] = None,
+            "--from-json", help="reuse a `ropelab verify --json` report instead of running the claims",
+            metavar="FILE")] = None,
     ) -> None:
-        """Write OUT/ropelab-report.html: verify table, every figure, every worked instance."""
+        """Write OUT/ropelab-report.html: verify table, every figure, every worked instance.
+
+        Figures that need an extra that is not installed are marked in the page and named at the end.
+        """
         from ropelab.constructions.atomic import write_text_atomically
 
         from ropelab import catalogue
-        from ._console import console, fail_unknown
+        from ._console import Steps, fail, fail_unknown, install_line, say, writable_folder
         from ropelab.checks.registry import REGISTRY, select
         from ropelab.checks.runner import report as report_of
         from ropelab.checks.runner import run_claims
+        from ropelab.paper_figs import FIGURES
 
         try:
             claims = select(ids)
         except KeyError as err:
             fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
         if from_json is not None:
-            verify_report = catalogue.load_verify_report(from_json)
+            if from_json.is_dir():
+                fail(f"--from-json must be a JSON file; {from_json} is a folder")
+            try:
+                verify_report = catalogue.load_verify_report(from_json)
+            except (OSError, ValueError) as err:
+                fail(f"--from-json: {err}")
             if verify_report is None:
-                console.print(f"[red]no verify report at {from_json}[/red] (write one with "
-                              "`ropelab verify --json PATH`)")
-                raise typer.Exit(code=2)
-        else:
-            with console.status("running the claims"):
-                verify_report = report_of(run_claims(claims, quick=quick), quick)
-        with console.status("computing worked instances and drawing figures"):
-            sheets = catalogue.sheets(claims, verify_report)
-            with tempfile.TemporaryDirectory(prefix="ropelab-report-") as tmp:
-                drawn = catalogue.render_figures(tmp)
-                figures = {name: (catalogue.figure_caption(name),
-                                  [p.read_bytes() for p in catalogue.pngs_of(paths)])
-                           for name, paths in drawn.items()}
-        path = write_text_atomically(Path(out) / REPORT_NAME, render_html(verify_report, sheets, figures))
+                fail(f"--from-json: no verify report at {from_json} (write one with `ropelab verify --json PATH`)")
+        writable_folder(out, "--out")  # refused before any work
+        if from_json is None:
+            with Steps("verifying", [c.id for c in claims]) as steps:
+                verify_report = report_of(run_claims(claims, quick=quick,
+                                                     on_result=lambda r: steps.finish(r.id, r.status)), quick)
+        sheets = catalogue.sheets(claims, verify_report)
+        with tempfile.TemporaryDirectory(prefix="ropelab-report-") as tmp, \
+                Steps("drawing", list(FIGURES)) as steps:
+            drawn, skipped = catalogue.render_available_figures(tmp, on_figure=steps.finish)
+            figures = {name: (catalogue.figure_caption(name), [p.read_bytes() for p in catalogue.pngs_of(paths)])
+                       for name, paths in drawn.items()}
+        reasons = {name: (catalogue.figure_caption(name), f"it needs {package}, which comes with the {extra} extra: "
+                          + install_line([extra])) for name, (package, extra) in skipped.items()}
+        path = write_text_atomically(Path(out) / REPORT_NAME, render_html(verify_report, sheets, figures, reasons))
         failed = [s.claim.id for s in sheets if s.verified is not None and s.verified["status"] != "pass"]
-        console.print(f"report written to {path}")
+        say(f"report written to {path}")
+        if skipped:
+            say(f"figures not drawn (marked in the report): {', '.join(skipped)}; to draw them: "
+                + install_line(extra for _, extra in skipped.values()),
+                style="yellow")
         if failed:
-            console.print(f"[red]{len(failed)} claim(s) fail:[/red] {', '.join(failed)}")
+            say(f"{len(failed)} claim(s) fail: {', '.join(failed)}", style="red")
         raise typer.Exit(code=1 if failed else 0)

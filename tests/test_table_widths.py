@@ -1,0 +1,72 @@
+"""Every table reads at 80 and at 120 columns: no line is wider, ids and numbers never split."""
+
+import io
+import re
+
+import pytest
+from rich.cells import cell_len
+from rich.console import Console
+
+from ropelab.checks.claim import ClaimResult
+from ropelab.checks.findings import table2
+from ropelab.checks.registry import REGISTRY
+from ropelab.cli import app as cli
+from ropelab.cli import bench, experiment
+
+WIDTHS = (80, 120, 200)
+NUMBER = re.compile(r"[-+]?\d+\.\d+(?:e[-+]\d+)?x?")
+
+
+def render(renderables, width: int) -> list[str]:
+    console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
+    for renderable in renderables:
+        console.print(renderable)
+    return console.export_text().splitlines()
+
+
+def assert_readable(lines: list[str], width: int, whole: list[str]) -> None:
+    too_wide = [line for line in lines if cell_len(line) > width]
+    assert not too_wide, too_wide
+    for token in whole:
+        assert any(token in line for line in lines), f"{token!r} is split or missing at {width} columns"
+
+
+def results():
+    """One record per registered claim, with numbers of the widths verify prints."""
+    return [ClaimResult(id=c.id, label=c.label, status="pass", symbolic=True, residual=1.234e-15 * (i + 1),
+                        tolerance=4.5e-12, worst_point={}, negative_residual=1.0, negative_rejected=True,
+                        seconds=12.5 * i, shown=(c.symbolic.shown if c.symbolic else c.numeric).line())
+            for i, c in enumerate(REGISTRY.values())]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_verify_table(width):
+    rs = results()
+    lines = render([cli.verify_table(rs, "ropelab verify --quick", width)], width)
+    numbers = [f"{r.residual:.2e}" for r in rs] + [f"{r.tolerance:.2e}" for r in rs] + [f"{r.seconds:.1f}" for r in rs]
+    # "shown" may wrap, but into lines that can be read: its first 30 characters stay together
+    assert_readable(lines, width, [r.id for r in rs] + numbers + ["rejected"] + [r.shown[:30] for r in rs])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_list_table(width):
+    lines = render([cli.claims_table(REGISTRY.values(), width)], width)
+    assert_readable(lines, width, list(REGISTRY))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_explain_table2_tables(width):
+    header, rows = table2.table_rows(table2.load_results())
+    lines = render(experiment.fitted_tables(header, rows, width), width)
+    numbers = [n for row in rows for cell in row[1:] for n in NUMBER.findall(cell)]
+    assert numbers
+    assert_readable(lines, width, numbers + [word for row in rows for word in row[0].split()])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_bench_summary_table(width):
+    line = {"ours": "logit_curve", "baseline": "NumPy rotate-every-key", "ours_s": 0.01518, "baseline_s": 0.5062,
+            "ratio": 33.35, "throughput": "1.32e+06 dist/s", "target": ">= 20x, error <= baseline's", "met": True}
+    table = bench.summary_table([{"workload": "W1 logit curve", "summary": [line, {**line, "met": False}]}], True, width)
+    lines = render([table], width)
+    assert_readable(lines, width, ["0.01518", "0.5062", "33.4x", "1.32e+06", "NO"])
