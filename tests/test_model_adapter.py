@@ -143,9 +143,10 @@ def test_capture_restores_the_modelling_module():
 def test_capture_bad_input():
     with pytest.raises(ValueError, match="input_ids"):
         model_adapter.capture(tiny_llama(), [0])
-    with pytest.raises(ValueError, match="partial_rotary_factor"):
-        config = transformers.LlamaConfig(num_hidden_layers=1, rope_theta=1e4, partial_rotary_factor=0.5)
-        model_adapter.rope_parameters_by_layer(config)
+    config = transformers.LlamaConfig(num_hidden_layers=1, rope_theta=1e4, partial_rotary_factor=0.5)
+    assert model_adapter.rope_parameters_by_layer(config)[0][1]["partial_rotary_factor"] == 0.5
+    with pytest.raises(ValueError, match="rotary_dim"):
+        model_adapter.canonical_permutation(8, 3)
 
 
 def test_missing_packages_name_the_install_command():

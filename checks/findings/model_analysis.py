@@ -260,6 +260,28 @@ def model_from_path(path: str | Path) -> tuple[Path, str | None]:
     return path, None
 
 
+def model_fingerprint(model_dir: str | Path, gguf_file: str | None = None) -> str:
+    """A key for a local model covering everything that shapes a capture: weights, config and tokenizer files.
+
+    Two checkpoints with equal weights but different configs (a Llama and a Mistral built
+    alike differ only in base and window) get different keys.
+    """
+    model_dir = Path(model_dir)
+    if gguf_file is not None:
+        files = [model_dir / gguf_file]
+    else:
+        files = sorted(model_dir.glob("*.safetensors"))
+        if not files:
+            raise ValueError(f"model_dir must hold a GGUF file (gguf_file) or *.safetensors weights, found none in {model_dir}")
+        files += [model_dir / "config.json"]
+        files += [model_dir / name for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+                  if (model_dir / name).is_file()]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ValueError(f"model files missing: {', '.join(missing)}")
+    return mc.cache_key(**{f.name: mc.sha256_file(f) for f in files})
+
+
 def analyze(
     prompts: Mapping[str, str] | None = None,
     model_dir: str | Path | None = None,
@@ -282,10 +304,7 @@ def analyze(
         label, sha = mc.GEMMA_NAME, mc.gemma_package().EXPECTED_SHA256
     else:
         model_dir = Path(model_dir)
-        weights = model_dir / gguf_file if gguf_file else next(iter(sorted(model_dir.glob("*.safetensors"))), None)
-        if weights is None or not weights.is_file():
-            raise ValueError(f"model_dir must hold a GGUF file (gguf_file) or *.safetensors weights, found none in {model_dir}")
-        label, sha = str(model_dir), mc.sha256_file(weights)
+        label, sha = str(model_dir), model_fingerprint(model_dir, gguf_file)
     info = {"label": label, "sha256": sha, "prompts": prompts}
     versions = mc.versions()
     summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, prompts=prompts, versions=versions,
