@@ -21,12 +21,14 @@ CAPTIONS = {"diagonal": "diagonal", "previous_token": "previous-token", "content
             "bos_sink": "BOS sink"}
 
 
-def _token_axes(ax, tokens: list[str], rows: bool) -> None:
-    ax.set_xticks(range(len(tokens)))
-    ax.set_xticklabels(tokens, rotation=90, fontsize=4)
-    if rows:
-        ax.set_yticks(range(len(tokens)))
-        ax.set_yticklabels(tokens, fontsize=4)
+def _token_axes(ax, tokens: list[str], labelled: bool) -> None:
+    """Token labels on the attention panel only; the others mark every fifth position (tick text is slow to draw)."""
+    if labelled:
+        ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=4)
+        ax.set_yticks(range(len(tokens)), tokens, fontsize=4)
+    else:
+        ax.set_xticks(range(0, len(tokens), 5))
+        ax.tick_params(labelsize=5)
 
 
 def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
@@ -35,7 +37,9 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     if not views:
         raise ValueError("the summary holds no head-type views to draw")
     fig, axes = _style.plt.subplots(len(views), 4, figsize=(15, 3.8 * len(views)), squeeze=False)
-    for row, (kind, view) in enumerate(views.items()):
+    ordered = [kind for kind in CAPTIONS if kind in views] + [kind for kind in views if kind not in CAPTIONS]
+    for row, kind in enumerate(ordered):
+        view = views[kind]
         tokens = [t.replace("\n", "\\n")[:8] for t in view["tokens"]]
         logits = np.asarray(view["logits"], dtype=float)
         panels = (
@@ -54,8 +58,8 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
             else:
                 image = ax.imshow(values, cmap=cmap, aspect="auto", vmin=0, interpolation="nearest")
                 ax.set_ylabel("pair m (0 = highest frequency)", fontsize=6)
-            _token_axes(ax, tokens, square)
-            ax.set_title(f"{CAPTIONS.get(kind, kind)}: layer {view['layer']} head {view['head']} - {title}", fontsize=7)
+            _token_axes(ax, tokens, col == 0)
+            ax.set_title(f"{CAPTIONS.get(kind, kind)}, layer {view['layer']} head {view['head']}\n{title}", fontsize=7)
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     fig.suptitle(f"{_gemma.model_title(summary)}: head types (cf. paper Figs 6, 7, 12, 14-18)", fontsize=10)
     fig.tight_layout()

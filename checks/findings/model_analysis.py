@@ -316,7 +316,7 @@ def analyze(
             step("summary found in the cache")
             return cached
     captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root)
-    step("measuring frequency usage and the five findings")
+    step("measuring frequency usage, head types and the findings")
     summary = summarise(captures, info)
     mc.save_json(summary_path, summary)
     return summary

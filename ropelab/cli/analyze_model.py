@@ -10,6 +10,7 @@ cached, so a second run takes seconds.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -39,6 +40,27 @@ def report_payload(summary: dict) -> dict:
         "paper_comparison": paper_comparison(summary),
         "paper_heads_named": summary["paper"]["heads_named"],
     }
+
+
+FIGURES_STAMP = ".figures.json"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _drawn_figures(stamp: Path, key: str) -> list[Path] | None:
+    """The figures drawn earlier from the same summary, if the stamp says so and every file is intact."""
+    try:
+        record = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    paths = [stamp.parent / name for name in record.get("files", {})]
+    if record.get("key") != key or not paths:
+        return None
+    if not all(p.is_file() and sha256(p) == digest for p, digest in zip(paths, record["files"].values())):
+        return None
+    return paths
 
 
 def _progress(console):
@@ -121,13 +143,21 @@ def register(app: typer.Typer) -> None:
             progress, step = _progress(console)
             with progress:
                 summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step)
-                step("drawing the figures")
-                paths = []
-                paths += gemma_layer_norms.draw(summary, out)
-                paths += gemma_head_norms.draw(summary, out, layer)
-                paths += gemma_positional_heads.draw(summary, out)
-                paths += gemma_head_types.draw(summary, out)
-                paths += gemma_logit_tables.draw(summary, out)
+                stamp = out / FIGURES_STAMP
+                key = hashlib.sha256(json.dumps([summary, layer], sort_keys=True).encode("utf-8")).hexdigest()
+                paths = _drawn_figures(stamp, key)
+                redrawn = paths is None
+                if redrawn:
+                    step("drawing the figures")
+                    paths = []
+                    paths += gemma_layer_norms.draw(summary, out)
+                    paths += gemma_head_norms.draw(summary, out, layer)
+                    paths += gemma_positional_heads.draw(summary, out)
+                    paths += gemma_head_types.draw(summary, out)
+                    paths += gemma_logit_tables.draw(summary, out)
+                    write_text_atomically(stamp, json.dumps({"key": key, "files": {p.name: sha256(p) for p in paths}}))
+                else:
+                    step("figures already drawn from this summary")
         except ModelPackagesMissing as err:
             console.print(str(err), style="red", markup=False)
             raise typer.Exit(code=3) from err
@@ -136,7 +166,8 @@ def register(app: typer.Typer) -> None:
             console.print(line, style="red", markup=False, soft_wrap=True)
             raise typer.Exit(code=2) from err
         payload = report_payload(summary)
-        paths.append(write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True)))
+        report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True))
         _print_report(console, summary, payload)
         for path in paths:
-            console.print(Text(f"wrote {path}"))
+            console.print(Text(f"{'wrote' if redrawn else 'up to date'} {path}"))
+        console.print(Text(f"wrote {report}"))
