@@ -389,3 +389,15 @@ def test_analyze_model_bad_path_is_one_line_and_exit_2(tmp_path, make, capsys):
         cli.main(["analyze-model", "--model", str(path), "--out", str(tmp_path / "out")])
     assert exit_info.value.code == 2
     assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+def test_committed_gemma_report_is_complete_and_printable(capsys):
+    report = model_analysis.committed_report()
+    assert [f["id"] for f in report["findings"]] == list(model_analysis.FINDING_IDS)
+    assert all(f["outcome"] in {"holds", "does not hold"} and f["value"] is not None for f in report["findings"])
+    assert report["capture_check"]["passed"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["analyze-model", "--committed"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "not the paper's Gemma 7B" in text and "content_margins_come_from_low_band" in text

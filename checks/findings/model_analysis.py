@@ -11,6 +11,7 @@ is a JSON-able dict that the ``ropelab analyze-model`` command writes and the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -386,6 +387,16 @@ def paper_comparison(summary: Mapping[str, Any]) -> list[dict]:
             "paper_previous_over_bound": ratios(paper, "previous_token"), "our_previous_over_bound": ratios(mine, "previous_token"),
         })
     return rows
+
+
+COMMITTED = "gemma3_270m"
+
+
+def committed_report() -> dict:
+    """The Gemma 3 270M report shipped with the package (``ropelab.results``, ``gemma3_270m/summary.json``)."""
+    from importlib import resources
+
+    return json.loads(resources.files("ropelab.results").joinpath(COMMITTED, "summary.json").read_text(encoding="utf-8"))
 
 
 def default_summary(on_step: Callable[[str], None] | None = None) -> dict:

@@ -39,6 +39,7 @@ def report_payload(summary: dict) -> dict:
                     for name, p in summary["prompts"].items()},
         "paper_comparison": paper_comparison(summary),
         "paper_heads_named": summary["paper"]["heads_named"],
+        "paper_tables3to5": summary["paper"]["tables3to5"],
     }
 
 
@@ -82,11 +83,13 @@ def _progress(console):
     return contextlib.nullcontext(), step
 
 
-def _print_report(console, summary: dict, payload: dict) -> None:
+def _print_report(console, payload: dict) -> None:
+    """Print a report (:func:`report_payload`'s dict, computed now or committed) as it was measured."""
+    summary = payload
     console.rule(Text(summary["model"]["label"]))
     console.print(summary["model"]["not_the_paper_model"], style="bold", markup=False)
     for name, p in summary["prompts"].items():
-        console.print(Text(f"prompt {name}: {p['n_tokens']} tokens, next-token loss {p['next_token_loss']:.2f} nats"))
+        console.print(Text(f"prompt {name}: {p['n_tokens']} tokens, next-token loss {p['next_token_loss_nats']:.2f} nats"))
     check = summary["capture_check"]
     worst = max(v["attention_ratio"] for v in check["per_prompt"].values())
     verdict = Text("passed", style="green") if check["passed"] else Text("FAILED", style="red")
@@ -113,6 +116,27 @@ def _print_report(console, summary: dict, payload: dict) -> None:
         comparison.add_row(row["paper_head"], f"{row['paper_diagonal_over_bound']:.2f}", f"{row['paper_previous_over_bound']:.2f}",
                            row["our_head"], f"{row['our_diagonal_over_bound']:.2f}", f"{row['our_previous_over_bound']:.2f}")
     console.print(comparison)
+    captions = {"diagonal": "Table 3 (paper: layer 1 head 5, diagonal)",
+                "last_layer_diagonal": "Table 4 (paper: layer 27 head 8, diagonal, last layer)",
+                "previous_token": "Table 5 (paper: layer 1 head 8, previous token)"}
+    paper_keys = {"diagonal": "table3_layer1_head5_diagonal", "last_layer_diagonal": "table4_layer27_head8_diagonal",
+                  "previous_token": "table5_layer1_head8_previous_token"}
+    for name, caption in captions.items():
+        ours, paper = summary["tables"][name], summary["paper_tables3to5"][paper_keys[name]]
+        table = Table(title=Text(f"{caption}; ours: layer {ours['layer']} head {ours['head']}, logits / sqrt(d) on the "
+                                 f"{ours['prompt']} prompt"))
+        for col in ("token", "upper bound", "diagonal", "previous", "paper bound", "paper diagonal", "paper previous"):
+            table.add_column(col)
+
+        def cell(values, i):
+            x = values[i] if i < len(values) else None
+            return "-" if x is None or x != x else f"{x:.2f}"
+
+        for i, token in enumerate(ours["tokens"]):
+            table.add_row(Text(repr(token)[1:-1]), cell(ours["upper_bound"], i), cell(ours["diagonal"], i),
+                          cell(ours["previous_token"], i), cell(paper["upper_bound"], i), cell(paper["diagonal"], i),
+                          cell(paper["previous_token"], i))
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:
@@ -126,12 +150,18 @@ def register(app: typer.Typer) -> None:
         gguf_file: Annotated[str | None, typer.Option("--gguf-file", help="a GGUF file inside --model-dir")] = None,
         layer: Annotated[int | None, typer.Option("--layer", help="layer for the per-head figure (default: the most diagonal head's)")] = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="recompute captures and summary, ignoring the cache")] = False,
+        committed: Annotated[bool, typer.Option("--committed", help="print the committed Gemma 3 270M report (results/gemma3_270m) without running the model")] = False,
     ) -> None:
         """Measure RoPE frequency usage, head types and their deciding frequencies on a real model (default: Gemma 3 270M)."""
         from ropelab.constructions.models.model_adapter import ModelPackagesMissing
 
         from ._console import console
 
+        if committed:
+            from ropelab.checks.findings.model_analysis import committed_report
+
+            _print_report(console, committed_report())
+            return
         try:
             from ropelab.paper_figs import (gemma_head_norms, gemma_head_types, gemma_layer_norms, gemma_logit_tables,
                                             gemma_positional_heads)
@@ -167,7 +197,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=2) from err
         payload = report_payload(summary)
         report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True))
-        _print_report(console, summary, payload)
+        _print_report(console, payload)
         for path in paths:
             console.print(Text(f"{'wrote' if redrawn else 'up to date'} {path}"))
         console.print(Text(f"wrote {report}"))
