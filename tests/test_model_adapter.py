@@ -400,4 +400,4 @@ def test_committed_gemma_report_is_complete_and_printable(capsys):
         cli.main(["analyze-model", "--committed"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert "not the paper's Gemma 7B" in text and "content_margins_come_from_low_band" in text
+    assert "not the paper's Gemma 7B" in text and "Empirical findings" in text and "Table 5" in text
