@@ -57,7 +57,7 @@ def pair_logits(q: object, k: object, freqs: object, layout: str = "half",
 
     >>> c = pair_logits(np.array([[1.0, 0.0, 0.0, 2.0]]), np.array([[1.0, 0.0, 0.0, 1.0]]), [1.0, 0.1])
     >>> c.shape, c.sum(-1).tolist()
-    ((1, 1, 2), [3.0])
+    ((1, 1, 2), [[3.0]])
     """
     q = np.asarray(q, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
