@@ -9,6 +9,7 @@ and a missing window.
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -369,6 +370,7 @@ def test_analyze_model_command_writes_figures_and_summary(tmp_path, shared_cache
     for name in ("gemma_layer_norms", "gemma_head_norms", "gemma_positional_heads", "gemma_head_types", "gemma_logit_tables"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").stat().st_size > 1000
     assert "not the paper's Gemma 7B" in text and "Empirical findings" in text
+    assert re.search(r"^\[\s*\d+\.\d s\] \S", text, re.M)  # plain progress lines off a terminal
 
 
 def test_analyze_model_command_without_model_packages(tmp_path, monkeypatch, capsys):
