@@ -165,13 +165,20 @@ def head_breaks(captures: Mapping[str, ma.Capture], measured, key: tuple[int, in
 def semantic_channels_hold_within_context(captures, measured, types) -> Finding:
     """Thm 6.1 on the heads closest to semantic: do their low-band channels break inside the layer's context?"""
     heads = ht.closest_content_heads(types)
+    # for contrast, each base the chosen heads miss contributes its head with the most content rows
+    schedules = next(iter(captures.values())).schedules
+    for theta in sorted({s.theta for s in schedules} - {schedules[l].theta for l, _ in heads}):
+        pool = [k for k in types if schedules[k[0]].theta == theta and types[k]["type"] not in ("diagonal", "previous_token")]
+        if pool:
+            heads.append(max(pool, key=lambda k: types[k]["row_shares"]["content"]))
     rows = [head_breaks(captures, measured, key) for key in heads]
     rows = [r for r in rows if r["rows"]]
     share = float(np.mean([r["share_breaking_within_context"] for r in rows])) if rows else None
     return Finding(
         id="semantic_channels_hold_within_context", label="Thm 6.1",
         paper_statement="A low-frequency semantic channel breaks once the context is long enough (about pi/(2g) tokens).",
-        measured=("for each content row of the heads closest to semantic whose bottom quarter favours the winner: the first context in which some placement of "
+        measured=("for each content row of the heads closest to semantic (and, for each base they miss, that base's head "
+                  "with most content rows) whose bottom quarter favours the winner: the first context in which some placement of "
                   "the runner-up key out-scores the winner through the bottom quarter of the pairs (Thm 6.1 for the "
                   "multi-pair margin), against the layer's context (sliding window or the model's full context)"),
         holds=None if share is None else bool(share <= 0.5),

@@ -58,7 +58,7 @@ HEAD_FINDINGS = (
 )
 FINDING_IDS = (*(f.__name__ for f in mf.FINDINGS), *HEAD_FINDINGS)
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
-SUMMARY_FORMAT = 2
+SUMMARY_FORMAT = 3
 CAPTURE_FORMAT = 2  # captures record the model's context in meta
 
 
