@@ -5,11 +5,13 @@ and analysed from the folder as ``ropelab analyze-model --model FOLDER`` would: 
 capture check (ropelab's rotary map reproduces the model's attention maps within the derived
 bound), head types and every finding. The check must also reject the wrong layout and a
 wrong base, so a capture that misreads a family's layout, partial rotary, window, soft cap or
-QK-norm cannot pass.
+QK-norm cannot pass. A tiny Llama written as a GGUF file (q and k in llama.cpp's interleaved
+layout) goes through the same pipeline.
 """
 
 import dataclasses
 
+import gguf
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,58 @@ def test_family_runs_the_whole_pipeline_and_its_capture_check_has_teeth(family, 
     wrong = [dataclasses.replace(s, freqs=np.where(s.freqs > 0, frequencies.rope(2 * s.freqs.size, 7.0), 0.0))
              for s in cap.schedules]
     assert model_adapter.validate_capture(cap, schedules=wrong).attention_ratio > 1.0
+
+
+# --- a GGUF file: llama.cpp stores q and k projections in the interleaved layout -----------------
+
+LETTERS = ["<unk>", "<s>", "</s>", "\u2581", *"abcdefghijklmnopqrstuvwxyz"]  # no merges: byte-level letters
+
+
+def interleave(w: np.ndarray, n_head: int) -> np.ndarray:
+    """llama.cpp's conversion of a half-layout projection to the interleaved layout (convert_hf_to_gguf ``permute``)."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def llama_gguf(path):
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**{**COMMON, "vocab_size": len(LETTERS), "bos_token_id": 1, "eos_token_id": 2,
+                                         "pad_token_id": 0}, num_key_value_heads=2, head_dim=16)
+    model = transformers.LlamaForCausalLM(config).eval()
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(2), w.add_context_length(256), w.add_embedding_length(64), w.add_feed_forward_length(128)
+    w.add_head_count(4), w.add_head_count_kv(2), w.add_rope_dimension_count(16), w.add_rope_freq_base(10_000.0)
+    w.add_layer_norm_rms_eps(config.rms_norm_eps), w.add_key_length(16), w.add_value_length(16)
+    w.add_tokenizer_model("llama"), w.add_token_list(LETTERS), w.add_token_scores([0.0] * len(LETTERS))
+    w.add_token_types([2, 3, 3] + [1] * (len(LETTERS) - 3))
+    w.add_bos_token_id(1), w.add_eos_token_id(2), w.add_unk_token_id(0), w.add_add_bos_token(True)
+    w.add_tensor("token_embd.weight", sd["model.embed_tokens.weight"])
+    names = {"input_layernorm": "attn_norm", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+             "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        w.add_tensor(f"blk.{i}.attn_q.weight", interleave(sd[p + "self_attn.q_proj.weight"], 4))
+        w.add_tensor(f"blk.{i}.attn_k.weight", interleave(sd[p + "self_attn.k_proj.weight"], 2))
+        for hf, ours in names.items():
+            w.add_tensor(f"blk.{i}.{ours}.weight", sd[p + hf + ".weight"])
+    w.add_tensor("output_norm.weight", sd["model.norm.weight"])
+    w.add_tensor("output.weight", sd["lm_head.weight"])
+    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
+    return model
+
+
+def test_gguf_file_with_interleaved_projections_runs_the_pipeline(tmp_path, cache):
+    original = llama_gguf(tmp_path / "tiny.gguf")
+    model_dir, gguf_file = model_analysis.model_from_path(tmp_path / "tiny.gguf")
+    assert (model_dir, gguf_file) == (tmp_path, "tiny.gguf")
+    model, tok = model_adapter.load_model(model_dir, gguf_file)
+    # the loader undoes llama.cpp's interleaving, so the model rotates in the half layout again
+    np.testing.assert_array_equal(model.model.layers[1].self_attn.k_proj.weight.detach().numpy(),
+                                  original.model.layers[1].self_attn.k_proj.weight.detach().numpy())
+    cap = model_adapter.capture_text(model, tok, "the cat sat on a mat")
+    assert model_adapter.validate_capture(cap).passed
+    assert model_adapter.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
+    summary = model_analysis.analyze({"English": "the cat sat on a mat", "code": "def one if two return three"},
+                                     model_dir=model_dir, gguf_file=gguf_file, root=cache)
+    assert summary["capture_check"]["passed"]
+    assert [f["id"] for f in summary["findings"]] == list(model_analysis.FINDING_IDS)
