@@ -126,3 +126,25 @@ def closest_content_heads(types: Mapping[tuple[int, int], dict], count: int = 3)
     candidates = [k for k, v in types.items() if v["row_shares"]["content"] >= CONTENT_ROWS and v["type"] != "previous_token"
                   and v["type"] != "diagonal"]
     return sorted(candidates, key=lambda k: -types[k]["content_keep_rate"])[:count]
+
+
+def apostrophe_head(captures: Mapping[str, ma.Capture], measured, types: Mapping[tuple[int, int], dict],
+                    mark: str = "'") -> dict | None:
+    """The head closest to the paper's apostrophe head (Figs 7, 12, 17): most content rows that pick ``mark``.
+
+    Counts, over all prompts, the content rows whose winner token is ``mark``, as a share of the
+    rows where such a token is readable; ``None`` when no prompt holds the mark.
+    """
+    best = None
+    for key in types:
+        hits = readable = 0
+        for name, cap in captures.items():
+            marks = np.asarray([t == mark for t in cap.tokens])
+            rows = measured[name][key]
+            has = np.asarray([marks[: i + 1].any() for i in rows.decisions.rows], dtype=bool)
+            readable += int(has.sum())
+            hits += int(np.sum((rows.kinds == "content") & marks[rows.decisions.winner]))
+        if readable and (best is None or hits / readable > best["share"]):
+            best = {"layer": key[0], "head": key[1], "type": types[key]["type"], "share": hits / readable,
+                    "rows_with_the_mark": readable, "content_keep_rate": types[key]["content_keep_rate"]}
+    return best

@@ -58,7 +58,7 @@ HEAD_FINDINGS = (
 )
 FINDING_IDS = (*(f.__name__ for f in mf.FINDINGS), *HEAD_FINDINGS)
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
-SUMMARY_FORMAT = 3
+SUMMARY_FORMAT = 4
 CAPTURE_FORMAT = 2  # captures record the model's context in meta
 
 
@@ -228,6 +228,7 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> d
         "chosen_heads": heads,
         "head_types": [types[key] for key in sorted(types)],
         "head_type_views": head_type_views(captures, types, measured),
+        "apostrophe_head": ht.apostrophe_head(captures, measured, types),
         "tables": tables,
         "per_token": per_token,
         "attention_maps": maps,

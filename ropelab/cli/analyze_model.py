@@ -30,7 +30,7 @@ def report_payload(summary: dict) -> dict:
     from ropelab.checks.findings.model_analysis import paper_comparison
 
     keep = ("model", "capture_check", "findings", "chosen_heads", "band_onsets", "zero_gain_pairs", "versions",
-            "head_types", "layer_contexts", "tables")
+            "head_types", "layer_contexts", "tables", "apostrophe_head")
     model = {k: v for k, v in summary["model"].items() if k != "prompts"}
     return {
         **{key: summary[key] for key in keep},
@@ -40,6 +40,8 @@ def report_payload(summary: dict) -> dict:
         "paper_comparison": paper_comparison(summary),
         "paper_heads_named": summary["paper"]["heads_named"],
         "paper_tables3to5": summary["paper"]["tables3to5"],
+        "closest_content_head": {key: value for key, value in summary["head_type_views"].get("content", {}).items()
+                                 if key in ("layer", "head", "type", "keyed_tokens")} or None,
     }
 
 
@@ -100,6 +102,22 @@ def _print_report(console, payload: dict) -> None:
         kinds.setdefault(head["type"], []).append(f"{head['layer']}.{head['head']}")
     console.print(Text("head types (layer.head): " + "; ".join(f"{k} {len(v)}" + (f" [{', '.join(v)}]" if len(v) <= 6 else "")
                                                           for k, v in kinds.items())))
+    content = [h for h in summary["head_types"] if h["type"] == "content"]
+    if not content:
+        console.print(Text("no head meets the content (semantic) criterion: its content winners do not survive a "
+                           "16-token shift; Thm 6.1 is read on the heads closest to it"))
+    closest = summary.get("closest_content_head")
+    if closest:
+        shares = {(h["layer"], h["head"]): h for h in summary["head_types"]}[closest["layer"], closest["head"]]
+        keys = ", ".join(repr(token) for token, _ in closest["keyed_tokens"])
+        console.print(Text(f"closest to a content head: layer {closest['layer']} head {closest['head']} "
+                           f"({shares['row_shares']['content']:.0%} content rows, {shares['content_keep_rate']:.0%} kept under "
+                           f"the shift); it keys on {keys}"))
+    mark = summary.get("apostrophe_head")
+    if mark:
+        console.print(Text(f"closest to the paper's apostrophe head: layer {mark['layer']} head {mark['head']} ({mark['type']}); "
+                           f"{mark['share']:.0%} of the {mark['rows_with_the_mark']} rows that can read an apostrophe pick one "
+                           f"as a content winner; shift keep rate of its content winners {mark['content_keep_rate']:.2f}"))
     table = Table(title="Empirical findings (measured, not proved)")
     for col in ("finding", "paper", "outcome", "statistic", "value", "uncertainty"):
         table.add_column(col, overflow="fold")
