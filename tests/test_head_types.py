@@ -112,3 +112,16 @@ def test_band_onset_against_the_critical_index():
     assert f.holds and f.details["critical_index"] == pytest.approx([128 * np.log(512 / (2 * np.pi)) / np.log(1e4), 128 * np.log(32768 / (2 * np.pi)) / np.log(1e6)])
     far = head_findings.band_onset_near_critical_pair_index(np.array([10, 10]), 256, [1e4, 1e6], [512, 32768])
     assert not far.holds
+
+
+def test_apostrophe_head_is_the_head_whose_content_winners_are_the_mark(measured):
+    captures, result, types = measured
+    marked = {}
+    for name, cap in captures.items():
+        tokens = list(cap.tokens)
+        for j in set(result[name][0, 2].decisions.winner[result[name][0, 2].kinds == "content"].tolist()):
+            tokens[j] = "'"
+        marked[name] = model_adapter.Capture(**{**cap.__dict__, "tokens": tuple(tokens)})
+    found = head_types.apostrophe_head(marked, result, types)
+    assert (found["layer"], found["head"], found["type"]) == (0, 2, "content") and found["share"] > 0.5
+    assert head_types.apostrophe_head(captures, result, types) is None  # no prompt holds the mark
