@@ -125,3 +125,10 @@ def test_apostrophe_head_is_the_head_whose_content_winners_are_the_mark(measured
     found = head_types.apostrophe_head(marked, result, types)
     assert (found["layer"], found["head"], found["type"]) == (0, 2, "content") and found["share"] > 0.5
     assert head_types.apostrophe_head(captures, result, types) is None  # no prompt holds the mark
+
+
+def test_band_findings_on_one_prompt_are_not_measurable(measured):
+    captures, result, types = measured
+    one = {"prompt 0": result["prompt 0"]}
+    assert head_findings.positional_margins_come_from_high_band(one, types).holds is None
+    assert head_findings.content_margins_come_from_low_band(one, types).outcome == "not measurable"

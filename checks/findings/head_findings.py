@@ -70,6 +70,11 @@ def _band_test(units, others, favoured: str, against: str, seed: int) -> dict:
             "other_mean_shares": {band: float(np.mean([s[band] for _, s in others])) for band in at.BANDS}}
 
 
+def _testable(units, others) -> bool:
+    """A prompt bootstrap needs units from two prompts at least; the permutation test needs both groups."""
+    return len({p for p, _ in units}) >= 2 and bool(others)
+
+
 def _positional(kind):
     return kind if kind in ("diagonal", "previous_token") else None
 
@@ -78,7 +83,7 @@ def positional_margins_come_from_high_band(measured, types, seed: int = SEED) ->
     """Positional heads' margins: top-quarter share minus bottom-quarter share, against content decisions."""
     units = _units(measured, types, _positional)
     others = _units(measured, types, lambda kind: None if _positional(kind) else "content")
-    test = _band_test(units, others, "top", "bottom", seed) if units and others else None
+    test = _band_test(units, others, "top", "bottom", seed) if _testable(units, others) else None
     return Finding(
         id="positional_margins_come_from_high_band", label="Sec 5, Figs 5-6",
         paper_statement="Diagonal and previous-token heads are built from the highest frequencies.",
@@ -88,7 +93,7 @@ def positional_margins_come_from_high_band(measured, types, seed: int = SEED) ->
         holds=None if test is None else bool(test["ci95"][0] > 0 and test["p_value"] < ALPHA),
         statistic="mean top-quarter minus bottom-quarter share of positional margins",
         value=None if test is None else test["value"],
-        uncertainty=("no positional head found" if test is None else
+        uncertainty=("no positional head on two prompts or more" if test is None else
                      f"95% prompt-bootstrap interval [{test['ci95'][0]:.2f}, {test['ci95'][1]:.2f}]; permutation p = "
                      f"{test['p_value']:.2g} that their top-quarter share exceeds that of content decisions in other heads"),
         rule=f"holds if the interval lies above 0 and p < {ALPHA}",
@@ -105,7 +110,7 @@ def content_margins_come_from_low_band(measured, types, seed: int = SEED) -> Fin
         pick, which = (lambda kind: None if _positional(kind) else "content"), "content rows of all non-positional heads (no head met the content criterion)"
     units = _units(measured, types, pick)
     others = _units(measured, types, _positional)
-    test = _band_test(units, others, "bottom", "top", seed) if units and others else None
+    test = _band_test(units, others, "bottom", "top", seed) if _testable(units, others) else None
     return Finding(
         id="content_margins_come_from_low_band", label="Sec 6, Figs 7, 12, 17, 18",
         paper_statement="Semantic heads (the apostrophe head) choose by content through a low-frequency band.",
@@ -114,7 +119,7 @@ def content_margins_come_from_low_band(measured, types, seed: int = SEED) -> Fin
         holds=None if test is None else bool(test["ci95"][0] > 0 and test["p_value"] < ALPHA),
         statistic="mean bottom-quarter minus top-quarter share of content margins",
         value=None if test is None else test["value"],
-        uncertainty=("no content decisions found" if test is None else
+        uncertainty=("no content decisions on two prompts or more" if test is None else
                      f"95% prompt-bootstrap interval [{test['ci95'][0]:.2f}, {test['ci95'][1]:.2f}]; permutation p = "
                      f"{test['p_value']:.2g} that their bottom-quarter share exceeds that of positional heads"),
         rule=f"holds if the interval lies above 0 and p < {ALPHA}",
