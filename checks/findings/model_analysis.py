@@ -6,7 +6,11 @@ layers with base 1e4 and a 512-token window, then one global layer with base 1e6
 heads, 1 key/value head, head dimension 256 and QK-norm before RoPE. The summary built here
 is a JSON-able dict that the ``ropelab analyze-model`` command writes and the
 ``paper_figs.gemma_*`` figures draw; it carries the five findings of
-:mod:`ropelab.checks.findings.model_findings` next to the paper's Gemma 7B numbers.
+:mod:`ropelab.checks.findings.model_findings` and the four of
+:mod:`ropelab.checks.findings.head_findings` (head types from
+:mod:`ropelab.checks.findings.head_types`) next to the paper's Gemma 7B numbers. Any local HF
+folder or GGUF file of a supported family (:mod:`ropelab.constructions.models.model_adapter`)
+runs through the same pipeline.
 """
 
 from __future__ import annotations
