@@ -14,7 +14,7 @@
 # Section 4 of the paper measures how Gemma 7B spreads the norm of its queries and keys over
 # RoPE's frequency pairs: mostly on the lowest frequencies, except in a few positional heads
 # that load the highest ones. Gemma 7B is not installable here, so ropelab measures
-# **Gemma 3 270M** (from PyPI) on four short prompts of its own. It is a different model (18
+# **Gemma 3 270M** (from PyPI) on six short prompts of its own. It is a different model (18
 # layers, 4 query heads sharing one key head, head dimension 256, QK-norm, five local layers
 # with base $10^4$ for each global layer with base $10^6$), so its numbers are results in their
 # own right, read next to the paper's, not a replication.
@@ -106,10 +106,11 @@ for name in ("local", "global"):
           f"frequency median {np.median(onset_freq[chosen]):.1e} rad/token")
 
 # %% [markdown]
-# ## The five findings, next to the paper
+# ## The findings, next to the paper
 #
-# ropelab turns these measurements into five findings, each with a statistic, its uncertainty
-# and the rule that decides the outcome. A finding that does not hold on this model is a
+# ropelab turns these measurements into findings (five on the norms, four on which frequencies
+# decide the heads' attention), each with a statistic, its uncertainty and the rule that
+# decides the outcome. A finding that does not hold on this model is a
 # result, not an error. The findings are stricter than the plain shares above: a layer counts
 # for the first one only if a token bootstrap puts its whole 95% interval above one half and a
 # permutation of the pair labels makes the split significant.
@@ -134,5 +135,5 @@ assert (shares["k"] > 0.5).sum() > (shares["q"] > 0.5).sum()  # ... more often t
 assert np.isclose(rho, findings["positional_heads_use_highest_frequencies"]["value"], rtol=1e-9)
 assert rho > 0.5 and band_share.ravel()[order[0]] > np.median(band_share)
 assert np.median(onset_freq[kind == "local"]) > 10 * np.median(onset_freq[kind == "global"])
-assert len(findings) == 5 and all(f["outcome"] in ("holds", "does not hold", "not measurable") for f in findings.values())
+assert list(findings) == list(model_analysis.FINDING_IDS) and all(f["outcome"] in ("holds", "does not hold", "not measurable") for f in findings.values())
 print("conclusion holds")

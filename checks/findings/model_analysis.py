@@ -6,21 +6,29 @@ layers with base 1e4 and a 512-token window, then one global layer with base 1e6
 heads, 1 key/value head, head dimension 256 and QK-norm before RoPE. The summary built here
 is a JSON-able dict that the ``ropelab analyze-model`` command writes and the
 ``paper_figs.gemma_*`` figures draw; it carries the five findings of
-:mod:`ropelab.checks.findings.model_findings` next to the paper's Gemma 7B numbers.
+:mod:`ropelab.checks.findings.model_findings` and the four of
+:mod:`ropelab.checks.findings.head_findings` (head types from
+:mod:`ropelab.checks.findings.head_types`) next to the paper's Gemma 7B numbers. Any local HF
+folder or GGUF file of a supported family (:mod:`ropelab.constructions.models.model_adapter`)
+runs through the same pipeline.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ropelab.constructions import attribution as at
 from ropelab.constructions import frequency_usage as fu
 from ropelab.constructions.models import model_adapter as ma
 from ropelab.constructions.models import model_cache as mc
 
+from ropelab.checks.findings import head_findings as hf
+from ropelab.checks.findings import head_types as ht
 from ropelab.checks.findings import model_findings as mf
 from ropelab.checks.reference import paper_facts
 
@@ -36,6 +44,8 @@ PROMPTS: dict[str, str] = {
     "Italian": "Ogni mattina la nonna prepara il caffè e racconta storie del suo paese in montagna.",
     "code": "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
     "arithmetic": "12 + 7 = 19\n45 - 18 = 27\n6 * 8 = 48\n81 / 9 = 9\n23 + 19 = 42",
+    "apostrophes": "It's the dog's bone, isn't it? The cat's toy wasn't there, and we're sure it's Sam's.",
+    "story": "Mara gave the red key to Tomas. Later, Tomas lost the key, so Mara asked Tomas where the red key was.",
 }
 
 
@@ -46,8 +56,14 @@ def not_the_paper_model(label: str) -> str:
     return f"This is {label}, not the paper's Gemma 7B; compare patterns, not layer or head numbers."
 
 
+HEAD_FINDINGS = (
+    "positional_margins_come_from_high_band", "content_margins_come_from_low_band",
+    "semantic_channels_hold_within_context", "band_onset_near_critical_pair_index",
+)
+FINDING_IDS = (*(f.__name__ for f in mf.FINDINGS), *HEAD_FINDINGS)
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT = 4
+CAPTURE_FORMAT = 2  # captures record the model's context in meta
 
 
 def pool(captures: Mapping[str, ma.Capture]) -> mf.Pooled:
@@ -78,14 +94,53 @@ def _head(scores: np.ndarray, layer: int | None = None) -> dict:
     return {"layer": l, "head": int(h), "score": float(scores[l, h])}
 
 
-def chosen_heads(pooled: mf.Pooled) -> dict[str, dict]:
-    """The heads the paper's Tables 3-5 and Figs 5-6 look at, picked here by attention mass."""
+def _typed_head(pooled: mf.Pooled, types: Mapping[tuple[int, int], dict], kind: str, layer: int | None = None) -> dict:
+    """The head of type ``kind`` (in ``layer`` if given) with most rows of its kind, else the largest attention mass."""
+    found = [k for k, v in types.items() if v["type"] == kind and (layer is None or k[0] == layer)]
+    if not found:
+        return {**_head(pooled.scores[kind], layer), "typed": False}
+    l, h = max(found, key=lambda k: types[k]["row_shares"][kind])
+    return {"layer": int(l), "head": int(h), "score": float(pooled.scores[kind][l, h]), "typed": True}
+
+
+def chosen_heads(pooled: mf.Pooled, types: Mapping[tuple[int, int], dict]) -> dict[str, dict]:
+    """The heads the paper's Tables 3-5 and Figs 5-6 look at: found by the head-type criteria
+    (:mod:`ropelab.checks.findings.head_types`), else by attention mass (``typed`` says which)."""
     last = pooled.n_layers - 1
     return {
-        "diagonal": _head(pooled.scores["diagonal"]),
-        "last_layer_diagonal": _head(pooled.scores["diagonal"], last),
-        "previous_token": _head(pooled.scores["previous_token"]),
+        "diagonal": _typed_head(pooled, types, "diagonal"),
+        "last_layer_diagonal": _typed_head(pooled, types, "diagonal", last),
+        "previous_token": _typed_head(pooled, types, "previous_token"),
     }
+
+
+def head_type_views(captures: Mapping[str, ma.Capture], types: Mapping[tuple[int, int], dict], measured) -> dict[str, dict]:
+    """Per head type, one representative head on one prompt: attention, per-token pair norms of q and k, raw logits.
+
+    The representative is the head with most rows of its type (content: the head closest to
+    semantic); the prompt is the one with most rows of that kind (Figs 6, 7, 12, 14-18).
+    """
+    out = {}
+    content = ht.closest_content_heads(types)
+    for kind in ht.TYPES[:-1]:
+        row_kind = ht.TYPE_ROWS[kind]
+        found = [k for k, v in types.items() if v["type"] == kind]
+        if kind == "content":
+            found = content[:1]
+        if not found:
+            continue
+        key = max(found, key=lambda k: types[k]["row_shares"][row_kind])
+        prompt = max(captures, key=lambda name: int(np.sum(measured[name][key].kinds == row_kind)))
+        cap, (layer, head) = captures[prompt], key
+        schedule = cap.schedules[layer]
+        q, k = cap.queries[layer, head], cap.keys_for_query_heads(layer)[head]
+        logits = schedule.scaling * at.pair_logits(q, k, schedule.freqs).sum(-1)
+        logits = np.where(ma.attention_mask(cap.n_tokens, schedule.sliding_window), logits, np.nan)
+        out[kind] = {"layer": layer, "head": head, "type": types[key]["type"], "prompt": prompt, "tokens": list(cap.tokens),
+                     "attention": cap.attention[layer, head].tolist(), "logits": logits.tolist(),
+                     "q": fu.pair_norms(q).tolist(), "k": fu.pair_norms(k).tolist(),
+                     "keyed_tokens": ht.keyed_tokens(captures, measured, key)}
+    return out
 
 
 def _head_views(cap: ma.Capture, head: dict, n_table: int) -> tuple[dict, dict, dict]:
@@ -132,7 +187,11 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> d
     """
     pooled = pool(captures)
     first = next(iter(captures.values()))
-    heads = chosen_heads(pooled)
+    measured = ht.measure(captures)
+    types = ht.classify(measured)
+    heads = chosen_heads(pooled, types)
+    onsets = fu.band_onset(mf.budget_by_layer(pooled, np.full(pooled.domain.size, 1.0 / pooled.domain.size)))
+    contexts = [hf.layer_context(first, layer) for layer in range(pooled.n_layers)]
     table_prompt = next(iter(captures))
     cap = captures[table_prompt]
     tables, per_token, maps = {}, {}, {}
@@ -168,16 +227,65 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> d
         "domain_budget_profiles": {name: prof.tolist() for name, prof in mf.domain_profiles(pooled).items()},
         "head_scores": {name: val.tolist() for name, val in pooled.scores.items()},
         "head_band_share": mf.head_budget_band_share(pooled).tolist(),
-        "band_onsets": fu.band_onset(mf.budget_by_layer(pooled, np.full(pooled.domain.size, 1.0 / pooled.domain.size))).tolist(),
+        "band_onsets": onsets.tolist(),
+        "layer_contexts": contexts,
         "chosen_heads": heads,
+        "head_types": [types[key] for key in sorted(types)],
+        "head_type_views": head_type_views(captures, types, measured),
+        "apostrophe_head": ht.apostrophe_head(captures, measured, types),
         "tables": tables,
         "per_token": per_token,
         "attention_maps": maps,
         "zero_gain_pairs": zero_gain_pairs(captures),
-        "findings": [f.to_json() for f in mf.measure_all(pooled)],
+        "findings": [f.to_json() for f in [
+            *mf.measure_all(pooled),
+            hf.positional_margins_come_from_high_band(measured, types),
+            hf.content_margins_come_from_low_band(measured, types),
+            hf.semantic_channels_hold_within_context(captures, measured, types),
+            hf.band_onset_near_critical_pair_index(onsets, first.head_dim, [s.theta for s in first.schedules], contexts),
+        ]],
         "paper": {"tables3to5": facts["tables3to5_gemma7b_activations"], "heads_named": facts["gemma7b_heads_named"]},
         "versions": mc.versions(),
     }
+
+
+def model_from_path(path: str | Path) -> tuple[Path, str | None]:
+    """``(model_dir, gguf_file)`` for a local model: a GGUF file, or an HF folder with config.json and weights.
+
+    Raises ``ValueError`` naming what is missing.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise ValueError(f"--model must be a .gguf file or a Hugging Face folder (config.json + *.safetensors), got {path}")
+        return path.parent, path.name
+    if not path.is_dir():
+        raise ValueError(f"--model: no such file or folder: {path}")
+    if not (path / "config.json").is_file() or not any(path.glob("*.safetensors")):
+        raise ValueError(f"--model: {path} is not a Hugging Face checkpoint folder (needs config.json and *.safetensors)")
+    return path, None
+
+
+def model_fingerprint(model_dir: str | Path, gguf_file: str | None = None) -> str:
+    """A key for a local model covering everything that shapes a capture: weights, config and tokenizer files.
+
+    Two checkpoints with equal weights but different configs (a Llama and a Mistral built
+    alike differ only in base and window) get different keys.
+    """
+    model_dir = Path(model_dir)
+    if gguf_file is not None:
+        files = [model_dir / gguf_file]
+    else:
+        files = sorted(model_dir.glob("*.safetensors"))
+        if not files:
+            raise ValueError(f"model_dir must hold a GGUF file (gguf_file) or *.safetensors weights, found none in {model_dir}")
+        files += [model_dir / "config.json"]
+        files += [model_dir / name for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+                  if (model_dir / name).is_file()]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ValueError(f"model files missing: {', '.join(missing)}")
+    return mc.cache_key(**{f.name: mc.sha256_file(f) for f in files})
 
 
 def analyze(
@@ -202,10 +310,7 @@ def analyze(
         label, sha = mc.GEMMA_NAME, mc.gemma_package().EXPECTED_SHA256
     else:
         model_dir = Path(model_dir)
-        weights = model_dir / gguf_file if gguf_file else next(iter(sorted(model_dir.glob("*.safetensors"))), None)
-        if weights is None or not weights.is_file():
-            raise ValueError(f"model_dir must hold a GGUF file (gguf_file) or *.safetensors weights, found none in {model_dir}")
-        label, sha = str(model_dir), mc.sha256_file(weights)
+        label, sha = str(model_dir), model_fingerprint(model_dir, gguf_file)
     info = {"label": label, "sha256": sha, "prompts": prompts}
     versions = mc.versions()
     summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, prompts=prompts, versions=versions,
@@ -216,6 +321,23 @@ def analyze(
         if cached is not None:
             step("summary found in the cache")
             return cached
+    captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root)
+    step("measuring frequency usage, head types and the findings")
+    summary = summarise(captures, info)
+    mc.save_json(summary_path, summary)
+    return summary
+
+
+def capture_prompts(prompts: Mapping[str, str], label: str, sha: str, model_dir: str | Path | None = None,
+                    gguf_file: str | None = None, refresh: bool = False,
+                    on_step: Callable[[str], None] | None = None, root: Path | None = None) -> dict[str, ma.Capture]:
+    """Captures of ``prompts`` on the model (default Gemma 3 270M), each cached under its own key.
+
+    The model is loaded only if some capture is not in the cache.
+    """
+    step = on_step or (lambda message: None)
+    root = mc.cache_root() if root is None else root
+    versions = mc.versions()
     loaded: dict[str, Any] = {}
 
     def model_and_tokenizer():
@@ -230,7 +352,7 @@ def analyze(
 
     captures = {}
     for name, text in prompts.items():
-        key = mc.cache_key(kind="capture", model=sha, prompt=text, dtype="float32", versions=versions)
+        key = mc.cache_key(kind="capture", format=CAPTURE_FORMAT, model=sha, prompt=text, dtype="float32", versions=versions)
 
         def compute(text=text):
             model, tokenizer = model_and_tokenizer()
@@ -239,10 +361,7 @@ def analyze(
 
         captures[name], hit = mc.cached_capture(key, compute, root, refresh)
         step(f"{name} prompt: {captures[name].n_tokens} tokens{' (cached activations)' if hit else ''}")
-    step("measuring frequency usage and the five findings")
-    summary = summarise(captures, info)
-    mc.save_json(summary_path, summary)
-    return summary
+    return captures
 
 
 def paper_comparison(summary: Mapping[str, Any]) -> list[dict]:
@@ -273,6 +392,16 @@ def paper_comparison(summary: Mapping[str, Any]) -> list[dict]:
             "paper_previous_over_bound": ratios(paper, "previous_token"), "our_previous_over_bound": ratios(mine, "previous_token"),
         })
     return rows
+
+
+COMMITTED = "gemma3_270m"
+
+
+def committed_report() -> dict:
+    """The Gemma 3 270M report shipped with the package (``ropelab.results``, ``gemma3_270m/summary.json``)."""
+    from importlib import resources
+
+    return json.loads(resources.files("ropelab.results").joinpath(COMMITTED, "summary.json").read_text(encoding="utf-8"))
 
 
 def default_summary(on_step: Callable[[str], None] | None = None) -> dict:

@@ -163,7 +163,7 @@ def values_show_no_frequency_pattern(pooled: Pooled) -> Finding:
     k_count = int(_significant_any(half_split(pooled.k, pooled.domain)).sum())
     return Finding(
         id="values_show_no_frequency_pattern",
-        label="Sec 4, Fig 3",
+        label="Sec 4, Fig 13",
         paper_statement="Values, which RoPE does not rotate, show no preference for any frequency pair.",
         measured="the same low-half share for the values, with the same bootstrap and permutation tests, either direction",
         holds=count <= chance,
@@ -283,7 +283,7 @@ def frequency_pattern_is_similar_across_domains(pooled: Pooled, seed: int = SEED
     lo, hi = _interval(boot)
     return Finding(
         id="frequency_pattern_is_similar_across_domains",
-        label="Sec 4, Fig 13",
+        label="Sec 4, Fig 19",
         paper_statement="The frequency-usage pattern is much the same whatever the input domain.",
         measured=("per layer, the per-pair logit budget (mean over heads) on each prompt; Spearman correlation of the same "
                   "layer across domains, against the correlation of different layers within a domain"),

@@ -8,11 +8,13 @@ layers with base :math:`10^4` and global layers with base :math:`10^6`) and from
 attention module itself (logit scaling, sliding window, soft cap).
 
 HF transformers rotates pairs ``(x[m], x[m + d/2])`` (``rotate_half``; checkpoints from
-Meta's interleaved code are permuted on conversion), so the layout is ``"half"``. The
-capture wraps the modelling module's ``apply_rotary_pos_emb`` for the duration of one
-forward pass, which every Llama- and Gemma-family model calls with ``(q, k, cos, sin)`` of
-shape ``(batch, heads, seq, head_dim)``; a forward pre-hook on each attention module says
-which layer is calling.
+Meta's interleaved code, GGUF files included, are permuted on conversion), so the layout is
+``"half"``; partial-rotary heads (GPT-NeoX, Phi) are stored in the same layout with frequency 0
+on their unrotated pairs (:func:`canonical_permutation`). The capture wraps the modelling
+module's ``apply_rotary_pos_emb`` and ``eager_attention_forward`` for the duration of one
+forward pass, which every Llama-, Gemma-, Qwen-, Mistral-, Phi-3- and GPT-NeoX-family model calls
+(with ``(q, k, cos, sin)`` and ``(module, query, key, value, ...)``); a forward pre-hook on each
+attention module says which layer is calling.
 
 :func:`validate_capture` is the adapter's correctness check: re-applying ropelab's own
 rotary map (:func:`ropelab.constructions.rotary.apply`) with the layer's schedule to the
@@ -27,6 +29,7 @@ Reference: Barbero et al. (2025) §4.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import math
@@ -76,7 +79,10 @@ class LayerSchedule:
     ``attention_factor`` multiplies cos and sin (YaRN's temperature, else 1); ``scaling``
     multiplies ``q . k`` before the softmax; ``sliding_window`` (or ``None``) lets row ``i``
     see keys ``j`` with ``i - j < window``; ``softcap`` (or ``None``) maps a logit ``a`` to
-    ``softcap * tanh(a / softcap)``.
+    ``softcap * tanh(a / softcap)``; ``rotary_dim`` (or ``None`` for all ``d``) is the length
+    of the rotated prefix of a GPT-NeoX-style partial-rotary head, whose captured vectors are
+    put in the canonical layout (:func:`canonical_permutation`) so that ``freqs`` is 0 on the
+    unrotated pairs.
     """
 
     layer: int
@@ -88,6 +94,7 @@ class LayerSchedule:
     scaling: float
     sliding_window: int | None = None
     softcap: float | None = None
+    rotary_dim: int | None = None
 
     def to_json(self) -> dict:
         return {
@@ -100,6 +107,7 @@ class LayerSchedule:
             "scaling": self.scaling,
             "sliding_window": self.sliding_window,
             "softcap": self.softcap,
+            "rotary_dim": self.rotary_dim,
         }
 
     @classmethod
@@ -142,21 +150,39 @@ def rope_parameters_by_layer(config: Any) -> list[tuple[str, dict]]:
         fraction = getattr(config, "partial_rotary_factor", None)
         if fraction is not None and "partial_rotary_factor" not in layer_params:
             layer_params["partial_rotary_factor"] = fraction
-        if float(layer_params.get("partial_rotary_factor", 1.0)) != 1.0:
-            raise ValueError(
-                "partial_rotary_factor != 1 (GPT-NeoX-style prefix rotation) is not supported by the "
-                "capture: it handles Llama- and Gemma-family models that rotate every pair"
-            )
         out.append((kind, layer_params))
     return out
 
 
 def attention_modules(model: Any) -> list[Any]:
-    """The model's self-attention modules in layer order (they have q/k/v projections)."""
-    found = [m for m in model.modules() if all(hasattr(m, a) for a in ("q_proj", "k_proj", "v_proj", "layer_idx"))]
+    """The model's self-attention modules in layer order (``*Attention`` modules with a layer index and a scaling)."""
+    found = [m for m in model.modules()
+             if type(m).__name__.endswith("Attention") and hasattr(m, "layer_idx") and hasattr(m, "scaling")]
     if not found:
-        raise ValueError(f"no attention modules with q_proj/k_proj/v_proj found in {type(model).__name__}")
+        raise ValueError(f"no attention modules with a layer index and a scaling found in {type(model).__name__}")
     return sorted(found, key=lambda m: m.layer_idx)
+
+
+def canonical_permutation(d: int, rotary_dim: int | None) -> np.ndarray:
+    r"""Coordinate order that puts a prefix-rotary head into the full half layout; shape ``(d,)``.
+
+    A partial-rotary head (GPT-NeoX, Phi) rotates pairs ``(x[m], x[m + r/2])``, ``m < r/2``, of
+    its first ``r`` coordinates and leaves the rest alone. After ``x[perm]`` pair ``m < r/2`` is
+    that rotated pair and every later pair joins two unrotated coordinates (frequency 0), so the
+    head is a p-RoPE-like head in the standard layout and every measurement applies unchanged.
+
+    >>> canonical_permutation(8, 4).tolist()
+    [0, 1, 4, 5, 2, 3, 6, 7]
+    >>> canonical_permutation(8, None).tolist()
+    [0, 1, 2, 3, 4, 5, 6, 7]
+    """
+    r = d if rotary_dim is None else int(rotary_dim)
+    if r % 2 or not 0 < r <= d:
+        raise ValueError(f"rotary_dim must be an even integer in [2, {d}], got {rotary_dim}")
+    n, rest = r // 2, (d - r) // 2
+    first = np.r_[np.arange(n), r + np.arange(rest)]
+    second = np.r_[n + np.arange(n), r + rest + np.arange(rest)]
+    return np.r_[first, second].astype(int)
 
 
 def layer_schedules(model: Any) -> list[LayerSchedule]:
@@ -175,6 +201,8 @@ def layer_schedules(model: Any) -> list[LayerSchedule]:
     out = []
     for module, (kind, layer_params) in zip(modules, params):
         freqs, factor = _freqs.from_hf_parameters(d, layer_params)
+        rotary_dim = None if 2 * freqs.size == d else 2 * freqs.size
+        freqs = np.concatenate([freqs, np.zeros(d // 2 - freqs.size)])  # unrotated pairs turn at frequency 0
         window = getattr(module, "sliding_window", None)
         softcap = getattr(module, "attn_logit_softcapping", None)
         out.append(
@@ -188,6 +216,7 @@ def layer_schedules(model: Any) -> list[LayerSchedule]:
                 scaling=float(module.scaling),
                 sliding_window=None if window is None else int(window),
                 softcap=None if softcap is None else float(softcap),
+                rotary_dim=rotary_dim,
             )
         )
     return out
@@ -287,34 +316,45 @@ def load_model(model_dir: str | Path, gguf_file: str | None = None, dtype: str =
     return model, tokenizer
 
 
-@contextlib.contextmanager
-def _recording_rotary(model: Any, modules: Sequence[Any]) -> Iterator[dict[int, dict[str, Any]]]:
-    """Wrap ``apply_rotary_pos_emb`` of the model's modelling modules; yield the records.
+WRAPPED = ("apply_rotary_pos_emb", "eager_attention_forward")
 
-    A pre-hook on each attention module sets the calling layer; the wrapper stores the
-    unrotated ``q``, ``k`` and the ``cos``, ``sin`` it was given under that layer.
+
+@contextlib.contextmanager
+def _recording(modules: Sequence[Any]) -> Iterator[dict[int, dict[str, Any]]]:
+    """Wrap ``apply_rotary_pos_emb`` and ``eager_attention_forward`` of the modelling modules; yield the records.
+
+    A pre-hook on each attention module sets the calling layer. The rotary wrapper stores the
+    unrotated ``q``, ``k`` and the ``cos``, ``sin`` it was given; the attention wrapper stores
+    the ``value`` states and the ``sliding_window`` the layer passes (Mistral passes its
+    config's; Gemma and Qwen their layer's) under that layer. Every HF Llama-, Gemma-, Qwen-,
+    Mistral-, Phi-3- and GPT-NeoX-family model routes eager attention through these two functions.
     """
     records: dict[int, dict[str, Any]] = {}
     current: list[int] = []
-    module_names = {type(m).__module__ for m in modules}
     originals = {}
-    for name in module_names:
+    for name in {type(m).__module__ for m in modules}:
         namespace = sys.modules[name]
-        if not hasattr(namespace, "apply_rotary_pos_emb"):
-            raise ValueError(
-                f"{name} has no apply_rotary_pos_emb: the capture supports HF Llama- and Gemma-family "
-                "models, which rotate q and k with that function"
-            )
-        originals[name] = namespace.apply_rotary_pos_emb
+        for function in WRAPPED:
+            if not hasattr(namespace, function):
+                raise ValueError(
+                    f"{name} has no {function}: the capture supports HF models that rotate q and k with "
+                    "apply_rotary_pos_emb and attend with eager_attention_forward"
+                )
+            originals[name, function] = getattr(namespace, function)
 
-    def wrapped(original):
+    def rotary(original):
         def record(q, k, cos, sin, *args, **kwargs):
             if current:
-                records[current[-1]] = {
-                    "q": q.detach().clone(), "k": k.detach().clone(),
-                    "cos": cos.detach().clone(), "sin": sin.detach().clone(),
-                }
+                records.setdefault(current[-1], {}).update(
+                    q=q.detach().clone(), k=k.detach().clone(), cos=cos.detach().clone(), sin=sin.detach().clone())
             return original(q, k, cos, sin, *args, **kwargs)
+        return record
+
+    def attention(original):
+        def record(module, query, key, value, *args, **kwargs):
+            if current:
+                records.setdefault(current[-1], {}).update(value=value.detach().clone(), sliding_window=kwargs.get("sliding_window"))
+            return original(module, query, key, value, *args, **kwargs)
         return record
 
     def enter(module, args, kwargs):
@@ -325,15 +365,15 @@ def _recording_rotary(model: Any, modules: Sequence[Any]) -> Iterator[dict[int, 
 
     handles = []
     try:
-        for name, original in originals.items():
-            sys.modules[name].apply_rotary_pos_emb = wrapped(original)
+        for (name, function), original in originals.items():
+            setattr(sys.modules[name], function, (rotary if function == WRAPPED[0] else attention)(original))
         for module in modules:
             handles.append(module.register_forward_pre_hook(enter, with_kwargs=True))
             handles.append(module.register_forward_hook(leave, with_kwargs=True))
         yield records
     finally:
-        for name, original in originals.items():
-            sys.modules[name].apply_rotary_pos_emb = original
+        for (name, function), original in originals.items():
+            setattr(sys.modules[name], function, original)
         for handle in handles:
             handle.remove()
 
@@ -342,7 +382,8 @@ def capture(model: Any, input_ids: Sequence[int], tokens: Sequence[str] | None =
     """Run ``model`` on one sequence of token ids and capture q, k (unrotated), v, attention, logits.
 
     ``input_ids`` has shape ``(n,)`` and should start with the model's BOS token where the
-    model expects one. Values are the ``v_proj`` outputs split into heads.
+    model expects one. Values are the value states each layer attends with, split into heads.
+    Partial-rotary heads are stored in the canonical layout (:func:`canonical_permutation`).
     """
     torch = require("torch")
     ids = np.asarray(input_ids, dtype=np.int64)
@@ -351,40 +392,30 @@ def capture(model: Any, input_ids: Sequence[int], tokens: Sequence[str] | None =
     modules = attention_modules(model)
     schedules = layer_schedules(model)
     d = head_dim_of(model.config)
-    values: dict[int, Any] = {}
-
-    def value_hook(layer):
-        def hook(module, args, output):
-            values[layer] = output.detach().clone()
-        return hook
-
-    handles = [m.v_proj.register_forward_hook(value_hook(int(m.layer_idx))) for m in modules]
-    try:
-        with _recording_rotary(model, modules) as records, torch.no_grad():
-            out = model(input_ids=torch.as_tensor(ids)[None, :], output_attentions=True, use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with _recording(modules) as records, torch.no_grad():
+        out = model(input_ids=torch.as_tensor(ids)[None, :], output_attentions=True, use_cache=False)
     layers = [int(m.layer_idx) for m in modules]
-    if sorted(records) != layers or sorted(values) != layers:
+    complete = sorted(l for l, r in records.items() if {"q", "value"} <= r.keys())
+    if complete != layers:
         raise RuntimeError(
-            f"capture saw rotary calls for layers {sorted(records)} and values for {sorted(values)}, "
-            f"expected {layers}: this model does not route attention through apply_rotary_pos_emb"
+            f"capture saw rotary and attention calls for layers {complete}, expected {layers}: this model does not "
+            "route attention through apply_rotary_pos_emb and eager_attention_forward"
         )
     if out.attentions is None or len(out.attentions) != len(layers):
         raise RuntimeError("the model returned no attention maps; load it with attn_implementation='eager'")
     n = ids.size
+    schedules = [s if records[s.layer]["sliding_window"] is None
+                 else dataclasses.replace(s, sliding_window=int(records[s.layer]["sliding_window"])) for s in schedules]
+    order = {s.layer: canonical_permutation(d, s.rotary_dim) for s in schedules}
 
-    def heads(x):  # (1, heads, n, d) -> (heads, n, d)
+    def heads(x, layer):  # (1, heads, n, d) -> (heads, n, d), canonical layout
         if x.ndim != 4 or x.shape[0] != 1 or x.shape[2] != n or x.shape[3] != d:
             raise RuntimeError(f"unexpected rotary input shape {tuple(x.shape)} (expected (1, heads, {n}, {d}))")
-        return x[0].float().numpy()
+        return x[0].float().numpy()[..., order[layer]]
 
-    def table(x):  # cos/sin arrive as (1, n, d)
-        return x.reshape(n, d).float().numpy()
-
-    def split_values(x):  # (1, n, G * d) -> (G, n, d)
-        return x[0].reshape(n, -1, d).transpose(0, 1).float().numpy()
+    def table(x, layer, fill):  # cos/sin arrive as (1, n, r); unrotated coordinates turn by angle 0
+        x = x.reshape(n, -1).float().numpy()
+        return np.concatenate([x, np.full((n, d - x.shape[1]), fill)], axis=1)[:, order[layer]]
 
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     if tokens is None:
@@ -393,15 +424,16 @@ def capture(model: Any, input_ids: Sequence[int], tokens: Sequence[str] | None =
         model_name=model_name or str(getattr(model.config, "_name_or_path", type(model).__name__)),
         token_ids=ids,
         tokens=tuple(tokens),
-        queries=np.stack([heads(records[l]["q"]) for l in layers]),
-        keys=np.stack([heads(records[l]["k"]) for l in layers]),
-        values=np.stack([split_values(values[l]) for l in layers]),
+        queries=np.stack([heads(records[l]["q"], l) for l in layers]),
+        keys=np.stack([heads(records[l]["k"], l) for l in layers]),
+        values=np.stack([records[l]["value"][0].float().numpy() for l in layers]),
         attention=np.stack([a[0].float().numpy() for a in out.attentions]),
         logits=out.logits[0].float().numpy(),
-        rotary_cos=np.stack([table(records[l]["cos"]) for l in layers]),
-        rotary_sin=np.stack([table(records[l]["sin"]) for l in layers]),
+        rotary_cos=np.stack([table(records[l]["cos"], l, 1.0) for l in layers]),
+        rotary_sin=np.stack([table(records[l]["sin"], l, 0.0) for l in layers]),
         schedules=tuple(schedules),
         dtype=dtype,
+        meta={"max_position_embeddings": int(getattr(_text_config(model.config), "max_position_embeddings", 0) or n)},
     )
 
 
