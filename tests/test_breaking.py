@@ -7,33 +7,34 @@ import pytest
 
 from ropelab.checks import tolerances
 from ropelab.checks.findings import breaking
-from ropelab.constructions.models import recall, training
+from ropelab.constructions.models import synthetic_tasks as tasks
+from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
 
-TASK = recall.RecallTask(n_values=4, n_distractors=8)
+TASK = tasks.RecallTask(n_values=4, n_distractors=8)
 MODEL = tf.ModelConfig(vocab_size=TASK.vocab_size, d_model=16, n_layers=1, n_heads=2, head_dim=8)
 CFG = training.TrainConfig(seq_len=12, batch_size=4, steps=6, warmup_steps=1, eval_every=3, eval_windows=8,
                            checkpoint_every=3)
 
 
 def test_the_value_sits_at_the_stated_distance_and_only_once():
-    tokens, answers = recall.recall_batch(TASK, np.random.default_rng(1), 64, 20)
+    tokens, answers = tasks.recall_batch(TASK, np.random.default_rng(1), 64, 20)
     is_value = tokens < TASK.n_values
     assert np.all(is_value.sum(axis=1) == 1)
     assert np.all(tokens[np.arange(64), is_value.argmax(axis=1)] == answers)
     assert np.all(tokens[:, -1] == TASK.query)
     with pytest.raises(ValueError, match="distances must lie"):
-        recall.recall_batch(TASK, np.random.default_rng(1), 1, 5, np.array([5]))
+        tasks.recall_batch(TASK, np.random.default_rng(1), 1, 5, np.array([5]))
 
 
 def test_training_is_deterministic_and_resumes_bit_for_bit(tmp_path):
     spec = training.RunSpec(MODEL, tf.PositionalEncoding("rope", 100.0), CFG, seed=3)
-    whole = recall.train_recall(TASK, spec)
-    again = recall.train_recall(TASK, spec)
+    whole = tasks.train_task(TASK, spec)
+    again = tasks.train_task(TASK, spec)
     assert whole.train_loss == again.train_loss
     ckpt = tmp_path / "run.ckpt"
-    recall.train_recall(TASK, spec, ckpt, until_step=3)
-    resumed = recall.train_recall(TASK, spec, ckpt)
+    tasks.train_task(TASK, spec, ckpt, until_step=3)
+    resumed = tasks.train_task(TASK, spec, ckpt)
     assert resumed.train_loss == whole.train_loss and resumed.validation == whole.validation
 
 
@@ -83,7 +84,7 @@ def test_pair_terms_rebuild_the_models_own_attention():
 
     enc = tf.PositionalEncoding("rope", 100.0)
     params = tf.init_params(MODEL, jax.random.PRNGKey(0))
-    tokens, _ = recall.recall_batch(TASK, np.random.default_rng(0), 1, 10)
+    tokens, _ = tasks.recall_batch(TASK, np.random.default_rng(0), 1, 10)
     _, internals = tf.forward_with_internals(params, jax.numpy.asarray(tokens[0]), MODEL, enc)
     positions = np.arange(10)[:, None]
     q = np.asarray(enc.encode(internals[0]["q"], positions), dtype=np.float64)[-1]

@@ -1,6 +1,6 @@
 r"""Thm 6.1's breaking law in trained models: where content recall collapses, against the base.
 
-Small transformers learn :mod:`ropelab.constructions.models.recall` (name the one value token
+Small transformers learn :mod:`ropelab.constructions.models.synthetic_tasks` (name the one value token
 seen ``distance`` tokens back among distractors) at distances up to ``T``, with RoPE at several
 bases, p-RoPE at the same bases, and NoPE. Evaluated at distances up to ``16 T``, RoPE's accuracy
 is predicted to collapse near the breaking context of the channels the model relies on, which
@@ -31,7 +31,8 @@ from scipy import stats
 
 from ropelab.constructions import frequencies
 from ropelab.constructions.atomic import write_text_atomically
-from ropelab.constructions.models import recall, training
+from ropelab.constructions.models import synthetic_tasks as tasks
+from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
 from ropelab.theory import semantic_channels as th_sc
 
@@ -50,7 +51,7 @@ class Preset:
     name: str
     description: str
     model: tf.ModelConfig
-    task: recall.RecallTask
+    task: tasks.RecallTask
     train: training.TrainConfig
     range_multiples: tuple[float, ...]
     """The slowest pair's semantic range, as multiples of ``T``: one base per entry."""
@@ -71,12 +72,12 @@ class Preset:
         return sorted({max(1, int(round(m * T))) for m in self.distance_multiples})
 
 
-def _task_model(task: recall.RecallTask, d_model: int, n_layers: int, n_heads: int, head_dim: int) -> tf.ModelConfig:
+def _task_model(task: tasks.RecallTask, d_model: int, n_layers: int, n_heads: int, head_dim: int) -> tf.ModelConfig:
     return tf.ModelConfig(vocab_size=task.vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
                           head_dim=head_dim)
 
 
-_TASK = recall.RecallTask(n_values=16, n_distractors=32)
+_TASK = tasks.RecallTask(n_values=16, n_distractors=32)
 PRESETS = {
     "smoke": Preset("smoke", "pipeline check only (seconds): two bases, one seed, 20 steps; no findings",
                     _task_model(_TASK, 32, 1, 2, 8), _TASK,
@@ -169,13 +170,13 @@ def pair_shares(params: dict, tokens: np.ndarray, answers_at: np.ndarray, model:
     return np.mean(shares, axis=0)
 
 
-def _evaluate(preset: Preset, engine: recall.RecallTrainer, params: dict, seed: int) -> list[float]:
+def _evaluate(preset: Preset, engine: tasks.TaskTrainer, params: dict, seed: int) -> list[float]:
     out = []
     for distance in preset.distances():
         rng = np.random.default_rng((seed, 10**6 + distance))
-        tokens, answers = recall.recall_batch(preset.task, rng, preset.eval_sequences, distance + 8,
-                                              np.full(preset.eval_sequences, distance))
-        out.append(engine.accuracy(params, tokens, answers))
+        tokens, answers = tasks.recall_batch(preset.task, rng, preset.eval_sequences, distance + 8,
+                                             np.full(preset.eval_sequences, distance))
+        out.append(engine.accuracy(params, *tasks.recall_targets(tokens, answers)))
     return out
 
 
@@ -200,8 +201,8 @@ def run(preset: Preset, out_dir: str | Path, seeds: int | None = None, progress=
         spec = training.RunSpec(preset.model, enc, preset.train, seed)
         ckpt = out_dir / "checkpoints" / f"{label}_seed{seed}.ckpt"
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-        state = recall.train_recall(preset.task, spec, ckpt)
-        engine = recall.recall_trainer(preset.model, enc, preset.train)
+        state = tasks.train_task(preset.task, spec, ckpt)
+        engine = tasks.task_trainer(preset.model, enc, preset.train)
         accuracy = _evaluate(preset, engine, state.params, seed)
         freqs = enc.frequencies(preset.model.head_dim)
         rotating = freqs[freqs > 0]
@@ -209,7 +210,7 @@ def run(preset: Preset, out_dir: str | Path, seeds: int | None = None, progress=
         rng = np.random.default_rng((seed, 2**32))
         T = preset.train.seq_len
         distances = rng.integers(1, T, size=16)
-        tokens, _ = recall.recall_batch(preset.task, rng, 16, T, distances)
+        tokens, _ = tasks.recall_batch(preset.task, rng, 16, T, distances)
         shares = pair_shares(state.params, tokens, T - 1 - distances, preset.model, enc)
         results["runs"].append({
             "label": label, "schedule": enc.schedule, "theta": enc.theta, "fraction": enc.fraction, "seed": seed,
