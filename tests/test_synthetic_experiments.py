@@ -1,4 +1,4 @@
-"""The breaking-law experiment: the recall task, resumable training, and the smoke pipeline."""
+"""The synthetic-task experiments: the recall and offset tasks, resumable training, the pipelines."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ropelab.checks import tolerances
-from ropelab.checks.findings import breaking
+from ropelab.checks.findings import breaking, offset
 from ropelab.constructions.models import synthetic_tasks as tasks
 from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
@@ -103,3 +103,38 @@ def test_pair_terms_rebuild_the_models_own_attention():
     bound = 2 * tolerances.rotation_identity(np.float32, MODEL.head_dim, 9.0, scale).value
     assert np.max(np.abs(row(right) - model_row)) <= bound
     assert np.max(np.abs(row(wrong) - model_row)) > bound
+
+
+def test_offset_targets_are_the_tokens_offset_back_and_bos_is_never_scored():
+    task = tasks.OffsetTask(n_symbols=6, offset=4)
+    tokens, targets, mask = tasks.offset_batch(task, np.random.default_rng(2), 16, 12)
+    scored = mask.astype(bool)
+    rows, cols = np.nonzero(scored)
+    assert np.all(targets[rows, cols] == tokens[rows, cols - 4])
+    assert np.all(targets[scored] != task.bos) and np.all(tokens[:, 0] == task.bos)
+    with pytest.raises(ValueError, match="offset must lie"):
+        tasks.offset_batch(tasks.OffsetTask(6, 11), np.random.default_rng(2), 1, 12)
+
+
+def test_paired_verdicts_follow_the_interval():
+    assert offset._verdict(offset.paired_difference([0.1, 0.2, 0.15], [0.9, 0.95, 0.9]), -1) == "holds"
+    assert offset._verdict(offset.paired_difference([0.9, 0.95, 0.9], [0.1, 0.2, 0.15]), -1) == "does not hold"
+    assert offset._verdict(offset.paired_difference([0.5, 0.6, 0.4], [0.5, 0.5, 0.5]), -1) == "undecided at this power"
+    assert offset._verdict(offset.paired_difference([0.5], [0.4]), -1).startswith("undecided")
+
+
+@pytest.mark.slow
+def test_offset_smoke_preset_runs_and_reports_no_finding(tmp_path):
+    results = offset.run(offset.PRESETS["smoke"], tmp_path)
+    assert json.loads((tmp_path / offset.RESULTS_NAME).read_text())["findings"] == results["findings"]
+    assert results["findings"] == ["pipeline check only: this preset trains too briefly to support any finding"]
+    for run in results["runs"]:
+        bands = run["bands"]
+        assert abs(bands["top"]) + abs(bands["middle"]) + abs(bands["bottom"]) <= 1 + 1e-9
+
+
+@pytest.mark.parametrize("module", [breaking, offset])
+def test_committed_small_runs_explain_themselves(module):
+    text = module.explain()
+    assert "Findings:" in text and "Set-up" in text
+    assert "pipeline check only" not in text
