@@ -121,6 +121,8 @@ def test_paired_verdicts_follow_the_interval():
     assert offset._verdict(offset.paired_difference([0.9, 0.95, 0.9], [0.1, 0.2, 0.15]), -1) == "does not hold"
     assert offset._verdict(offset.paired_difference([0.5, 0.6, 0.4], [0.5, 0.5, 0.5]), -1) == "undecided at this power"
     assert offset._verdict(offset.paired_difference([0.5], [0.4]), -1).startswith("undecided")
+    assert offset._verdict(offset.paired_difference([1.0, 1.0, 0.995], [1.0, 0.995, 1.0]), 0) == "holds"
+    assert offset._verdict(offset.paired_difference([0.5, 0.6, 0.55], [1.0, 0.99, 1.0]), 0) == "does not hold"
 
 
 @pytest.mark.slow

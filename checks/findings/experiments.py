@@ -109,4 +109,27 @@ EXPERIMENTS: dict[str, Experiment] = {
         explain=_explain_table2,
         sections=_table2_sections,
     ),
+    "breaking": Experiment(
+        id="breaking",
+        label="Thm 6.1 (trained)",
+        statement="Content recall across distance collapses near the breaking context of the channels a trained "
+                  "head relies on: with RoPE the collapse distance scales as 1/g_min; p-RoPE's unrotated pairs "
+                  "cannot break.",
+        command="ropelab experiment breaking --preset small",
+        explain=lambda: _findings_module("breaking").explain(),
+    ),
+    "offset": Experiment(
+        id="offset",
+        label="Thm 5.3, Prop 5.2 (trained)",
+        statement="Copying at a fixed offset needs a positional head: RoPE builds it from its highest "
+                  "frequencies, NoPE cannot beyond its BOS anchor, reversed p-RoPE pays for it.",
+        command="ropelab experiment offset --preset small",
+        explain=lambda: _findings_module("offset").explain(),
+    ),
 }
+
+
+def _findings_module(name: str):
+    from . import breaking, offset
+
+    return {"breaking": breaking, "offset": offset}[name]

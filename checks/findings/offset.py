@@ -40,6 +40,8 @@ LEARNED_ACCURACY = 0.9
 CONFIDENCE = 0.95
 REFERENCE = "rope"
 """Paired differences are taken against RoPE."""
+EQUIVALENCE_MARGIN = 0.02
+"""Two encodings copy equally well when their accuracy difference's interval lies within this."""
 
 
 @dataclass(frozen=True)
@@ -185,23 +187,40 @@ def summarise(results: dict) -> dict:
         runs = sorted(runs, key=lambda r: r["seed"])
         paired = [r for r in runs if any(x["seed"] == r["seed"] for x in reference)]
         ref = [next(x for x in reference if x["seed"] == r["seed"]) for r in paired]
+        never = 2 * results["config"]["train"]["steps"]  # a run that never learns counts as twice the budget
         out[label] = {"accuracy": [r["accuracy"] for r in runs],
                       "steps_to_learn": [r["steps_to_learn"] for r in runs],
                       "top_band_share": [r["bands"]["top"] for r in runs],
                       "difference_to_rope": None if label == REFERENCE else paired_difference(
-                          [r["accuracy"] for r in paired], [x["accuracy"] for x in ref])}
+                          [r["accuracy"] for r in paired], [x["accuracy"] for x in ref]),
+                      "extra_steps_to_learn": None if label == REFERENCE else paired_difference(
+                          [never if r["steps_to_learn"] is None else r["steps_to_learn"] for r in paired],
+                          [never if x["steps_to_learn"] is None else x["steps_to_learn"] for x in ref])}
     return out
 
 
 def _verdict(diff: dict | None, expected_sign: int) -> str:
+    """holds / does not hold / undecided for a paired difference expected below 0 (-1), above 0 (+1)
+    or within :data:`EQUIVALENCE_MARGIN` of 0 (0)."""
     if diff is None:
         return "undecided (fewer than 2 seeds)"
     lo, hi = diff["interval"]
+    if expected_sign == 0:
+        if -EQUIVALENCE_MARGIN <= lo and hi <= EQUIVALENCE_MARGIN:
+            return "holds"
+        return "does not hold" if hi < -EQUIVALENCE_MARGIN or lo > EQUIVALENCE_MARGIN else "undecided at this power"
     if expected_sign < 0 and hi < 0 or expected_sign > 0 and lo > 0:
         return "holds"
     if expected_sign < 0 and lo > 0 or expected_sign > 0 and hi < 0:
         return "does not hold"
     return "undecided at this power"
+
+
+def _stat(name: str, d: dict | None, fmt: str) -> str:
+    if d is None:
+        return f"{name}: fewer than 2 seeds"
+    return (f"{name} {d['mean']:{fmt}}, 95% CI [{d['interval'][0]:{fmt}}, {d['interval'][1]:{fmt}}] "
+            f"over {d['seeds']} seeds")
 
 
 def findings(results: dict, report: bool) -> list[str]:
@@ -210,13 +229,19 @@ def findings(results: dict, report: bool) -> list[str]:
         return ["pipeline check only: this preset trains too briefly to support any finding"]
     s = results["summary"]
     lines = []
-    for label, text, sign in (("nope", "NoPE copies at the offset worse than RoPE (Prop 5.2; BOS is its only anchor)", -1),
-                              ("reversed_0.75", "reversed p-RoPE (highest quarter removed) is worse than RoPE", -1),
-                              ("p_rope_0.75", "p-RoPE 0.75 (highest frequencies kept) is worse than RoPE", -1)):
-        if label in s:
-            d = s[label]["difference_to_rope"]
-            stat = "" if d is None else f": accuracy difference {d['mean']:+.3f}, 95% CI [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}] over {d['seeds']} seeds"
-            lines.append(f"{text}{stat}; {_verdict(d, sign)}")
+    if "nope" in s:
+        d = s["nope"]["difference_to_rope"]
+        lines.append("NoPE copies at the offset worse than RoPE (Prop 5.2; BOS is its only anchor): "
+                     f"{_stat('accuracy difference', d, '+.3f')}; {_verdict(d, -1)}")
+    if "reversed_0.75" in s:
+        d = s["reversed_0.75"]["extra_steps_to_learn"]
+        lines.append(f"reversed p-RoPE (highest quarter removed) pays for the head: it needs more steps than RoPE to "
+                     f"reach {LEARNED_ACCURACY} accuracy ({_stat('extra steps', d, '+.0f')}); {_verdict(d, +1)}; "
+                     f"final {_stat('accuracy difference', s['reversed_0.75']['difference_to_rope'], '+.3f')}")
+    if "p_rope_0.75" in s:
+        d = s["p_rope_0.75"]["difference_to_rope"]
+        lines.append(f"p-RoPE 0.75 (highest frequencies kept) copies as well as RoPE (within {EQUIVALENCE_MARGIN} "
+                     f"accuracy): {_stat('accuracy difference', d, '+.3f')}; {_verdict(d, 0)}")
     if "rope" in s:
         top = s["rope"]["top_band_share"]
         lines.append(f"RoPE's offset head takes {np.mean(top):.2f} of its offset logit from the top quarter of pairs "

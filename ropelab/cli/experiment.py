@@ -57,7 +57,7 @@ class LiveProgress(Progress):
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``ropelab experiment table2`` to the ``ropelab`` command."""
+    """Add ``ropelab experiment table2|breaking|offset`` to the ``ropelab`` command."""
     experiment = typer.Typer(no_args_is_help=True, help="Train small models to test the paper's empirical claims.")
 
     @experiment.command("table2")
@@ -105,7 +105,62 @@ def register(app: typer.Typer) -> None:
         for name in (table2.RESULTS_NAME, table2.TABLE_NAME, f"{table2.FIGURE_NAME}.png", f"{table2.FIGURE_NAME}.pdf"):
             say(f"wrote {out_dir / name}")
 
+    for name in ("breaking", "offset"):
+        experiment.command(name)(_synthetic_command(name))
+
     app.add_typer(experiment, name="experiment")
+
+
+class RunsProgress:
+    """The ``add_task`` / ``update(advance=1)`` calls of the synthetic experiments, as :class:`Steps`."""
+
+    def __init__(self, steps: Steps):
+        self.steps = steps
+
+    def add_task(self, description: str, total: float | None = None, **_) -> int:
+        return 0
+
+    def update(self, task: int, advance: float = 0, description: str | None = None, **_) -> None:
+        if advance:
+            self.steps.finish(self.steps.items[len(self.steps.done)])
+
+
+def _synthetic_command(name: str):
+    """``ropelab experiment breaking|offset``: train, evaluate, write the results JSON, print the findings."""
+    def command(
+        preset: Annotated[str, typer.Option(help="smoke (a pipeline check, no findings), small (the committed run), "
+                                                 "gpu (an accelerator)", metavar="NAME")] = "small",
+        seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
+                                                  metavar="N")] = None,
+        out: Annotated[Path | None, typer.Option(help="output folder (default: results/EXPERIMENT_PRESET)",
+                                                 metavar="FOLDER")] = None,
+    ) -> None:
+        from ropelab.constructions.models.training import CheckpointError
+
+        module = _synthetic_module(name)
+        if preset not in module.PRESETS:
+            fail_unknown("preset", preset, list(module.PRESETS))
+        chosen = module.PRESETS[preset]
+        out_dir = writable_folder(out if out is not None else Path("results") / f"{name}_{preset}", "--out")
+        n_seeds = seeds or chosen.seeds
+        say(f"{name} preset {preset}: {chosen.description}; output {out_dir}")
+        runs = [f"{label} seed {seed}" for seed in range(n_seeds) for label, _ in module.encodings(chosen)]
+        with Steps("training", runs) as steps:
+            try:
+                results = module.run(chosen, out_dir, seeds=seeds, progress=RunsProgress(steps))
+            except CheckpointError as err:
+                fail(f"{err}; delete that file to restart the run from scratch", code=1)
+        console.print(Text(module.explain(results)))
+        say(f"wrote {out_dir / module.RESULTS_NAME}")
+
+    command.__doc__ = _synthetic_module(name).__doc__.split("\n\n")[0].replace("\n", " ")
+    return command
+
+
+def _synthetic_module(name: str):
+    from ropelab.checks.findings import breaking, offset
+
+    return {"breaking": breaking, "offset": offset}[name]
 
 
 WIDE = 120
