@@ -37,7 +37,7 @@ _LEMMA_A1 = "Lemma A.1: delta_N > 0 (claim frequency_multiple_never_full_turn)"
 _NUMERIC_SCOPE = ("three heads: one pair g = 1 (N <= 100), top 8 pairs of d=64, theta=5e5 with random weights "
                   "(N <= 10^5), top 16 pairs of d=256, theta=1e4 (N <= 10^6); N in {2, 10, ..., 10^6}, "
                   "eps in {0.1, 1e-3, 1e-6}, every row")
-_CERT_SCOPE = ("top 16 pairs of d=256, theta=1e4 (exact frequencies 10^4^(-2m/256) as Arb balls), eps = 1e-3, "
+_CERT_SCOPE = ("top 16 pairs of d=256, theta=1e4 (exact frequencies (10^4)^(-2m/256) as Arb balls), eps = 1e-3, "
                "N in {10^3, 10^4, 10^5, 10^6}, every row, at the float64 explicit scale the package computes")
 
 

@@ -155,6 +155,8 @@ def _kind(word: str) -> str:
         return "weak"
     if re.fullmatch(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,})+", core):  # log-log, all-ones
         return "text"
+    if "`" in core or re.fullmatch(r"_\w+|\w+(?:_\w+){2,}", core):  # code: `x`, _MAX_WAVELENGTH, p_rope_frequency
+        return "text"
     if re.search(r"[_^|=<>/]|\d[a-zA-Z(]|[a-zA-Z*]\(|\.\.|[A-Za-z]\*|[A-Za-z0-9][-+][A-Za-z0-9]", core):
         # names with a sub/superscript, bars, calls, fractions, ranges; not float32, log-log or p-RoPE
         pieces = [p for p in re.split(r"[^A-Za-z]+", re.sub(r"_[A-Za-z]+", "", core)) if p]
