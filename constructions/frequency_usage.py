@@ -17,6 +17,8 @@ The measurements of Barbero et al. (2025) §4 on captured queries, keys and valu
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import rotary
@@ -24,13 +26,17 @@ from . import validation as _v
 
 
 def pair_norms(x: object, layout: str = "half") -> np.ndarray:
-    r"""2-norm of each rotary pair: shape ``(..., d)`` in, ``(..., d/2)`` out (float64).
+    r"""2-norm of each rotary pair: shape ``(..., d)`` in, ``(..., d/2)`` out (float64; a JAX array
+    in, as inside ``jit``, stays a JAX array of its dtype).
 
     :math:`|x^{(m)}| = \sqrt{x_{a(m)}^2 + x_{b(m)}^2}` with ``(a(m), b(m))`` the layout's pair.
 
     >>> pair_norms([3.0, 0.0, 4.0, 1.0]).tolist()
     [5.0, 1.0]
     """
+    if isinstance(x, jax.Array):  # inside jit (a trained model's heads): stay traced, in x's dtype
+        first, second = rotary.pair_indices(_v.head_dim(x.shape[-1], "x.shape[-1]"), layout)
+        return jnp.hypot(x[..., first], x[..., second])
     arr = np.asarray(x, dtype=np.float64)
     first, second = rotary.pair_indices(_v.head_dim(arr.shape[-1], "x.shape[-1]"), layout)
     return np.hypot(arr[..., first], arr[..., second])

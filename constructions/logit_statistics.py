@@ -27,6 +27,10 @@ def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: ob
     distances only, so they are formed once (in float64) for the whole batch. ``rotate`` is
     the rotary map (a wrong one, for a negative control, has its signature).
 
+    Deliberately independent of :func:`ropelab.constructions.relative.logits_at_distances`, which
+    evaluates the same quantity from exact phases: this one goes through the rotary map itself,
+    so the statistics claims check the map that models use.
+
     >>> import numpy as np
     >>> a = logits_at_distances(np.array([1.0, 0.0]), np.array([1.0, 0.0]), [np.pi / 2], [0, 1, 2])
     >>> np.round(np.asarray(a), 12).tolist()

@@ -19,23 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ropelab.constructions.frequency_usage import pair_norms
 from ropelab.constructions.models import transformer as tf
 
 POSITIONAL_WEIGHT = 0.5
 """A head is called positional when its mean attention on one fixed offset (0 or 1) exceeds
 1/2: by Lemma A.3 a weight above 1/2 can only sit on the row's largest logit."""
-
-
-def pair_norms(x: jax.Array) -> jax.Array:
-    r"""Norm of every frequency pair of ``x`` in the half layout, shape ``(..., d/2)``.
-
-    :math:`\lVert x^{(m)} \rVert = \sqrt{x_m^2 + x_{m+d/2}^2}`.
-
-    >>> pair_norms(jnp.array([3.0, 0.0, 4.0, 1.0])).tolist()
-    [5.0, 1.0]
-    """
-    half = x.shape[-1] // 2
-    return jnp.sqrt(x[..., :half] ** 2 + x[..., half:] ** 2)
 
 
 @dataclass(frozen=True)
