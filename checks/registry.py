@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib
 
-from . import claims as _claims
+from . import claims as claim_modules
 from .claim import Claim
 
 
 def _discover() -> dict[str, Claim]:
     found: dict[str, Claim] = {}
-    for name in _claims.MODULES:
-        module = importlib.import_module(f"{_claims.__name__}.{name}")
+    for name in claim_modules.MODULES:
+        module = importlib.import_module(f"{claim_modules.__name__}.{name}")
         for claim in getattr(module, "CLAIMS", []):
             if claim.id in found:
                 raise ValueError(f"claim id {claim.id!r} is registered twice")
