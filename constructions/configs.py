@@ -372,9 +372,11 @@ def load_configs(path: str | Path, context: int | None = None) -> list[RopeConfi
     """Read ``path`` (``.toml``, or JSON otherwise) with :func:`parse_configs`."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ValueError(f"cannot read config file {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {path} is not text (a JSON, TOML or HF config.json is expected)") from None
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:

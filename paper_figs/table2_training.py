@@ -84,10 +84,13 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
         ax.errorbar(paper[v.paper_row][0], spread["mean"], yerr=err, fmt=marker, color=_colour(v.id), capsize=3,
                     mfc="white" if "500k" in v.id or "0.25" in v.id else _colour(v.id), label=v.id)
     ax.legend(fontsize=7, loc="upper left")
-    corr = results["summary"]["rank_correlation_with_paper_at_T"]["wiki"]
     ax.set_xlabel("paper: Gemma 2B validation perplexity (Wiki)")
     ax.set_ylabel(f"ours: perplexity at T={T} (mean ± sd)")
-    ax.set_title(f"(c) ours vs the paper (Spearman rho={corr['spearman_rho']:.2f}, p={corr['p_value']:.2f})")
+    if table2.is_pipeline_check(results):  # untrained models: no comparison with the paper is drawn
+        ax.set_title("(c) pipeline check: not compared with the paper")
+    else:
+        corr = results["summary"]["rank_correlation_with_paper_at_T"]["wiki"]
+        ax.set_title(f"(c) ours vs the paper (Spearman rho={corr['spearman_rho']:.2f}, p={corr['p_value']:.2f})")
 
     ax = axes[1, 1]
     # heads of different seeds are different heads, so one seed's model is drawn, not an average

@@ -143,6 +143,11 @@ CASES = {
     "experiment unknown preset": (lambda t: ["experiment", "table2", "--preset", "huge"], "unknown preset: huge"),
     "figs unknown name": (lambda t: ["figs", "no_such_figure", "--out", str(t / "f")], "unknown figure"),
     "bench unknown workload": (lambda t: ["bench", "no-such-workload"], "unknown workload"),
+    "zoo --config binary": (lambda t: ["zoo", "--config", str(binary(t))], "binary.json is not text"),
+    "experiment breaking unknown preset": (lambda t: ["experiment", "breaking", "--preset", "huge"],
+                                           "unknown preset: huge"),
+    "experiment offset --out is a file": (lambda t: ["experiment", "offset", "--preset", "smoke", "--out",
+                                                     str(a_file(t))], "--out must be a folder"),
 }
 
 
