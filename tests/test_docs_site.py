@@ -452,4 +452,4 @@ def test_errata_page_needs_the_errata_module(monkeypatch):
     page = site_hook.errata_page()
     for record in ERRATA:  # every erratum, with what shows it
         assert f"## {record.id}. " in page
-    assert "claim rope_head_can_be_previous_token" in page
+    assert "(claims/rope_head_can_be_previous_token.md)" in page  # each erratum links the claims that show it
