@@ -318,8 +318,38 @@ def _gemma_section() -> FindingsSection:
         records=tuple(records))
 
 
+# What the paper says beside each training finding, keyed by how the finding line begins
+# (a line with no paper counterpart, such as a control, has none).
+EXPERIMENT_PAPER = {
+    "table2": {
+        "rope_": "Gemma 7B: the lowest frequencies carry the largest q, k norms (Sec 4, Fig 3)",
+        "p_rope_": "Gemma 7B: the lowest frequencies carry the largest q, k norms (Sec 4, Fig 3)",
+    },
+    "breaking": {
+        "RoPE collapse distance": "a channel at frequency g breaks after about pi/(2g) tokens (Thm 6.1): "
+                                  "collapse distance ~ 1/g_min, log-log slope -1",
+        "p-RoPE 0.75": "pairs left unrotated never break (Thm 6.1 does not apply at g = 0)",
+        "NoPE": "no rotation: nothing to break",
+    },
+    "offset": {
+        "NoPE copies": "a NoPE head cannot be diagonal or previous-token beyond BOS (Prop 5.2)",
+        "reversed p-RoPE": "positional heads are built from the highest frequencies (Thm 5.3, Sec 5), "
+                           "which reversed p-RoPE removes",
+        "p-RoPE 0.75": "p-RoPE keeps the highest frequencies, so it builds the Thm 5.3 heads as RoPE does (Table 1)",
+        "RoPE's offset head": "positional heads use the highest frequencies (Sec 4-5, Figs 4-6)",
+    },
+}
+
+
 def _experiment_section(experiment, results: dict, paper_of_first: str | None, figure: Path | None) -> FindingsSection:
-    records = tuple(FindingRecord(section=experiment.label, statement=line, paper=paper_of_first if n == 0 else None,
+    said = EXPERIMENT_PAPER.get(experiment.id, {})
+
+    def paper(n: int, line: str) -> str | None:
+        if n == 0 and paper_of_first is not None:
+            return paper_of_first
+        return next((text for start, text in said.items() if line.startswith(start)), None)
+
+    records = tuple(FindingRecord(section=experiment.label, statement=line, paper=paper(n, line),
                                   ours=None, statistic=None, outcome=outcome_of(line), figure=figure)
                     for n, line in enumerate(results["findings"]))
     return FindingsSection(title=f"{experiment.label}: the {experiment.id} experiment ({results['preset']} preset)",
@@ -339,7 +369,6 @@ def findings_sections() -> list[FindingsSection]:
         _gemma_section(),
         _experiment_section(EXPERIMENTS["table2"], table2.load_results(), table2_paper,
                             _result_file("table2_small", f"{table2.FIGURE_NAME}.png")),
-        _experiment_section(EXPERIMENTS["breaking"], breaking.load_results(),
-                            "collapse distance ~ 1/g_min: log-log slope -1 (Thm 6.1)", None),
+        _experiment_section(EXPERIMENTS["breaking"], breaking.load_results(), None, None),
         _experiment_section(EXPERIMENTS["offset"], offset.load_results(), None, None),
     ]
