@@ -5,6 +5,8 @@ the symbolic steps, the worked instance of ``explain()``, and the claim's record
 ``ropelab verify --json`` report (if there is one). Figures are rendered through
 :data:`ropelab.paper_figs.FIGURES` and captioned with their module's docstring, so a new
 figure module shows up in the site and the report without being listed anywhere.
+:func:`findings_sections` gathers the measured findings (Gemma 3 270M and the training
+experiments) from the committed results, for the site's findings page and the report alike.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -216,3 +219,156 @@ def render_available_figures(
         if on_figure is not None:
             on_figure(name, "skipped" if name in skipped else "drawn")
     return drawn, skipped
+
+
+# --- measured findings (Gemma 3 270M: Sec 4-6, App C, Tables 3-5; the three training experiments) ---
+
+NO_DECISION_RULE = "no decision rule"
+"""The outcome of a measured comparison that states numbers without a rule to decide it."""
+
+# The committed Gemma 3 270M figure that shows each finding (None: no committed figure does).
+GEMMA_FIGURE = {
+    "low_frequencies_carry_largest_query_key_norms": "gemma_layer_norms.png",
+    "values_show_no_frequency_pattern": "gemma_layer_norms.png",
+    "positional_heads_use_highest_frequencies": "gemma_positional_heads.png",
+    "larger_base_starts_band_at_lower_pair_index": "gemma_layer_norms.png",
+    "band_onset_near_critical_pair_index": "gemma_layer_norms.png",
+    "positional_margins_come_from_high_band": "gemma_head_types.png",
+    "content_margins_come_from_low_band": "gemma_head_types.png",
+    "semantic_channels_hold_within_context": "gemma_head_types.png",
+}
+_VERDICT = re.compile(r"\b(does not hold|holds|undecided(?: at this power| \([^)]*\))?)")
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """One measured statement beside the paper's.
+
+    ``outcome`` is "holds", "does not hold", "undecided ...", "not measurable" or
+    :data:`NO_DECISION_RULE`; ``paper``, ``ours`` and ``statistic`` are ``None`` where the
+    statement itself carries the numbers; ``figure`` is a committed PNG or ``None``.
+    """
+
+    section: str
+    statement: str
+    paper: str | None
+    ours: str | None
+    statistic: str | None
+    outcome: str
+    figure: Path | None
+
+
+@dataclass(frozen=True)
+class FindingsSection:
+    """The findings of one experiment (one model or one training set-up), with what it is and how to rerun it."""
+
+    title: str
+    about: str
+    command: str
+    records: tuple[FindingRecord, ...]
+
+
+def outcome_of(line: str) -> str:
+    """The verdict a finding line states (its first "holds" / "does not hold" / "undecided ..."),
+    else :data:`NO_DECISION_RULE`.
+
+    >>> outcome_of("the 1/g_min law (slope -1) does not hold")
+    'does not hold'
+    >>> outcome_of("accuracy difference -0.9, 95% CI [-0.91, -0.88]; holds; final ...")
+    'holds'
+    >>> outcome_of("rho=0.46 (p=0.29)")
+    'no decision rule'
+    """
+    found = _VERDICT.search(line)
+    return found.group(1) if found else NO_DECISION_RULE
+
+
+def _result_file(folder: str, name: str) -> Path | None:
+    from importlib import resources
+
+    path = Path(str(resources.files("ropelab.results").joinpath(folder, name)))
+    return path if path.is_file() else None
+
+
+def _gemma_section() -> FindingsSection:
+    from ropelab.checks.findings import model_analysis
+
+    summary = model_analysis.committed_report()
+    records = []
+    for f in summary["findings"]:
+        value = "-" if f["value"] is None else f"{f['value']:.3g}"
+        figure = GEMMA_FIGURE.get(f["id"])
+        records.append(FindingRecord(
+            section=f["label"], statement=f["measured"], paper=f["paper_statement"],
+            ours=f"{value} ({f['uncertainty']})", statistic=f"{f['statistic']}; {f['rule']}",
+            outcome=f["outcome"], figure=figure and _result_file(model_analysis.COMMITTED, figure)))
+    for row in summary["paper_comparison"]:
+        records.append(FindingRecord(
+            section=row["paper_table"].split("_")[0].replace("table", "Table "),
+            statement=f"mean logit over its Cauchy-Schwarz bound after BOS, for the {row['ours'].replace('_', ' ')} head",
+            paper=f"Gemma 7B {row['paper_head']}: diagonal {row['paper_diagonal_over_bound']:.2f}, "
+                  f"previous token {row['paper_previous_over_bound']:.2f}",
+            ours=f"{row['our_head']}: diagonal {row['our_diagonal_over_bound']:.2f}, "
+                 f"previous token {row['our_previous_over_bound']:.2f}",
+            statistic="mean over the tokens after BOS of logit / (|q||k|)", outcome=NO_DECISION_RULE,
+            figure=_result_file(model_analysis.COMMITTED, "gemma_logit_tables.png")))
+    return FindingsSection(
+        title="Gemma 3 270M (Sec 4-6, App C, Tables 3-5)",
+        about=summary["model"]["not_the_paper_model"], command="ropelab analyze-model --committed",
+        records=tuple(records))
+
+
+# What the paper says beside each training finding, keyed by how the finding line begins
+# (a line with no paper counterpart, such as a control, has none).
+EXPERIMENT_PAPER = {
+    "table2": {
+        "rope_": "Gemma 7B: the lowest frequencies carry the largest q, k norms (Sec 4, Fig 3)",
+        "p_rope_": "Gemma 7B: the lowest frequencies carry the largest q, k norms (Sec 4, Fig 3)",
+    },
+    "breaking": {
+        "RoPE collapse distance": "a channel at frequency g breaks after about pi/(2g) tokens (Thm 6.1): "
+                                  "collapse distance ~ 1/g_min, log-log slope -1",
+        "p-RoPE 0.75": "pairs left unrotated never break (Thm 6.1 does not apply at g = 0)",
+        "NoPE": "no rotation: nothing to break",
+    },
+    "offset": {
+        "NoPE copies": "a NoPE head cannot be diagonal or previous-token beyond BOS (Prop 5.2)",
+        "reversed p-RoPE": "positional heads are built from the highest frequencies (Thm 5.3, Sec 5), "
+                           "which reversed p-RoPE removes",
+        "p-RoPE 0.75": "p-RoPE keeps the highest frequencies, so it builds the Thm 5.3 heads as RoPE does (Table 1)",
+        "RoPE's offset head": "positional heads use the highest frequencies (Sec 4-5, Figs 4-6)",
+    },
+}
+
+
+def _experiment_section(experiment, results: dict, paper_of_first: str | None, figure: Path | None) -> FindingsSection:
+    said = EXPERIMENT_PAPER.get(experiment.id, {})
+
+    def paper(n: int, line: str) -> str | None:
+        if n == 0 and paper_of_first is not None:
+            return paper_of_first
+        return next((text for start, text in said.items() if line.startswith(start)), None)
+
+    records = tuple(FindingRecord(section=experiment.label, statement=line, paper=paper(n, line),
+                                  ours=None, statistic=None, outcome=outcome_of(line), figure=figure)
+                    for n, line in enumerate(results["findings"]))
+    return FindingsSection(title=f"{experiment.label}: the {experiment.id} experiment ({results['preset']} preset)",
+                           about=experiment.statement, command=experiment.command, records=records)
+
+
+def findings_sections() -> list[FindingsSection]:
+    """Every measured finding shipped with the package, read from the committed results (nothing is run):
+    Gemma 3 270M's (Sec 4, App C, Tables 3-5), then Table 2 at small scale, ``breaking`` and ``offset``."""
+    from ropelab.checks.findings import breaking, offset, table2
+    from ropelab.checks.findings.experiments import EXPERIMENTS
+
+    paper = table2.paper_facts()["table2_validation_perplexity"]
+    wiki = sorted(paper["rows"].items(), key=lambda item: item[1][0])
+    table2_paper = "Gemma 2B, Wiki validation perplexity: " + " < ".join(f"{row} {values[0]}" for row, values in wiki)
+    return [
+        _gemma_section(),
+        _experiment_section(EXPERIMENTS["table2"], table2.load_results(), table2_paper,
+                            _result_file("table2_small", f"{table2.FIGURE_NAME}.png")),
+        _experiment_section(EXPERIMENTS["breaking"], breaking.load_results(), None, None),
+        _experiment_section(EXPERIMENTS["offset"], offset.load_results(), None, None),
+    ]

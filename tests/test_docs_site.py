@@ -87,7 +87,7 @@ def test_strict_build_has_a_page_for_everything(site):
     for example in (ROOT / "examples").glob("[0-9]*.py"):
         assert (site / "examples" / f"{example.stem}.html").is_file(), example.name
         assert (site / "examples" / example.name).read_text() == example.read_text()
-    for page in ("index.html", "errata.html", "figures.html", "architecture.html", "api/index.html",
+    for page in ("index.html", "errata.html", "findings.html", "figures.html", "architecture.html", "api/index.html",
                  "api/ropelab.constructions.html", "assets/mathjax/tex-chtml.js"):
         assert (site / page).is_file(), page
     nested = [p for p in site.rglob("*/index.html") if p.parent.name not in ("claims", "examples", "api")]
@@ -116,6 +116,42 @@ def test_claim_pages_show_the_verify_status(site):
                 assert f"ropelab explain {claim_id} prints the derivation" in page
         if claim.corrected:
             assert "Corrected reading" in page
+
+
+def _table_rows(path: Path) -> list[list[str]]:
+    """Each table row of a page as its cells' visible text."""
+    rows = re.findall(r"<tr>(.*?)</tr>", path.read_text(), re.S)
+    return [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+            for row in rows]
+
+
+def test_findings_page_shows_every_committed_finding_with_its_outcome(site):
+    from ropelab.checks.findings import breaking, offset, table2
+    from ropelab.checks.findings.model_analysis import committed_report
+
+    page = site / "findings.html"
+    rows = _table_rows(page)
+    summary = committed_report()
+    for finding in summary["findings"]:  # Gemma 3 270M: the paper's statement, the measurement, the outcome
+        row = next((r for r in rows if finding["measured"] in r), None)
+        assert row is not None, finding["id"]
+        assert row[0] == finding["label"] and row[-1] == finding["outcome"]
+        assert finding["paper_statement"] in row and finding["uncertainty"] in row[3]
+    assert any(r[-1] == "does not hold" for r in rows) and any(r[-1] == "holds" for r in rows)
+    for row in summary["paper_comparison"]:  # Tables 3-5 beside the paper's
+        assert any(r[0] == row["paper_table"].split("_")[0].replace("table", "Table ") for r in rows)
+    for module in (table2, breaking, offset):  # the three training experiments, every finding line
+        for line in module.load_results()["findings"]:
+            row = next((r for r in rows if line in r), None)
+            assert row is not None and row[-1] == catalogue.outcome_of(line), line
+    text = _visible_text(page)
+    assert "ropelab analyze-model --committed" in text and summary["model"]["not_the_paper_model"] in text
+    figures = {r.figure for s in catalogue.findings_sections() for r in s.records if r.figure}
+    assert figures
+    for png in figures:
+        assert (site / "findings" / png.parent.name / png.name).read_bytes() == png.read_bytes()
+        assert f'src="findings/{png.parent.name}/{png.name}"' in page.read_text()
+    assert 'href="findings.html"' in (site / "index.html").read_text()  # in the navigation
 
 
 def test_api_pages_render_docstring_maths_and_examples(site):

@@ -55,7 +55,8 @@ def test_report_is_one_self_contained_file(tmp_path, capsys):
     # nothing is fetched from anywhere: images are data URIs, links are anchors in the file
     assert all(u.startswith(("data:", "#")) for u in page.urls), [u for u in page.urls if not u.startswith(("data:", "#"))]
     assert all(u[1:] in page.ids for u in page.urls if u.startswith("#"))
-    assert len(page.images) == len(FIGURES)
+    finding_figures = {r.figure for section in catalogue.findings_sections() for r in section.records if r.figure}
+    assert len(page.images) == len(FIGURES) + len(finding_figures)  # each committed finding figure once
     assert all(f"fig-{name}" in page.ids for name in FIGURES)
     assert all(src.startswith("data:image/png;base64,") and len(src) > 2000 for src in page.images)
     for name in DRAWN_FOR_REAL:  # a real figure goes in whole
@@ -66,6 +67,29 @@ def test_report_is_one_self_contained_file(tmp_path, capsys):
         assert f'id="claim-{claim_id}"' in text
         first_line = REGISTRY[claim_id].explain().splitlines()[0]
         assert html.escape(first_line) in text  # the worked instance is there, escaped
+
+
+def test_report_has_the_findings_section():
+    from ropelab.cli.report import finding_figure_id, render_html
+
+    sections = catalogue.findings_sections()
+    text = render_html(None, [], {}, findings=sections)
+    page = Page(text)
+    assert '<h2 id="findings">Findings</h2>' in text
+    for section in sections:
+        assert html.escape(section.title) in text and html.escape(section.command) in text
+        for r in section.records:
+            # every record's cells, escaped: the statement, the paper's and ropelab's numbers, the outcome last
+            row = f"<td>{html.escape(r.section)}</td><td>{html.escape(r.statement)}</td>"
+            assert row in text, r.statement
+            assert all(f"<td>{html.escape(c)}</td>" in text for c in (r.paper, r.ours, r.statistic) if c is not None)
+            tail = text[text.index(row):]
+            assert tail[:tail.index("</tr>")].endswith(f"<td>{html.escape(r.outcome)}</td>"), r.statement
+            if r.figure:
+                assert finding_figure_id(r.figure) in page.ids
+    outcomes = {r.outcome for s in sections for r in s.records}
+    assert {"holds", "does not hold"} <= outcomes
+    assert "<h2 id=\"findings\">" not in render_html(None, [], {})  # no findings given, no section
 
 
 def test_report_from_json_shows_failures_and_exits_1(tmp_path, capsys):

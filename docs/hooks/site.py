@@ -5,6 +5,8 @@ At every build this hook
 - writes one page per claim of :data:`ropelab.checks.registry.REGISTRY` (statement, corrected
   reading, symbolic steps, status from the last ``ropelab verify --json`` report, figures,
   worked instance, how to run it), an index of claims, a figure gallery and the errata page;
+- writes the findings page from :func:`ropelab.catalogue.findings_sections` (the committed
+  Gemma 3 270M and training results, with their figures; nothing is rerun);
 - turns each ``examples/*.py`` (percent cells) into a page, with the script to download;
 - writes one API page per module and lays out ``build/docs-api`` for the API extractor;
 - copies MathJax from the ``django-static-mathjax`` wheel, so that maths renders offline;
@@ -368,6 +370,9 @@ def on_files(files: Files, config) -> Files:
         pages[f"claims/{s.claim.id}.md"] = claim_page(s, figure_pngs)
     pages["figures.md"] = figures_page(figure_pngs)
     pages["errata.md"] = errata_page()
+    findings = catalogue.findings_sections()
+    _add_finding_figures(files, config, findings)
+    pages["findings.md"] = findings_page(findings)
     examples = example_pages(files, config)
     pages.update(examples)
     modules = api_modules()
@@ -728,6 +733,57 @@ def errata_page() -> str:
     return "\n".join(out)
 
 
+# --- measured findings -----------------------------------------------------------------------
+
+def finding_figure_uri(png: Path) -> str:
+    """Where a committed result figure lies on the site: ``findings/<result folder>/<name>.png``."""
+    return f"findings/{png.parent.name}/{png.name}"
+
+
+def _add_finding_figures(files: Files, config, sections) -> None:
+    """Add every committed figure the findings show (once each)."""
+    pngs = {r.figure for section in sections for r in section.records if r.figure}
+    for png in sorted(pngs):
+        files.append(File.generated(config, finding_figure_uri(png), content=png.read_bytes()))
+
+
+def findings_page(sections) -> str:
+    """Every measured finding (:func:`ropelab.catalogue.findings_sections`): the paper's statement and
+    number, ropelab's, the statistic, the outcome and the figure; the committed results, nothing rerun."""
+    out = ["# Findings\n",
+           "What the paper observed on trained models, measured here on the results committed with the package: "
+           "Gemma 3 270M (Sec 4-6, App C, Tables 3-5) and three small training experiments. These are "
+           "measurements, not proofs; a finding that does not hold on these models is a result, reported as "
+           "plainly as one that holds. \"No decision rule\" marks a comparison that states its numbers without "
+           "a rule deciding it.\n",
+           "| experiment | findings | outcomes |\n|---|---|---|"]
+    for section in sections:
+        outcomes = [r.outcome for r in section.records]
+        counts = ", ".join(f"{outcomes.count(o)} {o}" for o in dict.fromkeys(outcomes))
+        out.append(f"| {text(section.title)} | {len(outcomes)} | {text(counts)} |")
+    out.append("")
+    columns = (("statement", "statement"), ("paper", "the paper"), ("ours", "ropelab"),
+               ("statistic", "statistic and rule"), ("outcome", "outcome"))
+    for section in sections:
+        out.append(f"## {text(section.title)}\n")
+        out.append(f"{text(section.about)}\n")
+        out.append(f"Command: `{section.command}`\n")
+        shown = [(field, title) for field, title in columns
+                 if any(getattr(r, field) is not None for r in section.records)]
+        out.append("| " + " | ".join(["where"] + [title for _, title in shown]) + " |")
+        out.append("|" + "---|" * (len(shown) + 1))
+        for r in section.records:
+            cells = [r.section] + [getattr(r, field) or "-" for field, _ in shown]
+            out.append("| " + " | ".join(text(c) for c in cells) + " |")
+        out.append("")
+        figures = list(dict.fromkeys(r.figure for r in section.records if r.figure))
+        for png in figures:
+            users = ", ".join(dict.fromkeys(r.section for r in section.records if r.figure == png))
+            out.append(f"![{text(png.stem)}]({finding_figure_uri(png)})\n")
+            out.append(f"*{text(png.name)}: {text(users)}.*\n")
+    return "\n".join(out)
+
+
 def _claim_ref(claim_id: str) -> str:
     return f"[{text(claim_title(REGISTRY[claim_id]))}](claims/{claim_id}.md)" if claim_id in REGISTRY \
         else f"`{text(claim_id)}`"
@@ -887,6 +943,7 @@ def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
         {"Worked examples": example_nav},
         {"Claims": claim_nav},
         {"Figures": "figures.md"},
+        {"Findings": "findings.md"},
         {"Errata": "errata.md"},
         {"API reference": api_nav},
     ]

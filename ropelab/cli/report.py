@@ -1,5 +1,5 @@
-"""``ropelab report``: one self-contained HTML file with the verify table, every figure and
-every claim's worked instance, for readers who only want to look.
+"""``ropelab report``: one self-contained HTML file with the verify table, every figure, every
+claim's worked instance and the measured findings, for readers who only want to look.
 
 The file embeds its figures as base64 PNG and its style sheet inline; it loads nothing from
 anywhere else, so it can be mailed or archived as it is.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:  # the catalogue pulls in SymPy; the command imports it only when it runs
-    from ropelab.catalogue import ClaimSheet
+    from ropelab.catalogue import ClaimSheet, FindingsSection
 
 REPORT_NAME = "ropelab-report.html"
 
@@ -38,7 +38,7 @@ code { background: #f6f8fa; padding: 0 0.2rem; }
 figure { margin: 1.5rem 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9rem; color: #444; }
-section.claim { border-top: 2px solid #e5e5ee; margin-top: 2rem; }
+section.claim, section.findings { border-top: 2px solid #e5e5ee; margin-top: 2rem; }
 .corrected { border-left: 4px solid #d4a72c; background: #fff8e1; padding: 0.5rem 0.75rem; }
 .problem { border-left: 4px solid #cf222e; background: #ffebe9; padding: 0.5rem 0.75rem; }
 """
@@ -127,11 +127,51 @@ def claim_html(s: ClaimSheet, figure_names: set[str]) -> str:
     return "".join(parts)
 
 
+def finding_figure_id(png: Path) -> str:
+    """The element id of a committed result figure in the report (``finding-fig-<folder>-<stem>``)."""
+    return f"finding-fig-{png.parent.name}-{png.stem}"
+
+
+def findings_html(sections: Sequence[FindingsSection]) -> str:
+    """The measured findings (:func:`ropelab.catalogue.findings_sections`): per experiment a table of
+    where, statement, the paper's number, ropelab's, the statistic and the outcome, then its figures."""
+    columns = (("statement", "statement"), ("paper", "the paper"), ("ours", "ropelab"),
+               ("statistic", "statistic and rule"), ("outcome", "outcome"))
+    parts = ["<p>What the paper observed on trained models, measured on the results committed with the package "
+             "(nothing is rerun). These are measurements, not proofs; a finding that does not hold on these models "
+             "is a result, reported as plainly as one that holds. \"No decision rule\" marks a comparison that "
+             "states its numbers without a rule deciding it.</p>"]
+    embedded: set[Path] = set()
+    for section in sections:
+        shown = [(field, title) for field, title in columns if any(getattr(r, field) is not None for r in section.records)]
+        head = "".join(f"<th>{_e(title)}</th>" for _, title in [("section", "where"), *shown])
+        rows = "".join("<tr>" + "".join(f"<td>{_e(cell)}</td>" for cell in
+                                         [r.section, *(getattr(r, field) or "-" for field, _ in shown)]) + "</tr>"
+                       for r in section.records)
+        parts.append(f'<section class="findings"><h3>{_e(section.title)}</h3><p>{_e(section.about)}</p>'
+                     f"<p>Command: <code>{_e(section.command)}</code></p>"
+                     f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        for png in dict.fromkeys(r.figure for r in section.records if r.figure):
+            users = ", ".join(dict.fromkeys(r.section for r in section.records if r.figure == png))
+            if png in embedded:
+                parts.append(f'<p>Figure: <a href="#{_e(finding_figure_id(png))}">{_e(png.name)}</a> ({_e(users)}).</p>')
+                continue
+            embedded.add(png)
+            data = base64.b64encode(png.read_bytes()).decode("ascii")
+            parts.append(f'<figure id="{_e(finding_figure_id(png))}"><img alt="{_e(png.stem)}" '
+                         f'src="data:image/png;base64,{data}"><figcaption><strong>{_e(png.name)}.</strong> '
+                         f"{_e(users)}</figcaption></figure>")
+        parts.append("</section>")
+    return "".join(parts)
+
+
 def render_html(report: Mapping[str, Any] | None, sheets: Sequence[ClaimSheet],
                 figures: Mapping[str, tuple[str, Sequence[bytes]]],
-                skipped: Mapping[str, tuple[str, str]] | None = None) -> str:
+                skipped: Mapping[str, tuple[str, str]] | None = None,
+                findings: Sequence[FindingsSection] = ()) -> str:
     """The whole report page. ``figures`` maps a figure name to ``(caption, [png bytes, ...])``;
-    ``skipped`` maps a figure not drawn on this install to ``(caption, reason)``."""
+    ``skipped`` maps a figure not drawn on this install to ``(caption, reason)``; ``findings`` are
+    the measured findings (a section is written only when there are some)."""
     ran = [s for s in sheets if s.verified is not None]
     passed = sum(s.verified["status"] == "pass" for s in ran)
     if report is None:
@@ -158,7 +198,8 @@ def render_html(report: Mapping[str, Any] | None, sheets: Sequence[ClaimSheet],
         f"<h2>Verify table</h2>{verify_table(sheets)}"
         f"<h2>Figures</h2>{figure_blocks or '<p>No figures.</p>'}"
         f"<h2>Claims</h2>{claim_blocks}"
-        "</body></html>\n"
+        + (f'<h2 id="findings">Findings</h2>{findings_html(findings)}' if findings else "")
+        + "</body></html>\n"
     )
 
 
@@ -174,7 +215,7 @@ def register(app: typer.Typer) -> None:
             "--from-json", help="reuse a `ropelab verify --json` report instead of running the claims",
             metavar="FILE")] = None,
     ) -> None:
-        """Write OUT/ropelab-report.html: verify table, every figure, every worked instance.
+        """Write OUT/ropelab-report.html: verify table, every figure, every worked instance, the measured findings.
 
         Figures that need an extra that is not installed are marked in the page and named at the end.
         """
@@ -213,7 +254,8 @@ def register(app: typer.Typer) -> None:
                        for name, paths in drawn.items()}
         reasons = {name: (catalogue.figure_caption(name), f"it needs {package}, which comes with the {extra} extra: "
                           + install_line([extra])) for name, (package, extra) in skipped.items()}
-        path = write_text_atomically(Path(out) / REPORT_NAME, render_html(verify_report, sheets, figures, reasons))
+        html_page = render_html(verify_report, sheets, figures, reasons, catalogue.findings_sections())
+        path = write_text_atomically(Path(out) / REPORT_NAME, html_page)
         failed = [s.claim.id for s in sheets if s.verified is not None and s.verified["status"] != "pass"]
         say(f"report written to {path}")
         if skipped:
