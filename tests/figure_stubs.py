@@ -90,4 +90,11 @@ def stub_gemma_summary(layers: int = 18, heads: int = 4, pairs: int = 128, seed:
                              for key in ("upper_bound", "diagonal", "previous_token", "previous_bound")}}
                    for name, (layer, index) in names.items()},
         "paper": {"tables3to5": paper_facts()["tables3to5_gemma7b_activations"]},
+        "head_type_views": {kind: {**head(layer, index, 0.5), "type": kind, "attention": causal_map(),
+                                   "logits": np.where(np.tril(np.ones((n, n))) > 0, rng.normal(size=(n, n)) * 5,
+                                                      np.nan).tolist(),
+                                   "q": rng.gamma(2.0, 2.0, (n, pairs)).tolist(),
+                                   "k": rng.gamma(2.0, 2.0, (n, pairs)).tolist(), "keyed_tokens": []}
+                            for kind, (layer, index) in {"diagonal": (8, 0), "previous_token": (2, 3),
+                                                         "content": (1, 2)}.items()},
     }

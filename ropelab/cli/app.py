@@ -72,21 +72,22 @@ def verify_table(results, title: str, width: int | None = None) -> Table:
     """The verify table: ids and numbers never split; the "shown" column (trust: scope) wraps.
 
     Below :data:`WIDE_VERIFY` columns the paper label and "shown" stand under the id, in one cell
-    at least as wide as the longest id; status and negative control share a cell, and the
+    at least as wide as the longest id; status, negative control and time share a cell, and the
     residual and its tolerance stand on two lines.
     """
     narrow = _width(width) < WIDE_VERIFY
     if narrow:
         table = Table(title=Text(title), box=box.SIMPLE_HEAD, padding=(0, 1), show_lines=True)
-        # fixed widths: the longest line of numbers each column holds; the first column takes the rest
-        seconds = max((len(f"{r.seconds:.1f}") for r in results), default=1)
-        fixed = (("status\n/ control", 9), ("residual\n/ tolerance", 11), ("s", seconds))
+        # fixed widths: the longest line each column holds (the seconds stand under the status, so
+        # that the longest id, 46 characters, still fits at 80 columns); the first column takes the rest
+        seconds = max((len(f"{r.seconds:.1f} s") for r in results), default=3)
+        fixed = (("status\n/ control\n/ time", max(9, seconds)), ("residual\n/ tolerance", 11))
         columns = len(fixed) + 1  # overhead: padding 2 per column, a rule between columns, 2 edges
         rest = _width(width) - sum(w for _, w in fixed) - 2 * columns - (columns - 1) - 2
         table.add_column("claim / paper / shown", overflow="fold",
                          width=max(rest, max((len(r.id) for r in results), default=5)))
         for col, width_ in fixed:
-            table.add_column(col, width=width_, overflow="fold", justify="right" if col == "s" else "left")
+            table.add_column(col, width=width_, overflow="fold")
     else:
         table = Table(title=Text(title))
         for col in VERIFY_COLUMNS:
@@ -99,8 +100,8 @@ def verify_table(results, title: str, width: int | None = None) -> Table:
         neg = Text("rejected") if r.negative_rejected else Text("ACCEPTED", style="red")
         residual = Text(f"{_fmt(r.residual)}{chr(10) if narrow else ' '}/ {_fmt(r.tolerance)}")
         if narrow:
-            table.add_row(Text.assemble((r.id, "bold"), "\n", r.label, "\n", shown), Text.assemble(status, "\n", neg),
-                          residual, Text(f"{r.seconds:.1f}"))
+            table.add_row(Text.assemble((r.id, "bold"), "\n", r.label, "\n", shown),
+                          Text.assemble(status, "\n", neg, "\n", f"{r.seconds:.1f} s"), residual)
         else:
             table.add_row(Text(r.id), Text(r.label), status, shown, residual, neg, Text(f"{r.seconds:.1f}"))
     return table
