@@ -52,7 +52,9 @@ def _ascend(params, x, rotations, steps, learning_rate, row, key):
         p, state = carry
         (log_w, _), grads = jax.value_and_grad(_log_weight, has_aux=True)(p, x, rotations, row, key)
         grads = jax.tree_util.tree_map(jnp.negative, grads)  # ascend log alpha
-        updates, state = optimiser.update(grads, state, p)
+        # optax raises a Python float to an int32 step count (Adam's bias correction).
+        with jax.numpy_dtype_promotion("standard"):
+            updates, state = optimiser.update(grads, state, p)
         return (optax.apply_updates(p, updates), state), jnp.exp(log_w)
 
     (params, _), curve = jax.lax.scan(step, (params, optimiser.init(params)), None, length=steps)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import frequencies, relative, rotary
+from . import frequencies, relative, rotary, shapes
 
 
 def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: object, rotate=rotary.apply) -> jax.Array:
@@ -36,7 +36,8 @@ def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: ob
     >>> np.round(np.asarray(a), 12).tolist()
     [1.0, 0.0, -1.0]
     """
-    return jnp.sum(rotate(q, distances, freqs) * jnp.asarray(k), axis=-1)
+    rotated, key = shapes.same_rank(rotate(q, distances, freqs), jnp.asarray(k))
+    return jnp.sum(rotated * key, axis=-1)
 
 
 def curves_at_distances(q: object, k: object, freqs: object, distances: object) -> np.ndarray:

@@ -132,7 +132,12 @@ def angles_from_turns(positions: jax.Array, turns: jax.Array) -> jax.Array:
     magnitude = jnp.abs(p).astype(jnp.uint64)[..., None]
     low = magnitude & _MASK
     high = magnitude >> _LIMB
-    hi, mid = _add_fractions(_times_fraction(low, turns[:, 0]), _times_fraction(high, turns[:, 1]))
+    # The limbs gain one leading axis per position axis, so they meet ``(..., 1)`` at equal rank.
+    leading = tuple(range(p.ndim))
+    hi, mid = _add_fractions(
+        _times_fraction(low, jnp.expand_dims(turns[:, 0], leading)),
+        _times_fraction(high, jnp.expand_dims(turns[:, 1], leading)),
+    )
     fraction = jax.lax.bitcast_convert_type((hi << _LIMB) | mid, jnp.int64)  # turns * 2^64, signed
     angle = fraction.astype(jnp.float64) * _RADIANS_PER_UNIT
     return jnp.where(p[..., None] < 0, -angle, angle)

@@ -140,7 +140,7 @@ def _curve_blocks(starts: jax.Array, coeffs: jax.Array, turns: jax.Array, table:
     """``c(s + j)`` for each block start ``s`` (shape ``(c,)``) and ``j < BLOCK``: ``(c, BLOCK)``."""
     phi = _ph.angles_from_turns(starts, turns)  # (c, d/2): the only cos/sin per block
     cs, sn = jnp.cos(phi), jnp.sin(phi)
-    a, b = coeffs[0], coeffs[1]
+    a, b = coeffs[0][None, :], coeffs[1][None, :]
     # Angle addition: rotate the coefficients to the block start, then the offsets finish it.
     rotated = jnp.concatenate([a * cs + b * sn, b * cs - a * sn], axis=-1)
     return rotated @ table

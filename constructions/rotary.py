@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import frequencies as _freqs
+from . import shapes as _shapes
 from . import validation as _v
 
 
@@ -87,6 +88,8 @@ def rotate(x: jax.Array, cos: jax.Array, sin: jax.Array, layout: str = "half") -
     shape and layout (eagerly, each of its few operations would compile separately).
     """
     d = x.shape[-1]
+    # The angles may carry more (or fewer) batch axes than x: align ranks as NumPy would.
+    x, cos, sin = _shapes.same_rank(x, cos, sin)
     if _v.layout(layout) == "half":
         x1, x2 = x[..., : d // 2], x[..., d // 2 :]
     else:

@@ -19,8 +19,9 @@ def constructed_params(scale: float) -> dict:
     """
     params = tf.init_params(MODEL, jax.random.PRNGKey(0))
     layer = {name: jnp.zeros_like(value) for name, value in params["layers"][0].items()}
-    layer["attn_norm"] = jnp.ones(MODEL.d_model)
-    layer["mlp_norm"] = jnp.ones(MODEL.d_model)
+    # The norm scales keep the weights' float32, as init_params makes them.
+    layer["attn_norm"] = jnp.ones_like(params["layers"][0]["attn_norm"])
+    layer["mlp_norm"] = jnp.ones_like(params["layers"][0]["mlp_norm"])
     amplitude = scale / 4.0  # undo the RMSNorm factor of 4
     wq = np.zeros((MODEL.d_model, 2 * D))
     wk = np.zeros((MODEL.d_model, 2 * D))

@@ -138,10 +138,22 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     True
     """
     schedule = learning_rate_schedule(config)
-    return optax.chain(
+    optimizer = optax.chain(
         optax.clip_by_global_norm(config.grad_clip),
         optax.adamw(schedule, b1=config.beta1, b2=config.beta2, weight_decay=config.weight_decay),
     )
+
+    # optax mixes Python floats with its int32 step count (bias correction, schedules): its
+    # calls keep the standard promotion whatever promotion mode the caller runs under.
+    def init(params):
+        with jax.numpy_dtype_promotion("standard"):
+            return optimizer.init(params)
+
+    def update(updates, state, params=None, **extra_args):
+        with jax.numpy_dtype_promotion("standard"):
+            return optimizer.update(updates, state, params, **extra_args)
+
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 def learning_rate_schedule(config: TrainConfig) -> optax.Schedule:

@@ -27,6 +27,7 @@ import numpy as np
 from ropelab.constructions import attention as _attention
 from ropelab.constructions import frequencies as _freqs
 from ropelab.constructions import rotary as _rotary
+from ropelab.constructions import shapes as _shapes
 from ropelab.constructions import validation as _v
 
 SCHEDULES = ("nope", "rope", "p_rope", "reversed_p_rope", "partial_rotary")
@@ -165,7 +166,7 @@ def init_params(config: ModelConfig, key: jax.Array, dtype=jnp.float32) -> dict:
 
 def rms_norm(x: jax.Array, scale: jax.Array, eps: float = 1e-6) -> jax.Array:
     r"""RMSNorm :math:`x / \sqrt{\mathrm{mean}(x^2) + \epsilon} \cdot s` over the last axis."""
-    return x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps) * scale
+    return x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps) * _shapes.at_rank(scale, x.ndim)
 
 
 def forward_with_internals(
