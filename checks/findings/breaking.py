@@ -339,7 +339,7 @@ def explain(results: dict | None = None) -> str:
         *(f"- {line}" for line in results["findings"]),
         "",
         "What still differs from the theorem's setting: a trained head spreads its match over several pairs "
-        "(the slowest-pair share above), and distances beyond T also put the model at relative positions it never "
+        "(the last-pair share above), and distances beyond T also put the model at relative positions it never "
         "saw in training, so a collapse near T mixes Thm 6.1's breaking with plain length extrapolation. Two seeds "
         "per cell: the interval is over runs, not over seeds of one cell.",
         f"Regenerate: ropelab experiment breaking --preset small (about {results.get('elapsed_seconds', 0) / 60:.0f} "
