@@ -163,3 +163,24 @@ def test_base_install_runs_every_command(tmp_path):
         " str(r).startswith(%r))" % str(tmp_path / "editable"))], cwd=work, capture_output=True, text=True,
         check=True).stdout
     assert shipped.split() == ["True", "True", "True"], shipped
+
+
+def test_worker_processes_give_the_serial_results_in_order():
+    from ropelab.checks.registry import select
+    from ropelab.checks.runner import run_claims
+
+    claims = select(["rope_preserves_norm", "chunk_score_is_norm_times_cosine", "rope_score_depends_on_relative_position"])
+    finished = []
+    parallel = run_claims(claims, quick=True, jobs=2, on_result=lambda r: finished.append(r.id))
+    serial = run_claims(claims, quick=True)
+    assert [r.id for r in parallel] == [c.id for c in claims] and sorted(finished) == sorted(c.id for c in claims)
+    for a, b in zip(parallel, serial, strict=True):
+        assert (a.status, a.residual, a.tolerance, a.negative_residual) == (b.status, b.residual, b.tolerance,
+                                                                           b.negative_residual)
+
+
+def test_negative_jobs_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["verify", "rope_preserves_norm", "--jobs", "-1"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and "--jobs" in captured.out + captured.err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
+import time
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -113,6 +115,8 @@ def verify(
     json_path: Annotated[Path | None, typer.Option("--json", help="write the JSON report here", metavar="FILE")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="smaller grids, same checks")] = False,
     certify: Annotated[bool, typer.Option("--certify", help="also run the Arb certificates (parallel processes)")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
+                                      help="worker processes (default 0: one per CPU core; 1: this process only)")] = 0,
 ) -> None:
     """Run claims: symbolic side, numeric side and negative control; exit 1 on any failure."""
     from ropelab.checks.registry import REGISTRY, select
@@ -124,16 +128,20 @@ def verify(
         fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
     if json_path is not None:  # refused now, not after the whole run
         writable_file(json_path, "--json")
+    workers = 1 if certify else min(jobs or os.cpu_count() or 1, len(claims))
+    started = time.perf_counter()
     with Steps("verifying", [c.id for c in claims]) as steps:
-        results = run_claims(claims, quick=quick, certify=certify,
+        results = run_claims(claims, quick=quick, certify=certify, jobs=workers, initializer=_configure_jax,
                              on_result=lambda r: steps.finish(r.id, f"{r.status} ({r.seconds:.1f} s)"))
+    wall = time.perf_counter() - started
     console.print(verify_table(results, f"ropelab verify{' --quick' if quick else ''}{' --certify' if certify else ''}"))
     failed = [r for r in results if r.status != "pass"]
     for r in failed:
         say(f"{r.id} failed at {r.worst_point}", style="red")
         if r.error:
             say(r.error)
-    say(f"{len(results) - len(failed)}/{len(results)} claims pass in {sum(r.seconds for r in results):.1f} s")
+    say(f"{len(results) - len(failed)}/{len(results)} claims pass in {wall:.1f} s"
+        + (f" ({workers} worker processes; {sum(r.seconds for r in results):.1f} s of claim time)" if workers > 1 else ""))
     if json_path is not None:
         write_report(json_path, results, quick, certify)
         say(f"report written to {json_path}")
