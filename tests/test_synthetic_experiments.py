@@ -74,35 +74,34 @@ def test_smoke_preset_runs_the_pipeline_and_reports_no_finding(tmp_path):
         assert shares.shape == (2, 4) and np.all(np.abs(shares).sum(axis=1) <= 1 + 1e-9)
 
 
-def test_pair_terms_rebuild_the_models_own_attention():
-    """The pair decomposition behind the shares is exact: summed and softmaxed it gives the
-    model's own attention row; keys rotated the wrong way do not."""
+def test_pair_logits_rebuild_the_models_own_attention():
+    """The pair decomposition behind the shares is exact on a trained model's capture: summed and
+    softmaxed it gives the model's own attention row; the interleaved pair layout does not."""
     import jax
     from scipy.special import softmax
 
-    from ropelab.constructions import wrong_rotations
+    from ropelab.constructions import attribution
 
     enc = tf.PositionalEncoding("rope", 100.0)
     params = tf.init_params(MODEL, jax.random.PRNGKey(0))
     tokens, _ = tasks.recall_batch(TASK, np.random.default_rng(0), 1, 10)
     _, internals = tf.forward_with_internals(params, jax.numpy.asarray(tokens[0]), MODEL, enc)
-    positions = np.arange(10)[:, None]
-    q = np.asarray(enc.encode(internals[0]["q"], positions), dtype=np.float64)[-1]
-    k_raw = np.asarray(internals[0]["k"], dtype=np.float64)
+    q_raw, k_raw = (np.asarray(internals[0][name], dtype=np.float64) for name in ("q", "k"))  # (T, H, d)
     model_row = np.asarray(internals[0]["weights"])[:, -1, :]
+    freqs = enc.frequencies(MODEL.head_dim)
 
-    def row(keys: np.ndarray) -> np.ndarray:
-        return softmax(breaking.pair_terms(q, keys).sum(axis=-1) / np.sqrt(MODEL.head_dim), axis=-1)
+    def row(layout: str) -> np.ndarray:
+        logits = np.stack([attribution.pair_logits(q_raw[-1:, h], k_raw[:, h], freqs, layout, [9])[0]
+                           for h in range(MODEL.n_heads)]).sum(axis=-1)
+        return softmax(logits / np.sqrt(MODEL.head_dim), axis=-1)
 
-    right = np.asarray(enc.encode(k_raw, positions))
-    wrong = np.asarray(wrong_rotations.key_rotated_backwards(k_raw, positions, enc.frequencies(MODEL.head_dim)))
     # the model rotates and multiplies in float32: its logits are off by at most the float32 rotation
     # bound at the largest angle (9 rad) times |q||k| / sqrt(d), and a softmax weight moves by at most
     # twice its logits' largest error
-    scale = float(np.max(np.linalg.norm(q, axis=-1)) * np.max(np.linalg.norm(k_raw, axis=-1))) / np.sqrt(MODEL.head_dim)
+    scale = float(np.max(np.linalg.norm(q_raw, axis=-1)) * np.max(np.linalg.norm(k_raw, axis=-1))) / np.sqrt(MODEL.head_dim)
     bound = 2 * tolerances.rotation_identity(np.float32, MODEL.head_dim, 9.0, scale).value
-    assert np.max(np.abs(row(right) - model_row)) <= bound
-    assert np.max(np.abs(row(wrong) - model_row)) > bound
+    assert np.max(np.abs(row("half") - model_row)) <= bound
+    assert np.max(np.abs(row("interleaved") - model_row)) > bound  # the model's pairs are (m, m + d/2)
 
 
 def test_offset_targets_are_the_tokens_offset_back_and_bos_is_never_scored():

@@ -29,13 +29,14 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ropelab.constructions import frequencies
+from ropelab.constructions import attribution, frequencies
 from ropelab.constructions.atomic import write_text_atomically
 from ropelab.constructions.models import synthetic_tasks as tasks
 from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
 from ropelab.theory import semantic_channels as th_sc
 
+from ropelab.checks.findings.finding import read_results
 from ropelab.checks.runner import library_versions
 
 RESULTS_NAME = "breaking_results.json"
@@ -125,20 +126,6 @@ def collapse_distance(distances: list[int], accuracy: list[float], level: float 
     return None
 
 
-def pair_terms(query: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    r"""Each frequency pair's term of a rotated query's logits on rotated keys (half layout).
-
-    :math:`a_j = \sum_m (R^i q)^{(m)} \cdot (R^j k_j)^{(m)}`; ``query`` ``(H, d)`` and ``keys``
-    ``(J, H, d)`` already rotated; returns ``(H, J, d/2)`` whose sum over the last axis is the logit.
-
-    >>> pair_terms(np.array([[1.0, 2.0, 3.0, 4.0]]), np.ones((1, 1, 4))).tolist()
-    [[[4.0, 6.0]]]
-    """
-    half = query.shape[-1] // 2
-    return (np.einsum("hm,jhm->hjm", query[:, :half], keys[:, :, :half])
-            + np.einsum("hm,jhm->hjm", query[:, half:], keys[:, :, half:]))
-
-
 @functools.cache
 def _first_layer_qk(model: tf.ModelConfig, encoding: tf.PositionalEncoding):
     """The first layer's unrotated ``q`` and ``k`` of one sequence, compiled once per configuration."""
@@ -155,17 +142,18 @@ def pair_shares(params: dict, tokens: np.ndarray, answers_at: np.ndarray, model:
                 encoding: tf.PositionalEncoding) -> np.ndarray:
     r"""Mean signed share of each frequency pair in the query's logit on the value token, ``(heads, d/2)``.
 
-    Per sequence, each pair's term (:func:`pair_terms`) divided by the sum of the terms' absolute
-    values, then averaged over sequences; in the first layer (the recall head of a one-layer model).
+    Per sequence, each pair's term (:func:`ropelab.constructions.attribution.pair_logits`) divided
+    by the sum of the terms' absolute values, then averaged over sequences; in the first layer
+    (the recall head of a one-layer model).
     """
-    positions = np.arange(tokens.shape[1])[:, None]
     capture = _first_layer_qk(model, encoding)
+    freqs = encoding.frequencies(model.head_dim)
+    last = tokens.shape[1] - 1
     shares = []
     for seq, j in zip(tokens, answers_at, strict=True):
-        raw_q, raw_k = capture(params, seq)
-        q = np.asarray(encoding.encode(raw_q, positions), dtype=np.float64)[-1]
-        k = np.asarray(encoding.encode(raw_k, positions), dtype=np.float64)[j : j + 1]
-        terms = pair_terms(q, k)[:, 0]
+        raw_q, raw_k = (np.asarray(x, dtype=np.float64) for x in capture(params, seq))  # (T, H, d)
+        terms = np.stack([attribution.pair_logits(raw_q[last:, h], raw_k[j : j + 1, h], freqs, "half", [last], [j])[0, 0]
+                          for h in range(model.n_heads)])  # (H, d/2)
         shares.append(terms / np.abs(terms).sum(axis=1, keepdims=True))
     return np.mean(shares, axis=0)
 
@@ -291,10 +279,7 @@ REPORTED_RESULTS = Path(str(resources.files("ropelab.results").joinpath("breakin
 
 def load_results(path: str | Path = REPORTED_RESULTS) -> dict:
     """Read a results JSON written by :func:`run` (default: the committed ``small`` run)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `ropelab experiment breaking --preset small`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_results(path, "ropelab experiment breaking --preset small")
 
 
 def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:

@@ -8,9 +8,25 @@ report, not a failure of the package; tests check the measurement pipeline, not 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+def read_results(path: str | Path, command: str) -> dict:
+    """Read an experiment's results JSON; a missing file names the ``command`` that writes it.
+
+    >>> read_results("/no/such/results.json", "ropelab experiment offset")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: /no/such/results.json does not exist: run `ropelab experiment offset` from the repository root
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run `{command}` from the repository root")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from ropelab.constructions import attribution
 from ropelab.constructions.atomic import write_text_atomically
 from ropelab.constructions.models import synthetic_tasks as tasks
 from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
 
-from ropelab.checks.findings.breaking import pair_terms
+from ropelab.checks.findings.finding import read_results
 from ropelab.checks.runner import library_versions
 
 RESULTS_NAME = "offset_results.json"
@@ -101,29 +102,29 @@ def band_shares(params: dict, tokens: np.ndarray, offset: int, model: tf.ModelCo
     """Share of the offset key's logit from the top, middle and bottom quarters of pairs.
 
     For every scored row of the head that attends most to ``t - offset``, each pair's term of
-    that logit (:func:`ropelab.checks.findings.breaking.pair_terms`) divided by the sum of the
+    that logit (:func:`ropelab.constructions.attribution.pair_logits`) divided by the sum of the
     absolute terms, averaged; the head is the one with the largest mean weight on the offset.
     """
     import jax
 
-    positions = np.arange(tokens.shape[1])[:, None]
+    freqs = encoding.frequencies(model.head_dim)
+    rows = np.arange(offset + 1, tokens.shape[1])
     per_head = []
     weights_on_offset = []
     for seq in tokens:
         _, internals = tf.forward_with_internals(params, jax.numpy.asarray(seq), model, encoding)
         w = np.asarray(internals[0]["weights"])  # (H, T, T)
-        rows = np.arange(offset + 1, tokens.shape[1])
         weights_on_offset.append(w[:, rows, rows - offset].mean(axis=1))
-        q = np.asarray(encoding.encode(internals[0]["q"], positions), dtype=np.float64)
-        k = np.asarray(encoding.encode(internals[0]["k"], positions), dtype=np.float64)
-        terms = np.stack([pair_terms(q[t], k[t - offset : t - offset + 1])[:, 0] for t in rows])  # (rows, H, d/2)
+        q, k = (np.asarray(internals[0][name], dtype=np.float64) for name in ("q", "k"))  # (T, H, d)
+        # row t's query on key t - offset: the diagonal of the (rows, rows) pair terms of each head
+        terms = np.stack([np.einsum("iim->im", attribution.pair_logits(q[rows, h], k[rows - offset, h], freqs, "half",
+                                                                       rows, rows - offset))
+                          for h in range(model.n_heads)], axis=1)  # (rows, H, d/2)
         per_head.append((terms / np.abs(terms).sum(axis=-1, keepdims=True)).mean(axis=0))
     head = int(np.argmax(np.mean(weights_on_offset, axis=0)))
-    shares = np.mean(per_head, axis=0)[head]
-    quarter = max(1, shares.size // 4)
+    bands = attribution.band_sums(np.mean(per_head, axis=0)[head])
     return {"head": head, "weight_on_offset": float(np.mean(weights_on_offset, axis=0)[head]),
-            "top": float(shares[:quarter].sum()), "middle": float(shares[quarter:-quarter].sum()),
-            "bottom": float(shares[-quarter:].sum())}
+            **{band: float(value) for band, value in bands.items()}}
 
 
 def run(preset: Preset, out_dir: str | Path, seeds: int | None = None, progress=None) -> dict:
@@ -255,10 +256,7 @@ REPORTED_RESULTS = Path(str(resources.files("ropelab.results").joinpath("offset_
 
 def load_results(path: str | Path = REPORTED_RESULTS) -> dict:
     """Read a results JSON written by :func:`run` (default: the committed ``small`` run)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `ropelab experiment offset --preset small`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_results(path, "ropelab experiment offset --preset small")
 
 
 def explain(results: dict | None = None) -> str:
