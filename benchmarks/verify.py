@@ -1,7 +1,9 @@
 """Workload 4: ``ropelab verify`` end to end, with the time spent compiling vs computing.
 
-Runs the real command (``ropelab verify``, every registered claim, full mode) in a fresh
-process, as a user would. Inside that process a JAX monitoring listener adds up the time of
+Runs the real command (``ropelab verify --jobs 1``, every registered claim, full mode) in a
+fresh process, as a user would, with the claims kept in that process (``--jobs 1``) so that
+they can be timed one by one: this is the serial cost, which the default worker processes
+divide among the cores. Inside that process a JAX monitoring listener adds up the time of
 every tracing, lowering and XLA compilation, and each claim's run is timed; so the report
 splits the wall time into start-up (interpreter and imports), compilation, and the rest
 (computing: NumPy, SymPy, mpmath and compiled JAX code).
@@ -60,7 +62,7 @@ def inner(out: Path, quick: bool) -> None:
     runner.run_claim = timed_claim
     code = 0
     try:
-        cli.main(["verify"] + (["--quick"] if quick else []))
+        cli.main(["verify", "--jobs", "1"] + (["--quick"] if quick else []))
     except SystemExit as stop:
         code = stop.code or 0
     Path(out).write_text(json.dumps({"import_s": imported, "claims": claims, "compile_s": compiled["total"],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ropelab.checks import tolerances
-from ropelab.checks.findings import breaking, offset
+from ropelab.checks.findings import breaking, offset, paired_tests
 from ropelab.constructions.models import synthetic_tasks as tasks
 from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
@@ -116,12 +116,12 @@ def test_offset_targets_are_the_tokens_offset_back_and_bos_is_never_scored():
 
 
 def test_paired_verdicts_follow_the_interval():
-    assert offset._verdict(offset.paired_difference([0.1, 0.2, 0.15], [0.9, 0.95, 0.9]), -1) == "holds"
-    assert offset._verdict(offset.paired_difference([0.9, 0.95, 0.9], [0.1, 0.2, 0.15]), -1) == "does not hold"
-    assert offset._verdict(offset.paired_difference([0.5, 0.6, 0.4], [0.5, 0.5, 0.5]), -1) == "undecided at this power"
-    assert offset._verdict(offset.paired_difference([0.5], [0.4]), -1).startswith("undecided")
-    assert offset._verdict(offset.paired_difference([1.0, 1.0, 0.995], [1.0, 0.995, 1.0]), 0) == "holds"
-    assert offset._verdict(offset.paired_difference([0.5, 0.6, 0.55], [1.0, 0.99, 1.0]), 0) == "does not hold"
+    assert offset._verdict(paired_tests.paired_difference([0.1, 0.2, 0.15], [0.9, 0.95, 0.9]), -1) == "holds"
+    assert offset._verdict(paired_tests.paired_difference([0.9, 0.95, 0.9], [0.1, 0.2, 0.15]), -1) == "does not hold"
+    assert offset._verdict(paired_tests.paired_difference([0.5, 0.6, 0.4], [0.5, 0.5, 0.5]), -1) == "undecided at this power"
+    assert offset._verdict(paired_tests.paired_difference([0.5], [0.4]), -1).startswith("undecided")
+    assert offset._verdict(paired_tests.paired_difference([1.0, 1.0, 0.995], [1.0, 0.995, 1.0]), 0) == "holds"
+    assert offset._verdict(paired_tests.paired_difference([0.5, 0.6, 0.55], [1.0, 0.99, 1.0]), 0) == "does not hold"
 
 
 @pytest.mark.slow

@@ -37,12 +37,12 @@ from ropelab.constructions.models import transformer as tf
 from ropelab.theory import semantic_channels as th_sc
 
 from ropelab.checks.findings.finding import read_results
+from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER, detectable_difference
 from ropelab.checks.runner import library_versions
 
 RESULTS_NAME = "breaking_results.json"
 COLLAPSE_ACCURACY = 0.5
 """A distance has collapsed when fewer than half the recalls are right (chance is 1/n_values)."""
-CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -218,13 +218,16 @@ def run(preset: Preset, out_dir: str | Path, seeds: int | None = None, progress=
 
 
 def slope_fit(x: list[float], y: list[float]) -> dict | None:
-    """Least-squares slope of log y on log x with its 95% t-interval (None below 3 points)."""
+    """Least-squares slope of log y on log x with its 95% t-interval and the smallest deviation
+    from any slope it detects with 80% power (:func:`~.paired_tests.detectable_difference`;
+    ``None`` for a perfect fit); ``None`` below 3 points."""
     if len(x) < 3:
         return None
     fit = stats.linregress(np.log(x), np.log(y))
     half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 2) * fit.stderr
     return {"slope": float(fit.slope), "interval": [float(fit.slope - half), float(fit.slope + half)],
-            "points": len(x)}
+            "points": len(x), "stderr": float(fit.stderr),
+            "detectable": detectable_difference(fit.stderr, len(x) - 2) if fit.stderr > 0 else None}
 
 
 def summarise(results: dict) -> dict:
@@ -260,8 +263,10 @@ def findings(results: dict, report: bool) -> list[str]:
         lo, hi = fit["interval"]
         verdict = ("holds" if lo <= -1.0 <= hi and hi < 0 else
                    "undecided at this power" if lo <= -1.0 <= hi else "does not hold")
-        lines.append(f"RoPE collapse distance vs slowest frequency: log-log slope {fit['slope']:.3f}, 95% CI "
-                     f"[{lo:.3f}, {hi:.3f}] over {fit['points']} runs; the 1/g_min law (slope -1) {verdict}")
+        power = ("" if fit.get("detectable") is None else
+                 f"; this fit tells apart slopes {fit['detectable']:.2f} or more from -1 with {POWER:.0%} power")
+        lines.append(f"RoPE collapse distance vs slowest frequency: log-log slope {fit['slope']:.3f}, {CONFIDENCE:.0%} CI "
+                     f"[{lo:.3f}, {hi:.3f}] over {fit['points']} runs; the 1/g_min law (slope -1) {verdict}{power}")
     p = s.get("p_rope", {})
     if p:
         lines.append(f"p-RoPE 0.75: {p['never_collapsed']} of {p['runs']} runs never collapsed within "

@@ -33,12 +33,12 @@ from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
 
 from ropelab.checks.findings.finding import read_results
+from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER, paired_difference
 from ropelab.checks.runner import library_versions
 
 RESULTS_NAME = "offset_results.json"
 LEARNED_ACCURACY = 0.9
 """A run has learned the task once its held-out accuracy reaches this."""
-CONFIDENCE = 0.95
 REFERENCE = "rope"
 """Paired differences are taken against RoPE."""
 EQUIVALENCE_MARGIN = 0.02
@@ -163,20 +163,6 @@ def run(preset: Preset, out_dir: str | Path, seeds: int | None = None, progress=
     return results
 
 
-def paired_difference(a: list[float], b: list[float]) -> dict | None:
-    """Mean of ``a - b`` over seeds with its t-interval (None below 2 seeds).
-
-    >>> paired_difference([0.9, 0.8, 0.85], [0.5, 0.45, 0.5])["mean"]
-    0.3666...
-    """
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if diff.size < 2:
-        return None
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, diff.size - 1) * diff.std(ddof=1) / math.sqrt(diff.size)
-    return {"mean": float(diff.mean()), "interval": [float(diff.mean() - half), float(diff.mean() + half)],
-            "seeds": int(diff.size)}
-
-
 def summarise(results: dict) -> dict:
     """Per encoding: accuracy per seed, top-band share, and the paired accuracy difference to RoPE."""
     by_label: dict[str, list[dict]] = {}
@@ -192,9 +178,9 @@ def summarise(results: dict) -> dict:
         out[label] = {"accuracy": [r["accuracy"] for r in runs],
                       "steps_to_learn": [r["steps_to_learn"] for r in runs],
                       "top_band_share": [r["bands"]["top"] for r in runs],
-                      "difference_to_rope": None if label == REFERENCE else paired_difference(
+                      "difference_to_rope": None if label == REFERENCE or not paired else paired_difference(
                           [r["accuracy"] for r in paired], [x["accuracy"] for x in ref]),
-                      "extra_steps_to_learn": None if label == REFERENCE else paired_difference(
+                      "extra_steps_to_learn": None if label == REFERENCE or not paired else paired_difference(
                           [never if r["steps_to_learn"] is None else r["steps_to_learn"] for r in paired],
                           [never if x["steps_to_learn"] is None else x["steps_to_learn"] for x in ref])}
     return out
@@ -203,9 +189,9 @@ def summarise(results: dict) -> dict:
 def _verdict(diff: dict | None, expected_sign: int) -> str:
     """holds / does not hold / undecided for a paired difference expected below 0 (-1), above 0 (+1)
     or within :data:`EQUIVALENCE_MARGIN` of 0 (0)."""
-    if diff is None:
+    if diff is None or diff["ci_low"] is None:
         return "undecided (fewer than 2 seeds)"
-    lo, hi = diff["interval"]
+    lo, hi = diff["ci_low"], diff["ci_high"]
     if expected_sign == 0:
         if -EQUIVALENCE_MARGIN <= lo and hi <= EQUIVALENCE_MARGIN:
             return "holds"
@@ -218,10 +204,12 @@ def _verdict(diff: dict | None, expected_sign: int) -> str:
 
 
 def _stat(name: str, d: dict | None, fmt: str) -> str:
-    if d is None:
+    if d is None or d["ci_low"] is None:
         return f"{name}: fewer than 2 seeds"
-    return (f"{name} {d['mean']:{fmt}}, 95% CI [{d['interval'][0]:{fmt}}, {d['interval'][1]:{fmt}}] "
-            f"over {d['seeds']} seeds")
+    power = ("no seed-to-seed spread, so no power to state" if d["mdd"] is None else
+             f"detectable with {POWER:.0%} power: {d['mdd']:{fmt.lstrip('+')}}")
+    return (f"{name} {d['mean']:{fmt}}, {CONFIDENCE:.0%} CI [{d['ci_low']:{fmt}}, {d['ci_high']:{fmt}}] "
+            f"over {len(d['per_seed'])} seeds ({power})")
 
 
 def findings(results: dict, report: bool) -> list[str]:
