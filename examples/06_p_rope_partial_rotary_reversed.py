@@ -128,33 +128,43 @@ print(f"smallest s^2 for an {eps}-sharp diagonal head over {context} tokens: "
 # ## What training says, at small scale
 #
 # `ropelab experiment table2` trains small byte-level language models that differ only in the
-# positional encoding (3 seeds, paired: the same weights and batches for every variant of a
-# seed) and reports validation perplexity. The package ships its reported results; the paired
-# difference in loss from RoPE, with a 95% interval, says which gaps are resolved.
+# positional encoding (4 seeds, paired: the same weights and batches for every variant of a
+# seed; bases matched to the paper's share of pairs that turn within the context) and reports
+# validation perplexity at the training length T and beyond it. The package ships its
+# reported results; the paired difference in loss from RoPE, with a 95% interval, says which
+# gaps are resolved.
 
 # %%
 from ropelab.checks.findings import table2
 
 results = table2.load_results()
 variants = results["summary"]["variants"]
+
+
+def gap_text(variant: str, multiple: str) -> str:
+    gap = variants[variant]["nll_minus_reference"][multiple]
+    return f"{gap['mean']:+.3f} nats [{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]"
+
+
 for variant in ("nope", "rope_10k", "p_rope_0.75", "partial_0.75", "reversed_0.75"):
-    at_t = variants[variant]["perplexity"]["1"]
-    gap = variants[variant]["nll_minus_reference"]["1"] if variant != table2.REFERENCE else None
-    gap_text = f"{gap['mean']:+.3f} nats [{gap['ci_low']:+.3f}, {gap['ci_high']:+.3f}]" if gap else "the reference"
-    print(f"{variant:14s} perplexity at T {at_t['mean']:.3f} ± {at_t['sd']:.3f}; vs RoPE: {gap_text}")
+    at_t, at_8t = variants[variant]["perplexity"]["1"], variants[variant]["perplexity"]["8"]
+    vs = "the reference" if variant == table2.REFERENCE else f"at T {gap_text(variant, '1')}, at 8T {gap_text(variant, '8')}"
+    print(f"{variant:14s} perplexity at T {at_t['mean']:.3f}, at 8T {at_8t['mean']:.2f}; vs RoPE: {vs}")
 
 # %% [markdown]
-# Removing the fastest quarter (reversed) costs loss in every seed, as the price of
-# positional heads above predicts; p-RoPE and partial rotary are indistinguishable from RoPE
-# at this scale, where the slow pairs barely turn within the 128-byte training context
-# (`ropelab explain table2` states the set-up and its caveats).
+# At the training length, p-RoPE, partial rotary and even the reversed variant are within
+# about 0.01 nats/byte of RoPE, and none of these gaps is resolved with four seeds. Beyond
+# it, removing the fastest quarter (reversed) costs the most in every seed (at 8T its loss is
+# 0.79-1.12 nats/byte above RoPE's, with a 95% interval), in line with the price of positional
+# heads above; why the loss grows beyond T is not measured here (`ropelab explain table2`
+# states the set-up, the power and its caveats).
 #
 # ## Conclusion
 #
 # p-RoPE is one line; its frozen pairs are position-free channels; partial rotary keeps the
 # slow pairs p-RoPE removes, although with a scaled base and a permutation it is the same
-# function; and reversing p-RoPE makes positional heads far more expensive, which training
-# at small scale confirms.
+# function; and reversing p-RoPE makes positional heads far more expensive, which training at
+# small scale shows beyond the training length.
 
 # %%
 assert spread <= 1e-12 * np.linalg.norm(q) * np.linalg.norm(k)  # float64 rounding of a dot product
@@ -162,5 +172,7 @@ assert partial.min() < kept.min() / 5  # partial rotary turns at least 5x slower
 assert abs(a_partial - a_p_rope) <= 1e-9 * np.linalg.norm(q) * np.linalg.norm(k)
 assert abs(a_unpermuted - a_p_rope) > 1.0  # without the permutation the weights mean something else
 assert cost_reversed > 20 * cost_p_rope
-assert variants["reversed_0.75"]["nll_minus_reference"]["1"]["ci_low"] > 0  # resolved: reversed is worse
+assert variants["reversed_0.75"]["nll_minus_reference"]["8"]["ci_low"] > 0  # resolved at 8T: reversed is worse
+assert all(variants[v]["nll_minus_reference"]["8"]["mean"] < variants["reversed_0.75"]["nll_minus_reference"]["8"]["mean"]
+           for v in ("nope", "p_rope_0.75", "partial_0.75"))
 print("conclusion holds")

@@ -1,10 +1,13 @@
 """Table 2 at small scale: perplexity by encoding and context, beside the paper's numbers.
 
-Four panels from a results file of ``ropelab experiment table2``: (a) validation perplexity at
-T, 2T and 4T for every variant (one dot per seed, bar at the mean); (b) the loss at each
-position of a 4T window, mean over seeds, with the training length marked; (c) our perplexity
-at T against the paper's Wiki perplexity; (d) the mean query-key pair norm per frequency of one
-RoPE theta=10k model, high frequencies on top (as in the paper's Fig. 3), one column per head.
+Six panels from a results file of ``ropelab experiment table2``: (a) validation perplexity at
+each context multiple of T for every variant (one dot per seed, bar at the mean); (b) the loss
+at each position of the longest window, mean over seeds, with the training length marked; (c)
+our perplexity at T against the paper's Wiki perplexity; (d) the mean query-key pair norm per
+frequency of one RoPE theta=10k-row model, high frequencies on top (as in the paper's Fig. 3),
+one column per head; (e) the validation curves, one line per run; (f) each row's paired
+difference from the reference with its interval and minimum detectable difference, beside the
+sign of the paper's change.
 :func:`render` draws the package's reported ``small`` run; :func:`draw` draws any results.
 """
 
@@ -21,7 +24,7 @@ from ._style import ENCODING_COLOURS, HEATMAP_CMAP, plt, save
 def _colour(variant_id: str) -> str:
     from ropelab.checks.findings import table2
 
-    schedule = next(v.encoding.schedule for v in table2.VARIANTS if v.id == variant_id)
+    schedule = table2.ROW_OF[variant_id].schedule
     key = {"nope": "NoPE", "rope": "RoPE", "p_rope": "p-RoPE", "partial_rotary": "partial rotary",
            "reversed_p_rope": "reversed p-RoPE"}[schedule]
     return ENCODING_COLOURS[key]
@@ -33,10 +36,10 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
     from ropelab.constructions.models.transformer_usage import POSITIONAL_WEIGHT
 
     summary = results["summary"]["variants"]
-    ids = list(table2.VARIANT_IDS)
+    ids = table2.trained_ids(results)
     multiples = [str(m) for m in results["config"]["context_multiples"]]
     T = results["config"]["train"]["seq_len"]
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    fig, axes = plt.subplots(2, 3, figsize=(19, 9.5))
     fig.suptitle(f"Table 2 at small scale ({results['preset']} preset, {len(results['seeds'])} seed(s), "
                  f"byte-level Shakespeare, T={T})")
 
@@ -58,7 +61,7 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
     else:
         ax.set_ylim(0.97 * min(values), 1.03 * max(values))
     ax.set_ylabel("validation perplexity (bytes)")
-    ax.set_title("(a) perplexity at T, 2T, 4T (bars: mean; dots: seeds)")
+    ax.set_title("(a) perplexity at " + ", ".join(f"{m}T" for m in multiples) + " (bars: mean; dots: seeds)")
     ax.legend(title="context", fontsize=8)
 
     ax = axes[0, 1]
@@ -70,7 +73,7 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
                 linestyle="--" if "500k" in vid or "0.25" in vid else "-")
     ax.axvline(T, color="black", linewidth=0.8, linestyle=":")
     ax.text(T, ax.get_ylim()[1], " training length", va="top", fontsize=8)
-    ax.set_xlabel("position in a 4T window")
+    ax.set_xlabel(f"position in a {multiples[-1]}T window")
     ax.set_ylabel("perplexity of the byte at that position")
     ax.set_title("(b) loss by position (mean over seeds)")
     ax.legend(fontsize=7)
@@ -78,16 +81,18 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
     ax = axes[1, 0]
     paper = table2.paper_facts()["table2_validation_perplexity"]["rows"]
     # variants sit close together here, so a legend names them (text beside each point would collide)
-    for v, marker in zip(table2.VARIANTS, "osD^vPX*hp", strict=False):
-        spread = summary[v.id]["perplexity"]["1"]
+    for vid, marker in zip(ids, "osD^vPX*hp", strict=False):
+        spread = summary[vid]["perplexity"]["1"]
         err = 0 if spread["sd"] is None else spread["sd"]
-        ax.errorbar(paper[v.paper_row][0], spread["mean"], yerr=err, fmt=marker, color=_colour(v.id), capsize=3,
-                    mfc="white" if "500k" in v.id or "0.25" in v.id else _colour(v.id), label=v.id)
+        ax.errorbar(paper[table2.ROW_OF[vid].paper_row][0], spread["mean"], yerr=err, fmt=marker, color=_colour(vid),
+                    capsize=3, mfc="white" if "500k" in vid or "0.25" in vid else _colour(vid), label=vid)
     ax.legend(fontsize=7, loc="upper left")
     ax.set_xlabel("paper: Gemma 2B validation perplexity (Wiki)")
     ax.set_ylabel(f"ours: perplexity at T={T} (mean ± sd)")
     if table2.is_pipeline_check(results):  # untrained models: no comparison with the paper is drawn
         ax.set_title("(c) pipeline check: not compared with the paper")
+    elif "rank_correlation_with_paper_at_T" not in results["summary"]:
+        ax.set_title("(c) ours vs the paper (too few rows for a rank correlation)")
     else:
         corr = results["summary"]["rank_correlation_with_paper_at_T"]["wiki"]
         ax.set_title(f"(c) ours vs the paper (Spearman rho={corr['spearman_rho']:.2f}, p={corr['p_value']:.2f})")
@@ -112,8 +117,59 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
                     color="red" if max(dw, pw) > POSITIONAL_WEIGHT else "white")
         ax.set_title(f"(d) {table2.REFERENCE} seed {runs[0]['seed']}: |q||k| per pair and head\n"
                      f"(D/P: attention on the current / previous token; red: > {POSITIONAL_WEIGHT})", fontsize=10)
+    _curves(axes[0, 2], results, ids)
+    _differences(axes[1, 2], results)
     fig.tight_layout()
     return save(fig, out_dir, name)
+
+
+def _curves(ax, results: dict, ids: list[str]) -> None:
+    """(e) every run's validation NLL at T against the step, with the flattening window shaded."""
+    from ropelab.checks.findings import table2
+
+    steps = results["config"]["train"]["steps"]
+    for vid in ids:
+        for i, run in enumerate(r for r in results["runs"] if r["variant"] == vid):
+            curve = np.asarray(run["validation_curve"], dtype=np.float64)
+            ax.plot(curve[:, 0], curve[:, 1], color=_colour(vid), linewidth=0.9, alpha=0.8,
+                    label=vid if i == 0 else None)
+    ax.axvspan(0.75 * steps, steps, color="grey", alpha=0.15, linewidth=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation NLL at T (nats/byte)")
+    summary = results["summary"]
+    ax.set_title(f"(e) validation curves: {summary['flattened_runs']} of {summary['runs']} runs flattened\n"
+                 f"(shaded: last quarter; flat = fell by < {table2.FLAT_SHARE:.0%} of the total there)", fontsize=10)
+    ax.legend(fontsize=7)
+
+
+def _differences(ax, results: dict) -> None:
+    """(f) paired ΔNLL at T against the reference: interval, MDD band and the paper's sign."""
+    from ropelab.checks.findings import table2
+
+    comparisons = results["summary"].get("comparisons", [])
+    rows = [c for c in comparisons if c["difference"]["ci_low"] is not None]
+    if not rows:
+        ax.set_axis_off()
+        ax.set_title("(f) one seed: no paired intervals")
+        return
+    for y, c in enumerate(rows):
+        d = c["difference"]
+        ax.errorbar(d["mean"], y, xerr=[[d["mean"] - d["ci_low"]], [d["ci_high"] - d["mean"]]], fmt="o",
+                    color=_colour(c["variant"]), capsize=3)
+        ax.plot(d["per_seed"], [y] * len(d["per_seed"]), "k.", markersize=3)
+        if d["mdd"] is not None:
+            ax.plot([-d["mdd"], d["mdd"]], [y - 0.3, y - 0.3], color="grey", linewidth=3, alpha=0.5)
+        sign = "+" if c["wiki"]["paper_relative_change"] > 0 else "-"
+        ax.text(1.01, y, f"paper {sign} | Wiki: {c['wiki']['verdict']}, Flan: {c['flanv2']['verdict']}",
+                transform=ax.get_yaxis_transform(), va="center", fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    # a large gap (NoPE's) would squeeze the small ones against 0: linear within the largest MDD, log beyond
+    mdds = [c["difference"]["mdd"] for c in rows if c["difference"]["mdd"] is not None]
+    if mdds:
+        ax.set_xscale("symlog", linthresh=max(mdds))
+    ax.set_yticks(range(len(rows)), [c["variant"] for c in rows])
+    ax.set_xlabel(f"ΔNLL at T vs {table2.REFERENCE} (nats/byte, symmetric log; {table2.CONFIDENCE:.0%} CI; grey: ± MDD)")
+    ax.set_title("(f) paired differences and the paper's claims", fontsize=10)
 
 
 def render(out_dir: str | Path) -> list[Path]:

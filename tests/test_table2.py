@@ -3,13 +3,16 @@
 This checks the pipeline, not the ranking: the smoke models train for a few dozen steps.
 """
 
+import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
 from ropelab.cli import app as cli
-from ropelab.checks.findings import table2
+from ropelab.checks.findings import paired_tests, table2
 from ropelab.constructions.models import corpus
 
 
@@ -55,13 +58,13 @@ def test_smoke_run_records_every_variant_and_beats_uniform_bytes(smoke):
     assert any("nothing here is compared with the paper" in f for f in results["findings"])
     assert not any("Spearman" in f or "Gemma 7B" in f for f in results["findings"])
     table = (out / table2.TABLE_NAME).read_text()
-    for v in table2.VARIANTS:
-        assert v.paper_row in table
+    for row in table2.ROWS:
+        assert row.paper_row in table
     assert "4.4414" not in table and "paper Wiki" not in table  # no paper column beside untrained models
     assert "95% CI" not in table and "one seed: no interval" in table  # one seed: no interval to show
     for ext in ("png", "pdf"):
         assert (out / f"{table2.FIGURE_NAME}.{ext}").stat().st_size > 1000
-    assert len(list((out / "checkpoints").glob("*.ckpt"))) == len(table2.VARIANTS) * preset.seeds
+    assert len(list((out / "checkpoints").glob("*.ckpt"))) == len(table2.ROWS) * preset.seeds
     assert not list(out.rglob("*.part"))
 
 
@@ -74,6 +77,19 @@ def test_rerun_resumes_from_checkpoints_and_reproduces(smoke, capsys):
     for a, b in zip(first["runs"], again["runs"], strict=True):
         assert a["train_loss"] == b["train_loss"] and a["perplexity"] == b["perplexity"]
         assert a["train_seconds"] == b["train_seconds"]  # nothing was retrained
+
+
+@pytest.mark.slow
+def test_one_worker_gives_the_numbers_of_several(smoke, capsys, tmp_path):
+    """Every run trains in a single-threaded process, so the worker count cannot change a number."""
+    _, several = smoke
+    code, text = run(capsys, "experiment", "table2", "--preset", "smoke", "--out", str(tmp_path), "--jobs", "1")
+    assert code == 0, text
+    one = json.loads((tmp_path / table2.RESULTS_NAME).read_text())
+    assert one["machine"]["workers"] == 1
+    for a, b in zip(several["runs"], one["runs"], strict=True):
+        assert (a["variant"], a["seed"]) == (b["variant"], b["seed"])
+        assert a["train_loss"] == b["train_loss"] and a["perplexity"] == b["perplexity"]
 
 
 @pytest.mark.slow
@@ -114,3 +130,69 @@ def test_figure_of_the_reported_run_renders(tmp_path):
 
     paths = FIGURES["table2_training"](tmp_path)
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_matched_bases_give_the_papers_share_of_turning_pairs():
+    for paper_theta in (1e4, 5e5):
+        for T in (32, 128, 1024):
+            theta = table2.matched_base(paper_theta, T)
+            assert math.isclose(table2.turning_share(theta, T), table2.turning_share(paper_theta, 8192), rel_tol=1e-12)
+    variants = {v.id: v for v in table2.PRESETS["small"].variants()}
+    assert variants["p_rope_0.75"].encoding.theta == variants["rope_10k"].encoding.theta < 50
+    assert 240 < variants["rope_500k"].encoding.theta < 260
+    # the measured share of pairs turning within T is the paper's, up to one pair of 16
+    freqs = variants["rope_10k"].encoding.frequencies(32)
+    assert abs(np.mean(freqs * 128 >= 2 * math.pi) - table2.turning_share(1e4, 8192)) <= 1 / 16
+
+
+def test_minimum_detectable_difference_has_its_stated_power():
+    """At the MDD a simulated paired t-test rejects about POWER of the time; at half of it, far less."""
+    rng = np.random.default_rng(20260)
+    n, sd, trials = 5, 0.02, 4000
+    mdd = paired_tests.minimum_detectable_difference(sd, n)
+
+    def rejected(delta):
+        diffs = delta + sd * rng.standard_normal((trials, n))
+        return float(np.mean(stats.ttest_1samp(diffs, 0.0, axis=1).pvalue < 0.05))
+
+    standard_error = math.sqrt(0.8 * 0.2 / trials)
+    assert abs(rejected(mdd) - paired_tests.POWER) < 4 * standard_error
+    assert rejected(mdd / 2) < 0.5
+    assert paired_tests.minimum_detectable_difference(sd, 10) < mdd  # more seeds detect less
+    with pytest.raises(ValueError, match="n >= 2"):
+        paired_tests.minimum_detectable_difference(sd, 1)
+
+
+def test_verdicts_follow_the_sign_and_the_adjusted_test():
+    def diff(mean, p):
+        return {"mean": mean, "p_holm": p}
+
+    assert paired_tests.verdict(diff(-0.01, 0.001), -0.005) == "holds"
+    assert paired_tests.verdict(diff(+0.01, 0.001), -0.005) == "does not hold"  # the control: significant, wrong sign
+    assert paired_tests.verdict(diff(-0.01, 0.2), -0.005) == "undecided"
+    assert paired_tests.verdict(diff(-0.01, None), -0.005) == "undecided"  # one seed: no test
+    assert paired_tests.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_flattening_separates_a_falling_curve_from_a_flat_one():
+    flat = [(s, 2.0 + math.exp(-s / 100)) for s in range(100, 1601, 100)]
+    falling = [(s, 3.0 - s / 1000) for s in range(100, 1601, 100)]
+    assert table2.flattening(flat)["flattened"] is True
+    assert table2.flattening(falling)["flattened"] is False
+    assert table2.flattening(falling)["share"] == pytest.approx(0.25 * 1600 / 1500, rel=0.05)
+
+
+@pytest.mark.slow
+def test_a_subset_preset_compares_only_what_it_trained(tmp_path):
+    smoke = table2.PRESETS["smoke"]
+    pilot = dataclasses.replace(smoke, name="pilot", seeds=2, pipeline_check=False,
+                                variant_ids=(table2.REFERENCE, "p_rope_0.75"))
+    results = table2.run(pilot, tmp_path)
+    assert table2.trained_ids(results) == [table2.REFERENCE, "p_rope_0.75"]
+    summary = results["summary"]
+    assert [c["variant"] for c in summary["comparisons"]] == ["p_rope_0.75"]
+    assert "rank_correlation_with_paper_at_T" not in summary
+    need = summary["seeds_needed"]["p_rope_0.75"]
+    assert need["mdd_by_seeds"][2] > need["mdd_by_seeds"][16] > 0
+    assert any("compares nothing with the paper" in f for f in results["findings"])
+    assert any("Regime:" in f and "theta=10000" not in f for f in results["findings"])

@@ -63,12 +63,15 @@ def register(app: typer.Typer) -> None:
     @experiment.command("table2")
     def table2_command(
         preset: Annotated[str, typer.Option(
-            help="smoke (a pipeline check, about a minute), small (the reported run, 30-60 min), full (days)",
+            help="smoke (a pipeline check, about a minute), pilot (the small run's design, about 12 min), "
+                 "small (the reported run, about 75 min), gpu (an accelerator)",
             metavar="NAME")] = "small",
         seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
                                                   metavar="N")] = None,
         out: Annotated[Path | None, typer.Option(help="output folder (default: results/table2_PRESET)",
                                                  metavar="FOLDER")] = None,
+        jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
+                                          help="single-threaded training processes (default 0: one per CPU core)")] = 0,
     ) -> None:
         """Table 2: seven positional encodings, validation perplexity at T, 2T and 4T, head frequency usage.
 
@@ -84,7 +87,7 @@ def register(app: typer.Typer) -> None:
         out_dir = writable_folder(out if out is not None else Path("results") / f"table2_{preset}", "--out")
         n_seeds = seeds or chosen.seeds
         say(f"table2 preset {preset}: {chosen.description}; output {out_dir}")
-        runs = [f"{v.id} seed {seed}" for v in table2.VARIANTS for seed in range(n_seeds)]
+        runs = [f"{v.id} seed {seed}" for v in chosen.variants() for seed in range(n_seeds)]
         live = console.is_terminal
         with Steps("training", runs, show=not live) as steps:  # off a terminal: one line per finished run
             progress = LiveProgress(steps, TextColumn("{task.description}", markup=False), BarColumn(),
@@ -93,9 +96,9 @@ def register(app: typer.Typer) -> None:
             try:
                 if live:
                     with progress:
-                        results = table2.run(chosen, out_dir, seeds=seeds, progress=progress)
+                        results = table2.run(chosen, out_dir, seeds=seeds, progress=progress, workers=jobs or None)
                 else:
-                    results = table2.run(chosen, out_dir, seeds=seeds, progress=progress)
+                    results = table2.run(chosen, out_dir, seeds=seeds, progress=progress, workers=jobs or None)
             except CheckpointError as err:
                 fail(f"{err}; delete that file to restart the run from scratch", code=1)
         from ropelab.paper_figs import table2_training
