@@ -1,15 +1,7 @@
 """Test configuration: float64 JAX for proofs and a derandomised hypothesis profile."""
 
-import os
-
 import jax
 from hypothesis import HealthCheck, settings
-
-# pytest-xdist's workers start with COLUMNS=80 and LINES=24, which no plain run has; without
-# them the command's console is as wide off a terminal under xdist as in a serial run.
-if "PYTEST_XDIST_WORKER" in os.environ:
-    os.environ.pop("COLUMNS", None)
-    os.environ.pop("LINES", None)
 
 # Proof checks run in float64 (DESIGN §6); set once at the process edge, not in test bodies.
 jax.config.update("jax_enable_x64", True)

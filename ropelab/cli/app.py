@@ -109,6 +109,20 @@ def verify_table(results, title: str, width: int | None = None) -> Table:
     return table
 
 
+CLAIMS_PER_WORKER = 8
+"""Without ``--jobs``, a worker process is started for every this many claims (at most one per
+core): starting one (an interpreter, JAX and the registry) costs about as much as a few claims."""
+
+
+def auto_workers(n_claims: int) -> int:
+    """The default number of verify workers for ``n_claims`` claims on this machine.
+
+    >>> auto_workers(3)
+    1
+    """
+    return max(1, min(os.cpu_count() or 1, n_claims // CLAIMS_PER_WORKER))
+
+
 @app.command()
 def verify(
     ids: Annotated[list[str] | None, typer.Argument(help="claim ids to run (default: all)", metavar="ID")] = None,
@@ -116,7 +130,8 @@ def verify(
     quick: Annotated[bool, typer.Option("--quick", help="smaller grids, same checks")] = False,
     certify: Annotated[bool, typer.Option("--certify", help="also run the Arb certificates (parallel processes)")] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
-                                      help="worker processes (default 0: one per CPU core; 1: this process only)")] = 0,
+                                      help="worker processes (default 0: one per CPU core, one per 8 claims at most; "
+                                           "1: this process only)")] = 0,
 ) -> None:
     """Run claims: symbolic side, numeric side and negative control; exit 1 on any failure."""
     from ropelab.checks.registry import REGISTRY, select
@@ -128,7 +143,7 @@ def verify(
         fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
     if json_path is not None:  # refused now, not after the whole run
         writable_file(json_path, "--json")
-    workers = 1 if certify else min(jobs or os.cpu_count() or 1, len(claims))
+    workers = 1 if certify else min(jobs or auto_workers(len(claims)), len(claims))
     started = time.perf_counter()
     with Steps("verifying", [c.id for c in claims]) as steps:
         results = run_claims(claims, quick=quick, certify=certify, jobs=workers, initializer=_configure_jax,
