@@ -37,6 +37,8 @@ from ropelab.constructions.models import training
 from ropelab.constructions.models import transformer as tf
 from ropelab.constructions.models import transformer_usage as usage_mod
 
+from ropelab.theory import base_bounds as th_base
+
 from ropelab.checks.findings.finding import read_results
 from ropelab.checks.findings.paired_tests import (CONFIDENCE, POWER, holm, minimum_detectable_difference,
                                                   paired_difference, verdict)
@@ -74,7 +76,7 @@ def turning_share(theta: float, context: float) -> float:
     >>> round(turning_share(1e4, 8192), 3), round(turning_share(5e5, 8192), 3)
     (0.779, 0.547)
     """
-    return math.log(context / (2 * math.pi)) / math.log(theta)
+    return float(th_base.critical_pair_index(2, theta, context))  # one pair: i* is the share itself
 
 
 def matched_base(paper_theta: float, context: int, paper_context: int = PAPER_CONTEXT) -> float:
@@ -511,10 +513,6 @@ def _seeds_needed(per_variant: dict, ids: list[str], largest: int = 64) -> dict:
                   "mdd_by_seeds": {n: minimum_detectable_difference(d["sd"], n) for n in (2, 3, 4, 5, 6, 8, 10, 16)},
                   "seeds_for_paper_change": needed, "searched_up_to": largest}
     return out
-
-
-def _label(vid: str) -> str:
-    return ROW_OF[vid].paper_row
 
 
 def format_spread(s: dict, digits: int = 3) -> str:
