@@ -8,8 +8,8 @@ every tracing, lowering and XLA compilation, and each claim's run is timed; so t
 splits the wall time into start-up (interpreter and imports), compilation, and the rest
 (computing: NumPy, SymPy, mpmath and compiled JAX code).
 
-Run: ``python benchmarks/verify.py [--quick] [--json out.json]`` (``--quick`` times
-``ropelab verify --quick``).
+Run: ``python benchmarks/verify.py [--quick] [--json out.json]``. ``--quick`` checks that the
+workload runs, not its speed: it times ``ropelab verify --quick`` on :data:`QUICK_CLAIMS` only.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pathlib import Path
 import _harness as h
 
 TARGET_S = 60.0
+QUICK_CLAIMS = ("rope_preserves_norm", "chunk_score_is_norm_times_cosine", "rope_score_depends_on_relative_position")
+"""A symbolic identity, a numeric one and a relative-position claim: what ``--quick`` runs."""
 COMPILE_EVENTS = (
     "/jax/core/compile/jaxpr_trace_duration",
     "/jax/core/compile/jaxpr_to_mlir_module_duration",
@@ -62,7 +64,7 @@ def inner(out: Path, quick: bool) -> None:
     runner.run_claim = timed_claim
     code = 0
     try:
-        cli.main(["verify", "--jobs", "1"] + (["--quick"] if quick else []))
+        cli.main(["verify", "--jobs", "1"] + (["--quick", *QUICK_CLAIMS] if quick else []))
     except SystemExit as stop:
         code = stop.code or 0
     Path(out).write_text(json.dumps({"import_s": imported, "claims": claims, "compile_s": compiled["total"],
@@ -113,8 +115,9 @@ def main() -> None:
     h.console.print(f"CPU time of the verify process (user + system, all threads): {cpu:.1f} s; wall time above "
                     "that of one busy core means the machine was shared")
     summary = [h.comparison("ropelab verify, end to end", wall, "time allowed", TARGET_S,
-                            f"{len(claims) / wall:.2f} claims/s", f"< {TARGET_S:.0f} s",
-                            wall < TARGET_S and timings["exit_code"] == 0,
+                            f"{len(claims) / wall:.2f} claims/s",
+                            "full mode only" if args.quick else f"< {TARGET_S:.0f} s",
+                            False if timings["exit_code"] else None if args.quick else wall < TARGET_S,
                             note=f"compile {compile_s:.1f} s, compute {claim_s - compile_s:.1f} s, "
                                  f"start-up {startup_s:.1f} s, CPU {cpu:.1f} s, exit code {timings['exit_code']}")]
     h.finish(args, "W4 verify", summary,

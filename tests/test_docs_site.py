@@ -2,10 +2,11 @@
 
 The site is built once per session (``mkdocs build --strict``, so any warning fails it), with a
 small verify report so that claim statuses are exercised. The browser tests open every page in
-headless Chromium (Debian's package, installed here when missing), once served on localhost
-(as ``mkdocs serve`` would) and once straight from disk (``file://``), and assert: no broken
-links, anchors or images, every formula typeset by MathJax, nothing fetched from another host,
-and no console errors. Screenshots of the home page, a claim page, the figure gallery and an
+headless Chromium (Debian's package, installed here when missing), served on localhost (as
+``mkdocs serve`` would), and assert: no broken links, anchors or images, every formula typeset by
+MathJax, nothing fetched from another host, and no console errors. Straight from disk
+(``file://``) a page of each kind goes through the browser and every page's links, anchors and
+images are checked from its HTML. Screenshots of the home page, a claim page, the figure gallery and an
 example page are kept under ``build/docs-test/``.
 """
 
@@ -288,8 +289,43 @@ def _file_ids(url: str) -> frozenset[str]:
     return frozenset(parser.ids)
 
 
-def _check_every_page(browser, site: Path, base: str, screenshots: bool) -> tuple[list[str], dict[str, float]]:
-    """Open every page of ``site`` under ``base`` (http://... or file://...) and list what is broken."""
+class _Facts(html.parser.HTMLParser):
+    """What a browser's ``PAGE_FACTS`` gives, read from a page's HTML: its images and links."""
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.url, self.images, self.links = url, [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img" and attrs.get("src"):
+            self.images.append(urllib.parse.urljoin(self.url, attrs["src"]))
+        elif tag == "a" and attrs.get("href"):
+            self.links.append(urllib.parse.urljoin(self.url, attrs["href"]))
+
+
+def _in_browser(browser, url: str) -> tuple[dict, dict, list[dict]]:
+    """Open ``url``: MathJax's counts, the page's images, links and fetches, its console log."""
+    browser.get(url)
+    maths = browser.execute_async_script(TYPESET)
+    return maths, browser.execute_script(PAGE_FACTS), browser.get_log("browser")
+
+
+def _one_of_each_kind(pages: list[str]) -> set[str]:
+    """Every top-level page, the first page of each folder, and the pages kept as screenshots."""
+    first: dict[str, str] = {}
+    for page in pages:
+        first.setdefault(page.rpartition("/")[0], page)
+    return set(first.values()) | {p for p in pages if "/" not in p} | set(SHOWN_PAGES)
+
+
+def _check_every_page(browser, site: Path, base: str, screenshots: bool,
+                      in_browser: set[str] | None = None) -> tuple[list[str], dict[str, float]]:
+    """Open every page of ``site`` under ``base`` (http://... or file://...) and list what is broken.
+
+    Pages in ``in_browser`` (default: all) are opened in Chromium; the others have their links,
+    anchors and images checked from their HTML.
+    """
     local = base.startswith("file:")
     status_of, ids_of = (_file_status, _file_ids) if local else (_fetch, _ids_of)
     pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
@@ -300,16 +336,28 @@ def _check_every_page(browser, site: Path, base: str, screenshots: bool) -> tupl
     for page in pages:
         url = urllib.parse.urljoin(base, page)
         started = time.perf_counter()
-        browser.get(url)
-        maths = browser.execute_async_script(TYPESET)
-        facts = browser.execute_script(PAGE_FACTS)
-        if maths["maths"] and (maths["loaded"] is not True or maths["typeset"] != maths["maths"]):
-            problems.append(f"{page}: maths not typeset: {maths}")
-        if maths["errors"]:
-            problems.append(f"{page}: {maths['errors']} MathJax errors")
-        problems += [f"{page}: broken image {src}" for src, ok in facts["images"] if not ok]
-        problems += [f"{page}: fetched from another host: {r}" for r in facts["resources"]
-                     if urllib.parse.urlsplit(r)[:2] != origin]
+        if in_browser is None or page in in_browser:
+            maths, facts, log = _in_browser(browser, url)
+            if maths["maths"] and (maths["loaded"] is not True or maths["typeset"] != maths["maths"]):
+                problems.append(f"{page}: maths not typeset: {maths}")
+            if maths["errors"]:
+                problems.append(f"{page}: {maths['errors']} MathJax errors")
+            problems += [f"{page}: broken image {src}" for src, ok in facts["images"] if not ok]
+            problems += [f"{page}: fetched from another host: {r}" for r in facts["resources"]
+                         if urllib.parse.urlsplit(r)[:2] != origin]
+            problems += [f"{page}: console {entry['level']}: {entry['message']}"
+                         for entry in log if entry["level"] == "SEVERE"]
+            if page in SHOWN_PAGES:
+                if page != "figures.html":  # the gallery has formulas only in some captions
+                    assert maths["typeset"] > 0, f"{page} has formulas; none was typeset"
+                if screenshots:
+                    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                    browser.save_screenshot(str(SCREENSHOTS / SHOWN_PAGES[page]))
+        else:
+            parsed = _Facts(url)
+            parsed.feed(status_of(url)[1])
+            facts = {"links": parsed.links}
+            problems += [f"{page}: broken image {src}" for src in parsed.images if status_of(src)[0] != 200]
         for link in facts["links"]:
             parts = urllib.parse.urlsplit(link)
             if parts[:2] != origin:
@@ -323,15 +371,7 @@ def _check_every_page(browser, site: Path, base: str, screenshots: bool) -> tupl
                 problems.append(f"{page}: broken link {link} ({status})")
             elif parts.fragment and urllib.parse.unquote(parts.fragment) not in ids_of(target):
                 problems.append(f"{page}: link to a missing anchor {link}")
-        problems += [f"{page}: console {entry['level']}: {entry['message']}"
-                     for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
         timings[page] = time.perf_counter() - started
-        if page in SHOWN_PAGES:
-            if page != "figures.html":  # the gallery has formulas only in some captions
-                assert maths["typeset"] > 0, f"{page} has formulas; none was typeset"
-            if screenshots:
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                browser.save_screenshot(str(SCREENSHOTS / SHOWN_PAGES[page]))
     return problems, timings
 
 
@@ -341,14 +381,34 @@ def test_every_page_loads_cleanly_when_served(site, served_site, browser):
 
 
 def test_every_page_loads_cleanly_from_disk(site, browser, capsys):
-    problems, timings = _check_every_page(browser, site, site.as_uri() + "/", screenshots=True)
+    """From disk, a page of each kind is opened in the browser (every page is, served, above: the
+    same scripts and formulas) and every page's links, anchors and images are checked."""
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+    opened = _one_of_each_kind(pages)
+    problems, timings = _check_every_page(browser, site, site.as_uri() + "/", screenshots=True, in_browser=opened)
     assert not problems, "\n".join(problems)
     for shot in SHOWN_PAGES.values():
         assert (SCREENSHOTS / shot).stat().st_size > 10_000, shot
     with capsys.disabled():
-        slowest = max(timings, key=timings.get)
-        print(f"\n{len(timings)} pages from disk in {sum(timings.values()):.1f} s (slowest {slowest}: "
-              f"{timings[slowest]:.1f} s); screenshots in {SCREENSHOTS}")
+        print(f"\n{len(timings)} pages from disk ({len(opened)} in the browser) in {sum(timings.values()):.1f} s; "
+              f"screenshots in {SCREENSHOTS}")
+
+
+def test_html_check_finds_broken_links_anchors_images_and_folder_links(tmp_path):
+    """The from-disk check of the pages not opened in the browser rejects each planted fault."""
+    pages = {f"p{i}.html": "<p>filler</p>" * 40 for i in range(len(REGISTRY) + 5)}
+    pages["a.html"] = ('<a href="p0.html">fine</a><a href="gone.html">x</a><a href="p1.html#nowhere">y</a>'
+                       '<a href="sub/">z</a><img src="missing.png">')
+    pages["p0.html"] = '<h2 id="here">here</h2><a href="a.html">back</a>'
+    for name, body in pages.items():
+        (tmp_path / name).write_text(f"<html><body>{body}</body></html>")
+    problems, _ = _check_every_page(None, tmp_path, tmp_path.as_uri() + "/", screenshots=False, in_browser=set())
+    assert sorted(problems) == sorted([
+        f"a.html: broken image {(tmp_path / 'missing.png').as_uri()}",
+        f"a.html: broken link {(tmp_path / 'gone.html').as_uri()} (404)",
+        f"a.html: link to a missing anchor {(tmp_path / 'p1.html').as_uri()}#nowhere",
+        f"a.html: link to a folder, which a browser shows as a listing from disk: {(tmp_path / 'sub').as_uri()}/",
+    ]), problems
 
 
 def test_claim_page_maths_is_typeset_by_mathjax(site, browser):

@@ -68,23 +68,19 @@ def test_smoke_run_records_every_variant_and_beats_uniform_bytes(smoke):
     assert not list(out.rglob("*.part"))
 
 
-@pytest.mark.slow
-def test_rerun_resumes_from_checkpoints_and_reproduces(smoke, capsys):
-    out, first = smoke
-    code, text = run(capsys, "experiment", "table2", "--preset", "smoke", "--out", str(out))
-    assert code == 0, text
-    again = json.loads((out / table2.RESULTS_NAME).read_text())
-    for a, b in zip(first["runs"], again["runs"], strict=True):
-        assert a["train_loss"] == b["train_loss"] and a["perplexity"] == b["perplexity"]
-        assert a["train_seconds"] == b["train_seconds"]  # nothing was retrained
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory):
+    """NoPE and the reference of the smoke preset, trained again in a single worker process."""
+    out = tmp_path_factory.mktemp("table2_one_worker")
+    pair = dataclasses.replace(table2.PRESETS["smoke"], variant_ids=("nope", table2.REFERENCE))
+    return pair, out, table2.run(pair, out, workers=1)
 
 
 @pytest.mark.slow
-def test_one_worker_gives_the_numbers_of_several(smoke, tmp_path):
+def test_one_worker_gives_the_numbers_of_several(smoke, one_worker):
     """Every run trains in a single-threaded process, so the worker count cannot change a number."""
     _, several = smoke
-    pair = dataclasses.replace(table2.PRESETS["smoke"], variant_ids=("nope", table2.REFERENCE))
-    one = table2.run(pair, tmp_path, workers=1)
+    _, _, one = one_worker
     assert one["machine"]["workers"] == 1 and several["machine"]["workers"] > 1
     reference = {(r["variant"], r["seed"]): r for r in several["runs"]}
     for b in one["runs"]:
@@ -93,19 +89,31 @@ def test_one_worker_gives_the_numbers_of_several(smoke, tmp_path):
 
 
 @pytest.mark.slow
+def test_rerun_resumes_from_checkpoints_and_reproduces(one_worker):
+    pair, out, first = one_worker
+    again = table2.run(pair, out, workers=2)
+    assert json.loads((out / table2.RESULTS_NAME).read_text())["runs"] == json.loads(json.dumps(again["runs"]))
+    for a, b in zip(first["runs"], again["runs"], strict=True):
+        assert a["train_loss"] == b["train_loss"] and a["perplexity"] == b["perplexity"]
+        assert a["train_seconds"] == b["train_seconds"]  # nothing was retrained
+
+
+@pytest.mark.slow
 def test_corrupted_checkpoint_stops_the_run(smoke, capsys, tmp_path):
+    """A damaged checkpoint stops the call with its name; the runs queued behind it are dropped,
+    not trained first (at most the one started beside it, on the other worker, writes its own)."""
     out, _ = smoke
     target = tmp_path / "damaged"
     (target / "checkpoints").mkdir(parents=True)
-    for path in (out / "checkpoints").glob("*.ckpt"):
-        blob = bytearray(path.read_bytes())
-        if path.name.startswith("nope"):
-            blob[-50] ^= 0xFF
-        (target / "checkpoints" / path.name).write_bytes(bytes(blob))
-    code, text = run(capsys, "experiment", "table2", "--preset", "smoke", "--out", str(target))
+    blob = bytearray((out / "checkpoints" / "nope_seed0.ckpt").read_bytes())
+    blob[-50] ^= 0xFF
+    (target / "checkpoints" / "nope_seed0.ckpt").write_bytes(bytes(blob))
+    code, text = run(capsys, "experiment", "table2", "--preset", "smoke", "--out", str(target), "--jobs", "2")
     assert code == 1
     assert "corrupted checkpoint" in text and "nope_seed0.ckpt" in text
     assert not (target / table2.RESULTS_NAME).exists()
+    started = [p.name for p in (target / "checkpoints").glob("*.ckpt") if p.name != "nope_seed0.ckpt"]
+    assert len(started) <= 1, started
 
 
 def test_unknown_preset_exits_2(capsys, tmp_path):
