@@ -190,6 +190,25 @@ def test_flattening_separates_a_falling_curve_from_a_flat_one():
     assert table2.flattening(falling)["share"] == pytest.approx(0.25 * 1600 / 1500, rel=0.05)
 
 
+def test_settling_tells_a_settled_difference_from_one_still_moving():
+    """The paired difference over the last quarter: constant offsets settle; a gap that closes does not."""
+    steps = range(100, 900, 100)
+
+    def runs(gap):  # four seeds of a falling curve, ``gap(step)`` above the reference
+        return [{"seed": s, "validation_curve": [[t, 2.0 + 100 / t + 0.001 * s + gap(t)] for t in steps]}
+                for s in range(4)]
+
+    reference = runs(lambda t: 0.0)
+    for s, r in enumerate(reference):  # seed-to-seed noise in the difference
+        r["validation_curve"] = [[t, v + 0.002 * (-1) ** (s + t // 100)] for t, v in r["validation_curve"]]
+    steady = table2.settling(runs(lambda t: 0.05), reference, resolution=0.01)
+    closing = table2.settling(runs(lambda t: 60 / t), reference, resolution=0.01)
+    assert (steady["from_step"], steady["to_step"]) == (600, 800)
+    assert steady["settled"] is True and abs(steady["change"]["mean"]) < 0.005
+    assert closing["settled"] is False and math.isclose(closing["change"]["mean"], 60 / 800 - 60 / 600, abs_tol=1e-3)
+    assert table2.settling(runs(lambda t: 0.0)[:1], reference[:1], 0.01) is None  # one seed: no interval
+
+
 def test_a_subset_preset_compares_only_what_it_trained(smoke):
     """The pilot's summary from two rows: only their comparison, no rank correlation, the seeds
     needed; the second seed's runs are the first's with a known shift of the difference."""

