@@ -134,9 +134,13 @@ def _picklable(run: Callable[[Any], Evidence]) -> bool:
 
 
 def _worker_init() -> None:
+    """A claim worker: float64 and the compilation cache, as at the CLI."""
     import jax
 
+    from ropelab.constructions.models.model_cache import enable_compilation_cache
+
     jax.config.update("jax_enable_x64", True)
+    enable_compilation_cache()
 
 
 def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Evidence:

@@ -192,6 +192,26 @@ def test_json_record_detects_edits(tmp_path):
     assert model_cache.load_json(path) is None
 
 
+def test_gguf_is_parsed_once_within_the_conversion_and_the_reader_is_restored(tmp_path):
+    """transformers opens a GGUF three times while converting it; inside the block each file is
+    parsed once (one reader object), outside it every call parses again."""
+    import gguf
+
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tensor("w", np.arange(8, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    original = gguf.GGUFReader
+    with model_cache._gguf_parsed_once():
+        first, second = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+        assert first is second and np.array_equal(first.tensors[0].data, np.arange(8))
+    assert gguf.GGUFReader is original
+    assert gguf.GGUFReader(path) is not gguf.GGUFReader(path)
+
+
 def test_cached_folder_rebuilt_when_partial_or_corrupted(tmp_path):
     fills = []
 

@@ -310,12 +310,15 @@ def evaluate_run(
 
 
 def _single_threaded_worker() -> None:
-    """A training worker: float64 available (as at the CLI), XLA on one thread."""
+    """A training worker: float64 available and the compilation cache (as at the CLI), XLA on one thread."""
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
                                "intra_op_parallelism_threads=1").strip()
     import jax
 
+    from ropelab.constructions.models.model_cache import enable_compilation_cache
+
     jax.config.update("jax_enable_x64", True)
+    enable_compilation_cache()
 
 
 def train_and_evaluate(preset: Preset, variant: Variant, seed: int, checkpoints: Path) -> dict:

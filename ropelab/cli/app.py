@@ -48,11 +48,10 @@ def _configure_jax() -> None:
     """
     import jax
 
-    from ropelab.constructions.models.model_cache import cache_root
+    from ropelab.constructions.models.model_cache import enable_compilation_cache
 
     jax.config.update("jax_enable_x64", True)
-    jax.config.update("jax_compilation_cache_dir", str(cache_root() / "jax"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    enable_compilation_cache()
 
 
 def _fmt(x: float) -> str:
