@@ -256,13 +256,3 @@ def test_prop31_grid_reaches_two_million_tokens_and_covers_every_dimension():
         assert max(p[3] for p in grid) > claims_key.LONGEST_CONTEXT
         assert all(p[3] > 2 * p[2] for p in grid)
     assert {p[2] for p in claims_key.prop31_grid(False)} == set(claims_key.SHIFTS)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["fig2_decay", "fig8_random_positions", "fig9_fixed_gaussian", "rotated_key_argmax"])
-def test_section3_figures_render(name, tmp_path):
-    from ropelab.paper_figs import FIGURES
-
-    paths = FIGURES[name](tmp_path)
-    assert {p.suffix for p in paths} == {".png", ".pdf"}
-    assert all(p.stat().st_size > 1000 for p in paths)

@@ -164,18 +164,6 @@ def test_bad_input_names_the_parameter(call, message):
         call()
 
 
-@pytest.mark.slow
-def test_section_5_figures_render(tmp_path):
-    from ropelab.paper_figs import FIGURES
-
-    names = ["positional_construction", "positional_heads", "head_norm_vs_band", "near_returns",
-             "nope_vs_rope_optimisation"]
-    for name in names:
-        paths = FIGURES[name](tmp_path)
-        assert {p.suffix for p in paths} == {".png", ".pdf"}
-        assert all(p.stat().st_size > 1000 for p in paths)
-
-
 # --- Definition 5.1 and the certificates ------------------------------------------------------
 
 def test_off_pattern_mass_is_one_minus_the_target_weight():

@@ -69,6 +69,25 @@ def test_report_is_one_self_contained_file(tmp_path, capsys):
         assert html.escape(first_line) in text  # the worked instance is there, escaped
 
 
+def test_report_marks_figures_that_need_a_missing_extra(tmp_path, capsys, monkeypatch):
+    """Without the models extra the Gemma figures are marked in the page, the rest drawn, and the
+    extra named at the end; the report still exits 0."""
+    drawing = stub_render_figures()
+
+    def render(out_dir, names=None):
+        if any(name.startswith("gemma_") for name in names):
+            raise ModuleNotFoundError("No module named 'transformers'", name="transformers")
+        return drawing(out_dir, names)
+
+    monkeypatch.setattr(catalogue, "render_figures", render)
+    code, out = run(capsys, "report", *CLAIMS, "--quick", "--out", str(tmp_path))
+    assert code == 0, out
+    text = (tmp_path / REPORT_NAME).read_text()
+    gemma = [name for name in FIGURES if name.startswith("gemma_")]
+    assert text.count("Not drawn here") == len(gemma) and all(f'id="fig-{name}"' in text for name in FIGURES)
+    assert "figures not drawn" in out and "pip install 'ropelab[models]'" in out and all(n in out for n in gemma)
+
+
 def test_report_has_the_findings_section():
     from ropelab.cli.report import finding_figure_id, render_html
 

@@ -126,7 +126,9 @@ def test_explain_table2_states_setup_and_paper_numbers(capsys):
     assert code == 0
     assert "Set-up" in text and "4.4414" in text and "T=128" in text
     if table2.REPORTED_RESULTS.exists():
-        assert "Findings:" in text and "Spearman" in text
+        assert "Findings:" in text and "Spearman" in text and "Settling:" in text
+    if table2.LONG_RESULTS.exists():
+        assert "Length check (`--preset long`" in text and "Against the reported run (2500 steps" in text
 
 
 def test_figure_of_the_reported_run_renders(tmp_path):

@@ -622,7 +622,9 @@ def _settling_sentence(results: dict) -> str | None:
             f"from {REFERENCE} on the validation curve moved by less than its comparison's MDD in "
             f"{sum(m['settled'] for _, m in moved)} of {len(moved)} rows: "
             + "; ".join(f"{v} {m['difference_from']:+.4f} -> {m['difference_to']:+.4f} (change "
-                        f"{format_interval(m['change'])}, MDD {m['resolution']:.4f})" for v, m in moved) + ".")
+                        f"{format_interval(m['change'])}, MDD {m['resolution']:.4f})" for v, m in moved)
+            + ". Both points lie on one schedule, whose learning rate has decayed by then: this does not show "
+            "that a longer schedule would leave a difference where it is (the `long` preset tests that).")
 
 
 def _length_sentences(results: dict, shorter: dict) -> list[str]:

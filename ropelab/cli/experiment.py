@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
     def table2_command(
         preset: Annotated[str, typer.Option(
             help="smoke (a pipeline check, about a minute), pilot (the small run's design, about 12 min), "
-                 "small (the reported run, about 75 min), gpu (an accelerator)",
+                 "small (the reported run, about 80 min), long (its length check: 3 rows, 3x the steps, about "
+                 "60 min), gpu (an accelerator)",
             metavar="NAME")] = "small",
         seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
                                                   metavar="N")] = None,
