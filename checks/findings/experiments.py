@@ -38,6 +38,24 @@ def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, i
     return index, turning
 
 
+def _committed(path) -> dict | None:
+    """A committed Table 2 results file, or ``None`` where this install has none."""
+    from ropelab.checks.findings import table2
+
+    try:
+        return table2.load_results(path)
+    except FileNotFoundError:
+        return None
+
+
+def _side_run(results: dict) -> str:
+    """How a run beside the reported one was made: its preset, seeds, rows and steps."""
+    from ropelab.checks.findings import table2
+
+    return (f"`--preset {results['preset']}`, {len(results['seeds'])} seeds of " + ", ".join(table2.trained_ids(results))
+            + f", {results['config']['train']['steps']} steps, the small preset's model")
+
+
 def _table2_sections() -> tuple[str, tuple[list[str], list[list[str]]] | None, str]:
     from ropelab.checks.findings import table2
 
@@ -83,14 +101,9 @@ def _table2_sections() -> tuple[str, tuple[list[str], list[list[str]]] | None, s
         f"has {model.head_dim // 2} pairs spanning log2 theta = {math.log2(low):.1f} octaves against 128 pairs over "
         f"{math.log2(gemma['theta']):.1f}; tokens are bytes, not subwords; the model is 4 orders of magnitude smaller.",
     ]
-    try:
-        pilot = table2.load_results(table2.PILOT_RESULTS)
-    except FileNotFoundError:
-        pilot = None
+    pilot = _committed(table2.PILOT_RESULTS)
     if pilot is not None:
-        setup += ["", f"Design (pilot: `--preset pilot`, {len(pilot['seeds'])} seeds of "
-                  + " and ".join(table2.trained_ids(pilot)) + f", {pilot['config']['train']['steps']} steps, the "
-                  "small preset's model): " + " ".join(pilot["findings"][1:-1])
+        setup += ["", f"Design (pilot: {_side_run(pilot)}): " + " ".join(pilot["findings"][1:-1])
                   + f" So the reported run trains {cfg.steps} steps with {preset.seeds} seeds (the time a 2-core "
                   "machine allows in about 90 minutes), and states each row's MDD beside its result."]
     if results is None:
@@ -98,14 +111,9 @@ def _table2_sections() -> tuple[str, tuple[list[str], list[list[str]]] | None, s
     lines = setup + ["", f"Result ({len(results['seeds'])} seeds; mean ± sd; "
                      f"{results['machine']['train_seconds_total'] / 60:.0f} min of optimisation steps in all):"]
     after = ["Findings:"] + [f"- {f}" for f in results["findings"]]
-    try:
-        longer = table2.load_results(table2.LONG_RESULTS)
-    except FileNotFoundError:
-        longer = None
+    longer = _committed(table2.LONG_RESULTS)
     if longer is not None:
-        after += ["", f"Length check (`--preset long`: {len(longer['seeds'])} seeds of "
-                  + ", ".join(table2.trained_ids(longer)) + f", {longer['config']['train']['steps']} steps, the "
-                  "small preset's model):"] + [f"- {f}" for f in table2.length_check(longer)]
+        after += ["", f"Length check ({_side_run(longer)}):"] + [f"- {f}" for f in table2.length_check(longer)]
     after += ["", "Units: the paper's perplexities are per subword token of Gemma 2B, ours per byte, so only the "
               "signs of the changes and their rough relative sizes compare. An 'undecided' row is not a tie: "
               "its interval holds both signs at this number of seeds; the MDD says how large a change this run "
