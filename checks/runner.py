@@ -167,12 +167,11 @@ def run_claims(
     on_result: Callable[[ClaimResult], None] | None = None,
     certify: bool = False,
     jobs: int = 1,
-    initializer: Callable[[], None] = _worker_init,
 ) -> list[ClaimResult]:
     """Run each claim, calling ``on_result`` as each finishes; results come back in the given order.
 
     With ``jobs > 1`` registered claims run in that many spawned worker processes (each set up
-    by ``initializer``), since a claim's check runs mostly on one core; ``certify`` keeps them
+    as at the CLI), since a claim's check runs mostly on one core; ``certify`` keeps them
     in this process, because a certificate fans out over processes of its own.
     """
     from .registry import REGISTRY
@@ -189,7 +188,7 @@ def run_claims(
         return results
     # spawn, not fork: the parent holds JAX's threads, which a forked child must not inherit
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
         futures = [pool.submit(_run_registered, claim.id, quick) for claim in claims]
         for future in as_completed(futures):
             if on_result is not None:

@@ -647,12 +647,16 @@ def _length_sentences(results: dict, shorter: dict) -> list[str]:
             f"{steps / short_steps:.0f}x shorter): " + "; ".join(out) + "."] if out else []
 
 
+def _training_length_sentences(results: dict) -> list[str]:
+    """Whether a run's curves flattened and whether its paired differences settled."""
+    settled = _settling_sentence(results)
+    return [_flattening_sentence(results)] + ([settled] if settled is not None else [])
+
+
 def length_check(results: dict) -> list[str]:
     """What the ``long`` preset shows about the reported run's training length: whether its
     curves flatten, whether its differences settle, and each seed's difference at both lengths."""
-    out = [_flattening_sentence(results)]
-    if (settled := _settling_sentence(results)) is not None:
-        out.append(settled)
+    out = _training_length_sentences(results)
     if REPORTED_RESULTS.is_file():
         out += _length_sentences(results, load_results(REPORTED_RESULTS))
     return out
@@ -706,12 +710,8 @@ def findings(results: dict) -> list[str]:
         ]
     if results["preset"] == "pilot":
         return [_regime_sentence(results), _flattening_sentence(results)] + _pilot_sentences(results)
-    if results["preset"] == "long":
-        out = [_regime_sentence(results)] + length_check(results)
-    else:
-        out = [_regime_sentence(results), _flattening_sentence(results)]
-        if (settled := _settling_sentence(results)) is not None:
-            out.append(settled)
+    out = [_regime_sentence(results)] + (length_check(results) if results["preset"] == "long"
+                                         else _training_length_sentences(results))
     order = s["ranking"]["1"]
     out.append(
         f"Validation perplexity at the training length T={T} (mean over {n} seed(s), lower is better): "

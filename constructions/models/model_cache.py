@@ -53,7 +53,7 @@ def enable_compilation_cache() -> Path:
     XLA keys an entry on the whole program, the backend and ``XLA_FLAGS``, so a worker started
     with other flags (the single-threaded training workers) never reads another's program, and a
     second run of a command (or a resumed training run) reuses kernels instead of compiling them
-    again. Called at the process edge (the CLI, worker initialisers, the tests), never on import.
+    again. Called at the process edge (the CLI and its worker processes), never on import.
     Returns the folder.
     """
     import jax

@@ -145,7 +145,7 @@ def verify(
     workers = 1 if certify else min(jobs or auto_workers(len(claims)), len(claims))
     started = time.perf_counter()
     with Steps("verifying", [c.id for c in claims]) as steps:
-        results = run_claims(claims, quick=quick, certify=certify, jobs=workers, initializer=_configure_jax,
+        results = run_claims(claims, quick=quick, certify=certify, jobs=workers,
                              on_result=lambda r: steps.finish(r.id, f"{r.status} ({r.seconds:.1f} s)"))
     wall = time.perf_counter() - started
     console.print(verify_table(results, f"ropelab verify{' --quick' if quick else ''}{' --certify' if certify else ''}"))
