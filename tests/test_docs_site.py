@@ -1,13 +1,13 @@
 """The documentation site: a strict build, its generated pages, and every page in a real browser.
 
 The site is built once per session (``mkdocs build --strict``, so any warning fails it), with a
-small verify report so that claim statuses are exercised. The browser tests open every page in
-headless Chromium (Debian's package, installed here when missing), served on localhost (as
-``mkdocs serve`` would), and assert: no broken links, anchors or images, every formula typeset by
-MathJax, nothing fetched from another host, and no console errors. Straight from disk
-(``file://``) a page of each kind goes through the browser and every page's links, anchors and
-images are checked from its HTML. Screenshots of the home page, a claim page, the figure gallery and an
-example page are kept under ``build/docs-test/``.
+small verify report so that claim statuses are exercised. Served on localhost (as ``mkdocs serve``
+would) and straight from disk (``file://``), a page of each kind opens in headless Chromium
+(Debian's package, installed here when missing): its formulas are typeset by MathJax, nothing is
+fetched from another host and the console has no errors. Every page's links, anchors and images
+are checked from its HTML, and every page's formulas are typeset by the site's own MathJax in one
+loaded page (a page of a kind differs from the others only in its text). Screenshots of the home
+page, a claim page, the figure gallery and an example page are kept under ``build/docs-test/``.
 """
 
 from __future__ import annotations
@@ -311,12 +311,66 @@ def _in_browser(browser, url: str) -> tuple[dict, dict, list[dict]]:
     return maths, browser.execute_script(PAGE_FACTS), browser.get_log("browser")
 
 
-def _one_of_each_kind(pages: list[str]) -> set[str]:
-    """Every top-level page, the first page of each folder, and the pages kept as screenshots."""
-    first: dict[str, str] = {}
-    for page in pages:
-        first.setdefault(page.rpartition("/")[0], page)
-    return set(first.values()) | {p for p in pages if "/" not in p} | set(SHOWN_PAGES)
+def _one_of_each_kind(pages: list[str], last: bool = False) -> set[str]:
+    """Every top-level page, the first (or ``last``) page of each folder, and the pages kept as
+    screenshots."""
+    chosen: dict[str, str] = {}
+    for page in reversed(pages) if last else pages:
+        chosen.setdefault(page.rpartition("/")[0], page)
+    return set(chosen.values()) | {p for p in pages if "/" not in p} | set(SHOWN_PAGES)
+
+
+class _Formulas(html.parser.HTMLParser):
+    """The TeX source of each ``arithmatex`` element of a page (what MathJax is asked to typeset)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sources: list[str] = []
+        self._depth = 0  # > 0 inside an arithmatex element (counting the tags nested in it)
+
+    def handle_starttag(self, tag, attrs):
+        if self._depth:
+            self._depth += 1
+        elif "arithmatex" in (dict(attrs).get("class") or "").split():
+            self._depth = 1
+            self.sources.append("")
+
+    def handle_endtag(self, tag):
+        if self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data):
+        if self._depth:
+            self.sources[-1] += data
+
+
+TYPESET_SOURCES = """
+const [sources, done] = [arguments[0], arguments[arguments.length - 1]];
+const box = document.createElement('div');
+document.body.appendChild(box);
+const made = sources.map(source => {
+  const e = document.createElement('div');
+  e.className = 'arithmatex';
+  e.textContent = source;
+  box.appendChild(e);
+  return e;
+});
+MathJax.startup.promise.then(() => MathJax.typesetPromise([box]))
+  .then(() => done(made.map(e => [!!e.querySelector('mjx-container'),
+                                  !!e.querySelector('mjx-merror, [data-mjx-error]')])))
+  .catch(e => done('error: ' + e));
+"""
+
+
+def _typeset_in_one_page(browser, url: str, formulas: list[tuple[str, str]]) -> list[str]:
+    """Typeset each ``(page, TeX source)`` of ``formulas`` with the MathJax of the page at ``url``;
+    list each one that is not typeset or typesets to an error, by its page."""
+    browser.get(url)
+    assert browser.execute_async_script(TYPESET)["loaded"] is True
+    results = browser.execute_async_script(TYPESET_SOURCES, [source for _, source in formulas])
+    assert isinstance(results, list), results
+    return [f"{page}: {'MathJax error in' if error else 'not typeset:'} {source}"
+            for (page, source), (typeset, error) in zip(formulas, results, strict=True) if error or not typeset]
 
 
 def _check_every_page(browser, site: Path, base: str, screenshots: bool,
@@ -376,8 +430,35 @@ def _check_every_page(browser, site: Path, base: str, screenshots: bool,
 
 
 def test_every_page_loads_cleanly_when_served(site, served_site, browser):
-    problems, _ = _check_every_page(browser, site, served_site, screenshots=False)
+    """Served, a page of each kind opens in the browser (the last of each folder; the from-disk
+    check below opens the first) and every page's links, anchors and images are checked."""
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+    problems, _ = _check_every_page(browser, site, served_site, screenshots=False,
+                                    in_browser=_one_of_each_kind(pages, last=True))
     assert not problems, "\n".join(problems)
+
+
+def test_every_formula_of_every_page_is_typeset_when_served(site, served_site, browser):
+    """Each page's formulas, typeset by the site's MathJax in one served page, with no error."""
+    formulas = []
+    for path in sorted(site.rglob("*.html")):
+        parser = _Formulas()
+        parser.feed(path.read_text())
+        formulas += [(path.relative_to(site).as_posix(), source) for source in parser.sources]
+    assert len(formulas) > 10 * len(REGISTRY)
+    problems = _typeset_in_one_page(browser, served_site + "index.html", formulas)
+    assert not problems, "\n".join(problems)
+
+
+def test_formula_check_rejects_a_broken_formula(served_site, browser):
+    """The one-page typesetting above reports a formula MathJax cannot parse, and only that one."""
+    parser = _Formulas()
+    parser.feed('<p><span class="arithmatex">\\(g_m = \\theta^{-2m/d}\\)</span> and '
+                '<span class="arithmatex">\\(\\frac{1}\\)</span></p>')
+    assert parser.sources == ["\\(g_m = \\theta^{-2m/d}\\)", "\\(\\frac{1}\\)"]
+    formulas = [("planted.html", source) for source in parser.sources]
+    assert _typeset_in_one_page(browser, served_site + "index.html", formulas) == [
+        "planted.html: MathJax error in \\(\\frac{1}\\)"]
 
 
 def test_every_page_loads_cleanly_from_disk(site, browser, capsys):
