@@ -123,12 +123,23 @@ def apply(x: object, positions: object, freqs: object, layout: str = "half") -> 
     d = _v.head_dim(x.shape[-1], "x.shape[-1]")
     if 2 * g.size != d:
         raise ValueError(f"freqs must have length d/2 = {d // 2} for x.shape[-1] = {d}, got {g.size}")
-    a = angles(positions, g)
-    if isinstance(a, np.ndarray):
-        cos, sin = jnp.asarray(np.cos(a), dtype=x.dtype), jnp.asarray(np.sin(a), dtype=x.dtype)
-    else:
-        cos, sin = jnp.cos(a).astype(x.dtype), jnp.sin(a).astype(x.dtype)
+    cos, sin = cos_sin(angles(positions, g), x.dtype)
     return rotate(x, cos, sin, layout)
+
+
+def cos_sin(a: np.ndarray | jax.Array, dtype: object) -> tuple[jax.Array, jax.Array]:
+    """The cosine and sine of float64 angles ``a``, each rounded once to ``dtype``.
+
+    NumPy angles (concrete positions) are evaluated in float64 NumPy; traced ones in float64
+    under ``jit``. Shapes are ``a``'s. The cosine of pi/2 keeps its float64 size (6e-17);
+    evaluated in float32 it would be -4e-08.
+
+    >>> [v.tolist() for v in cos_sin(np.array([0.0, np.pi / 2]), np.float32)]
+    [[1.0, 6.123234262925839e-17], [0.0, 1.0]]
+    """
+    if isinstance(a, np.ndarray):
+        return jnp.asarray(np.cos(a), dtype=dtype), jnp.asarray(np.sin(a), dtype=dtype)
+    return jnp.cos(a).astype(dtype), jnp.sin(a).astype(dtype)
 
 
 def partial_rotary(x: object, positions: object, d_rot: int, theta: float = 10_000.0) -> jax.Array:
@@ -151,8 +162,25 @@ def partial_rotary(x: object, positions: object, d_rot: int, theta: float = 10_0
     d_rot = _v.head_dim(d_rot, "d_rot")
     if d_rot > d:
         raise ValueError(f"d_rot must be an even integer in [2, d={d}], got {d_rot}")
-    prefix = apply(x[..., :d_rot], positions, _freqs.rope(d_rot, theta), "half")
-    rest = jnp.broadcast_to(x[..., d_rot:], prefix.shape[:-1] + (d - d_rot,))
+    cos, sin = cos_sin(angles(positions, _freqs.rope(d_rot, theta)), x.dtype)
+    return rotate_prefix(x, cos, sin)
+
+
+def rotate_prefix(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    """Rotate the first ``d_rot = 2 * cos.shape[-1]`` coordinates of ``x`` (shape ``(..., d)``)
+    in the prefix's own half layout; coordinates ``d_rot ..`` pass through.
+
+    ``cos`` and ``sin`` have shape ``(..., d_rot/2)`` and broadcast against ``x``'s batch shape;
+    the result has the broadcast shape. The rotation step of :func:`partial_rotary`, for angles
+    formed ahead of time.
+
+    >>> y = rotate_prefix(jnp.ones(4), jnp.array([0.0]), jnp.array([1.0]))
+    >>> y.tolist()
+    [-1.0, 1.0, 1.0, 1.0]
+    """
+    d_rot = 2 * cos.shape[-1]
+    prefix = rotate(x[..., :d_rot], cos, sin, "half")
+    rest = jnp.broadcast_to(x[..., d_rot:], prefix.shape[:-1] + (x.shape[-1] - d_rot,))
     return jnp.concatenate([prefix, rest], axis=-1)
 
 

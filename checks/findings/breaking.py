@@ -127,12 +127,13 @@ def collapse_distance(distances: list[int], accuracy: list[float], level: float 
 
 
 @functools.cache
-def _first_layer_qk(model: tf.ModelConfig, encoding: tf.PositionalEncoding):
-    """The first layer's unrotated ``q`` and ``k`` of one sequence, compiled once per configuration."""
+def _first_layer_qk(model: tf.ModelConfig):
+    """The first layer's unrotated ``q`` and ``k`` of one sequence, compiled once per model and
+    sequence length (the encoding comes in as tables, the same program for every encoding)."""
     import jax
 
-    def capture(params, seq):
-        _, internals = tf.forward_with_internals(params, seq, model, encoding)
+    def capture(params, seq, tables):
+        _, internals = tf.forward_with_internals(params, seq, model, tables)
         return internals[0]["q"], internals[0]["k"]
 
     return jax.jit(capture)
@@ -146,12 +147,13 @@ def pair_shares(params: dict, tokens: np.ndarray, answers_at: np.ndarray, model:
     by the sum of the terms' absolute values, then averaged over sequences; in the first layer
     (the recall head of a one-layer model).
     """
-    capture = _first_layer_qk(model, encoding)
+    capture = _first_layer_qk(model)
+    tables = encoding.tables(tokens.shape[1], model.head_dim, params["embed"].dtype)
     freqs = encoding.frequencies(model.head_dim)
     last = tokens.shape[1] - 1
     shares = []
     for seq, j in zip(tokens, answers_at, strict=True):
-        raw_q, raw_k = (np.asarray(x, dtype=np.float64) for x in capture(params, seq))  # (T, H, d)
+        raw_q, raw_k = (np.asarray(x, dtype=np.float64) for x in capture(params, seq, tables))  # (T, H, d)
         terms = np.stack([attribution.pair_logits(raw_q[last:, h], raw_k[j : j + 1, h], freqs, "half", [last], [j])[0, 0]
                           for h in range(model.n_heads)])  # (H, d/2)
         shares.append(terms / np.abs(terms).sum(axis=1, keepdims=True))

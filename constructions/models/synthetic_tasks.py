@@ -120,28 +120,50 @@ def offset_batch(task: OffsetTask, rng: np.random.Generator, batch_size: int, le
     return tokens.astype(np.int32), targets.astype(np.int32), mask
 
 
+@functools.cache
+def _task_programs(model: tf.ModelConfig, config: training.TrainConfig):
+    """The optimiser and the jitted masked-loss step and logits of one architecture and
+    optimisation, the encoding passed in as :class:`.transformer.RotaryTables` (shared by every
+    encoding of a layout, as in :func:`.training._programs`)."""
+    optimizer = training.make_optimizer(config)
+
+    def batch_logits(params, tokens, tables):
+        return jax.vmap(lambda seq: tf.forward(params, seq, model, tables))(tokens)
+
+    def loss(params, tokens, targets, mask, tables):
+        logits = batch_logits(params, tokens, tables).astype(jnp.float32)
+        nll = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+        return jnp.sum(nll * mask) / jnp.sum(mask)
+
+    def step(params, opt_state, tokens, targets, mask, tables):
+        value, grads = jax.value_and_grad(loss)(params, tokens, targets, mask, tables)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    return optimizer, jax.jit(step), jax.jit(batch_logits)
+
+
 class TaskTrainer:
-    """The compiled masked-loss step and masked accuracy of one (model, encoding, optimisation)."""
+    """The masked-loss step and masked accuracy of one (model, encoding, optimisation)."""
 
     def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig):
         self.model, self.encoding, self.config = model, encoding, config
-        self.optimizer = training.make_optimizer(config)
+        self.optimizer, self._step, self._batch_logits = _task_programs(model, config)
+        self._tables: dict[int, tf.RotaryTables] = {}
 
-        def batch_logits(params, tokens):
-            return jax.vmap(lambda seq: tf.forward(params, seq, model, encoding))(tokens)
+    def tables(self, length: int) -> tf.RotaryTables:
+        """The encoding's tables for sequences of ``length`` tokens (formed once per length)."""
+        if length not in self._tables:
+            self._tables[length] = self.encoding.tables(length, self.model.head_dim)
+        return self._tables[length]
 
-        def loss(params, tokens, targets, mask):
-            logits = batch_logits(params, tokens).astype(jnp.float32)
-            nll = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
-            return jnp.sum(nll * mask) / jnp.sum(mask)
+    def step(self, params: dict, opt_state, tokens: jax.Array, targets: jax.Array, mask: jax.Array):
+        """One optimiser step on a batch ``(B, T)``: new params, new optimiser state, the loss."""
+        return self._step(params, opt_state, tokens, targets, mask, self.tables(tokens.shape[-1]))
 
-        def step(params, opt_state, tokens, targets, mask):
-            value, grads = jax.value_and_grad(loss)(params, tokens, targets, mask)
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, value
-
-        self.step = jax.jit(step)
-        self.batch_logits = jax.jit(batch_logits)
+    def batch_logits(self, params: dict, tokens: jax.Array) -> jax.Array:
+        """Logits of ``tokens`` ``(B, T)``, shape ``(B, T, vocab)``."""
+        return self._batch_logits(params, tokens, self.tables(tokens.shape[-1]))
 
     def init(self, seed: int) -> training.TrainState:
         params = tf.init_params(self.model, jax.random.PRNGKey(seed))

@@ -224,30 +224,56 @@ def split_windows(chunks: np.ndarray, length: int) -> np.ndarray:
     return np.stack(pieces, axis=1).reshape(n * len(pieces), length + 1)
 
 
-class Trainer:
-    """The compiled step and evaluation functions of one (model, encoding, optimisation).
+@functools.cache
+def _programs(model: tf.ModelConfig, config: TrainConfig):
+    """The optimiser and the jitted step and per-token NLL of one architecture and optimisation.
 
-    Use :func:`trainer` to get a cached instance: compiling once per configuration keeps
-    a resumed run and a fresh one on the same executable.
+    The encoding enters as :class:`.transformer.RotaryTables`, an argument, so every encoding
+    of the half layout (NoPE, RoPE, p-RoPE, reversed p-RoPE, any base) runs one compiled program
+    per sequence length; partial rotary's tables have another structure and compile their own.
+    """
+    optimizer = make_optimizer(config)
+
+    def batch_nll(params, batch, tables):
+        return jax.vmap(lambda seq: tf.token_nll(params, seq, model, tables))(batch)
+
+    def loss(params, batch, tables):
+        return jnp.mean(batch_nll(params, batch, tables))
+
+    def step(params, opt_state, batch, tables):
+        value, grads = jax.value_and_grad(loss)(params, batch, tables)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    return optimizer, jax.jit(step), jax.jit(batch_nll)
+
+
+class Trainer:
+    """The step and evaluation functions of one (model, encoding, optimisation).
+
+    Use :func:`trainer` to get a cached instance. The compiled programs are shared by every
+    trainer of the same model and optimisation (see :func:`_programs`), so a resumed run and a
+    fresh one run the same executable, and so do two encodings of the same layout.
     """
 
     def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig):
         self.model, self.encoding, self.config = model, encoding, config
-        self.optimizer = make_optimizer(config)
+        self.optimizer, self._step, self._batch_nll = _programs(model, config)
+        self._tables: dict[int, tf.RotaryTables] = {}
 
-        def batch_nll(params, batch):
-            return jax.vmap(lambda seq: tf.token_nll(params, seq, model, encoding))(batch)
+    def tables(self, length: int) -> tf.RotaryTables:
+        """The encoding's tables for sequences of ``length`` tokens (formed once per length)."""
+        if length not in self._tables:
+            self._tables[length] = self.encoding.tables(length, self.model.head_dim)
+        return self._tables[length]
 
-        def loss(params, batch):
-            return jnp.mean(batch_nll(params, batch))
+    def step(self, params: dict, opt_state, batch: jax.Array):
+        """One optimiser step on ``batch`` ``(B, T + 1)``: new params, new optimiser state, the loss."""
+        return self._step(params, opt_state, batch, self.tables(batch.shape[-1] - 1))
 
-        def step(params, opt_state, batch):
-            value, grads = jax.value_and_grad(loss)(params, batch)
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, value
-
-        self.step = jax.jit(step)
-        self.batch_nll = jax.jit(batch_nll)
+    def batch_nll(self, params: dict, batch: jax.Array) -> jax.Array:
+        """Per-token NLL of ``batch`` ``(B, T + 1)``, shape ``(B, T)``."""
+        return self._batch_nll(params, batch, self.tables(batch.shape[-1] - 1))
 
     def init(self, seed: int) -> TrainState:
         """A fresh state: weights from ``PRNGKey(seed)``, optimiser at step 0."""

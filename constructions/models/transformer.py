@@ -9,6 +9,8 @@ are the foundation's schedules (:mod:`.frequencies`) applied by the foundation's
 (:mod:`.rotary`): NoPE (all frequencies 0), RoPE, p-RoPE, reversed p-RoPE and GPT-NeoX's
 prefix partial rotary. Positions are concrete integers, so the rotary map forms its angles in
 float64 NumPy at trace time and the network itself runs in ``float32`` (the weights' dtype).
+Wherever a model takes an encoding it also takes the encoding's :class:`RotaryTables`, the same
+cosines and sines as arrays: the trainers pass those, so encodings share compiled programs.
 
 Parameters are a nested ``dict`` of arrays (a pytree). Functions are pure and unbatched
 (``tokens`` of shape ``(T,)``); ``jax.vmap``/``jax.jit`` are applied by the caller.
@@ -18,7 +20,7 @@ Reference: Barbero et al. (2025) §6.1 and Table 2; Vaswani et al. (2017); Su et
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import jax
 import jax.numpy as jnp
@@ -88,6 +90,59 @@ class PositionalEncoding:
         if self.schedule == "partial_rotary":
             return _rotary.partial_rotary(x, positions, self.rotated_dims(d), self.theta)
         return _rotary.apply(x, positions, self.frequencies(d), "half")
+
+    def tables(self, length: int, head_dim: int, dtype: object = jnp.float32) -> RotaryTables:
+        """The encoding at positions ``0 .. length-1`` as :class:`RotaryTables` of ``dtype``.
+
+        The angles are formed as :meth:`encode` forms them (float64 NumPy, then cos and sin
+        rounded once to ``dtype``), so ``tables(T, d).encode(x, positions)`` equals
+        ``encode(x, positions)`` for positions below ``T``.
+
+        >>> enc = PositionalEncoding("rope", 100.0)
+        >>> x = jnp.ones((3, 1, 4), jnp.float32)
+        >>> positions = np.arange(3)[:, None]
+        >>> bool(jnp.array_equal(enc.tables(3, 4).encode(x, positions), enc.encode(x, positions)))
+        True
+        """
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be an integer >= 1, got {length!r}")
+        if self.schedule == "partial_rotary":
+            freqs = _freqs.rope(self.rotated_dims(head_dim), self.theta)
+        else:
+            freqs = self.frequencies(_v.head_dim(head_dim))
+        cos, sin = _rotary.cos_sin(_rotary.angles(np.arange(length), freqs), dtype)
+        return RotaryTables(cos, sin, prefix=self.schedule == "partial_rotary")
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class RotaryTables:
+    r"""An encoding's cosines and sines at positions ``0 .. T-1``, held as arrays.
+
+    ``cos`` and ``sin`` have shape ``(T, n)``: the ``n = d/2`` pairs of the half layout, or the
+    ``d_rot/2`` pairs of partial rotary's prefix when ``prefix`` is true. As a pytree whose
+    leaves are the two tables, they go into a jitted function as an argument rather than as
+    constants, so encodings that differ only in their frequencies (NoPE, RoPE, p-RoPE and
+    reversed p-RoPE at any base) share one compiled program. Build them with
+    :meth:`PositionalEncoding.tables`.
+    """
+
+    cos: jax.Array
+    sin: jax.Array
+    prefix: bool = field(default=False, metadata={"static": True})
+
+    def encode(self, x: jax.Array, positions: np.ndarray) -> jax.Array:
+        """Rotate ``x`` (shape ``(..., d)``) at concrete integer ``positions`` below ``T``."""
+        positions = np.asarray(positions)
+        if positions.size and not 0 <= positions.min() <= positions.max() < self.cos.shape[0]:
+            raise ValueError(f"positions must lie in 0 .. {self.cos.shape[0] - 1} (the tables' length), "
+                             f"got {positions.min()} .. {positions.max()}")
+        if self.cos.dtype != x.dtype:  # a silent cast would round (or widen) the angles a second time
+            raise ValueError(f"the tables are {self.cos.dtype} but x is {x.dtype}: form them with dtype=x.dtype")
+        cos, sin = self.cos[positions], self.sin[positions]
+        if self.prefix:
+            return _rotary.rotate_prefix(x, cos, sin)
+        return _rotary.rotate(x, cos, sin, "half")
 
 
 @dataclass(frozen=True)
@@ -170,7 +225,7 @@ def rms_norm(x: jax.Array, scale: jax.Array, eps: float = 1e-6) -> jax.Array:
 
 
 def forward_with_internals(
-    params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding
+    params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding | RotaryTables
 ) -> tuple[jax.Array, list[dict]]:
     """Next-token logits ``(T, vocab)`` and, per layer, the heads' internals.
 
@@ -199,7 +254,7 @@ def forward_with_internals(
     return h @ params["embed"].T, internals
 
 
-def forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding) -> jax.Array:
+def forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding | RotaryTables) -> jax.Array:
     """Next-token logits, shape ``(T, vocab)``, for one sequence of token ids ``(T,)``.
 
     >>> cfg = ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8)
@@ -210,7 +265,7 @@ def forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding: Posi
     return forward_with_internals(params, tokens, config, encoding)[0]
 
 
-def token_nll(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding) -> jax.Array:
+def token_nll(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding | RotaryTables) -> jax.Array:
     r"""Negative log-likelihood (nats) of ``tokens[1:]`` given their prefixes, shape ``(T-1,)``.
 
     :math:`-\log p(x_{t+1} \mid x_{\le t})` for ``t = 0 .. T-2``; perplexity is

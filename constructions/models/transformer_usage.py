@@ -56,16 +56,19 @@ def measure(
     >>> u.q_norm.shape, u.diagonal.shape
     ((1, 2, 4), (1, 2))
     """
-    q_norm, k_norm, diagonal, previous = _measure_batch(config, encoding)(params, jnp.asarray(windows, dtype=jnp.int32))
+    windows = jnp.asarray(windows, dtype=jnp.int32)
+    tables = encoding.tables(windows.shape[-1], config.head_dim, params["embed"].dtype)
+    q_norm, k_norm, diagonal, previous = _measure_batch(config)(params, windows, tables)
     return HeadUsage(*(np.asarray(a, dtype=np.float64).mean(axis=0) for a in (q_norm, k_norm, diagonal, previous)))
 
 
 @functools.cache
-def _measure_batch(config: tf.ModelConfig, encoding: tf.PositionalEncoding):
-    """The compiled per-window measurement of one architecture (cached: compiled once)."""
+def _measure_batch(config: tf.ModelConfig):
+    """The compiled per-window measurement of one architecture (cached: compiled once per
+    window length and tables' layout, whatever the encoding's frequencies)."""
 
-    def one(params, tokens):
-        _, internals = tf.forward_with_internals(params, tokens, config, encoding)
+    def one(params, tokens, tables):
+        _, internals = tf.forward_with_internals(params, tokens, config, tables)
         q = jnp.stack([layer["q"] for layer in internals])  # (L, T, H, d)
         k = jnp.stack([layer["k"] for layer in internals])
         w = jnp.stack([layer["weights"] for layer in internals])  # (L, H, T, T)
@@ -74,7 +77,7 @@ def _measure_batch(config: tf.ModelConfig, encoding: tf.PositionalEncoding):
         previous = w[:, :, rows, rows - 1].mean(axis=-1)
         return pair_norms(q).mean(axis=1), pair_norms(k).mean(axis=1), diagonal, previous
 
-    return jax.jit(jax.vmap(one, in_axes=(None, 0)))
+    return jax.jit(jax.vmap(one, in_axes=(None, 0, None)))
 
 
 def summarise(usage: HeadUsage) -> dict:
