@@ -194,8 +194,10 @@ def test_json_record_detects_edits(tmp_path):
 
 def test_gguf_is_parsed_once_within_the_conversion_and_the_reader_is_restored(tmp_path):
     """transformers opens a GGUF three times while converting it; inside the block each file is
-    parsed once (one reader object), outside it every call parses again."""
+    parsed once (one reader object) and its metadata decoded once (each caller gets its own
+    copy); outside it every call parses again."""
     import gguf
+    from transformers import modeling_gguf_pytorch_utils as loader
 
     path = tmp_path / "tiny.gguf"
     writer = gguf.GGUFWriter(str(path), "llama")
@@ -204,12 +206,23 @@ def test_gguf_is_parsed_once_within_the_conversion_and_the_reader_is_restored(tm
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    original = gguf.GGUFReader
-    with model_cache._gguf_parsed_once():
-        first, second = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
-        assert first is second and np.array_equal(first.tensors[0].data, np.arange(8))
-    assert gguf.GGUFReader is original
-    assert gguf.GGUFReader(path) is not gguf.GGUFReader(path)
+    real_load, decodings = loader.load_gguf_checkpoint, []
+
+    def counted(*args, **kwargs):
+        decodings.append(args)
+        return real_load(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loader, "load_gguf_checkpoint", counted)
+        original = gguf.GGUFReader
+        with model_cache._gguf_parsed_once():
+            first, second = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+            assert first is second and np.array_equal(first.tensors[0].data, np.arange(8))
+            a, b = loader.load_gguf_checkpoint(str(path), return_tensors=False), loader.load_gguf_checkpoint(path)
+            assert len(decodings) == 1 and a == b and a["config"] is not b["config"]  # decoded once, two copies
+        assert gguf.GGUFReader is original and loader.load_gguf_checkpoint is counted
+        assert gguf.GGUFReader(path) is not gguf.GGUFReader(path)
+        assert loader.load_gguf_checkpoint(path) == a and len(decodings) == 2
 
 
 def test_cached_folder_rebuilt_when_partial_or_corrupted(tmp_path):

@@ -89,9 +89,12 @@ def test_encodings_of_one_layout_share_one_compiled_step(data):
     for engine in engines:
         state = engine.init(0)
         loss = float(engine.step(state.params, state.opt_state, batch)[2])
+        if engine.encoding.schedule not in ("rope", "partial_rotary"):
+            continue  # one encoding of each program is checked against its own direct loss
         # the same loss through the encoding itself (its angles as constants, another program):
         # float32 sums of batch x seq_len terms in another order differ by at most that many ulps
-        direct = float(jnp.mean(jax.vmap(lambda seq: tf.token_nll(state.params, seq, MODEL, engine.encoding))(batch)))
+        direct = float(jnp.mean(jax.jit(jax.vmap(lambda p, seq: tf.token_nll(p, seq, MODEL, engine.encoding),
+                                                 in_axes=(None, 0)))(state.params, batch)))
         assert abs(loss - direct) <= batch.size * np.finfo(np.float32).eps * abs(direct), engine.encoding
     compiled = engines[0]._step._cache_size()  # noqa: SLF001  (jit's count of compiled programs)
     assert compiled == 2 and all(engine._step is engines[0]._step for engine in engines)  # noqa: SLF001
