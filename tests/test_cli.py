@@ -83,6 +83,7 @@ def test_figs_skip_what_needs_a_missing_extra_and_draw_the_rest(tmp_path, capsys
 
 # --- the base install: no extras ---------------------------------------------------------------
 
+import concurrent.futures  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -132,27 +133,18 @@ def assert_clean(code: int, out: str, allowed=(0,)) -> None:
     assert "Traceback" not in out and "Error:" not in out.replace("ValueError: ", ""), out[-3000:]
 
 
-@pytest.mark.slow
-def test_base_install_runs_every_command(tmp_path):
-    """``pip install -e .`` with no extras (the README's first command): the commands that need an
-    extra do all they can and name it; then ``pip install .`` over it: the wheel alone (the source
-    tree deleted) runs the main commands and carries the committed results and the benchmark scripts.
-
-    Each command runs once, in the stage where it can fail in its own way; the whole suite runs the
-    editable install with every extra.
-    """
+def _editable_stage(tmp: Path) -> None:
+    """``pip install -e .`` with no extras (the README's first command): the report verifies two
+    claims (as ``verify`` does) and draws every figure this install can draw (the same drawing as
+    ``figs``, whose own messages are tested in this environment above), naming the extra of the rest."""
     from ropelab.paper_figs import FIGURES
 
-    source = source_copy(tmp_path / "src")
-    work = tmp_path / "work"
+    source, work = source_copy(tmp / "src"), tmp / "work"
     work.mkdir()
-    bin_dir, seconds = venv_with(tmp_path / "editable", "-e", str(source))
+    bin_dir, seconds = venv_with(tmp, "-e", str(source))
     print(f"base install (-e) took {seconds:.0f} s")
-    gone = subprocess.run([str(bin_dir / "python"), "-c", "import torch"], capture_output=True).returncode
-    assert gone != 0, "the base install must not bring torch"
-
-    # the report verifies two claims (as ``verify`` does) and draws every figure this install can
-    # draw (the same drawing as ``figs``, whose own messages are tested in this environment above)
+    assert subprocess.run([str(bin_dir / "python"), "-c", "import torch"], capture_output=True).returncode != 0, \
+        "the base install must not bring torch"
     claims = ("rope_preserves_norm", "chunk_score_is_norm_times_cosine")
     code, out = ropelab(bin_dir, work, "report", *claims, "--quick", "--out", "out")
     assert_clean(code, out)
@@ -162,12 +154,16 @@ def test_base_install_runs_every_command(tmp_path):
     assert all(f'id="fig-{name}"' in page for name in FIGURES) and EXTRA_LINE in out
     assert page.count("Not drawn here") == len(skipped) and all(name in out for name in skipped)
 
-    # the wheel, over the same environment's dependencies, with no source tree beside it
-    started = time.perf_counter()
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-compile", "--no-deps",
-                    "--force-reinstall", str(source)], check=True, capture_output=True, text=True)
-    print(f"wheel install took {time.perf_counter() - started:.0f} s")
+
+def _wheel_stage(tmp: Path) -> None:
+    """``pip install .`` into a fresh environment, the source tree then deleted: the wheel alone runs
+    the main commands and carries the committed results and the benchmark scripts."""
+    source, work = source_copy(tmp / "src"), tmp / "work"
+    work.mkdir()
+    bin_dir, seconds = venv_with(tmp, str(source))
+    print(f"wheel install took {seconds:.0f} s")
     shutil.rmtree(source)
+    assert subprocess.run([str(bin_dir / "python"), "-c", "import torch"], capture_output=True).returncode != 0
     code, out = ropelab(bin_dir, work, "verify", "--quick")
     assert_clean(code, out)
     # explain reads each experiment's committed results through one helper: table2 runs it, and
@@ -187,8 +183,24 @@ def test_base_install_runs_every_command(tmp_path):
         "r = resources.files('ropelab.results'); b = resources.files('ropelab.benchmarks');"
         "print(all(r.joinpath(f'{e}_small', f'{e}_results.json').is_file() for e in ('table2', 'breaking', 'offset')),"
         " all(b.joinpath(script).is_file() for script in WORKLOADS.values()), str(r).startswith(%r))"
-        % str(tmp_path / "editable"))], cwd=work, capture_output=True, text=True, check=True).stdout
+        % str(tmp))], cwd=work, capture_output=True, text=True, check=True).stdout
     assert shipped.split() == ["True", "True", "True"], shipped
+
+
+@pytest.mark.slow
+def test_base_install_runs_every_command(tmp_path):
+    """The two installs a user makes without extras, each in a fresh environment: ``pip install -e .``
+    (the README's first command) and the wheel, ``pip install .``, with no source tree beside it.
+
+    Each command runs once, in the stage where it can fail in its own way; the whole suite runs the
+    editable install with every extra. The stages share nothing, so they run side by side (much of
+    an install waits on the disk, and the report draws on one core while verify uses two).
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        stages = [pool.submit(stage, tmp_path / name) for stage, name in ((_editable_stage, "editable"),
+                                                                          (_wheel_stage, "wheel"))]
+        for stage in stages:
+            stage.result()
 
 
 def test_worker_processes_give_the_serial_results_in_order():

@@ -149,21 +149,15 @@ class TaskTrainer:
     def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig):
         self.model, self.encoding, self.config = model, encoding, config
         self.optimizer, self._step, self._batch_logits = _task_programs(model, config)
-        self._tables: dict[int, tf.RotaryTables] = {}
-
-    def tables(self, length: int) -> tf.RotaryTables:
-        """The encoding's tables for sequences of ``length`` tokens (formed once per length)."""
-        if length not in self._tables:
-            self._tables[length] = self.encoding.tables(length, self.model.head_dim)
-        return self._tables[length]
 
     def step(self, params: dict, opt_state, tokens: jax.Array, targets: jax.Array, mask: jax.Array):
         """One optimiser step on a batch ``(B, T)``: new params, new optimiser state, the loss."""
-        return self._step(params, opt_state, tokens, targets, mask, self.tables(tokens.shape[-1]))
+        tables = training.rotary_tables(self.encoding, tokens.shape[-1], self.model.head_dim)
+        return self._step(params, opt_state, tokens, targets, mask, tables)
 
     def batch_logits(self, params: dict, tokens: jax.Array) -> jax.Array:
         """Logits of ``tokens`` ``(B, T)``, shape ``(B, T, vocab)``."""
-        return self._batch_logits(params, tokens, self.tables(tokens.shape[-1]))
+        return self._batch_logits(params, tokens, training.rotary_tables(self.encoding, tokens.shape[-1], self.model.head_dim))
 
     def init(self, seed: int) -> training.TrainState:
         params = tf.init_params(self.model, jax.random.PRNGKey(seed))
@@ -183,7 +177,7 @@ class TaskTrainer:
 
 @functools.cache
 def task_trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig) -> TaskTrainer:
-    """The cached :class:`TaskTrainer` of a configuration (one compilation per process)."""
+    """The cached :class:`TaskTrainer` of a configuration."""
     return TaskTrainer(model, encoding, config)
 
 

@@ -225,6 +225,12 @@ def split_windows(chunks: np.ndarray, length: int) -> np.ndarray:
 
 
 @functools.cache
+def rotary_tables(encoding: tf.PositionalEncoding, length: int, head_dim: int) -> tf.RotaryTables:
+    """``encoding.tables(length, head_dim)`` in float32, the weights' dtype, formed once per process."""
+    return encoding.tables(length, head_dim)
+
+
+@functools.cache
 def _programs(model: tf.ModelConfig, config: TrainConfig):
     """The optimiser and the jitted step and per-token NLL of one architecture and optimisation.
 
@@ -259,21 +265,14 @@ class Trainer:
     def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig):
         self.model, self.encoding, self.config = model, encoding, config
         self.optimizer, self._step, self._batch_nll = _programs(model, config)
-        self._tables: dict[int, tf.RotaryTables] = {}
-
-    def tables(self, length: int) -> tf.RotaryTables:
-        """The encoding's tables for sequences of ``length`` tokens (formed once per length)."""
-        if length not in self._tables:
-            self._tables[length] = self.encoding.tables(length, self.model.head_dim)
-        return self._tables[length]
 
     def step(self, params: dict, opt_state, batch: jax.Array):
         """One optimiser step on ``batch`` ``(B, T + 1)``: new params, new optimiser state, the loss."""
-        return self._step(params, opt_state, batch, self.tables(batch.shape[-1] - 1))
+        return self._step(params, opt_state, batch, rotary_tables(self.encoding, batch.shape[-1] - 1, self.model.head_dim))
 
     def batch_nll(self, params: dict, batch: jax.Array) -> jax.Array:
         """Per-token NLL of ``batch`` ``(B, T + 1)``, shape ``(B, T)``."""
-        return self._batch_nll(params, batch, self.tables(batch.shape[-1] - 1))
+        return self._batch_nll(params, batch, rotary_tables(self.encoding, batch.shape[-1] - 1, self.model.head_dim))
 
     def init(self, seed: int) -> TrainState:
         """A fresh state: weights from ``PRNGKey(seed)``, optimiser at step 0."""
@@ -298,7 +297,7 @@ class Trainer:
 
 @functools.cache
 def trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig) -> Trainer:
-    """The cached :class:`Trainer` of a configuration (one compilation per process)."""
+    """The cached :class:`Trainer` of a configuration."""
     return Trainer(model, encoding, config)
 
 
