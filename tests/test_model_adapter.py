@@ -389,6 +389,16 @@ def test_analyze_tiny_model_end_to_end_and_cached(shared_cache, tiny_checkpoint)
     assert [r["paper_head"] for r in rows] == ["layer 1 head 5", "layer 27 head 8", "layer 1 head 8"]
 
 
+def test_loading_shows_no_progress_bar_of_its_own(tiny_checkpoint, capfd):
+    """transformers' weight-loading bar is off while ropelab loads a model (its own steps say so),
+    and on again afterwards."""
+    import transformers
+
+    model_adapter.load_model(tiny_checkpoint)
+    assert "Loading weights" not in capfd.readouterr().err
+    assert transformers.utils.logging.is_progress_bar_enabled()
+
+
 def test_analyze_model_command_writes_figures_and_summary(tmp_path, shared_cache, tiny_checkpoint, monkeypatch, capsys):
     monkeypatch.setenv("ROPELAB_CACHE", str(shared_cache))  # the summary computed above is reused
     monkeypatch.setattr(model_analysis, "PROMPTS", PROMPTS)

@@ -308,10 +308,17 @@ def load_model(model_dir: str | Path, gguf_file: str | None = None, dtype: str =
     if gguf_file is not None:
         require("gguf")
     extra = {} if gguf_file is None else {"gguf_file": gguf_file}
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir), **extra)
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(model_dir), dtype=getattr(torch, dtype), attn_implementation="eager", **extra
-    )
+    bars = transformers.utils.logging
+    shown = bars.is_progress_bar_enabled()
+    bars.disable_progress_bar()  # the caller's own progress lines say what is loading
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir), **extra)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            str(model_dir), dtype=getattr(torch, dtype), attn_implementation="eager", **extra
+        )
+    finally:
+        if shown:
+            bars.enable_progress_bar()
     model.eval()
     return model, tokenizer
 
