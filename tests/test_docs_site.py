@@ -311,6 +311,11 @@ def _in_browser(browser, url: str) -> tuple[dict, dict, list[dict]]:
     return maths, browser.execute_script(PAGE_FACTS), browser.get_log("browser")
 
 
+def _pages(site: Path) -> list[str]:
+    """Every page of the built site but the 404 page, as sorted paths relative to it."""
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+
+
 def _one_of_each_kind(pages: list[str], last: bool = False) -> set[str]:
     """Every top-level page, the first (or ``last``) page of each folder, and the pages kept as
     screenshots."""
@@ -382,7 +387,7 @@ def _check_every_page(browser, site: Path, base: str, screenshots: bool,
     """
     local = base.startswith("file:")
     status_of, ids_of = (_file_status, _file_ids) if local else (_fetch, _ids_of)
-    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+    pages = _pages(site)
     assert len(pages) >= len(REGISTRY) + 5
     origin = urllib.parse.urlsplit(base)[:2]
     problems: list[str] = []
@@ -432,7 +437,7 @@ def _check_every_page(browser, site: Path, base: str, screenshots: bool,
 def test_every_page_loads_cleanly_when_served(site, served_site, browser):
     """Served, a page of each kind opens in the browser (the last of each folder; the from-disk
     check below opens the first) and every page's links, anchors and images are checked."""
-    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+    pages = _pages(site)
     problems, _ = _check_every_page(browser, site, served_site, screenshots=False,
                                     in_browser=_one_of_each_kind(pages, last=True))
     assert not problems, "\n".join(problems)
@@ -464,7 +469,7 @@ def test_formula_check_rejects_a_broken_formula(served_site, browser):
 def test_every_page_loads_cleanly_from_disk(site, browser, capsys):
     """From disk, a page of each kind is opened in the browser (every page is, served, above: the
     same scripts and formulas) and every page's links, anchors and images are checked."""
-    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html") if p.name != "404.html")
+    pages = _pages(site)
     opened = _one_of_each_kind(pages)
     problems, timings = _check_every_page(browser, site, site.as_uri() + "/", screenshots=True, in_browser=opened)
     assert not problems, "\n".join(problems)
