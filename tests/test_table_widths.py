@@ -1,4 +1,4 @@
-"""Every table reads at 80 and at 120 columns: no line is wider, ids and numbers never split."""
+"""Every table reads at 80, 120, 150 and 200 columns: no line is wider, ids and numbers never split."""
 
 import io
 import re
@@ -13,7 +13,7 @@ from ropelab.checks.registry import REGISTRY
 from ropelab.cli import app as cli
 from ropelab.cli import bench, experiment
 
-WIDTHS = (80, 120, 200)
+WIDTHS = (80, 120, 150, 200)  # 150: what piped output gets
 NUMBER = re.compile(r"[-+]?\d+\.\d+(?:e[-+]\d+)?x?")
 
 
@@ -54,13 +54,25 @@ def test_list_table(width):
     assert_readable(lines, width, list(REGISTRY))
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("width", (*WIDTHS, 60, 100))
 def test_explain_table2_tables(width):
+    """Every column reaches the reader at every width (150 is what piped output gets): each word
+    of every header and cell, verdicts included, is printed whole."""
     header, rows = table2.table_rows(table2.load_results())
     lines = render(experiment.fitted_tables(header, rows, width), width)
     numbers = [n for row in rows for cell in row[1:] for n in NUMBER.findall(cell)]
     assert numbers
-    assert_readable(lines, width, numbers + [word for row in rows for word in row[0].split()])
+    words = [word for cell in [*header, *(c for row in rows for c in row)] for word in cell.split()]
+    assert_readable(lines, width, numbers + words)
+
+
+def test_explain_table2_tables_planted_crop():
+    """The check above sees a dropped column: one table of every column at 100 columns loses the last."""
+    header, rows = table2.table_rows(table2.load_results())
+    crowded = experiment.fitted_tables(header, rows, 1000)
+    lines = render(crowded, 100)
+    with pytest.raises(AssertionError):
+        assert_readable(lines, 100, [word for row in rows for word in row[-1].split()])
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -61,8 +61,9 @@ def _fmt(x: float) -> str:
 VERIFY_COLUMNS = ("claim", "paper", "status", "shown (trust: scope)", "residual / tolerance", "negative control", "s")
 WIDE = 110
 """From this many columns ``list`` has one column per field; narrower, fields are stacked."""
-WIDE_VERIFY = 150
-"""The same for the verify table, whose "shown" column needs room to be read."""
+WIDE_VERIFY = 200
+"""The same for the verify table, whose "shown" column needs room to be read (below 200 columns
+its one-column-per-field layout leaves "shown" too narrow to read its first words together)."""
 
 
 def _width(width: int | None) -> int:

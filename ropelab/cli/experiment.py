@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from pathlib import Path
 from typing import Annotated
 
@@ -167,10 +169,6 @@ def _synthetic_module(name: str):
     return {"breaking": breaking, "offset": offset}[name]
 
 
-WIDE = 120
-"""From this many columns the results stand in one table; narrower, in two."""
-
-
 def _stacked(cell: str) -> str:
     """``"9.015 ± 0.417"`` -> two lines; ``"+0.01 [+0.00, +0.02]"`` -> two lines; numbers stay whole."""
     for mark in (" ± ", " ["):
@@ -181,26 +179,39 @@ def _stacked(cell: str) -> str:
 
 
 def fitted_tables(header: list[str], rows: list[list[str]], width: int, title: str = "") -> list[Table]:
-    """The results table laid out for ``width`` columns: numbers never split.
+    """The results table laid out for ``width`` columns: no column dropped, numbers never split.
 
-    Spreads and intervals stand on two lines; below :data:`WIDE` columns the columns after
-    the fourth number go to a second table, each row led by its encoding.
+    Spreads and intervals stand on two lines. The columns go, in order, into as few tables as
+    fit in ``width``, each table after the first led again by the encoding column.
     """
+    def narrowest(i: int) -> int:
+        # the narrowest a column may get: its longest word (encoding, header) or its longest number line
+        cells = [row[i] if i == 0 else _stacked(row[i]) for row in rows]
+        pieces = [w for c in cells for w in (c.split() if i == 0 else c.splitlines())] + header[i].split()
+        return max(map(len, pieces))
+
     def table_of(columns: list[int], caption: str) -> Table:
         table = Table(title=Text(caption) if caption else None, padding=(0, 1))
         for i in columns:
-            cells = [row[i] if i == 0 else _stacked(row[i]) for row in rows]
-            # the narrowest a column may get: its longest word (encoding) or its longest number line
-            pieces = [w for c in cells for w in (c.split() if i == 0 else c.splitlines())]
-            table.add_column(Text(header[i]), overflow="fold", min_width=max(map(len, pieces)),
-                             ratio=1 if i == 0 else None)
+            table.add_column(Text(header[i]), overflow="fold", min_width=narrowest(i), ratio=1 if i == 0 else None)
         for row in rows:
             table.add_row(*(Text(row[i] if i == 0 else _stacked(row[i])) for i in columns))
         return table
 
-    if width >= WIDE or len(header) <= 5:
-        return [table_of(list(range(len(header))), title)]
-    return [table_of(list(range(5)), title), table_of([0, *range(5, len(header))], "")]
+    def fits(columns: list[int]) -> bool:
+        # rich crops the right-hand columns of a table it cannot shrink to the width (its
+        # measurement can say it fits when it does not), so the table is drawn and its right
+        # border looked for on every line
+        console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
+        console.print(table_of(columns, ""))
+        return all(line.rstrip()[-1:] in ("┓", "┃", "┩", "│", "┘") for line in console.export_text().splitlines())
+
+    parts = [[0]]
+    for i in range(1, len(header)):
+        if len(parts[-1]) > 1 and not fits(parts[-1] + [i]):
+            parts.append([0])
+        parts[-1].append(i)
+    return [table_of(columns, title if n == 0 else "") for n, columns in enumerate(parts)]
 
 
 def show(console: Console, results: dict) -> None:
