@@ -73,14 +73,42 @@ def one_worker(tmp_path_factory):
     """NoPE and the reference of the smoke preset, trained again in a single worker process."""
     out = tmp_path_factory.mktemp("table2_one_worker")
     pair = dataclasses.replace(table2.PRESETS["smoke"], variant_ids=("nope", table2.REFERENCE))
-    return pair, out, table2.run(pair, out, workers=1)
+    bars = Bars()
+    return pair, out, table2.run(pair, out, workers=1, progress=bars), bars
+
+
+class Bars:
+    """The calls ``table2.run`` makes on a progress display, recorded."""
+
+    def __init__(self):
+        self.labels, self.updates = [], []
+
+    def add_task(self, description, total=None, **_):
+        self.labels.append(description)
+        return len(self.labels) - 1
+
+    def update(self, task, completed=None, visible=True, **_):
+        self.updates.append((self.labels[task], completed, visible))
+
+    def advance(self, task, advance=1):
+        pass
+
+
+@pytest.mark.slow
+def test_runs_report_their_steps_while_they_train(one_worker):
+    """Each run's bar moves at each evaluation from inside its worker, then ends with the run."""
+    pair, _, _, bars = one_worker
+    every, steps = pair.train.eval_every, pair.train.steps
+    for label in ("nope seed 0", f"{table2.REFERENCE} seed 0"):
+        assert [u[1:] for u in bars.updates if u[0] == label] == [
+            *((step, True) for step in range(every, steps, every)), (steps, False)]
 
 
 @pytest.mark.slow
 def test_one_worker_gives_the_numbers_of_several(smoke, one_worker):
     """Every run trains in a single-threaded process, so the worker count cannot change a number."""
     _, several = smoke
-    _, _, one = one_worker
+    _, _, one, _ = one_worker
     assert one["machine"]["workers"] == 1 and several["machine"]["workers"] > 1
     reference = {(r["variant"], r["seed"]): r for r in several["runs"]}
     for b in one["runs"]:
@@ -90,7 +118,7 @@ def test_one_worker_gives_the_numbers_of_several(smoke, one_worker):
 
 @pytest.mark.slow
 def test_rerun_resumes_from_checkpoints_and_reproduces(one_worker):
-    pair, out, first = one_worker
+    pair, out, first, _ = one_worker
     again = table2.run(pair, out, workers=2)
     assert json.loads((out / table2.RESULTS_NAME).read_text())["runs"] == json.loads(json.dumps(again["runs"]))
     for a, b in zip(first["runs"], again["runs"], strict=True):
@@ -233,3 +261,72 @@ def test_a_subset_preset_compares_only_what_it_trained(smoke):
     found = table2.findings(pilot)
     assert any("compares nothing with the paper" in f for f in found)
     assert any(f.startswith("Regime:") and "theta=10000" not in f for f in found)
+
+
+def test_pace_tells_a_curve_that_keeps_falling_from_one_that_slows():
+    """A fall of one pace per e-fold of steps keeps the last-quarter share above the rule at every
+    length (so no longer run of the schedule shape flattens it); a saturating curve slows and flattens."""
+    for steps in (2500, 7500, 15_000):
+        evals = range(steps // 20, steps + 1, steps // 20)
+        steady = [(s, 3.0 - 0.1 * math.log(s)) for s in evals]
+        pace = table2.learning_pace(steady)
+        assert pace["first"] == pytest.approx(-0.1) and pace["second"] == pytest.approx(-0.1)
+        assert table2.flattening(steady)["share"] == pytest.approx(pace["steady_share"]) == pytest.approx(
+            math.log(4 / 3) / math.log(20), rel=1e-9)
+        assert table2.flattening(steady)["flattened"] is False
+        saturating = [(s, 2.0 + math.exp(-s / (steps / 8))) for s in evals]
+        slowing = table2.learning_pace(saturating)
+        assert slowing["second"] > slowing["first"] and table2.flattening(saturating)["flattened"] is True
+    assert table2.learning_pace([(1, 2.0), (2, 1.0), (3, 0.5)])["first"] is None  # too few evaluations
+
+
+def test_a_preset_without_the_reference_pairs_nothing(smoke):
+    """NoPE alone (the nope_long preset's rows): its spreads, flattening and pace; no paired
+    difference, no comparison with the paper, no paper columns in its table."""
+    _, results = smoke
+    curve = [[s, 3.0 - 0.1 * math.log(s)] for s in range(50, 1001, 50)]  # the smoke run evaluates twice
+    nope = [{**r, "validation_curve": curve} for r in results["runs"] if r["variant"] == "nope"]
+    second = [{**r, "seed": 1} for r in nope]
+    alone = {**results, "preset": "nope_long", "pipeline_check": False, "seeds": [0, 1], "runs": nope + second}
+    alone["summary"] = table2.summarise(alone)
+    assert alone["summary"]["comparisons"] == [] and "seeds_needed" not in alone["summary"]
+    assert alone["summary"]["variants"]["nope"]["nll_minus_reference"] is None
+    found = table2.findings(alone)
+    assert found[0].startswith("Training length:") and "0 of 2 runs have flattened" in found[0]
+    assert any(f.startswith("Pace (") and "-0.100 -> -0.100" in f for f in found)
+    assert any("nothing here is paired or compared with the paper" in f for f in found)
+    header, rows = table2.table_rows(alone)
+    assert not any("paper" in h for h in header) and [row[0] for row in rows] == ["NoPE"]
+    assert table2.PRESETS["nope_long"].variant_ids == ("nope",)
+
+
+@pytest.mark.parametrize("path", [table2.REPORTED_RESULTS, table2.PILOT_RESULTS, table2.LONG_RESULTS,
+                                  table2.NOPE_LONG_RESULTS], ids=lambda p: p.parent.name)
+def test_committed_findings_are_what_the_code_says_of_their_runs(path):
+    """The committed files' summary, findings and table are recomputed from their runs, so no
+    printed sentence is older than the code that states it."""
+    if not path.is_file():
+        pytest.skip(f"{path.parent.name} is not committed in this checkout")
+    results = table2.load_results(path)
+    summary = table2.summarise(results)
+    assert json.loads(json.dumps(summary)) == results["summary"]
+    assert table2.findings(results) == results["findings"]
+    assert (path.parent / table2.TABLE_NAME).read_text() == table2.render_table(results)
+
+
+def test_plain_progress_prints_each_quarter_of_a_run_once(capsys):
+    """Off a terminal a run's progress is a line at each quarter of its steps, then its end."""
+    from ropelab.cli._console import Steps
+    from ropelab.cli.experiment import PlainProgress
+
+    with Steps("training", ["nope seed 0"], show=True) as steps:
+        bars = PlainProgress(steps)
+        bars.add_task("table2 runs", total=1)
+        run = bars.add_task("nope seed 0", total=100)
+        for step in (10, 25, 30, 50, 75, 99):
+            bars.update(run, completed=step)
+        bars.update(run, completed=100, visible=False)
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert [line for line in lines if "step" in line] == [
+        "nope seed 0: step 25 of 100", "nope seed 0: step 50 of 100", "nope seed 0: step 75 of 100",
+        "[1/1] nope seed 0 (100 steps)"]

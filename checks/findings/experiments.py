@@ -114,6 +114,10 @@ def _table2_sections() -> tuple[str, tuple[list[str], list[list[str]]] | None, s
     longer = _committed(table2.LONG_RESULTS)
     if longer is not None:
         after += ["", f"Length check ({_side_run(longer)}):"] + [f"- {f}" for f in table2.length_check(longer)]
+    nope_longer = _committed(table2.NOPE_LONG_RESULTS)
+    if nope_longer is not None:
+        after += ["", f"NoPE length check ({_side_run(nope_longer)}):"] + [
+            f"- {f}" for f in table2.nope_length_check(nope_longer)]
     after += ["", "Units: the paper's perplexities are per subword token of Gemma 2B, ours per byte, so only the "
               "signs of the changes and their rough relative sizes compare. An 'undecided' row is not a tie: "
               "its interval holds both signs at this number of seeds; the MDD says how large a change this run "

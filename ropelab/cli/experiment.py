@@ -19,22 +19,32 @@ from ._console import Steps, console, fail, fail_unknown, say, writable_folder
 class PlainProgress:
     """The part of :class:`rich.progress.Progress` that ``table2.run`` uses, as plain lines.
 
-    Off a terminal a live bar prints nothing until the end; this prints one line per
-    finished run instead, and tells the Ctrl-C ledger which runs are done.
+    Off a terminal a live bar prints nothing until the end; this prints a line when a run
+    passes each quarter of its steps and one when it is finished, and tells the Ctrl-C ledger
+    which runs are done.
     """
 
     def __init__(self, steps: Steps):
         self.labels: list[str] = []
+        self.totals: list[float | None] = []
+        self.quarters: list[int] = []
         self.steps = steps
 
     def add_task(self, description: str, total: float | None = None, **_) -> int:
         self.labels.append(description)
+        self.totals.append(total)
+        self.quarters.append(0)
         return len(self.labels) - 1
 
     def update(self, task: int, completed: float | None = None, description: str | None = None,
                visible: bool = True, **_) -> None:
         if not visible and task > 0:  # a run ended (the overall task is 0)
             self.steps.finish(self.labels[task], f"({int(completed or 0)} steps)")
+        elif completed is not None and self.totals[task]:
+            quarter = int(4 * completed // self.totals[task])
+            if 0 < quarter < 4 and quarter > self.quarters[task]:
+                self.quarters[task] = quarter
+                say(f"  {self.labels[task]}: step {int(completed)} of {int(self.totals[task])}")
 
     def advance(self, task: int, advance: float = 1) -> None:
         pass
