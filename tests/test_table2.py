@@ -330,3 +330,15 @@ def test_plain_progress_prints_each_quarter_of_a_run_once(capsys):
     assert [line for line in lines if "step" in line] == [
         "nope seed 0: step 25 of 100", "nope seed 0: step 50 of 100", "nope seed 0: step 75 of 100",
         "[1/1] nope seed 0 (100 steps)"]
+
+
+@pytest.mark.parametrize("name", ["table2", "breaking", "offset"])
+def test_experiment_help_names_every_preset(capsys, name):
+    """``--help`` lists the presets the command accepts, no more and no fewer."""
+    from ropelab.checks.findings import breaking, offset
+
+    presets = {"table2": table2, "breaking": breaking, "offset": offset}[name].PRESETS
+    code, text = run(capsys, "experiment", name, "--help")
+    help_text = " ".join(text.replace("│", " ").split())
+    listed = [word for word in help_text.replace(",", " ").replace("(", " ").split() if word in presets]
+    assert code == 0 and set(listed) == set(presets), (listed, list(presets))

@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         preset: Annotated[str, typer.Option(
             help="smoke (a pipeline check, about a minute), pilot (the small run's design, about 12 min), "
                  "small (the reported run, about 80 min), long (its length check: 3 rows, 3x the steps, about "
-                 "60 min), gpu (an accelerator)",
+                 "60 min), nope_long (NoPE alone, 6x the steps, about 70 min), gpu (an accelerator)",
             metavar="NAME")] = "small",
         seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
                                                   metavar="N")] = None,
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
                                           help="single-threaded training processes (default 0: one per CPU core)")] = 0,
     ) -> None:
-        """Table 2: seven positional encodings, validation perplexity at T, 2T and 4T, head frequency usage.
+        """Table 2: seven positional encodings, validation perplexity at T, 2T, 4T and 8T, head frequency usage.
 
         Checkpoints are kept in OUT/checkpoints: run the same command again to resume.
         """
