@@ -79,23 +79,13 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
     ax.legend(fontsize=7)
 
     ax = axes[1, 0]
-    paper = table2.paper_facts()["table2_validation_perplexity"]["rows"]
-    # variants sit close together here, so a legend names them (text beside each point would collide)
-    for vid, marker in zip(ids, "osD^vPX*hp", strict=False):
-        spread = summary[vid]["perplexity"]["1"]
-        err = 0 if spread["sd"] is None else spread["sd"]
-        ax.errorbar(paper[table2.ROW_OF[vid].paper_row][0], spread["mean"], yerr=err, fmt=marker, color=_colour(vid),
-                    capsize=3, mfc="white" if "500k" in vid or "0.25" in vid else _colour(vid), label=vid)
-    ax.legend(fontsize=7, loc="upper left")
-    ax.set_xlabel("paper: Gemma 2B validation perplexity (Wiki)")
-    ax.set_ylabel(f"ours: perplexity at T={T} (mean ± sd)")
-    if table2.is_pipeline_check(results):  # untrained models: no comparison with the paper is drawn
-        ax.set_title("(c) pipeline check: not compared with the paper")
-    elif "rank_correlation_with_paper_at_T" not in results["summary"]:
-        ax.set_title("(c) ours vs the paper (too few rows for a rank correlation)")
+    if table2.is_pipeline_check(results) or table2.REFERENCE not in ids:
+        # untrained models, or no reference row (nope_long): the run compares nothing with the paper
+        ax.set_axis_off()
+        ax.set_title("(c) " + ("pipeline check" if table2.is_pipeline_check(results) else
+                               f"no {table2.REFERENCE} row") + ": not compared with the paper")
     else:
-        corr = results["summary"]["rank_correlation_with_paper_at_T"]["wiki"]
-        ax.set_title(f"(c) ours vs the paper (Spearman rho={corr['spearman_rho']:.2f}, p={corr['p_value']:.2f})")
+        _paper_panel(ax, results, ids, T)
 
     ax = axes[1, 1]
     # heads of different seeds are different heads, so one seed's model is drawn, not an average
@@ -117,10 +107,35 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
                     color="red" if max(dw, pw) > POSITIONAL_WEIGHT else "white")
         ax.set_title(f"(d) {table2.REFERENCE} seed {runs[0]['seed']}: |q||k| per pair and head\n"
                      f"(D/P: attention on the current / previous token; red: > {POSITIONAL_WEIGHT})", fontsize=10)
+    else:
+        ax.set_axis_off()
+        ax.set_title(f"(d) no {table2.REFERENCE} run: no head map")
     _curves(axes[0, 2], results, ids)
     _differences(axes[1, 2], results)
     fig.tight_layout()
     return save(fig, out_dir, name)
+
+
+def _paper_panel(ax, results: dict, ids: list[str], T: int) -> None:
+    """(c) our perplexity at T against the paper's Wiki perplexity, row by row."""
+    from ropelab.checks.findings import table2
+
+    summary = results["summary"]["variants"]
+    paper = table2.paper_facts()["table2_validation_perplexity"]["rows"]
+    # variants sit close together here, so a legend names them (text beside each point would collide)
+    for vid, marker in zip(ids, "osD^vPX*hp", strict=False):
+        spread = summary[vid]["perplexity"]["1"]
+        err = 0 if spread["sd"] is None else spread["sd"]
+        ax.errorbar(paper[table2.ROW_OF[vid].paper_row][0], spread["mean"], yerr=err, fmt=marker, color=_colour(vid),
+                    capsize=3, mfc="white" if "500k" in vid or "0.25" in vid else _colour(vid), label=vid)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_xlabel("paper: Gemma 2B validation perplexity (Wiki)")
+    ax.set_ylabel(f"ours: perplexity at T={T} (mean ± sd)")
+    if "rank_correlation_with_paper_at_T" not in results["summary"]:
+        ax.set_title("(c) ours vs the paper (too few rows for a rank correlation)")
+    else:
+        corr = results["summary"]["rank_correlation_with_paper_at_T"]["wiki"]
+        ax.set_title(f"(c) ours vs the paper (Spearman rho={corr['spearman_rho']:.2f}, p={corr['p_value']:.2f})")
 
 
 def _curves(ax, results: dict, ids: list[str]) -> None:
@@ -150,7 +165,8 @@ def _differences(ax, results: dict) -> None:
     rows = [c for c in comparisons if c["difference"]["ci_low"] is not None]
     if not rows:
         ax.set_axis_off()
-        ax.set_title("(f) one seed: no paired intervals")
+        ax.set_title("(f) one seed: no paired intervals" if comparisons else
+                     f"(f) no {table2.REFERENCE} row: nothing paired")
         return
     for y, c in enumerate(rows):
         d = c["difference"]
