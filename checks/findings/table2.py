@@ -779,12 +779,14 @@ def _pilot_sentences(results: dict) -> list[str]:
     return out
 
 
-def _comparison_phrase(c: dict) -> str:
+def _comparison_phrase(c: dict, flattened_runs: int) -> str:
     d = c["difference"]
     return (f"{c['variant']} {format_interval(d)}"
             + ("" if c["relative_mdd"] is None else f" (MDD {c['relative_mdd']:.2%} of perplexity)")
             + f": paper Wiki {c['wiki']['paper_relative_change']:+.2%} {c['wiki']['verdict']}, "
-            f"FlanV2 {c['flanv2']['paper_relative_change']:+.2%} {c['flanv2']['verdict']}")
+            f"FlanV2 {c['flanv2']['paper_relative_change']:+.2%} {c['flanv2']['verdict']}"
+            # a row none of whose runs flattened is compared at this training length only
+            + (" (at this training length: none of its runs had flattened)" if flattened_runs == 0 else ""))
 
 
 def findings(results: dict) -> list[str]:
@@ -829,7 +831,7 @@ def findings(results: dict) -> list[str]:
             f"validation NLL at T (nats/byte, {CONFIDENCE:.0%} t-interval), its minimum detectable difference "
             f"(MDD, {POWER:.0%} power) and the paper's claim (the sign of its change in each column; Holm-adjusted "
             "paired t-tests, one family per column): "
-            + "; ".join(_comparison_phrase(c) for c in s["comparisons"]) + "."
+            + "; ".join(_comparison_phrase(c, var[c["variant"]]["flattened_runs"]) for c in s["comparisons"]) + "."
         )
     agree = sum(order == seed_order for seed_order in s["ranking_per_seed_at_T"])
     out.append(f"The full ranking at T is the same in {agree} of {n} seed(s); per-seed orders: "
