@@ -157,6 +157,8 @@ def test_explain_table2_states_setup_and_paper_numbers(capsys):
         assert "Findings:" in text and "Spearman" in text and "Settling:" in text
     if table2.LONG_RESULTS.exists():
         assert "Length check (`--preset long`" in text and "Against the reported run (2500 steps" in text
+    if table2.NOPE_LONG_RESULTS.exists():
+        assert "NoPE length check (`--preset nope_long`" in text and "Pace (" in text
 
 
 def test_figure_of_the_reported_run_renders(tmp_path):

@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         preset: Annotated[str, typer.Option(
             help="smoke (a pipeline check, about a minute), pilot (the small run's design, about 12 min), "
                  "small (the reported run, about 80 min), long (its length check: 3 rows, 3x the steps, about "
-                 "60 min), nope_long (NoPE alone, 6x the steps, about 70 min), gpu (an accelerator)",
+                 "60 min), nope_long (NoPE alone, 6x the steps, about 45 min), gpu (an accelerator)",
             metavar="NAME")] = "small",
         seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
                                                   metavar="N")] = None,
