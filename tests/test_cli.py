@@ -170,7 +170,8 @@ def _wheel_stage(tmp: Path) -> None:
     # every experiment's results are checked below as shipped files
     code, out = ropelab(bin_dir, work, "explain", "table2")
     assert_clean(code, out)
-    assert "Findings:" in out
+    # the side runs beside the reported one ship too: the pilot, the length check, NoPE's
+    assert "Findings:" in out and "Design (pilot:" in out and "Length check (" in out and "NoPE length check (" in out
     code, out = ropelab(bin_dir, work, "zoo")
     assert_clean(code, out)
     # one workload with a PyTorch baseline: the script is found in the wheel and the missing
