@@ -755,13 +755,13 @@ def nope_length_check(results: dict) -> list[str]:
         for seed in results["seeds"]:
             points = sorted((res["config"]["train"]["steps"], r["nll"]["1"]) for res in runs for r in res["runs"]
                             if r["variant"] == vid and r["seed"] == seed)
-            if len(points) > 1 or (points and vid == "nope"):
+            if points:
                 by_seed.append(f"seed {seed} " + ", ".join(f"{nll:.4f} at {steps}" for steps, nll in points))
         if by_seed:
             out.append(f"{vid} validation NLL at T (nats/byte) by training length: " + "; ".join(by_seed) + ".")
-    steps = results["config"]["train"]["steps"]
-    out.append(f"{REFERENCE} was not trained for {steps} steps, so no gap from it is measured at that length; "
-               "each length above is its own schedule.")
+    if REFERENCE not in trained_ids(results):
+        out.append(f"{REFERENCE} was not trained for {results['config']['train']['steps']} steps, so no gap from "
+                   "it is measured at that length; each length above is its own schedule.")
     return out
 
 
@@ -817,7 +817,8 @@ def findings(results: dict) -> list[str]:
         return [_regime_sentence(results), _flattening_sentence(results)] + _pilot_sentences(results)
     if REFERENCE not in trained_ids(results):
         return _training_length_sentences(results) + [
-            f"Validation perplexity at T / 2T / 4T / 8T (mean over {n} seeds): "
+            "Validation perplexity at " + " / ".join("T" if m == 1 else f"{m}T" for m in multiples)
+            + f" (mean over {n} seeds): "
             + "; ".join(f"{v} " + " / ".join(format_spread(var[v]["perplexity"][m]) for m in map(str, multiples))
                         for v in trained_ids(results))
             + f". Without the {REFERENCE} row nothing here is paired or compared with the paper."]
