@@ -79,8 +79,7 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
     ax.legend(fontsize=7)
 
     ax = axes[1, 0]
-    if table2.is_pipeline_check(results) or table2.REFERENCE not in ids:
-        # untrained models, or no reference row (nope_long): the run compares nothing with the paper
+    if not table2.compares_with_paper(results):
         ax.set_axis_off()
         ax.set_title("(c) " + ("pipeline check" if table2.is_pipeline_check(results) else
                                f"no {table2.REFERENCE} row") + ": not compared with the paper")

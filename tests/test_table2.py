@@ -344,3 +344,13 @@ def test_experiment_help_names_every_preset(capsys, name):
     help_text = " ".join(text.replace("│", " ").split())
     listed = [word for word in help_text.replace(",", " ").replace("(", " ").split() if word in presets]
     assert code == 0 and set(listed) == set(presets), (listed, list(presets))
+
+
+def test_figure_of_a_run_without_the_reference_renders(tmp_path):
+    """The NoPE length check draws its own rows and sets nothing beside the paper."""
+    from ropelab.paper_figs import table2_training
+
+    results = table2.load_results(table2.NOPE_LONG_RESULTS)
+    assert not table2.compares_with_paper(results) and table2.compares_with_paper(table2.load_results())
+    paths = table2_training.draw(results, tmp_path, "nope_long")
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)

@@ -650,6 +650,11 @@ def is_pipeline_check(results: dict) -> bool:
     return bool(results.get("pipeline_check", results.get("preset") == "smoke"))
 
 
+def compares_with_paper(results: dict) -> bool:
+    """True when ``results`` may stand beside the paper: trained models, the reference row among them."""
+    return not is_pipeline_check(results) and REFERENCE in trained_ids(results)
+
+
 def _regime_sentence(results: dict) -> str:
     cfg = results["config"]
     T, d = cfg["train"]["seq_len"], cfg["model"]["head_dim"]
@@ -897,8 +902,7 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     multiples = _multiples(results)
     several = len(results["seeds"]) > 1
     interval = f" ({CONFIDENCE:.0%} CI)" if several else " (one seed: no interval)"
-    # nothing is set beside the paper without the reference row (nope_long) or from a pipeline check
-    compare = not is_pipeline_check(results) and REFERENCE in trained_ids(results)
+    compare = compares_with_paper(results)
     bases = {v["id"]: v["encoding"]["theta"] for v in results["config"]["variants"]}
     verdicts = {c["variant"]: c for c in s.get("comparisons", [])}
     header = (["encoding", "theta here", f"ours @T={T}"] + [f"ours @{m}T" for m in multiples[1:]]
