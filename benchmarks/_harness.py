@@ -156,7 +156,7 @@ def finish(args: argparse.Namespace, workload: str, summary: list[dict[str, Any]
     for entry in skipped:
         console.print(f"skipped baseline {entry['baseline']}: {entry['reason']}", markup=False)
     if args.json is not None:
-        from ropelab.constructions.atomic import write_text_atomically
+        from ropelab.checks.atomic import write_text_atomically
 
         payload = {"workload": workload, "quick": args.quick, "machine": machine(), "summary": summary,
                    "details": details, "skipped": list(skipped)}

@@ -38,7 +38,7 @@ def main() -> None:
     import jax.numpy as jnp
 
     from ropelab.constructions import attention, frequencies
-    from ropelab.constructions import relative as rel
+    from ropelab.constructions import relative_position as rel
 
     n = 50_000 if args.quick else 10**6
     g = frequencies.rope(D, THETA)

@@ -85,7 +85,7 @@ def main() -> None:
     args = h.arguments(__doc__.splitlines()[0])
     h.enable_x64()
     from ropelab.constructions import frequencies
-    from ropelab.constructions import relative as rel
+    from ropelab.constructions import relative_position as rel
 
     with_torch = h.has_torch()
     if with_torch:

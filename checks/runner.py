@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ropelab.constructions.atomic import write_text_atomically
+from ropelab.checks.atomic import write_text_atomically
 
 from ropelab.theory.derivation import Derivation
 
@@ -137,7 +137,7 @@ def _worker_init() -> None:
     """A claim worker: float64 and the compilation cache, as at the CLI."""
     import jax
 
-    from ropelab.constructions.models.model_cache import enable_compilation_cache
+    from ropelab.checks.findings.models.model_cache import enable_compilation_cache
 
     jax.config.update("jax_enable_x64", True)
     enable_compilation_cache()

@@ -27,7 +27,7 @@ import numpy as np
 
 from ropelab.theory import semantic_channels as th_sc
 
-from . import relative, rotary
+from . import relative_position, rotary
 
 BANDS = ("top", "middle", "bottom")
 
@@ -164,7 +164,7 @@ def margin_breaking_context(q: object, target: object, rival: object, freqs: obj
     distinct :math:`r_t, r_o < N` have :math:`o(r_o) > t(r_t)`; with the later of the two at
     ``r`` that is :math:`\max(o(r) - \min_{s<r}t(s),\ \max_{s<r}o(s) - t(r)) > 0`, so
     :math:`N^* = 1 + \min\{r\}` (the argument of
-    :func:`ropelab.constructions.channels.breaking_context`, here for many pairs and any
+    :func:`ropelab.constructions.semantic_channels.breaking_context`, here for many pairs and any
     target). For one pair with the target aligned to the query it is the closed form
     :func:`ropelab.theory.semantic_channels.breaking_context` (tested). ``None`` when no
     context up to ``limit`` breaks. Shapes: ``q``, ``target``, ``rival`` ``(d,)``.
@@ -176,13 +176,13 @@ def margin_breaking_context(q: object, target: object, rival: object, freqs: obj
     first, second = rotary.pair_indices(np.asarray(q).shape[-1], layout)
     pairs = np.asarray(pairs, dtype=int)
 
-    def sub(x):  # the chosen pairs, in the half layout relative.logit_curve reads
+    def sub(x):  # the chosen pairs, in the half layout relative_position.logit_curve reads
         x = np.asarray(x, dtype=np.float64)
         return np.concatenate([x[first[pairs]], x[second[pairs]]])
 
     g = np.asarray(freqs, dtype=np.float64)[pairs]
-    t = np.asarray(relative.logit_curve(sub(q), sub(target), g, int(limit)), dtype=np.float64)
-    o = np.asarray(relative.logit_curve(sub(q), sub(rival), g, int(limit)), dtype=np.float64)
+    t = np.asarray(relative_position.logit_curve(sub(q), sub(target), g, int(limit)), dtype=np.float64)
+    o = np.asarray(relative_position.logit_curve(sub(q), sub(rival), g, int(limit)), dtype=np.float64)
     prefix_min_t = np.concatenate([[math.inf], np.minimum.accumulate(t)[:-1]])
     prefix_max_o = np.concatenate([[-math.inf], np.maximum.accumulate(o)[:-1]])
     rival_later, target_later = o - prefix_min_t, prefix_max_o - t

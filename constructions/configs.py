@@ -1,21 +1,18 @@
-"""Real RoPE configurations (the "zoo") and reading them from JSON, TOML or HF ``config.json``.
+"""Real RoPE configurations (the "zoo") and parsing them from JSON/TOML documents or HF ``config.json`` dicts.
 
 A :class:`RopeConfig` is a head dimension, a context length and an HF-style dictionary of
 RoPE parameters (``rope_type``, ``rope_theta`` and the type's own keys), so that its schedule
 is exactly :func:`.frequencies.from_hf_parameters` — the function whose output
 ``rope_matches_peer_implementations`` compares with HF transformers and Gemma. :data:`ZOO`
-lists the models of SPEC §7; :func:`load_configs` reads a user's file.
+lists the models of SPEC §7; ``ropelab.checks.findings.zoo.load_configs`` reads a user's file.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tomllib
 from collections.abc import Mapping
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -366,23 +363,6 @@ def parse_configs(data: Any, name: str, where: str = "user config", context: int
     for config in configs:
         config.schedule()  # validate now, with the model's name in the message
     return configs
-
-
-def load_configs(path: str | Path, context: int | None = None) -> list[RopeConfig]:
-    """Read ``path`` (``.toml``, or JSON otherwise) with :func:`parse_configs`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ValueError(f"cannot read config file {path}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"config file {path} is not text (a JSON, TOML or HF config.json is expected)") from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {err}") from None
-    return parse_configs(data, path.stem if path.name != "config.json" else path.parent.name or "config", str(path),
-                         context)
 
 
 def with_context(config: RopeConfig, context: int) -> RopeConfig:

@@ -8,10 +8,10 @@ breaks). Both are measured here for any frequency schedule:
   the head :math:`q = s\psi`, :math:`k = sR^{t}\psi` with :math:`s^2` = ``budget`` has logits
   :math:`s^2 c(r - t)`; its smallest weight on the intended key over every row of an
   ``N``-token context (``t = 0`` diagonal, ``t = 1`` previous token) is read off with
-  :func:`.relative.weight_at_distance`; the best band is kept. With no rotating pair every
+  :func:`.relative_position.weight_at_distance`; the best band is kept. With no rotating pair every
   logit is the same and the weight is ``1/N`` (NoPE cannot, Prop 5.2).
 - :func:`longest_semantic_range`: over the encoding's pairs, the longest breaking context
-  against an anti-aligned rival of equal norm (:func:`.channels.breaking_context`, brute
+  against an anti-aligned rival of equal norm (:func:`.semantic_channels.breaking_context`, brute
   force to ``horizon`` tokens); ``inf`` when a pair does not rotate.
 """
 
@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from . import channels, frequencies, relative
+from . import semantic_channels, frequencies, relative_position
 
 BANDS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -47,14 +47,14 @@ def head_weight(freqs: np.ndarray, band: np.ndarray, context: int, budget: float
     :math:`q = s\psi`, :math:`k = sR^{shift}\psi` with :math:`s^2` = ``budget``.
 
     The logit at distance ``r`` is :math:`s^2 c(r - shift)` with ``c`` the diagonal curve
-    (:func:`.channels.diagonal_head_curve`; ``c`` is even).
+    (:func:`.semantic_channels.diagonal_head_curve`; ``c`` is even).
 
     >>> round(head_weight(np.array([0.0]), np.array([], dtype=int), 4, 10.0, 0), 6)   # no rotating pair: 1/N
     0.25
     """
-    diagonal = channels.diagonal_head_curve(freqs, band, context + shift)
+    diagonal = semantic_channels.diagonal_head_curve(freqs, band, context + shift)
     curve = diagonal[np.abs(np.arange(context) - shift)]
-    return float(np.min(relative.weight_at_distance(budget * curve, shift)))
+    return float(np.min(relative_position.weight_at_distance(budget * curve, shift)))
 
 
 def sharpest_heads(freqs: np.ndarray, context: int, budget: float, bands: tuple[int, ...] = BANDS) -> dict:
@@ -71,7 +71,7 @@ def sharpest_heads(freqs: np.ndarray, context: int, budget: float, bands: tuple[
     for name, shift in (("diagonal", 0), ("previous", 1)):
         best, best_band = 1.0 / context, 0  # the constant head every encoding can build
         for size in bands:
-            band = channels.top_band(freqs, size)
+            band = semantic_channels.top_band(freqs, size)
             if band.size < size and size != bands[0]:
                 continue  # the same band as a smaller size
             if band.size:
@@ -92,5 +92,5 @@ def longest_semantic_range(freqs: np.ndarray, horizon: int) -> dict:
     159
     """
     slowest = float(np.min(freqs))
-    found = channels.breaking_context(slowest, math.pi, limit=horizon)
+    found = semantic_channels.breaking_context(slowest, math.pi, limit=horizon)
     return {"slowest": slowest, "range": found.context if found is not None else math.inf}

@@ -1,7 +1,7 @@
 r"""How a model uses its rotary frequencies: norms per pair, positional head scores, logit tables.
 
 The measurements of Barbero et al. (2025) §4 on captured queries, keys and values (see
-:mod:`ropelab.constructions.models.model_adapter`), as pure NumPy functions:
+:mod:`ropelab.checks.findings.models.model_adapter`), as pure NumPy functions:
 
 - the 2-norm of each frequency pair :math:`|x^{(m)}| = \sqrt{x_m^2 + x_{m+d/2}^2}` (half
   layout), whose means over tokens, heads or layers make Figs 3, 4, 13 and whose per-token

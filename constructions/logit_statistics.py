@@ -4,7 +4,7 @@ The logit of a query at position ``r`` and a key at position 0 is
 :math:`a(r) = (R^r q)^\top k = q^\top R^{-r} k`, the logit at distance ``r`` (Eq. 3). Here
 it is evaluated through the rotary map itself, so that the Monte Carlo checks of Prop 3.2
 exercise :func:`ropelab.constructions.rotary.apply`; curves of fixed pairs (the all-ones curve
-of Fig 2a) use the pair coefficients of :mod:`ropelab.constructions.relative`; RoFormer's Abel-summation
+of Fig 2a) use the pair coefficients of :mod:`ropelab.constructions.relative_position`; RoFormer's Abel-summation
 bound is evaluated in the complex form in which it is stated.
 """
 
@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import frequencies, relative, rotary, shapes
+from . import frequencies, relative_position, rotary, shapes
 
 
 def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: object, rotate=rotary.apply) -> jax.Array:
@@ -27,7 +27,7 @@ def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: ob
     distances only, so they are formed once (in float64) for the whole batch. ``rotate`` is
     the rotary map (a wrong one, for a negative control, has its signature).
 
-    Deliberately independent of :func:`ropelab.constructions.relative.logits_at_distances`, which
+    Deliberately independent of :func:`ropelab.constructions.relative_position.logits_at_distances`, which
     evaluates the same quantity from exact phases: this one goes through the rotary map itself,
     so the statistics claims check the map that models use.
 
@@ -44,7 +44,7 @@ def curves_at_distances(q: object, k: object, freqs: object, distances: object) 
     r"""Position-only logits :math:`c(r) = q^\top R^{-r} k` at given distances, for one or many pairs.
 
     :math:`c(r) = \sum_m A_m\cos(r g_m) + B_m\sin(r g_m)` with the pair coefficients of
-    :func:`ropelab.constructions.relative.pair_coefficients` (half layout), batched over the
+    :func:`ropelab.constructions.relative_position.pair_coefficients` (half layout), batched over the
     leading axes of ``q`` and ``k``. The ``n x d/2`` cosines are formed once in float64 and
     shared by every pair, so ``s`` pairs cost one matrix product (NumPy: a BLAS product with
     no compilation per shape). Shapes: ``q``, ``k`` ``(..., d)``; ``distances`` ``(n,)``;
@@ -54,7 +54,7 @@ def curves_at_distances(q: object, k: object, freqs: object, distances: object) 
     ...                              [np.pi / 2], [0, 1]), 12).tolist()
     [[1.0, 0.0], [0.0, -1.0]]
     """
-    a, b = relative.pair_coefficients(q, k)
+    a, b = relative_position.pair_coefficients(q, k)
     angles = rotary.angles(distances, freqs)  # (n, d/2), float64 from exact integers
     curve = a @ np.cos(angles).T
     # B = 0 when every pair of q is parallel to k's (all-ones): then there is no sine table to form

@@ -1,7 +1,7 @@
 r"""The Prop 3.1 head: query ``q`` and key :math:`R^r q` at every position.
 
 Every token carries the same query and the same key, so the logit of row ``i`` and column
-``j`` depends on ``t = i - j`` only (:mod:`ropelab.constructions.relative`): one curve
+``j`` depends on ``t = i - j`` only (:mod:`ropelab.constructions.relative_position`): one curve
 ``c(t)``, ``t = 0 .. N-1``, holds every row of an ``N``-token head. "For every row
 ``i >= r`` the argmax over ``j <= i`` is ``j = i - r``" becomes "``c(r)`` beats every
 ``c(t)``, ``t != r``, in every prefix ``t <= i``", an ``O(N)`` prefix scan over an
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
-from . import relative, rotary
+from . import relative_position, rotary
 from . import validation as _v
 
 
@@ -49,7 +49,7 @@ def rotated_key_curve(q: object, shift: int, freqs: object, length: int) -> np.n
     >>> np.round(c, 12).tolist()
     [-1.0, 0.0, 1.0, 0.0]
     """
-    return relative.logit_curve(q, np.asarray(rotated_key(q, shift, freqs)), freqs, length)
+    return relative_position.logit_curve(q, np.asarray(rotated_key(q, shift, freqs)), freqs, length)
 
 
 @dataclass(frozen=True)

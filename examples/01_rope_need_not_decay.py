@@ -28,12 +28,12 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 
 import numpy as np
 
-from ropelab.constructions import frequencies, relative, rotary
+from ropelab.constructions import frequencies, relative_position, rotary
 
 d, theta, length = 256, 10_000.0, 5001
 freqs = frequencies.rope(d, theta)
 rng = np.random.default_rng(1)
-pair_coefficients = np.vectorize(relative.pair_coefficients, signature="(d),(d)->(h),(h)")
+pair_coefficients = np.vectorize(relative_position.pair_coefficients, signature="(d),(d)->(h),(h)")
 
 
 def logits_at(A: np.ndarray, B: np.ndarray, distances: np.ndarray) -> np.ndarray:
@@ -50,7 +50,7 @@ def logits_at(A: np.ndarray, B: np.ndarray, distances: np.ndarray) -> np.ndarray
 
 # %%
 ones = np.ones(d)
-all_ones = relative.logit_curve(ones, ones, freqs, length) / d
+all_ones = relative_position.logit_curve(ones, ones, freqs, length) / d
 windows = [np.abs(all_ones[w:w + 1000]).mean() for w in range(0, 5000, 1000)]
 print(f"all-ones A(500) = {all_ones[500]:.3f}, A(1000) = {all_ones[1000]:.3f}")
 print("mean |A| per 1000-token window:", [round(float(w), 3) for w in windows])
@@ -111,7 +111,7 @@ for r, m, e, z in zip(distances, correlated.mean(0), expected, correlated_z):
 # %%
 target = 3000
 q = rng.standard_normal(d)
-aligned = relative.logit_curve(q, np.asarray(rotary.apply(q, target, freqs)), freqs, length)
+aligned = relative_position.logit_curve(q, np.asarray(rotary.apply(q, target, freqs)), freqs, length)
 runner_up = np.max(np.delete(aligned, target))
 print(f"argmax of the aligned curve: r = {aligned.argmax()}; c(r*) = {aligned[target]:.2f} "
       f"= |q|^2 = {q @ q:.2f}; next best {runner_up:.2f}")

@@ -28,7 +28,7 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 
 import numpy as np
 
-from ropelab.constructions import attention, frequencies, heads, relative, rotary
+from ropelab.constructions import attention, frequencies, positional_heads, relative_position, rotary
 from ropelab.theory import diophantine
 
 rng = np.random.default_rng(2)
@@ -43,7 +43,7 @@ found = []
 for d, theta, r, context in [(8, 1e4, 0, 1000), (64, 1e4, 37, 5000), (256, 5e5, 4000, 8192),
                              (64, 1e4, 100_000, 200_000)]:
     q = rng.standard_normal(d)
-    curve = relative.logit_curve(q, np.asarray(rotary.apply(q, r, frequencies.rope(d, theta))),
+    curve = relative_position.logit_curve(q, np.asarray(rotary.apply(q, r, frequencies.rope(d, theta))),
                                  frequencies.rope(d, theta), context)
     margin = curve[r] - np.max(np.delete(curve, r))
     found.append((r, int(curve.argmax()), margin))
@@ -72,7 +72,7 @@ d, theta, r = 64, 1e4, 37
 freqs = frequencies.rope(d, theta)
 q = rng.standard_normal(d)
 turned_back = rotary.rotation_matrix(r, freqs).T @ q  # R^(-r) q = (R^r)^T q
-backwards = relative.logit_curve(q, turned_back, freqs, 5000)
+backwards = relative_position.logit_curve(q, turned_back, freqs, 5000)
 print(f"k = R^(-r) q: argmax over the past at distance {backwards.argmax()} (wanted {r})")
 
 # %% [markdown]
@@ -86,11 +86,11 @@ print(f"k = R^(-r) q: argmax over the past at distance {backwards.argmax()} (wan
 # %%
 d, theta, r, context = 256, 1e4, 100, 2048
 freqs = frequencies.rope(d, theta)
-psi = heads.band_vector(d, range(16))  # unit norm, equal weight on the 16 fastest pairs
-unit_curve = heads.target_curve(psi, freqs, context, distance=r)  # the logit at s = 1
+psi = positional_heads.band_vector(d, range(16))  # unit norm, equal weight on the 16 fastest pairs
+unit_curve = positional_heads.target_curve(psi, freqs, context, distance=r)  # the logit at s = 1
 weights = {}
 for s2 in (1, 3, 10, 30, 100):
-    weights[s2] = relative.weight_at_distance(s2 * unit_curve, r).min()
+    weights[s2] = relative_position.weight_at_distance(s2 * unit_curve, r).min()
     print(f"s^2 = {s2:3d}: every row puts at least {weights[s2]:.6f} on the key {r} behind "
           f"(at most {1 - weights[s2]:.1e} elsewhere)")
 
@@ -100,10 +100,10 @@ for s2 in (1, 3, 10, 30, 100):
 
 # %%
 n, s2 = 160, 30
-q, k = heads.head_vectors(psi, freqs, np.sqrt(s2), distance=r)  # q = s psi, k = s R^r psi
+q, k = positional_heads.head_vectors(psi, freqs, np.sqrt(s2), distance=r)  # q = s psi, k = s R^r psi
 alpha = np.asarray(attention.attention_weights(np.tile(q, (n, 1)), np.tile(k, (n, 1)), freqs))
 dense = alpha[np.arange(r, n), np.arange(0, n - r)]
-from_curve = relative.weight_at_distance(s2 * unit_curve[:n], r)
+from_curve = relative_position.weight_at_distance(s2 * unit_curve[:n], r)
 print(f"dense vs curve, weight on distance {r} in rows {r}..{n - 1}: max difference "
       f"{np.max(np.abs(dense - from_curve)):.1e}")
 

@@ -28,7 +28,7 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 import mpmath
 import numpy as np
 
-from ropelab.constructions import attention, frequencies, heads, relative, rotary
+from ropelab.constructions import attention, frequencies, positional_heads, relative_position, rotary
 from ropelab.theory import diophantine
 
 d, theta, context, eps = 256, 10_000.0, 8192, 0.01
@@ -40,10 +40,10 @@ freqs = frequencies.rope(d, theta)
 # Spread $\psi$ evenly over the 16 fastest pairs and look at the first rows of the head.
 
 # %%
-band = heads.band_vector(d, range(16))  # unit psi, equal weight on pairs 0..15
-sharp = heads.smallest_sharp_scale(band, freqs, context, eps, distance=1)
+band = positional_heads.band_vector(d, range(16))  # unit psi, equal weight on pairs 0..15
+sharp = positional_heads.smallest_sharp_scale(band, freqs, context, eps, distance=1)
 s2_band = sharp.scale_squared
-q, k = heads.head_vectors(band, freqs, sharp.scale, distance=1)  # q = s psi, k = s R^1 psi
+q, k = positional_heads.head_vectors(band, freqs, sharp.scale, distance=1)  # q = s psi, k = s R^1 psi
 n = 6
 alpha = np.asarray(attention.attention_weights(np.tile(q, (n, 1)), np.tile(k, (n, 1)), freqs))
 print(f"smallest s^2 = {s2_band:.2f} (|q| = {sharp.scale:.2f}); Theorem 5.3's sufficient s^2 = "
@@ -66,7 +66,7 @@ print(np.array2string(alpha, precision=3, suppress_small=True))
 # (`ropelab explain figure_1_convention_attends_to_future`).
 
 # %%
-figure_1 = relative.logit_curve(np.asarray(rotary.apply(band, 1, freqs)), band, freqs, context)
+figure_1 = relative_position.logit_curve(np.asarray(rotary.apply(band, 1, freqs)), band, freqs, context)
 print(f"q = R psi, k = psi: the largest visible logit is at distance {figure_1.argmax()}")
 
 # %% [markdown]
@@ -80,7 +80,7 @@ print(f"q = R psi, k = psi: the largest visible logit is at distance {figure_1.a
 # %%
 single = {}
 for m in (0, 4, 16, 48):
-    single[m] = heads.smallest_sharp_scale(heads.band_vector(d, [m]), freqs, context, eps, distance=1).scale_squared
+    single[m] = positional_heads.smallest_sharp_scale(positional_heads.band_vector(d, [m]), freqs, context, eps, distance=1).scale_squared
     near = diophantine.closest_return(freqs[m], context - 2)
     print(f"pair {m:2d} alone (g = {freqs[m]:.3g}): smallest s^2 = {single[m]:.3g}; "
           f"its closest return within the context: {near.n} steps, 1 - cos = {near.delta:.2e}")

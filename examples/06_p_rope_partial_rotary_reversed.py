@@ -29,7 +29,7 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 
 import numpy as np
 
-from ropelab.constructions import frequencies, heads, rotary
+from ropelab.constructions import frequencies, positional_heads, rotary
 
 d, theta, p = 256, 10_000.0, 0.75
 rng = np.random.default_rng(6)
@@ -112,8 +112,8 @@ print(f"a_ij, partial rotary, same weights unpermuted: {a_unpermuted:.12f}")
 # %%
 def cheapest_sharp_head(freqs: np.ndarray, context: int, eps: float) -> float:
     """Smallest s^2 of an eps-sharp diagonal head on the 16 fastest rotating pairs of a schedule."""
-    psi = heads.band_vector(d, np.flatnonzero(freqs > 0)[:16])
-    return heads.smallest_sharp_scale(psi, freqs, context, eps).scale_squared
+    psi = positional_heads.band_vector(d, np.flatnonzero(freqs > 0)[:16])
+    return positional_heads.smallest_sharp_scale(psi, freqs, context, eps).scale_squared
 
 
 context, eps = 4096, 0.01

@@ -95,7 +95,7 @@ mine = {"models": [
 with tempfile.TemporaryDirectory() as folder:
     path = Path(folder) / "my_models.json"
     path.write_text(json.dumps(mine))
-    ours = configs.load_configs(path)
+    ours = zoo.load_configs(path)
 rows, men = {}, {}
 for config in (*ours, configs.ZOO_BY_NAME["Llama 2 7B"]):
     row = rows[config.name] = zoo.summarise(config)

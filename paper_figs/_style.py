@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from ropelab.constructions.atomic import write_atomically  # noqa: E402
+from ropelab.checks.atomic import write_atomically  # noqa: E402
 
 # The paper draws heatmaps with high frequencies on top and a sequential map.
 HEATMAP_CMAP = "viridis"

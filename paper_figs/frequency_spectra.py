@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.constructions import frequencies, partial
+from ropelab.constructions import frequencies, p_rope
 from ropelab.theory import base_bounds as th_base
 
 from . import _style
@@ -56,8 +56,8 @@ def render(out_dir: str | Path) -> list[Path]:
     for name, freqs in found.items():
         rotating = np.where(freqs > 0, freqs, np.nan)  # a gap, not an invented floor
         ax.step(m, rotating, where="mid", label=name, color=_style.ENCODING_COLOURS[name], **LINE_STYLES[name])
-    scaled = partial.partial_frequencies(D, THETA, P)
-    base = partial.scaled_base(D, THETA, frequencies.p_rope_pairs(D, P))
+    scaled = p_rope.partial_frequencies(D, THETA, P)
+    base = p_rope.scaled_base(D, THETA, frequencies.p_rope_pairs(D, P))
     ax.plot(np.arange(scaled.size)[::6], scaled[::6], "x", color=_style.ENCODING_COLOURS["partial rotary"],
             ms=5, label=f"partial rotary with base theta^(2n/d) = {base:.4g}")
     critical = float(th_base.critical_pair_index(D, int(THETA), CONTEXT))

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import linregress
 
-from ropelab.checks.claims import head_norms, rope_heads
+from ropelab.checks.claims import head_norms, positional_heads
 
 from . import _style
 
-OFFSETS = tuple(range(0, rope_heads.D_GEMMA // 2 - rope_heads.BAND_WIDTH + 1, 8))
+OFFSETS = tuple(range(0, positional_heads.D_GEMMA // 2 - positional_heads.BAND_WIDTH + 1, 8))
 
 
 def render(out_dir: str | Path) -> list[Path]:
-    g = rope_heads.gemma_frequencies()
+    g = positional_heads.gemma_frequencies()
     scales = head_norms.band_offset_scales(OFFSETS)
     g_o = g[list(OFFSETS)]
     fitted = np.array(OFFSETS) >= 16

@@ -3,7 +3,7 @@
 Query and key are equal and spread evenly over the slowest quarter of the pairs of a
 d = 128 head (the band a 0.75-RoPE leaves unrotated), so the logit at distance 0 is the best
 the pair can score. Curves are streamed over every distance in bounded memory
-(:func:`ropelab.constructions.channels.drift_envelope`): thin lines are samples, thick lines
+(:func:`ropelab.constructions.semantic_channels.drift_envelope`): thin lines are samples, thick lines
 the worst value seen within a context of that length (the target's lowest score in some
 placement). Under RoPE the target drifts within 10^4 (theta = 1e4) or 10^5-10^6 (5e5) tokens;
 under p-RoPE it never moves. Claims: ``p_rope_unrotated_channels_ignore_distance``,
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.constructions import channels, frequencies
+from ropelab.constructions import semantic_channels, frequencies
 
 from . import _style
 
@@ -32,12 +32,12 @@ def schedules() -> dict[str, np.ndarray]:
     }
 
 
-def envelopes(length: int = LENGTH) -> dict[str, channels.DriftEnvelope]:
+def envelopes(length: int = LENGTH) -> dict[str, semantic_channels.DriftEnvelope]:
     """Each schedule's envelope; only the band's pairs are streamed (the others carry no weight)."""
     band = np.arange(D // 2 - D // 8, D // 2)  # the slowest quarter of the pairs
     psi = np.zeros(2 * band.size)
     psi[: band.size] = 1.0 / np.sqrt(band.size)
-    return {name: channels.drift_envelope(psi, psi, freqs[band], length, samples=600)
+    return {name: semantic_channels.drift_envelope(psi, psi, freqs[band], length, samples=600)
             for name, freqs in schedules().items()}
 
 

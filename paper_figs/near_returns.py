@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import relative
+from ropelab.constructions import relative_position
 from ropelab.theory import near_returns
 
 from . import _style
@@ -22,7 +22,7 @@ CONTEXT = 10**6
 
 def render(out_dir: str | Path) -> list[Path]:
     unit = np.array([1.0, 0.0])
-    gaps = 1.0 - relative.logit_curve(unit, unit, np.array([1.0]), CONTEXT)[1:]
+    gaps = 1.0 - relative_position.logit_curve(unit, unit, np.array([1.0]), CONTEXT)[1:]
     m = np.arange(1, CONTEXT)
     running = np.minimum.accumulate(gaps)
     convergents = near_returns.convergent_denominators(1 / (2 * sp.pi), CONTEXT - 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.constructions import channels, configs, frequencies
+from ropelab.constructions import semantic_channels, configs, frequencies
 from ropelab.theory import semantic_channels as th_sc
 
 from . import _style
@@ -49,7 +49,7 @@ def render(out_dir: str | Path, searched_pairs: int = 32) -> list[Path]:
             label="rival at $\\pi$/3: ~ ($\\pi$/3)/(2g)")
     pairs = frequencies.rope(256, 1e4)
     chosen = pairs[np.linspace(0, pairs.size - 1, searched_pairs).astype(int)]
-    found = [channels.breaking_context(float(x), math.pi, limit=10**5).context for x in chosen]
+    found = [semantic_channels.breaking_context(float(x), math.pi, limit=10**5).context for x in chosen]
     ax.scatter(chosen, found, s=12, color="black", zorder=3, label="brute force, d=256, theta=1e4")
 
     models = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ropelab.checks.claims import table1 as t1
+from ropelab.checks.claims import encoding_properties as t1
 from ropelab.checks.reference import paper_facts
 
 from . import _style

@@ -33,7 +33,7 @@ def _colour(variant_id: str) -> str:
 def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]:
     """Draw the four panels of ``results`` to ``out_dir/name.png`` and ``.pdf``."""
     from ropelab.checks.findings import table2  # needs the training extra (optax); imported on use
-    from ropelab.constructions.models.transformer_usage import POSITIONAL_WEIGHT
+    from ropelab.checks.findings.models.transformer_usage import POSITIONAL_WEIGHT
 
     summary = results["summary"]["variants"]
     ids = table2.trained_ids(results)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ropelab.constructions import attribution, channels, frequencies, rotary
+from ropelab.constructions import attribution, semantic_channels, frequencies, rotary
 from ropelab.theory import semantic_channels as th_sc
 
 D, N, THETA = 16, 9, 10_000.0
@@ -79,7 +79,7 @@ def test_shift_test_separates_content_from_position():
 
 @pytest.mark.parametrize("freq,angle,ratio", [(0.01, math.pi, 1.0), (0.003, 2.0, 1.0), (0.02, -1.0, 0.7), (0.05, 2.5, 1.3)])
 def test_margin_break_matches_the_closed_form_on_one_channel(freq, angle, ratio):
-    rival = channels.rival_key(angle, ratio)
+    rival = semantic_channels.rival_key(angle, ratio)
     found = attribution.margin_breaking_context([1.0, 0.0], [1.0, 0.0], rival, [freq], [0], 100_000)
     assert found.context == th_sc.breaking_context(freq, angle, ratio)
     assert attribution.channel_breaking_contexts([1.0, 0.0], rival, [freq], [0])[0] == found.context

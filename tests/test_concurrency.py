@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ropelab.constructions.atomic import usual_mode
-from ropelab.constructions.models import model_cache
+from ropelab.checks.atomic import usual_mode
+from ropelab.checks.findings.models import model_cache
 
 PROCESSES = 4
 SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters: forking a process running JAX may deadlock

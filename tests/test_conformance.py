@@ -220,7 +220,7 @@ def test_stored_parity_rejects_a_wrong_schedule(monkeypatch):
 
 import conform_targets as targets  # noqa: E402
 from ropelab.cli import app as cli  # noqa: E402
-from ropelab.constructions import conformance  # noqa: E402
+from ropelab.checks import conformance# noqa: E402
 
 
 def run_cli(capsys, *args):

@@ -13,7 +13,7 @@ from ropelab.checks import tolerances as tol
 from ropelab.checks.laws import judge
 from ropelab.checks.claims import full_turns as claims_turns
 from ropelab.checks.claims import rotated_key as claims_key
-from ropelab.constructions import attention, frequencies, logit_statistics, random_positions, relative, rotary, rotated_key
+from ropelab.constructions import attention, frequencies, logit_statistics, random_positions, relative_position, rotary, rotated_key
 from ropelab.theory import diophantine, random_positions as th_random
 from ropelab.theory import logit_statistics as th_stats
 

@@ -15,7 +15,7 @@ import pytest
 import scipy.special
 
 from ropelab.constructions import attention, blockwise_attention, frequencies, phases
-from ropelab.constructions import relative as rel
+from ropelab.constructions import relative_position as rel
 
 U = 2.0**-53
 COMPILES: list[str] = []
@@ -230,7 +230,7 @@ def test_a_sweep_compiles_nothing_after_warm_up():
 SHARDED_SCRIPT = textwrap.dedent("""
     import jax, numpy as np
     jax.config.update("jax_enable_x64", True)
-    from ropelab.constructions import frequencies, relative as rel
+    from ropelab.constructions import frequencies, relative_position as rel
     assert jax.device_count() == 2, jax.devices()
     mesh = jax.make_mesh((2,), ("pos",))
     g = frequencies.rope(64, 1e4)

@@ -14,7 +14,7 @@ import pytest
 
 from ropelab.checks.findings import model_analysis
 from ropelab.constructions import frequencies
-from ropelab.constructions.models import model_adapter, model_cache
+from ropelab.checks.findings.models import model_adapter, model_cache
 from ropelab.paper_figs import gemma_head_types, gemma_layer_norms
 
 pytestmark = pytest.mark.slow

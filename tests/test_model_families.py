@@ -20,7 +20,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from ropelab.checks.findings import model_analysis
 from ropelab.constructions import frequencies
-from ropelab.constructions.models import model_adapter
+from ropelab.checks.findings.models import model_adapter
 
 # whole words for word-level tokenizers, and single characters (with byte-level BPE's space mark) for
 # families whose AutoTokenizer rebuilds the vocabulary as byte-level BPE (Qwen2)

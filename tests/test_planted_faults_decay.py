@@ -5,7 +5,7 @@ import sympy as sp
 
 from ropelab.checks import runner
 from ropelab.checks.registry import REGISTRY
-from ropelab.theory import abel_summation, diophantine, rotations
+from ropelab.theory import abel_bound, diophantine, rotations
 from ropelab.theory import logit_statistics as th_stats
 from ropelab.theory import random_positions as th_random
 from ropelab.theory import rotated_key as th_key
@@ -22,7 +22,7 @@ def _shifted(function, offset):
 def _sign_flipped_step(abel_sides):
     def sides(m):
         left, right = abel_sides(m)
-        return left, right.subs(abel_summation.h[m - 1], -abel_summation.h[m - 1])
+        return left, right.subs(abel_bound.h[m - 1], -abel_bound.h[m - 1])
     return sides
 
 
@@ -41,7 +41,7 @@ FAULTS = [
     (th_stats, "all_ones_pair_logit", lambda f: _scaled(f, sp.Rational(3, 2)), ["all_ones_logit_decays"]),
     (rotations, "frequency", lambda f: lambda k, d, theta: f(k, d, theta) ** 2,
      ["gaussian_logit_mean_is_zero", "correlated_logit_mean_is_cosine_sum", "all_ones_logit_decays"]),
-    (abel_summation, "abel_sides", _sign_flipped_step, ["abel_bound_is_vacuous_for_gaussian_logits"]),
+    (abel_bound, "abel_sides", _sign_flipped_step, ["abel_bound_is_vacuous_for_gaussian_logits"]),
     (th_random, "mean_gap", lambda f: _shifted(f, sp.Rational(1, 7)), ["random_positions_speed_decay"]),
 ]
 CASES = [(module, name, wrong, claim_id) for module, name, wrong, ids in FAULTS for claim_id in ids]

@@ -104,18 +104,18 @@ def test_kept_pair_count_by_decimal_arithmetic(monkeypatch):
 
 
 def test_certificates_hold_and_catch_a_planted_fault(monkeypatch):
-    from ropelab.checks.claims import base_bound, semantic_breaking
+    from ropelab.checks.claims import base_bounds, semantic_channels
 
-    chunk = semantic_breaking._break_chunks(True)[0]
-    assert semantic_breaking.certify_break_cases(chunk).passed
+    chunk = semantic_channels._break_chunks(True)[0]
+    assert semantic_channels.certify_break_cases(chunk).passed
     original = th_sc.breaking_context
     monkeypatch.setattr(th_sc, "breaking_context", lambda g, phi, ratio=1.0: original(g, phi, ratio) - 1)
-    assert not semantic_breaking.certify_break_cases(chunk).passed
-    cases = base_bound._certificate_chunks(True)
-    assert all(base_bound.certify_base_case(case).passed for case in cases)
+    assert not semantic_channels.certify_break_cases(chunk).passed
+    cases = base_bounds._certificate_chunks(True)
+    assert all(base_bounds.certify_base_case(case).passed for case in cases)
     assert {feasible for _, _, _, feasible, _ in cases} == {True, False}
     monkeypatch.setattr(th_base, "cosine_sum", lambda distance, base, d, digits=40: np.float64(1.0))
-    assert not base_bound.certify_base_case(cases[1]).passed
+    assert not base_bounds.certify_base_case(cases[1]).passed
 
 
 def test_breaking_context_certificate_runs_in_worker_processes():

@@ -7,9 +7,9 @@ import pytest
 
 from ropelab.checks import tolerances
 from ropelab.checks.findings import breaking, offset, paired_tests
-from ropelab.constructions.models import synthetic_tasks as tasks
-from ropelab.constructions.models import training
-from ropelab.constructions.models import transformer as tf
+from ropelab.checks.findings.models import synthetic_tasks as tasks
+from ropelab.checks.findings.models import training
+from ropelab.checks.findings.models import transformer as tf
 
 TASK = tasks.RecallTask(n_values=4, n_distractors=8)
 MODEL = tf.ModelConfig(vocab_size=TASK.vocab_size, d_model=16, n_layers=1, n_heads=2, head_dim=8)

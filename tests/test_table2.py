@@ -13,7 +13,7 @@ from scipy import stats
 
 from ropelab.cli import app as cli
 from ropelab.checks.findings import paired_tests, table2
-from ropelab.constructions.models import corpus
+from ropelab.checks.findings.models import corpus
 
 
 def run(capsys, *args):

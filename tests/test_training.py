@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ropelab.constructions.models import corpus, training
-from ropelab.constructions.models import transformer as tf
+from ropelab.checks.findings.models import corpus, training
+from ropelab.checks.findings.models import transformer as tf
 
 MODEL = tf.ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8)
 CONFIG = training.TrainConfig(seq_len=16, batch_size=4, steps=6, warmup_steps=2, peak_lr=3e-2, eval_every=3, eval_windows=2,

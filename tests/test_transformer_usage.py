@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ropelab.constructions.models import transformer as tf
-from ropelab.constructions.models import transformer_usage as usage
+from ropelab.checks.findings.models import transformer as tf
+from ropelab.checks.findings.models import transformer_usage as usage
 
 D = 8  # head dimension: pairs (m, m + 4), m = 0 highest frequency (g = 1)
 MODEL = tf.ModelConfig(vocab_size=16, d_model=16, n_layers=1, n_heads=2, head_dim=D)

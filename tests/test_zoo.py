@@ -7,6 +7,7 @@ import pytest
 
 from ropelab.cli import app as cli
 from ropelab.checks import reference, tolerances
+from ropelab.checks.findings import zoo
 from ropelab.checks.findings.zoo import PARITY_FILE as hf_parity_file_path, summarise
 from ropelab.constructions import configs, frequencies
 
@@ -161,7 +162,7 @@ def test_bad_configs_get_clear_errors(tmp_path, capsys, entry, message):
     assert code == 2
     assert "bad config" in out and message in " ".join(out.split())
     with pytest.raises(ValueError, match="model|head|theta|rope|context|partial"):
-        configs.load_configs(path)
+        zoo.load_configs(path)
 
 
 def test_unreadable_and_malformed_files(tmp_path, capsys):

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from ropelab.constructions import frequencies, logit_statistics
-from ropelab.theory import abel_summation
+from ropelab.theory import abel_bound
 
 from .. import tolerances as tol
 from ..claim import Claim, Shown, Symbolic, Trust, Variant
@@ -25,7 +25,7 @@ ABEL = Claim(
     section=SECTION,
     statement="RoFormer's Abel-summation bound |sum h_k e^(i r g_k)| <= max|h_(k+1) - h_k| sum_j |S_j| holds "
     "for every q, k, but for Gaussian q, k it exceeds |q||k| at every r <= 5000 (d = 256), so it shows no decay.",
-    symbolic=Symbolic(abel_summation.summation_by_parts,
+    symbolic=Symbolic(abel_bound.summation_by_parts,
                       Shown(Trust.PROVED, "the summation-by-parts identity for every n >= 1 (induction, symbolic n) "
                                           "and RoFormer's form with h_n = 0; the bound then follows from it",
                             ("the triangle inequality |sum a_j b_j| <= max|a_j| sum|b_j|",))),

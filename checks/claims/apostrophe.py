@@ -7,7 +7,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import channels, frequencies, relative
+from ropelab.constructions import semantic_channels, frequencies, relative_position
 from ropelab.theory import semantic_channels as th_sc
 from ropelab.theory.derivation import Derivation, derive
 
@@ -63,7 +63,7 @@ def apostrophe_numbers(pair_index: int) -> dict[str, float]:
     1.6428
     """
     g = float(frequencies.rope(256, 1e4)[pair_index - 1])
-    logit = lambda q, k: float(relative.logit_curve(np.array(q), np.array(k), np.array([g]), 1)[0])  # noqa: E731
+    logit = lambda q, k: float(relative_position.logit_curve(np.array(q), np.array(k), np.array([g]), 1)[0])  # noqa: E731
     return {"g_119": g, "8000 g": 8000 * g, "q.k not-BOS": logit(APOSTROPHE["q_not_bos"], APOSTROPHE["k_not_bos"]),
             "q.k BOS": logit(APOSTROPHE["q_not_bos"], APOSTROPHE["k_bos"])}
 
@@ -79,8 +79,8 @@ def implied_breaking(pair_index: int) -> dict[str, float | None]:
     """What the printed vectors imply under Thm 6.1: the anti-aligned closed form and brute force,
     and the first context in which a not-BOS key out-scores the BOS key for the not-BOS query."""
     g = float(frequencies.rope(256, 1e4)[pair_index - 1])
-    anti = channels.breaking_context(g, math.pi, limit=SEARCH)
-    printed = channels.first_overtaking(np.array(APOSTROPHE["q_not_bos"]), np.array(APOSTROPHE["k_bos"]),
+    anti = semantic_channels.breaking_context(g, math.pi, limit=SEARCH)
+    printed = semantic_channels.first_overtaking(np.array(APOSTROPHE["q_not_bos"]), np.array(APOSTROPHE["k_bos"]),
                                         np.array(APOSTROPHE["k_not_bos"]), np.array([g]), SEARCH)
     return {"semantic_range": th_sc.semantic_range(g), "anti_aligned_brute_force": anti.context if anti else None,
             "printed_vectors_break_at": printed.context if printed else None}
@@ -129,8 +129,8 @@ def _explain() -> str:
     implied = implied_breaking(119)
     g = np.array([n["g_119"]])
     q = np.array(APOSTROPHE["q_not_bos"])
-    bos = relative.logit_curve(q, np.array(APOSTROPHE["k_bos"]), g, 8000)
-    other = relative.logit_curve(q, np.array(APOSTROPHE["k_not_bos"]), g, 8000)
+    bos = relative_position.logit_curve(q, np.array(APOSTROPHE["k_bos"]), g, 8000)
+    other = relative_position.logit_curve(q, np.array(APOSTROPHE["k_not_bos"]), g, 8000)
     def where(tokens: int) -> str:
         return "beyond" if tokens > CONTEXT else "inside"
 

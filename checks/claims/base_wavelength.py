@@ -7,7 +7,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import channels, frequencies
+from ropelab.constructions import semantic_channels, frequencies
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import semantic_channels as th_sc
 
@@ -119,7 +119,7 @@ def _larger_base(slowest, quick: bool) -> list[Point]:
         previous_g, previous_n = math.inf, 0
         for theta in thetas:
             g = slowest(d, theta)
-            found = channels.breaking_context(g, math.pi, limit=10**6)
+            found = semantic_channels.breaking_context(g, math.pi, limit=10**6)
             n = found.context if found is not None else math.inf
             exact = float(sp.N(th_base.slowest_frequency(d, sp.nsimplify(theta)), 20))
             closed = th_sc.semantic_range(exact)
@@ -143,7 +143,7 @@ def _larger_base(slowest, quick: bool) -> list[Point]:
 def _explain_larger_base() -> str:
     k = base_constants()
     slowest = lambda t: float(frequencies.rope(128, t)[-1])  # noqa: E731
-    rows = [(theta, channels.breaking_context(slowest(theta), math.pi).context) for theta in (1e3, 1e4, 1e5)]
+    rows = [(theta, semantic_channels.breaking_context(slowest(theta), math.pi).context) for theta in (1e3, 1e4, 1e5)]
     return (
         "d = 128, anti-aligned rival: the slowest pair's breaking context grows with the base:\n"
         + "".join(f"  theta = {t:g}: g_64 = {slowest(t):.4g}, N* = {n} (semantic_range {th_sc.semantic_range(slowest(t))})\n"
@@ -161,7 +161,7 @@ def _explain_larger_base() -> str:
 def _critical(index_of, quick: bool) -> list[Point]:
     points = []
     for d, theta, length in CRITICAL_CASES[:2] if quick else CRITICAL_CASES:
-        turns = channels.completed_turns(frequencies.rope(d, theta), length)
+        turns = semantic_channels.completed_turns(frequencies.rope(d, theta), length)
         measured = 2 * int(np.sum(turns >= 1))
         predicted = int(2 * sp.ceiling(index_of(d, sp.nsimplify(theta), length)))
         points.append(Point({"d": d, "theta": theta, "L": length}, violations=float(measured != predicted),
@@ -176,7 +176,7 @@ def _critical(index_of, quick: bool) -> list[Point]:
 
 def _explain_critical() -> str:
     i_star = float(th_base.critical_pair_index(128, 10_000, 4096))
-    turns = channels.completed_turns(frequencies.rope(128, 1e4), 4096)
+    turns = semantic_channels.completed_turns(frequencies.rope(128, 1e4), 4096)
     fraction = float(th_base.critical_pair_index(256, 10_000, 8192) / 128)
     return (
         f"Llama 2: d = 128, theta = 1e4, L = 4096. i* = 64 log_1e4(4096/2pi) = {c.fmt(i_star, 5)}: pairs "

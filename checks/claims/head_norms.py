@@ -8,7 +8,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import heads
+from ropelab.constructions import positional_heads
 from ropelab.theory import diophantine
 from ropelab.theory import positional_heads as th_ph
 
@@ -16,7 +16,7 @@ from .. import tolerances as tol
 from ..claim import Claim, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, Slope, grid, over_grid
 from . import _common as c
-from .rope_heads import BAND_WIDTH, CONTEXT_8K, D_GEMMA, EPS_8K, THETA, TOP_BAND, gemma_frequencies
+from .positional_heads import BAND_WIDTH, CONTEXT_8K, D_GEMMA, EPS_8K, THETA, TOP_BAND, gemma_frequencies
 
 SECTION = "§5 positional heads"
 
@@ -83,13 +83,13 @@ CLAIMS = [TOP_BAND_CHEAP, INVERSE_SQUARE]
 @functools.cache
 def single_frequency_scales(step: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Pair indices and the smallest sharp s^2 of each single-pair diagonal head (N=8192, eps=0.01)."""
-    return heads.single_frequency_scales(D_GEMMA, THETA, CONTEXT_8K, EPS_8K, step)
+    return positional_heads.single_frequency_scales(D_GEMMA, THETA, CONTEXT_8K, EPS_8K, step)
 
 
 @functools.cache
 def band_offset_scales(offsets: tuple[int, ...]) -> np.ndarray:
     """Smallest sharp s^2 (N=8192, eps=0.01) of the 16-pair band starting at each offset."""
-    return heads.band_offset_scales(D_GEMMA, THETA, offsets, BAND_WIDTH, CONTEXT_8K, EPS_8K)
+    return positional_heads.band_offset_scales(D_GEMMA, THETA, offsets, BAND_WIDTH, CONTEXT_8K, EPS_8K)
 
 
 def dirichlet_floor(context: int = CONTEXT_8K, eps: float = EPS_8K) -> float:
@@ -121,12 +121,12 @@ def _top_band(band: tuple[int, ...], quick: bool) -> dict[str, list[Point]]:
         return Point({"pair": pair, "g": float(g[pair])}, value=exact[pair] / dirichlet, limit=1.0)
 
     def against_mpmath(pair: int) -> Point:
-        ours = heads.smallest_logit_gap(heads.band_vector(D_GEMMA, [pair]), g, CONTEXT_8K)
+        ours = positional_heads.smallest_logit_gap(positional_heads.band_vector(D_GEMMA, [pair]), g, CONTEXT_8K)
         return Point({"pair": pair, "g": float(g[pair])}, error=abs(ours - exact[pair]),
                      bound=(CONTEXT_8K * g[pair] + 4) * tol.EPS64)
 
     pairs = grid(pair=list(scale_of))
-    head = heads.smallest_sharp_scale(heads.band_vector(D_GEMMA, band), g, CONTEXT_8K, EPS_8K)
+    head = positional_heads.smallest_sharp_scale(positional_heads.band_vector(D_GEMMA, band), g, CONTEXT_8K, EPS_8K)
     rounding = tol.target_weight_rounding(len(band), float((CONTEXT_8K - 1) * g[band[0]]), head.scale_squared,
                                           CONTEXT_8K)
     at = {"band": [int(band[0]), int(band[-1])]}
@@ -143,9 +143,9 @@ def _top_band(band: tuple[int, ...], quick: bool) -> dict[str, list[Point]]:
 
 def _explain_top_band() -> str:
     g = gemma_frequencies()
-    band = heads.smallest_sharp_scale(heads.band_vector(D_GEMMA, TOP_BAND), g, CONTEXT_8K, EPS_8K)
-    top = heads.smallest_sharp_scale(heads.band_vector(D_GEMMA, [0]), g, CONTEXT_8K, EPS_8K)
-    low = heads.smallest_sharp_scale(heads.band_vector(D_GEMMA, [127]), g, CONTEXT_8K, EPS_8K)
+    band = positional_heads.smallest_sharp_scale(positional_heads.band_vector(D_GEMMA, TOP_BAND), g, CONTEXT_8K, EPS_8K)
+    top = positional_heads.smallest_sharp_scale(positional_heads.band_vector(D_GEMMA, [0]), g, CONTEXT_8K, EPS_8K)
+    low = positional_heads.smallest_sharp_scale(positional_heads.band_vector(D_GEMMA, [127]), g, CONTEXT_8K, EPS_8K)
     return (
         f"N = {CONTEXT_8K}, eps = {EPS_8K}, d = 256, theta = 1e4; s^2 is the smallest scale with every row's "
         "diagonal weight >= 0.99 (bisection, all rows checked).\n"

@@ -8,14 +8,14 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import frequencies, relative
+from ropelab.constructions import frequencies, relative_position
 from ropelab.theory import diophantine
 from ropelab.theory import near_returns as th_nr
 
 from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount, grid, over_grid
 from . import _common as c
-from .rope_heads import ARB_BITS, THETA
+from .positional_heads import ARB_BITS, THETA
 
 SECTION = "§5 positional heads"
 
@@ -70,7 +70,7 @@ def _one_period(g: float, context: int) -> tuple[int, list[int]]:
 def _records_from_curve(context: int) -> list[int]:
     """Record lows of 1 - cos(m) over m = 1 .. N-1, from the JAX curve of one pair g = 1."""
     unit = np.array([1.0, 0.0])
-    gaps = 1.0 - relative.logit_curve(unit, unit, np.array([1.0]), context)[1:]
+    gaps = 1.0 - relative_position.logit_curve(unit, unit, np.array([1.0]), context)[1:]
     running = np.minimum.accumulate(gaps)
     new_low = np.concatenate([[True], running[1:] < running[:-1]])
     return (np.flatnonzero(new_low) + 1).tolist()
@@ -87,7 +87,7 @@ def _near_returns(predict, quick: bool) -> dict[str, list[Point]]:
     unit = np.array([1.0, 0.0])
 
     def argmin(context: int, g: float) -> Point:
-        scan = int(np.argmin(1.0 - relative.logit_curve(unit, unit, np.array([g]), context)[1:])) + 1
+        scan = int(np.argmin(1.0 - relative_position.logit_curve(unit, unit, np.array([g]), context)[1:])) + 1
         worst = predict(g, context)[0]
         mp = diophantine.closest_return(g, context - 1).n
         return Point({"g": g, "context": context}, violations=float((scan != worst) + (scan != mp)),

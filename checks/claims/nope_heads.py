@@ -8,7 +8,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import attention, frequencies, head_training, heads, token_heads
+from ropelab.constructions import attention, frequencies, head_training, positional_heads, token_heads
 from ropelab.theory import positional_heads as th_ph
 from ropelab.theory import softmax_bounds as th_sb
 
@@ -16,7 +16,7 @@ from .. import tolerances as tol
 from ..claim import Claim, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, Slope
 from . import _common as c
-from .rope_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND
+from .positional_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND
 
 SECTION = "§5 positional heads"
 
@@ -171,7 +171,7 @@ def _repeat(freqs: np.ndarray, quick: bool, rng: np.random.Generator) -> list[Po
         emb = rng.standard_normal((vocab, 6))
         candidates = [rng.standard_normal((2, 6, d)) * sigma for sigma in (0.3, 1.0, 3.0)]
         # the sharpest diagonal attempt: every token's query and key s * psi (top band)
-        psi = heads.band_vector(d, range(min(4, d // 2)))
+        psi = positional_heads.band_vector(d, range(min(4, d // 2)))
         candidates.append(np.stack([np.tile(psi * 8.0, (6, 1)) / 6.0 ** 0.5 / np.abs(emb).mean()] * 2))
         for head, (w_q, w_k) in enumerate(candidates):
             w = np.asarray(token_heads.token_head_weights(emb, tokens, w_q, w_k, freqs))
@@ -210,8 +210,8 @@ def _rope_contexts(quick: bool) -> tuple[int, ...]:
 @functools.cache
 def rope_previous_token_scales(pairs: tuple[int, ...], contexts: tuple[int, ...]) -> np.ndarray:
     """Smallest sharp s^2 (eps = 0.01) of the previous-token head on ``pairs`` (d=256, theta=1e4) at each context."""
-    psi, g = heads.band_vector(D_GEMMA, pairs), frequencies.rope(D_GEMMA, THETA)
-    return np.array([heads.smallest_sharp_scale(psi, g, int(n), EPS_8K, 1).scale_squared for n in contexts])
+    psi, g = positional_heads.band_vector(D_GEMMA, pairs), frequencies.rope(D_GEMMA, THETA)
+    return np.array([positional_heads.smallest_sharp_scale(psi, g, int(n), EPS_8K, 1).scale_squared for n in contexts])
 
 
 def _bos(pairs: tuple[int, ...], quick: bool) -> dict[str, list[Point]]:

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import frequencies, partial, rotary
+from ropelab.constructions import frequencies, p_rope, rotary
 from ropelab.theory import p_rope as th_p
 from ropelab.theory import rotations as rot
 from ropelab.theory.derivation import Derivation, combine
@@ -81,7 +81,7 @@ PARTIAL = Claim(
                                           "function matches the index map for every d <= 64 and n <= d/2")),
     law=Identity("logit error / derived tolerance"),
     check=lambda base_of, quick, rng: _partial(base_of, quick, rng),
-    construction=Variant(lambda d, theta, kept: partial.scaled_base(d, theta, kept), "the scaled base theta^(2n/d)"),
+    construction=Variant(lambda d, theta, kept: p_rope.scaled_base(d, theta, kept), "the scaled base theta^(2n/d)"),
     wrong=Variant(lambda d, theta, kept: theta, "partial rotary with the unscaled base theta"),
     numeric=Shown(Trust.CHECKED, "d in {8, 64, 256} ({8, 256} quick), theta in {1e4, 5e5}, p in {0.25, 0.5, 0.75} "
                                  "(0.75 quick), random q, k, positions up to 10^6"),
@@ -268,7 +268,7 @@ def _partial(base_of, quick: bool, rng: np.random.Generator) -> list[Point]:
         for theta in c.BASES:
             for p in (0.75,) if quick else (0.25, 0.5, 0.75):
                 kept = frequencies.p_rope_pairs(d, p)
-                perm = partial.to_partial_order(d, kept)
+                perm = p_rope.to_partial_order(d, kept)
                 q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
                 pos = np.sort(rng.integers(0, 10**6, n))
                 freqs = frequencies.p_rope(d, theta, p)
@@ -286,9 +286,9 @@ def _partial(base_of, quick: bool, rng: np.random.Generator) -> list[Point]:
 def _explain_partial() -> str:
     d, theta, p = 256, 1e4, 0.75
     kept = frequencies.p_rope_pairs(d, p)
-    base = partial.scaled_base(d, theta, kept)
-    perm = partial.to_partial_order(8, 2)
-    gap = np.max(np.abs(partial.partial_frequencies(d, theta, p) - frequencies.p_rope(d, theta, p)[:kept]))
+    base = p_rope.scaled_base(d, theta, kept)
+    perm = p_rope.to_partial_order(8, 2)
+    gap = np.max(np.abs(p_rope.partial_frequencies(d, theta, p) - frequencies.p_rope(d, theta, p)[:kept]))
     return (
         f"p-RoPE(p = {p}, theta = {theta:g}, d = {d}) keeps n = {kept} pairs at theta^(-2m/{d}).\n"
         f"Partial rotary over 2n = {2 * kept} coordinates re-spreads its base: base'^(-2m/{2 * kept}). "

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import attention, heads, rotary, token_heads
+from ropelab.constructions import attention, positional_heads, rotary, token_heads
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
@@ -15,7 +15,7 @@ from ..claim import Claim, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount, grid, over_grid
 from . import _common as c
 from .nope_heads import ascent_embeddings, ascent_run
-from .rope_heads import D_GEMMA, EPS_8K, TOP_BAND, gemma_frequencies
+from .positional_heads import D_GEMMA, EPS_8K, TOP_BAND, gemma_frequencies
 
 SECTION = "§5 positional heads"
 
@@ -37,7 +37,7 @@ PATTERNS_DEFINED = Claim(
     law={"classification": ZeroCount("heads classified against their construction"),
          "mass vs SymPy": Identity("relative |off-pattern mass - S/(T + S)| / (2 (N + 4) eps64 (1 + logit spread))")},
     check=lambda is_pattern, quick, rng: _patterns(is_pattern, quick),
-    construction=Variant(lambda weights, distance, eps: bool(np.all(heads.off_pattern_mass(weights, distance) < eps)),
+    construction=Variant(lambda weights, distance, eps: bool(np.all(positional_heads.off_pattern_mass(weights, distance) < eps)),
                          "the corrected definition: off-target weight below eps in every row"),
     wrong=Variant(lambda weights, distance, eps: bool(np.all(_printed_sum(weights, distance) == eps)),
                   "the printed definition: the first sum without alpha_ij, '= eps'"),
@@ -84,14 +84,14 @@ def _printed_sum(weights: np.ndarray, distance: int) -> np.ndarray:
 
 def _pattern_heads() -> list[tuple[str, np.ndarray, np.ndarray, set[str]]]:
     """``(name, logits, weights, patterns it has at every eps checked)`` for the heads of the check."""
-    psi, g = heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
+    psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     n = PATTERN_CONTEXT
     out = []
     for pattern, distance in PATTERNS.items():
-        sharp = heads.sufficient_scale_squared(psi, g, n, min(PATTERN_EPS), distance)
+        sharp = positional_heads.sufficient_scale_squared(psi, g, n, min(PATTERN_EPS), distance)
         for label, s2, has in ((f"RoPE {pattern} at Thm 5.3's scale", sharp, {pattern}),
                                (f"RoPE {pattern} at s = 1", 1.0, set())):
-            q, k = heads.head_vectors(psi, g, math.sqrt(s2), distance)
+            q, k = positional_heads.head_vectors(psi, g, math.sqrt(s2), distance)
             a = np.asarray(attention.logits(np.tile(q, (n, 1)), np.tile(k, (n, 1)), g))
             out.append((label, a, np.asarray(attention.causal_softmax(a)), has))
     run = ascent_run("NoPE")
@@ -125,7 +125,7 @@ def _patterns(is_pattern, quick: bool) -> dict[str, list[Point]]:
             off_target[np.arange(rows.size), rows - distance] = False
             others = np.where(off_target, np.exp(logits[rows] - target), 0.0).sum(axis=1)
             closed = mass_closed(1.0, others)
-            mass = heads.off_pattern_mass(weights, distance)
+            mass = positional_heads.off_pattern_mass(weights, distance)
             rel = np.abs(mass - closed) / np.maximum(closed, np.finfo(np.float64).tiny)
             # each weight e^(a_ij - L_i) is off by |a_ij - L_i| eps64 relative, and N of them are summed
             spread = np.max(np.where(causal, np.abs(logits[rows] - target), 0.0), axis=1)
@@ -139,11 +139,11 @@ def _patterns(is_pattern, quick: bool) -> dict[str, list[Point]]:
 
 
 def _explain_patterns() -> str:
-    psi, g = heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
-    s2 = heads.sufficient_scale_squared(psi, g, PATTERN_CONTEXT, 0.01, 0)
-    q, k = heads.head_vectors(psi, g, math.sqrt(s2), 0)
+    psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
+    s2 = positional_heads.sufficient_scale_squared(psi, g, PATTERN_CONTEXT, 0.01, 0)
+    q, k = positional_heads.head_vectors(psi, g, math.sqrt(s2), 0)
     weights = np.asarray(attention.attention_weights(np.tile(q, (PATTERN_CONTEXT, 1)), np.tile(k, (PATTERN_CONTEXT, 1)), g))
-    mass = heads.off_pattern_mass(weights, 0)
+    mass = positional_heads.off_pattern_mass(weights, 0)
     return (
         "Definition 5.1, corrected (E3): a head is eps-diagonal when every row i has sum_(j != i) alpha_ij < eps, and "
         "eps-previous-token when sum_(j != i-1) alpha_ij < eps.\n"
@@ -156,13 +156,13 @@ def _explain_patterns() -> str:
 
 
 def _figure_1(convention: str) -> dict[str, list[Point]]:
-    psi, g = heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
+    psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     # the previous-token head at its smallest 0.99-sharp scale over this window
-    scale = math.sqrt(heads.smallest_sharp_scale(psi, g, FIG1_CONTEXT, EPS_8K, 1).scale_squared)
+    scale = math.sqrt(positional_heads.smallest_sharp_scale(psi, g, FIG1_CONTEXT, EPS_8K, 1).scale_squared)
     if convention == "printed":  # Figure 1: queries rho(g) psi, keys psi
         q, k = rotary.rotation_matrix(1, g) @ psi * scale, psi * scale
     else:  # the proof of Thm 5.3: queries psi, keys rho(g) psi
-        q, k = heads.head_vectors(psi, g, scale, 1)
+        q, k = positional_heads.head_vectors(psi, g, scale, 1)
     a = np.asarray(attention.logits(np.tile(q, (FIG1_CONTEXT, 1)), np.tile(k, (FIG1_CONTEXT, 1)), g))  # unmasked
     rows = np.arange(FIG1_CONTEXT - 1)
     argmax = np.argmax(a[rows], axis=1)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import channels, frequencies
+from ropelab.constructions import semantic_channels, frequencies
 from ropelab.constructions import precision as prec
 from ropelab.theory.derivation import Derivation, is_zero
 
@@ -184,9 +184,9 @@ def _relative(bound, quick: bool, rng: np.random.Generator) -> list[Point]:
 def _head(bound, quick: bool) -> dict[str, list[Point]]:
     d, theta, context = 256, 1e4, 1024
     g = frequencies.rope(d, theta)
-    band = channels.top_band(g, 16)
-    curve = channels.diagonal_head_curve(g, band, context)
-    scale_sq = channels.cheapest_scale_sq(curve, 0.01)
+    band = semantic_channels.top_band(g, 16)
+    curve = semantic_channels.diagonal_head_curve(g, band, context)
+    scale_sq = semantic_channels.cheapest_scale_sq(curve, 0.01)
     logits, weights = [], []
     for name in FORMATS:
         fmt = prec.FORMATS[name]

@@ -8,7 +8,7 @@ import flint
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import frequencies, logit_statistics, relative, rotary, rotated_key
+from ropelab.constructions import frequencies, logit_statistics, relative_position, rotary, rotated_key
 from ropelab.theory import diophantine
 from ropelab.theory import rotated_key as th_key
 from ropelab.theory import rotations as th_rot
@@ -49,7 +49,7 @@ PROP31 = Claim(
                                      "t != r in the context loses by a certified margin (proven float64 error bound "
                                      "for the far ones, Arb balls of chunk_gap for the near ones)")),
     tolerance_reason="0 wrong rows in the float64 curve; the certificate bounds its error by "
-    "relative.logit_curve_error_bound and settles competitors within twice that in 128-bit Arb balls",
+    "relative_position.logit_curve_error_bound and settles competitors within twice that in 128-bit Arb balls",
     explain=lambda: _explain_prop31(),
     figures=("rotated_key_argmax",),
     seed=30,
@@ -112,7 +112,7 @@ def _prop31(key_fn, quick: bool, rng: np.random.Generator) -> list[Point]:
     for d, theta, shift, length in prop31_grid(quick):
         freqs = frequencies.rope(d, theta)
         q = rng.standard_normal(d)
-        verdict = rotated_key.row_argmax(relative.logit_curve(q, np.asarray(key_fn(q, shift, freqs)), freqs, length),
+        verdict = rotated_key.row_argmax(relative_position.logit_curve(q, np.asarray(key_fn(q, shift, freqs)), freqs, length),
                                          shift)
         points.append(Point({"d": d, "theta": theta, "r": shift, "context": length}, violations=verdict.wrong_rows,
                             extra={"rows": verdict.rows, "runner_up": verdict.runner_up,
@@ -156,7 +156,7 @@ def certify_rotated_key_point(chunk: tuple) -> Evidence:
     """Certify one grid point: ``t = r`` is the unique maximum of the exact curve over the context.
 
     The curve ``c(t) = sum_k |q^(k)|^2 cos((t - r) g_k)`` is the head of ``(q, q)`` started at
-    ``-r``, within ``relative.logit_curve_error_bound(q, q)`` of exact for every ``t`` (exact
+    ``-r``, within ``relative_position.logit_curve_error_bound(q, q)`` of exact for every ``t`` (exact
     phases), so every ``t`` more than twice that below ``c(r)`` loses for sure; the rest are
     settled by Arb balls of the exact gap. Residual: competitors not certified (0 passes).
     """
@@ -164,8 +164,8 @@ def certify_rotated_key_point(chunk: tuple) -> Evidence:
     q = np.asarray(q, dtype=np.float64)
     freqs = frequencies.rope(d, theta)
     norm2 = float(q @ q)
-    curve = relative.logit_curve(q, q, freqs, length, start=-shift)
-    bound = relative.logit_curve_error_bound(q, q)
+    curve = relative_position.logit_curve(q, q, freqs, length, start=-shift)
+    bound = relative_position.logit_curve_error_bound(q, q)
     near = rotated_key.near_competitors(curve, shift, 2 * bound)
     far = np.delete(curve, np.concatenate([[shift], near]).astype(np.int64))
     far_margin = float(curve[shift] - far.max()) - 2 * bound if far.size else np.inf
@@ -238,7 +238,7 @@ def _explain_prop31() -> str:
     q = np.array([1.0, 2.0, 0.5, -1.0])
     shift = 4
     curve = rotated_key.rotated_key_curve(q, shift, freqs, 9)
-    back = relative.logit_curve(q, np.asarray(PROP31.wrong.build(q, shift, freqs)), freqs, 9)
+    back = relative_position.logit_curve(q, np.asarray(PROP31.wrong.build(q, shift, freqs)), freqs, 9)
     cr = diophantine.closest_return(1.0, LONGEST_CONTEXT)
     return (
         f"d=4, theta=100 (g = 1, 0.1), q = {q.tolist()}: pairs (1, 0.5) and (2, -1), so "

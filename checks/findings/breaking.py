@@ -1,6 +1,6 @@
 r"""Thm 6.1's breaking law in trained models: where content recall collapses, against the base.
 
-Small transformers learn :mod:`ropelab.constructions.models.synthetic_tasks` (name the one value token
+Small transformers learn :mod:`ropelab.checks.findings.models.synthetic_tasks` (name the one value token
 seen ``distance`` tokens back among distractors) at distances up to ``T``, with RoPE at several
 bases, p-RoPE at the same bases, and NoPE. Evaluated at distances up to ``16 T``, RoPE's accuracy
 is predicted to collapse near the breaking context of the channels the model relies on, which
@@ -30,10 +30,10 @@ import numpy as np
 from scipy import stats
 
 from ropelab.constructions import attribution, frequencies
-from ropelab.constructions.atomic import write_text_atomically
-from ropelab.constructions.models import synthetic_tasks as tasks
-from ropelab.constructions.models import training
-from ropelab.constructions.models import transformer as tf
+from ropelab.checks.atomic import write_text_atomically
+from ropelab.checks.findings.models import synthetic_tasks as tasks
+from ropelab.checks.findings.models import training
+from ropelab.checks.findings.models import transformer as tf
 from ropelab.theory import semantic_channels as th_sc
 
 from ropelab.checks.findings.finding import read_results

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from ropelab.constructions import attribution as at
-from ropelab.constructions.models import model_adapter as ma
+from ropelab.checks.findings.models import model_adapter as ma
 from ropelab.theory import base_bounds as th_bb
 
 from ropelab.checks.findings import head_types as ht

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ropelab.constructions import attribution as at
-from ropelab.constructions.models import model_adapter as ma
+from ropelab.checks.findings.models import model_adapter as ma
 
 SHARE = 0.5
 CONTENT_ROWS = 0.15

@@ -9,7 +9,7 @@ is a JSON-able dict that the ``ropelab analyze-model`` command writes and the
 :mod:`ropelab.checks.findings.model_findings` and the four of
 :mod:`ropelab.checks.findings.head_findings` (head types from
 :mod:`ropelab.checks.findings.head_types`) next to the paper's Gemma 7B numbers. Any local HF
-folder or GGUF file of a supported family (:mod:`ropelab.constructions.models.model_adapter`)
+folder or GGUF file of a supported family (:mod:`ropelab.checks.findings.models.model_adapter`)
 runs through the same pipeline.
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 
 from ropelab.constructions import attribution as at
 from ropelab.constructions import frequency_usage as fu
-from ropelab.constructions.models import model_adapter as ma
-from ropelab.constructions.models import model_cache as mc
+from ropelab.checks.findings.models import model_adapter as ma
+from ropelab.checks.findings.models import model_cache as mc
 
 from ropelab.checks.findings import head_findings as hf
 from ropelab.checks.findings import head_types as ht
@@ -300,7 +300,7 @@ def analyze(
 
     ``model_dir`` (with optional ``gguf_file``) points at another HF Llama- or Gemma-family
     checkpoint instead. Captures and the summary are cached under
-    :func:`ropelab.constructions.models.model_cache.cache_root`, keyed by the model file's SHA-256,
+    :func:`ropelab.checks.findings.models.model_cache.cache_root`, keyed by the model file's SHA-256,
     the prompt, the dtype and the package versions; ``refresh`` recomputes them.
     """
     prompts = dict(PROMPTS if prompts is None else prompts)

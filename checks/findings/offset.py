@@ -1,6 +1,6 @@
 r"""The positional counterpart: copying at a fixed offset needs a positional head.
 
-Small transformers learn :class:`ropelab.constructions.models.synthetic_tasks.OffsetTask` (predict
+Small transformers learn :class:`ropelab.checks.findings.models.synthetic_tasks.OffsetTask` (predict
 the token ``offset`` places back, after a BOS token) with NoPE, RoPE, p-RoPE 0.75 (the lowest
 quarter unrotated) and reversed p-RoPE 0.75 (the highest quarter removed). The theory: the highest
 frequencies build a sharp fixed-offset head cheaply (Thm 5.3 and the top-band claim), NoPE cannot
@@ -27,10 +27,10 @@ import numpy as np
 from scipy import stats
 
 from ropelab.constructions import attribution
-from ropelab.constructions.atomic import write_text_atomically
-from ropelab.constructions.models import synthetic_tasks as tasks
-from ropelab.constructions.models import training
-from ropelab.constructions.models import transformer as tf
+from ropelab.checks.atomic import write_text_atomically
+from ropelab.checks.findings.models import synthetic_tasks as tasks
+from ropelab.checks.findings.models import training
+from ropelab.checks.findings.models import transformer as tf
 
 from ropelab.checks.findings.finding import read_results
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER, paired_difference

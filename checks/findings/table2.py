@@ -2,13 +2,13 @@ r"""Table 2 at small scale: byte-level Shakespeare models that differ only in th
 
 The paper trains Gemma 2B from scratch with seven positional encodings and reports validation
 perplexity (``paper_facts()["table2_validation_perplexity"]``). Here the same seven encodings
-(:data:`ROWS`) are given to small :mod:`ropelab.constructions.models.transformer` models that share
+(:data:`ROWS`) are given to small :mod:`ropelab.checks.findings.models.transformer` models that share
 everything else: weights at initialisation (one seed gives every variant the same start), the
 batches, the optimiser and its schedule. Each (variant, seed) is trained with
-:func:`ropelab.constructions.models.training.train` (resumable checkpoints) and scored on held-out
+:func:`ropelab.checks.findings.models.training.train` (resumable checkpoints) and scored on held-out
 plays at the training length ``T`` and at ``2T`` and ``4T`` (positions never seen in training),
 on exactly the same target bytes at every length. The trained models' heads are then measured
-with :mod:`ropelab.constructions.models.transformer_usage`.
+with :mod:`ropelab.checks.findings.models.transformer_usage`.
 
 This is an empirical finding, not a proof: :func:`run` records what comes out, with its spread
 over seeds, and :func:`findings` states it beside the paper's numbers.
@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ropelab.constructions.atomic import write_text_atomically
-from ropelab.constructions.models import corpus as corpus_mod
-from ropelab.constructions.models import training
-from ropelab.constructions.models import transformer as tf
-from ropelab.constructions.models import transformer_usage as usage_mod
+from ropelab.checks.atomic import write_text_atomically
+from ropelab.checks.findings.models import corpus as corpus_mod
+from ropelab.checks.findings.models import training
+from ropelab.checks.findings.models import transformer as tf
+from ropelab.checks.findings.models import transformer_usage as usage_mod
 
 from ropelab.theory import base_bounds as th_base
 
@@ -364,7 +364,7 @@ def _single_threaded_worker(progress=None) -> None:
                                "intra_op_parallelism_threads=1").strip()
     import jax
 
-    from ropelab.constructions.models.model_cache import enable_compilation_cache
+    from ropelab.checks.findings.models.model_cache import enable_compilation_cache
 
     jax.config.update("jax_enable_x64", True)
     enable_compilation_cache()

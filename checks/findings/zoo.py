@@ -17,18 +17,36 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ropelab.checks import tolerances
-from ropelab.constructions import channels, configs
+from ropelab.constructions import semantic_channels, configs
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import semantic_channels as th_sc
 
 HEAD_BAND = 16
 HEAD_EPS = 0.01
+
+
+def load_configs(path: str | Path, context: int | None = None) -> list[configs.RopeConfig]:
+    """Read ``path`` (``.toml``, or JSON otherwise) with :func:`ropelab.constructions.configs.parse_configs`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ValueError(f"cannot read config file {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {path} is not text (a JSON, TOML or HF config.json is expected)") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: {err}") from None
+    return configs.parse_configs(data, path.stem if path.name != "config.json" else path.parent.name or "config", str(path),
+                         context)
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,7 @@ def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> Zo
     ``longrope`` is taken at the sequence length).
 
     With ``search_limit``, the slowest rotating channel is also searched by brute force
-    (:func:`ropelab.constructions.channels.breaking_context`, streamed) up to that many tokens.
+    (:func:`ropelab.constructions.semantic_channels.breaking_context`, streamed) up to that many tokens.
 
     >>> row = summarise(configs.ZOO_BY_NAME["Gemma 7B"])
     >>> row.unbroken_channels, row.slowest_breaks_at, row.critical_pairs, round(row.head_scale_sq, 1)
@@ -81,15 +99,15 @@ def summarise(config: configs.RopeConfig, search_limit: int | None = None) -> Zo
     standard = (config.rotary and p.get("rope_type", "default") == "default"
                 and p.get("partial_rotary_factor", 1.0) in (1.0, None))
     index = float(th_base.critical_pair_index(config.head_dim, p["rope_theta"], config.context)) if standard else None
-    band = channels.top_band(freqs, HEAD_BAND)
+    band = semantic_channels.top_band(freqs, HEAD_BAND)
     if band.size:
-        curve = channels.diagonal_head_curve(freqs, band, config.context)
-        scale_sq = channels.cheapest_scale_sq(curve, HEAD_EPS)
+        curve = semantic_channels.diagonal_head_curve(freqs, band, config.context)
+        scale_sq = semantic_channels.cheapest_scale_sq(curve, HEAD_EPS)
     else:
         scale_sq = math.inf
     searched = None
     if search_limit is not None and rotating.size:
-        found = channels.breaking_context(slowest, math.pi, limit=search_limit)
+        found = semantic_channels.breaking_context(slowest, math.pi, limit=search_limit)
         searched = found.context if found is not None else None
     return ZooRow(
         name=config.name, rope=config.rope_label(), head_dim=config.head_dim, context=config.context,

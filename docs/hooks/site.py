@@ -48,7 +48,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from ropelab.constructions.atomic import write_text_atomically
+from ropelab.checks.atomic import write_text_atomically
 from ropelab import catalogue
 from ropelab.checks.registry import REGISTRY
 from ropelab.paper_figs import FIGURES

@@ -21,7 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ropelab.constructions.atomic import write_text_atomically
+from ropelab.checks.atomic import write_text_atomically
 
 
 def report_payload(summary: dict) -> dict:
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         committed: Annotated[bool, typer.Option("--committed", help="print the committed Gemma 3 270M report (results/gemma3_270m) without running the model")] = False,
     ) -> None:
         """Measure RoPE frequency usage, head types and their deciding frequencies on a real model (default: Gemma 3 270M)."""
-        from ropelab.constructions.models.model_adapter import ModelPackagesMissing
+        from ropelab.checks.findings.models.model_adapter import ModelPackagesMissing
 
         from ._console import console
 

@@ -48,7 +48,7 @@ def _configure_jax() -> None:
     """
     import jax
 
-    from ropelab.constructions.models.model_cache import enable_compilation_cache
+    from ropelab.checks.findings.models.model_cache import enable_compilation_cache
 
     jax.config.update("jax_enable_x64", True)
     enable_compilation_cache()

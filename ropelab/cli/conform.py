@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ropelab.constructions.atomic import write_text_atomically
+from ropelab.checks.atomic import write_text_atomically
 
 SIGNATURE = """The function is called as f(x, positions, config) and returns the rotated x:
   x          numpy array (n, d) in the dtype under test (float64, float32, float16, ml_dtypes.bfloat16)
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         quick: Annotated[bool, typer.Option("--quick", help="float32 and bfloat16 only")] = False,
         json_path: Annotated[Path | None, typer.Option("--json", help="write the report here as JSON")] = None,
     ) -> None:
-        from ropelab.constructions import conformance
+        from ropelab.checks import conformance
 
         try:
             function = load_target(target)

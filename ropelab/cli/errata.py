@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ropelab.constructions.atomic import write_text_atomically
+from ropelab.checks.atomic import write_text_atomically
 
 # Below this many columns the five-column table folds every cell into slivers: print blocks.
 TABLE_MIN_WIDTH = 100

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
 
         Checkpoints are kept in OUT/checkpoints: run the same command again to resume.
         """
-        from ropelab.constructions.models.training import CheckpointError
+        from ropelab.checks.findings.models.training import CheckpointError
 
         from ropelab.checks.findings import table2
 
@@ -151,7 +151,7 @@ def _synthetic_command(name: str):
         out: Annotated[Path | None, typer.Option(help="output folder (default: results/EXPERIMENT_PRESET)",
                                                  metavar="FOLDER")] = None,
     ) -> None:
-        from ropelab.constructions.models.training import CheckpointError
+        from ropelab.checks.findings.models.training import CheckpointError
 
         module = _synthetic_module(name)
         if preset not in module.PRESETS:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ropelab.constructions.atomic import write_text_atomically
+from ropelab.checks.atomic import write_text_atomically
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """First positions where angles formed in a format can break (a) relative position to a logit error,
         (b) a Thm 5.3 diagonal head at ropelab's scale, (c) a semantic channel's preferred key (worst case)."""
+        from ropelab.checks.findings import zoo as zoo_findings
         from ropelab.constructions import configs as cfgs
         from ropelab.constructions import precision as prec
 
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
                 raise ValueError(f"--context must be an integer >= 2, got {context}")
             models = []
             for path in config or []:
-                models.extend(cfgs.load_configs(path, context))
+                models.extend(zoo_findings.load_configs(path, context))
             models = models or list(cfgs.ZOO)
         except ValueError as err:
             console.print(Text(f"bad input: {err}", style="red"))

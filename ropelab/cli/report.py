@@ -219,7 +219,7 @@ def register(app: typer.Typer) -> None:
 
         Figures that need an extra that is not installed are marked in the page and named at the end.
         """
-        from ropelab.constructions.atomic import write_text_atomically
+        from ropelab.checks.atomic import write_text_atomically
 
         from ropelab import catalogue
         from ._console import Steps, fail, fail_unknown, install_line, say, writable_folder

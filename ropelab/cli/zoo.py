@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ropelab.constructions.atomic import write_text_atomically
+from ropelab.checks.atomic import write_text_atomically
 
 
 def _number(x: float | None, digits: int = 3) -> str:
@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         json_path: Annotated[Path | None, typer.Option("--json", help="write the rows here as JSON")] = None,
     ) -> None:
         """Frequency schedules of real models: unbroken semantic channels, critical pair, cheapest positional head."""
+        from ropelab.checks.findings import zoo as zoo_findings
         from ropelab.constructions import configs as cfgs
 
         from ropelab.checks.findings.zoo import HEAD_BAND, HEAD_EPS, summarise
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
         models = [] if only else list(cfgs.ZOO)
         try:
             for path in config or []:
-                models.extend(cfgs.load_configs(path, context))
+                models.extend(zoo_findings.load_configs(path, context))
         except ValueError as err:
             console.print(Text(f"bad config: {err}", style="red"))
             raise typer.Exit(code=2) from None

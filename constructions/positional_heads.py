@@ -6,7 +6,7 @@ is :math:`a_{ij} = s^2 \psi^\top R^{t-(i-j)} \psi = s^2 \sum_m w_m \cos((i - j -
 ``t = 0`` gives a diagonal head, ``t = 1`` a previous-token head (the proof's convention;
 Figure 1 prints the other one, erratum E1). The logits depend on ``i - j`` only, so every
 row of an ``N``-token head is checked from one curve in ``O(N d)``
-(:mod:`ropelab.constructions.relative`), never from an ``N x N`` matrix.
+(:mod:`ropelab.constructions.relative_position`), never from an ``N x N`` matrix.
 
 The same functions serve any schedule: pass the frequencies of the pairs ``psi`` uses (RoPE,
 p-RoPE's kept pairs, ...). Pairs with zero weight are dropped before the curve is computed.
@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import logsumexp
 
-from . import frequencies, relative, rotary
+from . import frequencies, relative_position, rotary
 from . import validation as _v
 
 # relative precision of the bisection for the smallest sharp scale
@@ -120,7 +120,7 @@ def _unit_curve(psi_bytes: bytes, freqs_bytes: bytes, context: int, distance: in
     psi = np.frombuffer(psi_bytes, dtype=np.float64)
     g = np.frombuffer(freqs_bytes, dtype=np.float64)
     q, k = head_vectors(psi, g, 1.0, distance)
-    curve = relative.logit_curve(q, k, g, context)
+    curve = relative_position.logit_curve(q, k, g, context)
     curve.flags.writeable = False
     return curve
 
@@ -145,7 +145,7 @@ def min_target_weight(psi: object, freqs: object, scale: float, context: int, di
 
     :math:`\min_i \alpha_{i,i-t}` with :math:`\alpha_{i,i-t} = e^{s^2 c(t) - L_i}` and
     :math:`L_i` the prefix log-sum-exp of the curve: every row is computed
-    (:func:`ropelab.constructions.relative.weight_at_distance`), in ``O(N d)``.
+    (:func:`ropelab.constructions.relative_position.weight_at_distance`), in ``O(N d)``.
 
     >>> psi, freqs = band_vector(8, [0, 1]), np.array([1.0, 0.5, 0.1, 0.01])
     >>> round(min_target_weight(psi, freqs, 4.0, 8), 4), round(min_target_weight(psi, freqs, 4.0, 8, 1), 4)
@@ -153,7 +153,7 @@ def min_target_weight(psi: object, freqs: object, scale: float, context: int, di
     """
     s = _v.positive(scale, "scale")
     curve = target_curve(psi, freqs, context, distance)
-    return float(np.min(relative.weight_at_distance(s**2 * curve, distance)))
+    return float(np.min(relative_position.weight_at_distance(s**2 * curve, distance)))
 
 
 def smallest_logit_gap(psi: object, freqs: object, context: int, distance: int = 0) -> float:
@@ -238,7 +238,7 @@ def smallest_sharp_scale(psi: object, freqs: object, context: int, eps: float, d
         while last_row_margin(log_s2) < 0.0:
             log_s2 += SCALE_RTOL
         s2 = math.exp(log_s2)
-    min_weight = float(np.min(relative.weight_at_distance(s2 * np.asarray(curve), distance)))
+    min_weight = float(np.min(relative_position.weight_at_distance(s2 * np.asarray(curve), distance)))
     return SharpHead(float(s2), min_weight, gap, upper)
 
 

@@ -7,7 +7,7 @@ a pure function of its :class:`RunSpec` and the corpus: the initial weights come
 s))``, so an interrupted run that resumes from a checkpoint replays exactly the batches it
 would have seen, and ends bit-for-bit where an uninterrupted run ends.
 
-Checkpoints are one file written atomically (:func:`ropelab.constructions.atomic.write_atomically`): a magic
+Checkpoints are one file written atomically (:func:`ropelab.checks.atomic.write_atomically`): a magic
 line, a JSON header with the SHA-256 and length of the payload, and the payload (an ``.npz``
 of every weight and optimiser-state leaf plus the run's curves). :func:`load_checkpoint`
 recomputes the checksum and raises :class:`CheckpointError` on any mismatch, so a truncated
@@ -32,9 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ropelab.constructions.atomic import write_atomically
+from ropelab.checks.atomic import write_atomically
 
-from ropelab.constructions.models import transformer as tf
+from ropelab.checks.findings.models import transformer as tf
 
 CHECKPOINT_MAGIC = b"ROPELAB-CHECKPOINT 1\n"
 

@@ -8,7 +8,7 @@ import numpy as np
 import sympy as sp
 from scipy import stats
 
-from ropelab.constructions import channels, configs, frequencies
+from ropelab.constructions import semantic_channels, configs, frequencies
 from ropelab.theory import semantic_channels as th_sc
 from ropelab.theory.derivation import Derivation, combine
 
@@ -125,13 +125,13 @@ def _breaks(closed_form, quick: bool, rng: np.random.Generator) -> list[Point]:
     points = []
     for g, phi, ratio in break_cases(rng, quick):
         limit = int(1.2 * math.pi / g) + 16
-        found = channels.breaking_context(g, phi, ratio, limit=limit)
+        found = semantic_channels.breaking_context(g, phi, ratio, limit=limit)
         predicted = closed_form(g, phi, ratio)
         measured = found.context if found is not None else math.inf
         near_tie = found is not None and min(found.margin, -found.closest_before) < tie_tolerance(g, ratio, limit)
         heavy = 0
         if found is not None:  # Lemma A.3: below 1/2 at every norm of the query
-            heavy = sum(channels.target_weight(g, phi, ratio, found.context, found.target_distance, s) > 0.5
+            heavy = sum(semantic_channels.target_weight(g, phi, ratio, found.context, found.target_distance, s) > 0.5
                         for s in (1.0, 50.0))
         wrong = measured != predicted and not near_tie
         points.append(Point({"g": g, "phi": phi, "ratio": ratio}, violations=float(wrong + heavy),
@@ -152,12 +152,12 @@ def _general_targets(quick: bool, rng: np.random.Generator) -> list[Point]:
         alpha, phi = rng.uniform(-math.pi, math.pi, 2)
         tau, rho = np.exp(rng.uniform(math.log(0.5), math.log(2.0), 2))
         query = np.array([1.0, 0.0])
-        target, rival = tau * np.array([math.cos(alpha), math.sin(alpha)]), channels.rival_key(phi, rho)
+        target, rival = tau * np.array([math.cos(alpha), math.sin(alpha)]), semantic_channels.rival_key(phi, rho)
         within = math.ceil(2 * math.pi / g) + 2
-        found = channels.first_overtaking(query, target, rival, np.array([g]), within)
+        found = semantic_channels.first_overtaking(query, target, rival, np.array([g]), within)
         bad = found is None
         if found is not None:
-            bad = any(channels.weight_among_rivals(scale * query, target, rival, np.array([g]), found.context,
+            bad = any(semantic_channels.weight_among_rivals(scale * query, target, rival, np.array([g]), found.context,
                                                    found.target_distance) >= 0.5 for scale in (1.0, 50.0))
         points.append(Point({"g": g, "alpha": float(alpha), "phi": float(phi), "tau": float(tau), "rho": float(rho)},
                             violations=float(bad), extra={"breaks_at": found.context if found else None,
@@ -185,9 +185,9 @@ def certify_break_cases(cases: list[tuple[float, float, float]]) -> Evidence:
 
 def _explain_breaks() -> str:
     g = float(frequencies.rope(256, 1e4)[-1])
-    b = channels.breaking_context(0.001, math.pi)
-    w = channels.target_weight(0.001, math.pi, 1.0, b.context, b.target_distance, 10.0)
-    third = channels.breaking_context(0.001, math.pi / 3)
+    b = semantic_channels.breaking_context(0.001, math.pi)
+    w = semantic_channels.target_weight(0.001, math.pi, 1.0, b.context, b.target_distance, 10.0)
+    third = semantic_channels.breaking_context(0.001, math.pi / 3)
     return (
         "One channel, g = 0.001 rad/token. Query (1, 0); target key (1, 0); a rival key at angle pi "
         "(anti-aligned), equal norm, filling every other position.\n"
@@ -248,7 +248,7 @@ def _range(schedule, quick: bool) -> dict[str, list[Point]]:
     horizon = int(4 * math.pi / (2 * declared[keep].min()))
     exact, n_star = [], []
     for m in keep:
-        found = channels.breaking_context(float(used[m]), math.pi, limit=horizon)
+        found = semantic_channels.breaking_context(float(used[m]), math.pi, limit=horizon)
         measured = found.context if found is not None else math.inf
         predicted = th_sc.semantic_range(float(declared[m]))
         exact.append(Point({"pair": int(m), "g": float(declared[m])}, violations=float(measured != predicted),
@@ -262,7 +262,7 @@ def _range(schedule, quick: bool) -> dict[str, list[Point]]:
     band = delta * float(np.sum(np.abs(dx)) / np.sum(dx**2))
     slope = stats.linregress(x, y).slope if np.all(np.isfinite(y)) else math.nan
     zero_horizon = 10**5 if quick else 10**6
-    zero = channels.breaking_context(0.0, math.pi, limit=zero_horizon)
+    zero = semantic_channels.breaking_context(0.0, math.pi, limit=zero_horizon)
     error = abs(slope + 1.0) if zero is None else math.inf
     fit = Point({"channels": int(keep.size)}, error=float(error), bound=band,
                 extra={"slope": float(slope), "g0_unbroken_within": zero_horizon})
@@ -271,7 +271,7 @@ def _range(schedule, quick: bool) -> dict[str, list[Point]]:
 
 def _explain_range() -> str:
     g = frequencies.rope(256, 1e4)
-    rows = [(int(m), float(g[m]), channels.breaking_context(float(g[m]), math.pi).context) for m in (40, 80, 127)]
+    rows = [(int(m), float(g[m]), semantic_channels.breaking_context(float(g[m]), math.pi).context) for m in (40, 80, 127)]
     return (
         "Anti-aligned rival, equal norms, d = 256, theta = 1e4. Breaking context by brute force:\n"
         + "".join(f"  pair {m}: g = {x:.4g}, N* = {n} (semantic_range: {th_sc.semantic_range(x)}), "

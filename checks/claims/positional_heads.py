@@ -7,7 +7,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ropelab.constructions import frequencies, heads, relative, rotary
+from ropelab.constructions import frequencies, positional_heads, relative_position, rotary
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
@@ -57,10 +57,10 @@ DIAGONAL = Claim(
          "closed form": Identity("|SymPy closed form - JAX curve| / 8 d (angle + 1) eps64"),
          "explicit scale": Identity("|package scale - SymPy's ln((N-1)(1-eps)/eps)/delta_N| / 8 eps64")},
     check=lambda build, quick, rng: _thm53(0, *build, quick, rng),
-    construction=Variant((lambda psi, g, n: heads.target_curve(psi, g, n, 0),
-                          lambda psi, g, n, eps: heads.sufficient_scale_squared(psi, g, n, eps, 0)),
+    construction=Variant((lambda psi, g, n: positional_heads.target_curve(psi, g, n, 0),
+                          lambda psi, g, n, eps: positional_heads.sufficient_scale_squared(psi, g, n, eps, 0)),
                          "q = k = s psi at Thm 5.3's explicit scale"),
-    wrong=Variant((lambda psi, g, n: heads.target_curve(psi, g, n, 0), lambda psi, g, n, eps: _nearest_scale(psi, g, n, eps)),
+    wrong=Variant((lambda psi, g, n: positional_heads.target_curve(psi, g, n, 0), lambda psi, g, n, eps: _nearest_scale(psi, g, n, eps)),
                   "the scale sized from the nearest neighbour's gap (1 - cos g) instead of delta_N, "
                   "ignoring near-returns"),
     numeric=Shown(Trust.CHECKED, _NUMERIC_SCOPE),
@@ -83,11 +83,11 @@ PREVIOUS_TOKEN = Claim(
     symbolic=Symbolic(th_ph.rope_head_can_be_previous_token, Shown(Trust.PROVED, _PROOF_SCOPE, (_LEMMA_A1,))),
     law=DIAGONAL.law,
     check=lambda build, quick, rng: _thm53(1, *build, quick, rng),
-    construction=Variant((lambda psi, g, n: heads.target_curve(psi, g, n, 1),
-                          lambda psi, g, n, eps: heads.sufficient_scale_squared(psi, g, n, eps, 1)),
+    construction=Variant((lambda psi, g, n: positional_heads.target_curve(psi, g, n, 1),
+                          lambda psi, g, n, eps: positional_heads.sufficient_scale_squared(psi, g, n, eps, 1)),
                          "q = s psi, k = s R^1 psi at Thm 5.3's explicit scale"),
-    wrong=Variant((lambda psi, g, n: relative.logit_curve(rotary.rotation_matrix(1, g) @ psi, psi, g, n),
-                   lambda psi, g, n, eps: heads.sufficient_scale_squared(psi, g, n, eps, 1)),
+    wrong=Variant((lambda psi, g, n: relative_position.logit_curve(rotary.rotation_matrix(1, g) @ psi, psi, g, n),
+                   lambda psi, g, n, eps: positional_heads.sufficient_scale_squared(psi, g, n, eps, 1)),
                   "Figure 1's assignment q = rho(g) psi, k = psi at the same scale (erratum E1)"),
     numeric=Shown(Trust.CHECKED, _NUMERIC_SCOPE),
     certificate=_certificate(1),
@@ -117,16 +117,16 @@ def _heads(rng: np.random.Generator) -> list[dict]:
     return [
         {"name": "one pair g = 1 (d=2)", "psi": np.array([1.0, 0.0]), "freqs": np.array([1.0]), "longest": 100},
         {"name": "top 8 pairs, random weights (d=64, theta=5e5)",
-         "psi": heads.band_vector(64, range(8), rng.uniform(0.2, 1.0, 8)), "freqs": frequencies.rope(64, 5e5),
+         "psi": positional_heads.band_vector(64, range(8), rng.uniform(0.2, 1.0, 8)), "freqs": frequencies.rope(64, 5e5),
          "longest": 10**5},
         {"name": "top 16 pairs, equal weights (d=256, theta=1e4)",
-         "psi": heads.band_vector(D_GEMMA, TOP_BAND), "freqs": gemma_frequencies(), "longest": 10**6},
+         "psi": positional_heads.band_vector(D_GEMMA, TOP_BAND), "freqs": gemma_frequencies(), "longest": 10**6},
     ]
 
 
 def _nearest_scale(psi, g, n, eps):
     """Wrong: delta taken at distance 1 only, ignoring near-returns further away."""
-    curve = heads.target_curve(psi, g, n, 0)
+    curve = positional_heads.target_curve(psi, g, n, 0)
     return math.log((n - 1) * (1 - eps) / eps) / float(curve[0] - curve[1])
 
 
@@ -143,7 +143,7 @@ def _thm53(distance: int, curve_of, scale_of, quick: bool, rng: np.random.Genera
             # the distances where the lambdified SymPy closed form meets the JAX curve
             sample = np.unique(np.concatenate([[0, 1, n - 1], rng.integers(0, n, 64)]))
             cases[head["name"], n] = {**head, "curve": np.asarray(curve_of(head["psi"], head["freqs"], n)),
-                                      "sample": sample, "gap": heads.smallest_logit_gap(head["psi"], head["freqs"], n,
+                                      "sample": sample, "gap": positional_heads.smallest_logit_gap(head["psi"], head["freqs"], n,
                                                                                         distance)}
 
     def pairs_of(case: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +163,7 @@ def _thm53(distance: int, curve_of, scale_of, quick: bool, rng: np.random.Genera
     def explicit_scale(head: str, context: int, eps: float) -> Point:
         case = cases[head, context]
         sympy_scale = float(bound(context, eps, case["gap"]))
-        ours = heads.sufficient_scale_squared(case["psi"], case["freqs"], context, eps, distance)
+        ours = positional_heads.sufficient_scale_squared(case["psi"], case["freqs"], context, eps, distance)
         return Point({"head": head, "context": context, "eps": eps}, error=abs(ours - sympy_scale),
                      bound=8 * tol.EPS64 * max(1.0, sympy_scale))
 
@@ -171,7 +171,7 @@ def _thm53(distance: int, curve_of, scale_of, quick: bool, rng: np.random.Genera
         case = cases[head, context]
         weights, g = pairs_of(case)
         s2 = scale_of(case["psi"], case["freqs"], context, eps)
-        min_weight = float(np.min(relative.weight_at_distance(s2 * case["curve"], distance)))
+        min_weight = float(np.min(relative_position.weight_at_distance(s2 * case["curve"], distance)))
         rounding = tol.target_weight_rounding(g.size, float((context - 1) * g.max()), s2, context)
         return Point({"head": head, "context": context, "eps": eps}, value=(1 - eps) - min_weight,
                      limit=rounding.value, extra={"delta_N": case["gap"], "scale_squared": s2, "min_weight": min_weight})
@@ -183,11 +183,11 @@ def _thm53(distance: int, curve_of, scale_of, quick: bool, rng: np.random.Genera
 
 
 def _explain(distance: int) -> str:
-    psi, g = heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
+    psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     n, eps = 1000, 1e-3
-    gap = heads.smallest_logit_gap(psi, g, n, distance)
-    s2 = heads.sufficient_scale_squared(psi, g, n, eps, distance)
-    sharp = heads.smallest_sharp_scale(psi, g, n, eps, distance)
+    gap = positional_heads.smallest_logit_gap(psi, g, n, distance)
+    s2 = positional_heads.sufficient_scale_squared(psi, g, n, eps, distance)
+    sharp = positional_heads.smallest_sharp_scale(psi, g, n, eps, distance)
     name = "diagonal" if distance == 0 else "previous-token"
     target = "i" if distance == 0 else "i-1"
     key = "k = s psi" if distance == 0 else "k = s R^1 psi"
@@ -196,7 +196,7 @@ def _explain(distance: int) -> str:
         f"Logit a_ij = s^2 sum_k w_k cos((i - j - {distance}) g_k), largest at j = {target}. Over N = {n} tokens the "
         f"closest competitor sits delta_N = {c.fmt(gap, 6)} below (unit scale).\n"
         f"Thm 5.3's scale s^2 = ln((N-1)(1-eps)/eps)/delta_N = {c.fmt(s2, 6)} (eps = {eps}) gives every row "
-        f"weight >= {c.fmt(heads.min_target_weight(psi, g, math.sqrt(s2), n, distance), 8)} on {target};\n"
+        f"weight >= {c.fmt(positional_heads.min_target_weight(psi, g, math.sqrt(s2), n, distance), 8)} on {target};\n"
         f"the exact smallest scale (bisection on the last row) is s^2 = {c.fmt(sharp.scale_squared, 6)}, "
         f"|q| = {c.fmt(sharp.scale, 4)}.\n"
         "Corrected reading: the proof writes 'sup' for the limit alpha -> 1 (E7)."
@@ -208,13 +208,13 @@ def _explain(distance: int) -> str:
             "\nWhat breaks it: sizing s from the nearest neighbour only. One pair g = 1 over 100 tokens: "
             f"1 - cos(1) = {c.fmt(1 - math.cos(1), 4)} suggests s^2 = {c.fmt(naive, 4)}, but 1 - cos(44) = "
             f"{1 - math.cos(44):.3e} (a near-return) leaves row 99 with weight "
-            f"{heads.min_target_weight(*single, math.sqrt(naive), 100):.3f} on the diagonal."
+            f"{positional_heads.min_target_weight(*single, math.sqrt(naive), 100):.3f} on the diagonal."
         )
     s = math.sqrt(s2)
-    curve = relative.logit_curve(rotary.rotation_matrix(1, g) @ psi * s, psi * s, g, n)
+    curve = relative_position.logit_curve(rotary.rotation_matrix(1, g) @ psi * s, psi * s, g, n)
     return text + (
         "\nErratum E1: Figure 1's q = rho(g) psi, k = psi at the same scale puts "
-        f"{float(np.min(relative.weight_at_distance(curve, 1))):.2e} (worst row) on i-1: its maximum is the "
+        f"{float(np.min(relative_position.weight_at_distance(curve, 1))):.2e} (worst row) on i-1: its maximum is the "
         "future token i+1, hidden by the causal mask."
     )
 
@@ -227,10 +227,10 @@ def certificate_chunks(distance: int, quick: bool) -> list[tuple]:
     ``s^2`` is the float64 explicit scale the package computes; a chunk certifies the
     competitors at distances ``start <= r < stop``.
     """
-    psi, g = heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
+    psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     out = []
     for n in [n for n in CERTIFIED_CONTEXTS if n <= (10_000 if quick else 10**6)]:
-        s2 = heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance)
+        s2 = positional_heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance)
         for start in range(0, n, CERTIFIED_CHUNK):
             out.append((distance, n, CERTIFIED_EPS, s2, TOP_BAND, start, min(n, start + CERTIFIED_CHUNK)))
     return out

@@ -1,6 +1,6 @@
 r"""Semantic channels over long contexts: when a rotating pair stops preferring its key.
 
-Everything here is built from position-only logit curves (:mod:`.relative`): with one query
+Everything here is built from position-only logit curves (:mod:`.relative_position`): with one query
 ``q`` and one key ``k`` the logit at distance ``r`` is :math:`c(r) = q^\top R^{-r} k`. Curves
 are *streamed* in blocks of ``block`` distances, so a search over :math:`10^7` tokens holds
 one block at a time; the block starting at ``s`` is the curve of ``q`` against
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import relative, rotary
+from . import relative_position, rotary
 from . import validation as _v
 
 BLOCK = 1 << 16  # distances per streamed block: two float64 curves of 0.5 MB each
@@ -57,7 +57,7 @@ def curve_blocks(q: np.ndarray, k: np.ndarray, freqs: np.ndarray, length: int,
     start = 0
     while start < length:
         shifted = np.asarray(rotary.apply(k, start, -g)) if start else k
-        yield start, relative.logit_curve(q, shifted, g, min(size, length - start))
+        yield start, relative_position.logit_curve(q, shifted, g, min(size, length - start))
         start += size
         size = min(2 * size, block)
 
@@ -154,8 +154,8 @@ def target_weight(freq: float, rival_angle: float, ratio: float, context: int, t
         raise ValueError(f"target_distance must be an integer in [0, {context - 1}], got {target_distance}")
     g = np.array([_v.positive(freq, "freq", minimum=0.0, inclusive=True)])
     query = scale * np.array([1.0, 0.0])
-    target = relative.logit_curve(query, np.array([1.0, 0.0]), g, context)[target_distance]
-    rivals = relative.logit_curve(query, rival_key(rival_angle, ratio), g, context)
+    target = relative_position.logit_curve(query, np.array([1.0, 0.0]), g, context)[target_distance]
+    rivals = relative_position.logit_curve(query, rival_key(rival_angle, ratio), g, context)
     rivals = np.delete(rivals, target_distance)
     top = max(float(target), float(np.max(rivals)) if rivals.size else -math.inf)
     total = math.exp(target - top) + float(np.sum(np.exp(rivals - top)))
@@ -234,17 +234,17 @@ def diagonal_head_curve(freqs: np.ndarray, pairs: np.ndarray, context: int) -> n
     # Pairs outside the band carry no weight, so the curve is computed over the band alone.
     psi = np.zeros(2 * pairs.size)
     psi[: pairs.size] = 1.0 / math.sqrt(pairs.size)
-    return relative.logit_curve(psi, psi, g[pairs], context)
+    return relative_position.logit_curve(psi, psi, g[pairs], context)
 
 
 def diagonal_head_min_weight(curve: np.ndarray, scale_sq: float) -> float:
     r"""Smallest diagonal weight :math:`\min_i \alpha_{ii}` of the head with logits
-    :math:`s^2 c(i - j)`, read off every row with :func:`.relative.weight_at_distance`.
+    :math:`s^2 c(i - j)`, read off every row with :func:`.relative_position.weight_at_distance`.
 
     >>> round(diagonal_head_min_weight(np.zeros(4), 7.0), 6)   # the zero head: 1/N
     0.25
     """
-    return float(np.min(relative.weight_at_distance(scale_sq * np.asarray(curve), 0)))
+    return float(np.min(relative_position.weight_at_distance(scale_sq * np.asarray(curve), 0)))
 
 
 def sufficient_scale_sq(curve: np.ndarray, eps: float) -> float:
@@ -341,8 +341,8 @@ def first_overtaking(query: np.ndarray, target: np.ndarray, rival: np.ndarray, f
     """
     limit = _length(limit, "limit")
     g = np.asarray(freqs, dtype=np.float64)
-    t = relative.logit_curve(query, target, g, limit)
-    o = relative.logit_curve(query, rival, g, limit)
+    t = relative_position.logit_curve(query, target, g, limit)
+    o = relative_position.logit_curve(query, rival, g, limit)
     prefix_min_t = np.concatenate([[math.inf], np.minimum.accumulate(t)[:-1]])
     prefix_max_o = np.concatenate([[-math.inf], np.maximum.accumulate(o)[:-1]])
     rival_later, target_later = o - prefix_min_t, prefix_max_o - t
@@ -372,7 +372,7 @@ def weight_among_rivals(query: np.ndarray, target: np.ndarray, rival: np.ndarray
     if not 0 <= target_distance < context:
         raise ValueError(f"target_distance must be an integer in [0, {context - 1}], got {target_distance}")
     g = np.asarray(freqs, dtype=np.float64)
-    t = float(relative.logit_curve(query, target, g, context)[target_distance])
-    others = np.delete(relative.logit_curve(query, rival, g, context), target_distance)
+    t = float(relative_position.logit_curve(query, target, g, context)[target_distance])
+    others = np.delete(relative_position.logit_curve(query, rival, g, context), target_distance)
     top = max(t, float(np.max(others)) if others.size else -math.inf)
     return math.exp(t - top) / (math.exp(t - top) + float(np.sum(np.exp(others - top))))

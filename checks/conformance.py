@@ -31,7 +31,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from . import frequencies
+from ropelab.constructions import frequencies
 
 DTYPES: dict[str, Any] = {"float64": np.float64, "float32": np.float32, "bfloat16": ml_dtypes.bfloat16,
                           "float16": np.float16}
@@ -381,7 +381,7 @@ def run(function: Callable[[np.ndarray, np.ndarray, dict], Any], target: str = "
     case of that dtype and layout, the output is within that bound of the bug and outside it of
     the reference (an implementation may carry a bug in one dtype or one layout only).
 
-    >>> from ropelab.constructions import conformance as cf
+    >>> from ropelab.checks import conformance as cf
     >>> def exact(x, positions, config):
     ...     case = cf.Case("x", config["head_dim"], {k: v for k, v in config.items() if k not in
     ...                    ("head_dim", "layout", "max_position_embeddings", "inv_freq", "attention_scaling")},
