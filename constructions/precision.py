@@ -198,16 +198,17 @@ def head_threshold(freqs: np.ndarray, band: np.ndarray, context: int, scale_sq: 
     r"""(b) First position where the Thm 5.3 diagonal head (equal weights on ``band``, scale
     ``scale_sq``) can lose its target: the guaranteed :math:`\alpha_{ii}` drops below 1/2.
 
-    >>> from ropelab.constructions import semantic_channels, frequencies
+    >>> from ropelab.constructions import frequencies
+    >>> from ropelab.constructions import semantic_channels as channels
     >>> g = frequencies.rope(256, 1e4)
-    >>> band = semantic_channels.top_band(g, 16)
+    >>> band = channels.top_band(g, 16)
     >>> head_threshold(g, band, 8192, 23.6, get_format("bf16"))
     21
     """
-    from . import semantic_channels
+    from . import semantic_channels as channels
 
     g = np.asarray(freqs, dtype=np.float64)
-    curve = semantic_channels.diagonal_head_curve(g, band, context)
+    curve = channels.diagonal_head_curve(g, band, context)
     weights = np.zeros(g.size)
     weights[band] = 1.0 / band.size  # |psi_m|^2 on the band (a unit psi): s^2 scales it below
 
@@ -264,13 +265,13 @@ def thresholds(freqs: np.ndarray, fmt: Format, context: int, logit_error: float 
     >>> t.relative_position, t.head, t.semantic
     (14562, 1326514, None)
     """
-    from . import semantic_channels
+    from . import semantic_channels as channels
 
     g = np.asarray(freqs, dtype=np.float64)
-    band = semantic_channels.top_band(g, band_size)
+    band = channels.top_band(g, band_size)
     head = None
     if band.size:
-        scale_sq = semantic_channels.cheapest_scale_sq(semantic_channels.diagonal_head_curve(g, band, context), head_eps)
+        scale_sq = channels.cheapest_scale_sq(channels.diagonal_head_curve(g, band, context), head_eps)
         head = head_threshold(g, band, context, scale_sq, fmt) if math.isfinite(scale_sq) else None
     rotating = g[g > 0]
     slowest = float(rotating.min()) if rotating.size else 0.0

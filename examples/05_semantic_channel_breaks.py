@@ -31,13 +31,14 @@ import numpy as np
 from scipy import stats
 
 from ropelab.checks.findings import zoo
-from ropelab.constructions import semantic_channels, configs, frequencies
+from ropelab.constructions import configs, frequencies
+from ropelab.constructions import semantic_channels as channels
 from ropelab.theory import semantic_channels
 
 # %% [markdown]
 # ## The closed form against a brute-force search
 #
-# `semantic_channels.breaking_context` is the exact closed form; `semantic_channels.breaking_context`
+# `semantic_channels.breaking_context` is the exact closed form; `channels.breaking_context`
 # streams every distance and every placement of target and rival and returns the first
 # context in which the rival wins.
 
@@ -46,7 +47,7 @@ g = 0.01
 agree = []
 for phi in (math.pi, math.pi / 2, math.pi / 4, 0.1):
     closed = semantic_channels.breaking_context(g, phi)
-    found = semantic_channels.breaking_context(g, phi)
+    found = channels.breaking_context(g, phi)
     agree.append(closed == found.context)
     print(f"phi = {phi:.3f}: closed form N* = {closed}, brute force N* = {found.context} "
           f"(target at distance {found.target_distance}, rival at {found.rival_distance}); phi/(2g) = {phi / (2 * g):.0f}")
@@ -57,8 +58,8 @@ for phi in (math.pi, math.pi / 2, math.pi / 4, 0.1):
 # closer to a tie.
 
 # %%
-broken = semantic_channels.breaking_context(g, math.pi)
-weights = [semantic_channels.target_weight(g, math.pi, 1.0, broken.context, broken.target_distance, scale=s)
+broken = channels.breaking_context(g, math.pi)
+weights = [channels.target_weight(g, math.pi, 1.0, broken.context, broken.target_distance, scale=s)
            for s in (1.0, 10.0, 100.0)]
 print("target weight at N* for query norms 1, 10, 100:", [f"{w:.3g}" for w in weights])
 
@@ -77,7 +78,7 @@ fit = stats.linregress(np.log(slow), np.log(ranges))
 print(f"{slow.size} pairs with g <= 0.01: breaking contexts {ranges.min():.0f} .. {ranges.max():.0f} tokens; "
       f"log-log slope {fit.slope:.3f}")
 print(f"Gemma 7B's slowest pair (g = {freqs[-1]:.3g}) breaks at {semantic_channels.semantic_range(float(freqs[-1])):,} tokens")
-frozen = semantic_channels.breaking_context(0.0, math.pi, limit=10**6)
+frozen = channels.breaking_context(0.0, math.pi, limit=10**6)
 print("an unrotated pair (g = 0), searched up to 10^6 tokens:", "never breaks" if frozen is None else frozen.context)
 
 # %% [markdown]

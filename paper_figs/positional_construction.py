@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.claims import positional_heads
-from ropelab.constructions import positional_heads, relative_position, rotary
+from ropelab.checks.claims import positional_heads as rope_heads
+from ropelab.constructions import rotary
+from ropelab.constructions import positional_heads as heads
+from ropelab.constructions import relative_position as relative
 
 from . import _style
 
@@ -29,8 +31,8 @@ def two_sided_curve(q: np.ndarray, k: np.ndarray, freqs: np.ndarray) -> np.ndarr
     Past keys (j <= i) are ``logit_curve(q, k)`` at r = i - j; a future key at j - i = r sees
     ``q^T R^{r} k = k^T R^{-r} q``, the curve with q and k swapped.
     """
-    past = relative_position.logit_curve(q, k, freqs, SPAN + 1)
-    future = relative_position.logit_curve(k, q, freqs, SPAN + 1)
+    past = relative.logit_curve(q, k, freqs, SPAN + 1)
+    future = relative.logit_curve(k, q, freqs, SPAN + 1)
     return np.concatenate([past[::-1], future[1:]])
 
 
@@ -76,7 +78,7 @@ def render(out_dir: str | Path) -> list[Path]:
     # printed: q_i = R^i R^1 psi (angle (i + 1) g), k_j = R^j psi (angle j g)
     _arrows(axes[1], (QUERY_POSITION + 1) * G, {j: j * G for j in keys},
             "(b) printed: q = rho(g) psi, k = psi\nthe aligned key is j = i+1 (masked)")
-    psi, g = positional_heads.band_vector(positional_heads.D_GEMMA, positional_heads.TOP_BAND), positional_heads.gemma_frequencies()
+    psi, g = heads.band_vector(rope_heads.D_GEMMA, rope_heads.TOP_BAND), rope_heads.gemma_frequencies()
     turned = rotary.rotation_matrix(1, g) @ psi
     x = np.arange(-SPAN, SPAN + 1)  # j - i
     ax = axes[2]

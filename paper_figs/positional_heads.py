@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.claims import nope_heads, positional_heads
-from ropelab.constructions import attention, positional_heads, token_heads
+from ropelab.checks.claims import nope_heads
+from ropelab.checks.claims import positional_heads as rope_heads
+from ropelab.constructions import attention, token_heads
+from ropelab.constructions import positional_heads as heads
 
 from . import _style
 
@@ -24,11 +26,11 @@ WINDOW = 20
 
 def attention_maps() -> dict[str, np.ndarray]:
     """The three ``WINDOW x WINDOW`` causal attention matrices, by panel title."""
-    psi, g = positional_heads.band_vector(positional_heads.D_GEMMA, positional_heads.TOP_BAND), positional_heads.gemma_frequencies()
+    psi, g = heads.band_vector(rope_heads.D_GEMMA, rope_heads.TOP_BAND), rope_heads.gemma_frequencies()
     maps = {}
     for distance, name in ((0, "RoPE diagonal head"), (1, "RoPE previous-token head")):
-        sharp = positional_heads.smallest_sharp_scale(psi, g, positional_heads.CONTEXT_8K, positional_heads.EPS_8K, distance)
-        q, k = positional_heads.head_vectors(psi, g, sharp.scale, distance)
+        sharp = heads.smallest_sharp_scale(psi, g, rope_heads.CONTEXT_8K, rope_heads.EPS_8K, distance)
+        q, k = heads.head_vectors(psi, g, sharp.scale, distance)
         maps[f"{name}\n|q| = {sharp.scale:.2f}"] = np.asarray(
             attention.attention_weights(np.tile(q, (WINDOW, 1)), np.tile(k, (WINDOW, 1)), g))
     run = nope_heads.ascent_run("NoPE")

@@ -10,8 +10,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ropelab.checks import reference
-from ropelab.checks.claims import apostrophe, base_bounds, base_wavelength, semantic_channels, encoding_properties
-from ropelab.constructions import base_bounds, semantic_channels, frequencies, orbits, p_rope, relative_position
+from ropelab.checks.claims import apostrophe, base_wavelength
+from ropelab.checks.claims import base_bounds as base_bound
+from ropelab.checks.claims import encoding_properties as table1
+from ropelab.checks.claims import semantic_channels as semantic_breaking
+from ropelab.constructions import base_bounds, frequencies, orbits
+from ropelab.constructions import p_rope as partial
+from ropelab.constructions import relative_position as relative
+from ropelab.constructions import semantic_channels as channels
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import orbits as th_orbits
 from ropelab.theory import p_rope as th_p
@@ -33,22 +39,22 @@ def test_closed_form_breaking_context_is_exact(log_g, phi, log_ratio):
     if ratio * math.cos(phi) >= 0.999:
         return  # the channel never preferred its target: outside the theorem
     limit = int(1.2 * math.pi / g) + 16
-    found = semantic_channels.breaking_context(g, phi, ratio, limit=limit)
+    found = channels.breaking_context(g, phi, ratio, limit=limit)
     assert found is not None
     exact = th_sc.breaking_context(g, phi, ratio)
     if found.context != exact:
         # only where float64 cannot resolve the deciding comparison (e.g. 30 g = 0.3 exactly
         # in decimals but not in binary), and then by one token
-        assert min(found.margin, -found.closest_before) < semantic_channels.tie_tolerance(g, ratio, limit)
+        assert min(found.margin, -found.closest_before) < semantic_breaking.tie_tolerance(g, ratio, limit)
         assert abs(found.context - exact) == 1
     assert found.margin > 0 >= found.closest_before
     assert max(found.target_distance, found.rival_distance) == found.context - 1
 
 
 def test_rival_beats_target_weight_below_half_at_every_scale():
-    found = semantic_channels.breaking_context(0.004, 2.5, 1.3)
+    found = channels.breaking_context(0.004, 2.5, 1.3)
     for scale in (0.1, 1.0, 10.0, 300.0):
-        assert semantic_channels.target_weight(0.004, 2.5, 1.3, found.context, found.target_distance, scale) < 0.5
+        assert channels.target_weight(0.004, 2.5, 1.3, found.context, found.target_distance, scale) < 0.5
     # one token earlier the target wins every placement: large norms make it the argmax
     assert found.closest_before < 0
 
@@ -63,10 +69,10 @@ def test_equal_norm_formula_and_gemma_value():
 
 
 def test_unrotated_channel_never_breaks_and_bad_arguments():
-    assert semantic_channels.breaking_context(0.0, math.pi, limit=50_000) is None
+    assert channels.breaking_context(0.0, math.pi, limit=50_000) is None
     assert th_sc.breaking_context(0.0, math.pi) == math.inf
     with pytest.raises(ValueError, match="ratio must be a finite number > 0"):
-        semantic_channels.breaking_context(0.01, 1.0, ratio=0.0)
+        channels.breaking_context(0.01, 1.0, ratio=0.0)
     with pytest.raises(ValueError, match="rho cos\\(phi\\) must be < 1"):
         th_sc.breaking_context(0.01, 0.1, 2.0)
     with pytest.raises(ValueError, match="freq must lie in \\[0, 1\\]"):
@@ -77,28 +83,28 @@ def test_streamed_blocks_join_into_the_whole_curve():
     r = np.random.default_rng(3)
     q, k = r.standard_normal(8), r.standard_normal(8)
     freqs = frequencies.rope(8, 1e4)
-    whole = relative_position.logit_curve(q, k, freqs, 1000)
+    whole = relative.logit_curve(q, k, freqs, 1000)
     for block, first in ((7, None), (64, 5), (1000, None)):
-        parts = [v for _, v in semantic_channels.curve_blocks(q, k, freqs, 1000, block, first)]
+        parts = [v for _, v in channels.curve_blocks(q, k, freqs, 1000, block, first)]
         np.testing.assert_allclose(np.concatenate(parts), whole, rtol=0, atol=1e-12)
-    small = semantic_channels.breaking_context(0.003, 2.0, limit=5000, block=13)
-    assert small.context == semantic_channels.breaking_context(0.003, 2.0, limit=5000).context
+    small = channels.breaking_context(0.003, 2.0, limit=5000, block=13)
+    assert small.context == channels.breaking_context(0.003, 2.0, limit=5000).context
 
 
 @pytest.mark.slow
 def test_ten_million_token_search_streams():
     g = 1.5e-7  # a Gemma 3 global-like slowest channel: breaks after 10.5M tokens
-    assert semantic_channels.breaking_context(g, math.pi, limit=10**7) is None
+    assert channels.breaking_context(g, math.pi, limit=10**7) is None
     assert th_sc.semantic_range(g) > 10**7
-    env = semantic_channels.drift_envelope(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([g]), 10**7, samples=50)
+    env = channels.drift_envelope(np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([g]), 10**7, samples=50)
     assert env.running_min[-1] == pytest.approx(math.cos((10**7 - 1) * g), abs=1e-9)
 
 
 def test_drift_envelope_matches_the_full_curve():
     q = np.array([0.6, 0.8, 0.0, 0.0])
     freqs = frequencies.rope(4, 100.0)
-    whole = relative_position.logit_curve(q, q, freqs, 3000)
-    env = semantic_channels.drift_envelope(q, q, freqs, 3000, samples=40, block=100)
+    whole = relative.logit_curve(q, q, freqs, 3000)
+    env = channels.drift_envelope(q, q, freqs, 3000, samples=40, block=100)
     np.testing.assert_allclose(env.values, whole[env.distances], atol=1e-12)
     np.testing.assert_allclose(env.running_min, np.minimum.accumulate(whole)[env.distances], atol=1e-12)
 
@@ -155,7 +161,7 @@ def test_p_rope_extremes_and_reversed():
 
 @pytest.mark.parametrize("d,kept", [(8, 2), (16, 3), (256, 96), (64, 32)])
 def test_partial_permutation_theory_and_construction_agree(d, kept):
-    assert p_rope.to_partial_order(d, kept).tolist() == th_p.p_rope_partial_permutation(d, kept)
+    assert partial.to_partial_order(d, kept).tolist() == th_p.p_rope_partial_permutation(d, kept)
 
 
 def test_partial_rotary_without_permutation_is_not_weight_compatible():
@@ -168,8 +174,8 @@ def test_partial_rotary_without_permutation_is_not_weight_compatible():
 
     freqs = frequencies.p_rope(d, theta, p)
     ours = np.asarray(rotary.apply(q, pos, freqs)) @ np.asarray(rotary.apply(k, pos, freqs)).T
-    base = p_rope.scaled_base(d, theta, kept)
-    perm = p_rope.to_partial_order(d, kept)
+    base = partial.scaled_base(d, theta, kept)
+    perm = partial.to_partial_order(d, kept)
     same = (np.asarray(rotary.partial_rotary(q[:, perm], pos, 2 * kept, base))
             @ np.asarray(rotary.partial_rotary(k[:, perm], pos, 2 * kept, base)).T)
     unpermuted = (np.asarray(rotary.partial_rotary(q, pos, 2 * kept, base))
@@ -182,7 +188,7 @@ def test_partial_rotary_without_permutation_is_not_weight_compatible():
 
 
 def test_table1_is_the_papers_and_measured():
-    table = encoding_properties.table1(10**5, 2048)
+    table = table1.table1(10**5, 2048)
     paper = reference.paper_facts()["table1_properties"]
     for col, name in enumerate(paper["columns"]):
         assert table[name]["positional"] == paper["Positional"][col]
@@ -197,22 +203,22 @@ def test_table1_is_the_papers_and_measured():
 def test_table1_with_two_cells_swapped_is_rejected():
     from ropelab.checks.runner import run_claim
 
-    swapped = dataclasses.replace(encoding_properties.TABLE1, construction=encoding_properties.TABLE1.wrong)
+    swapped = dataclasses.replace(table1.TABLE1, construction=table1.TABLE1.wrong)
     assert run_claim(swapped, quick=True).status == "fail"
-    measured = encoding_properties.cells(encoding_properties.measure(10**5, 2048))
+    measured = table1.cells(table1.measure(10**5, 2048))
     for first, second in (("NoPE", "Positional"), ("p-RoPE", "Semantic")), (("RoPE", "Semantic"), ("RoPE", "Positional")):
-        assert encoding_properties.swap(measured, first, second) != measured
+        assert table1.swap(measured, first, second) != measured
 
 
 def test_top_band_head_matches_spec_and_proof_scale_suffices():
     freqs = frequencies.rope(256, 1e4)
-    curve = semantic_channels.diagonal_head_curve(freqs, semantic_channels.top_band(freqs, 16), 8192)
-    cheapest = semantic_channels.cheapest_scale_sq(curve, 0.01)
+    curve = channels.diagonal_head_curve(freqs, channels.top_band(freqs, 16), 8192)
+    cheapest = channels.cheapest_scale_sq(curve, 0.01)
     assert cheapest == pytest.approx(23.6, abs=0.05)  # SPEC: about 23.6 (|psi| about 4.9)
-    sufficient = semantic_channels.sufficient_scale_sq(curve, 0.01)
+    sufficient = channels.sufficient_scale_sq(curve, 0.01)
     assert sufficient >= cheapest
-    assert semantic_channels.diagonal_head_min_weight(curve, sufficient) >= 0.99
-    assert semantic_channels.diagonal_head_min_weight(curve, 0.99 * cheapest) < 0.99
+    assert channels.diagonal_head_min_weight(curve, sufficient) >= 0.99
+    assert channels.diagonal_head_min_weight(curve, 0.99 * cheapest) < 0.99
 
 
 # --- base wavelength, critical pair, Men et al. ------------------------------------------------
@@ -230,18 +236,18 @@ def test_base_constants_and_errata():
 def test_critical_pair_counts_match_rotation():
     assert th_base.critical_dimension(128, 10_000, 4096) == 92
     freqs = frequencies.rope(128, 1e4)
-    turns = semantic_channels.completed_turns(freqs, 4096, block=1000)
+    turns = channels.completed_turns(freqs, 4096, block=1000)
     np.testing.assert_array_equal(turns, np.floor(4096 * freqs / (2 * math.pi)).astype(int))
     assert float(th_base.critical_pair_index(256, 10_000, 8192) / 128) == pytest.approx(0.779, abs=5e-4)
     with pytest.raises(ValueError, match="freqs must lie in \\[0, pi\\)"):
-        semantic_channels.completed_turns(np.array([4.0]), 10)
+        channels.completed_turns(np.array([4.0]), 10)
 
 
 def test_men_bound_1k_and_non_monotone_witness():
-    scan = base_bounds.men_scans(True)[1024]
+    scan = base_bound.men_scans(True)[1024]
     assert scan.smallest == pytest.approx(4.3e3, abs=50)
     assert not scan.is_monotone and scan.monotone_from > scan.smallest
-    w = base_bounds.witness(scan)
+    w = base_bound.witness(scan)
     assert w["holds"] and w["larger_infeasible"] > w["feasible"]
     # the 40-digit evaluation agrees with the float64 kernel at the witness
     fast = base_bounds.cosine_sum(w["larger_infeasible"], 128, w["distance"] + 1)[-1]
@@ -270,9 +276,9 @@ def test_apostrophe_numbers():
 
 def test_first_overtaking_is_breaking_context_for_an_aligned_target():
     for g, phi, ratio in ((0.01, math.pi, 1.0), (0.003, 1.0, 1.7), (0.02, -2.0, 0.6)):
-        general = semantic_channels.first_overtaking(np.array([1.0, 0.0]), np.array([1.0, 0.0]),
-                                            semantic_channels.rival_key(phi, ratio), np.array([g]), 5000)
-        assert general.context == semantic_channels.breaking_context(g, phi, ratio, limit=5000).context
+        general = channels.first_overtaking(np.array([1.0, 0.0]), np.array([1.0, 0.0]),
+                                            channels.rival_key(phi, ratio), np.array([g]), 5000)
+        assert general.context == channels.breaking_context(g, phi, ratio, limit=5000).context
 
 
 # --- the checks notice a broken rotary map ------------------------------------------------------
