@@ -53,7 +53,7 @@ About ``9.43 u = 2.1e-15`` rad (derivation in the module docstring), for every `
 TRIG_ERROR = 4.0 * U
 """Absolute error allowed for float64 ``cos``/``sin`` on ``[-pi, pi]``: 2 ulp of a value in
 ``[-1, 1]`` (glibc and CUDA's libdevice document at most 2 ulp; XLA's CPU kernels measure
-about half an ulp). ``tests/test_engine.py`` measures the backend against long double."""
+about half an ulp). ``tests/test_relative_position.py`` measures the backend against long double."""
 
 
 def require_x64() -> None:

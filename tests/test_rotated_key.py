@@ -1,21 +1,17 @@
-"""Section 3 (does RoPE decay?): constructions against independent references, bad input, claims."""
+"""Prop 3.1: the rotated key wins its row; Arb settles near ties; float32 cannot certify the argmax."""
 
-import math
 
 import mpmath
 import numpy as np
 import pytest
-import sympy as sp
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ropelab.checks import tolerances as tol
 from ropelab.checks.laws import judge
-from ropelab.checks.claims import full_turns as claims_turns
 from ropelab.checks.claims import rotated_key as claims_key
-from ropelab.constructions import attention, frequencies, logit_statistics, random_positions, relative_position, rotary, rotated_key
-from ropelab.theory import diophantine, random_positions as th_random
-from ropelab.theory import logit_statistics as th_stats
+from ropelab.constructions import attention, frequencies, relative_position, rotary, rotated_key
+from ropelab.theory import diophantine
 
 coordinates = st.floats(-4.0, 4.0, allow_nan=False, allow_infinity=False)
 
@@ -86,7 +82,7 @@ def test_the_certified_margin_is_the_closest_return():
 
 def test_near_ties_are_settled_by_arb_balls(monkeypatch):
     # a looser error bound sends the near-returns to the Arb side, which must still certify them
-    monkeypatch.setattr(relative, "logit_curve_error_bound", lambda q, k: 1e-3 * float(np.dot(q, q)))
+    monkeypatch.setattr(relative_position, "logit_curve_error_bound", lambda q, k: 1e-3 * float(np.dot(q, q)))
     evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 2 * 10**5, (0.6, -0.8)))
     assert evidence.passed and evidence.details["near_competitors"] > 10
     nearest = evidence.details["arb_nearest_gap_over_norm2"]
@@ -138,107 +134,6 @@ def test_float32_loses_the_argmax_near_distance_710():
 
 
 # --- moments -------------------------------------------------------------------------------
-
-def test_moment_algebra_agrees_with_sympy_stats():
-    from sympy.stats import E, Normal
-
-    a, b = sp.symbols("a b", real=True)
-    expr = 3 * a**4 * b**2 - a * b + 2 * a**2
-    by_moments = th_stats.gaussian_expectation(expr, [a, b])
-    x, y = Normal("x", 0, 1), Normal("y", 0, 1)
-    assert sp.simplify(by_moments - E(expr.subs({a: x, b: y}))) == 0
-    assert by_moments == 11
-
-
-@given(q=_vector(8), k=_vector(8), distances=st.lists(st.integers(0, 10**6), min_size=6, max_size=6))
-def test_three_ways_to_the_logit_agree(q, k, distances):
-    freqs = frequencies.rope(8, 5e5)
-    via_rotary = np.asarray(logit_statistics.logits_at_distances(q, k, freqs, distances))
-    via_pairs = logit_statistics.curves_at_distances(q, k, freqs, distances)
-    queries = np.tile(q, (len(distances), 1))
-    dense = np.asarray(attention.logits(queries, k[None], freqs, q_positions=distances, k_positions=[0]))[:, 0]
-    bound = tol.rotation_identity(np.float64, 8, 10**6, float(np.linalg.norm(q) * np.linalg.norm(k))).value
-    np.testing.assert_allclose(via_rotary, dense, atol=bound)
-    np.testing.assert_allclose(via_pairs, dense, atol=bound)
-
-
-def test_batched_logits_broadcast_like_the_unbatched_ones():
-    rng = np.random.default_rng(1)
-    q, k = rng.standard_normal((2, 3, 8))
-    freqs = frequencies.rope(8, 1e4)
-    batch = np.asarray(logit_statistics.logits_at_distances(q[:, None, :], k[:, None, :], freqs, [0, 7, 99]))
-    single = np.stack([np.asarray(logit_statistics.logits_at_distances(a, b, freqs, [0, 7, 99])) for a, b in zip(q, k)])
-    np.testing.assert_allclose(batch, single, atol=1e-12)
-    np.testing.assert_allclose(logit_statistics.curves_at_distances(q, k, freqs, [0, 7, 99]), single, atol=1e-12)
-
-
-def test_curves_need_matching_dimensions():
-    with pytest.raises(ValueError, match="same last dimension"):
-        logit_statistics.curves_at_distances(np.ones(4), np.ones(6), [1.0, 0.1], [0])
-
-
-@given(q=_vector(8), k=_vector(8), r=st.integers(0, 5000))
-def test_abel_bound_holds_and_its_sum_is_the_complex_logit(q, k, r):
-    freqs = frequencies.rope(8, 1e4)
-    modulus, bound = logit_statistics.abel_bound(q, k, freqs, [r])
-    logit = float(np.asarray(logit_statistics.logits_at_distances(q, k, freqs, [r]))[0])
-    assert abs(logit) <= modulus[0] * (1 + 1e-12) + 1e-12
-    assert modulus[0] <= bound[0] * (1 + 1e-12) + 1e-12
-
-
-def test_all_ones_curve_is_the_cosine_average():
-    curve = logit_statistics.all_ones_curve(8, 100.0, 50)
-    r = np.arange(50)[:, None]
-    np.testing.assert_allclose(curve, np.mean(np.cos(r * frequencies.rope(8, 100.0)), axis=1), atol=1e-13)
-
-
-# --- randomised positions ------------------------------------------------------------------
-
-@given(tokens=st.integers(1, 50), extra=st.integers(0, 200), seed=st.integers(0, 2**16))
-def test_randomised_positions_are_sorted_distinct_and_in_range(tokens, extra, seed):
-    pos = random_positions.randomised_positions(np.random.default_rng(seed), tokens, tokens + extra)
-    assert pos.shape == (tokens,) and np.all(np.diff(pos) > 0)
-    assert pos[0] >= 0 and pos[-1] < tokens + extra
-
-
-def test_last_row_logits_match_the_rotary_map_at_absolute_positions():
-    rng = np.random.default_rng(2)
-    q, k = rng.standard_normal((2, 16))
-    freqs = frequencies.rope(16, 1e4)
-    pos = random_positions.randomised_positions(rng, 30, 50_000)
-    query = np.asarray(rotary.apply(q, pos[-1], freqs))
-    expected = np.array([np.asarray(rotary.apply(k, p, freqs)) @ query for p in pos[::-1]])
-    np.testing.assert_allclose(random_positions.last_row_logits(q, k, freqs, pos), expected, atol=1e-9)
-
-
-def test_mean_gap_agrees_with_sampling():
-    rng = np.random.default_rng(3)
-    draws = np.stack([random_positions.randomised_positions(rng, 5, 40) for _ in range(4000)])
-    sampled = np.mean(draws[:, 3] - draws[:, 1])
-    exact = float(th_random.mean_gap(40, 5, 1, 2))
-    assert exact == pytest.approx(2 * 41 / 6)
-    assert sampled == pytest.approx(exact, abs=5 * np.std(draws[:, 3] - draws[:, 1]) / math.sqrt(4000))
-
-
-@pytest.mark.parametrize("tokens, max_position", [(0, 10), (5, 4), (2.0, 10)])
-def test_randomised_positions_reject_bad_sizes(tokens, max_position):
-    with pytest.raises(ValueError, match="tokens must|max_position must"):
-        random_positions.randomised_positions(np.random.default_rng(0), tokens, max_position)
-
-
-def test_last_row_logits_need_increasing_positions():
-    with pytest.raises(ValueError, match="strictly increasing"):
-        random_positions.last_row_logits(np.ones(2), np.ones(2), [1.0], [0, 3, 3])
-
-
-# --- claims and figures ----------------------------------------------------------------------
-
-def test_lemma_check_rejects_a_rational_number_of_turns():
-    with mpmath.workdps(diophantine.DIGITS):
-        g = 2 * mpmath.pi / 7
-    assert diophantine.closest_return(g, 100).n == 7
-    evidence = judge(claims_turns.LEMMA.law, claims_turns.LEMMA.check(lambda: [g], True, np.random.default_rng(0)))
-    assert not evidence.passed
 
 
 def test_a_rotary_map_turning_the_wrong_way_fails_prop31(monkeypatch):
