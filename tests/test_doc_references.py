@@ -51,7 +51,8 @@ def parses(line: str) -> str | None:
     optional = re.findall(r"\[([^\]]*)\]", line)  # a synopsis's [--option VALUE] groups
     named = [w for group in optional for w in group.split() if w.startswith("-")]
     words = shlex.split(re.sub(r"\[[^\]]*\]", " ", line))[1:]
-    words = [w for w in words if not re.fullmatch(r"[A-Z][A-Z_]*(\.\.\.)?|\[.*\]|\.\.\.", w)]  # placeholders
+    # placeholders (ID, MODULE:FUNCTION, N) stand for a value: parse a stand-in, drop a bare "..."
+    words = ["1" if re.fullmatch(r"[A-Z][A-Z_:]*", w) else w for w in words if w != "..."]
     command = typer.main.get_command(app)
     try:
         ctx = command.make_context("ropelab", list(words))

@@ -939,6 +939,12 @@ def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
     return [
         {"Home": "index.md"},
         {"Getting started": "getting-started.md"},
+        {"Checking the proofs": "proof-checking.md"},
+        {"RoPE in a model": "engineers.md"},
+        {"A real model": "real-models.md"},
+        {"Training experiments": "training.md"},
+        {"Benchmarks": "benchmarks.md"},
+        {"Site, examples, report": "documentation.md"},
         {"How the package is built": "architecture.md"},
         {"Worked examples": example_nav},
         {"Claims": claim_nav},
