@@ -26,8 +26,8 @@ def test_importing_ropelab_never_switches_x64_on():
         import jax
         import ropelab
         names = []
-        for package in ("theory", "constructions", "constructions.models", "checks", "checks.claims",
-                        "checks.findings", "paper_figs", "cli"):
+        for package in ("theory", "constructions", "checks", "checks.claims",
+                        "checks.findings", "checks.findings.models", "paper_figs", "cli"):
             module = importlib.import_module(f"ropelab.{package}")
             names.append(module.__name__)
             for info in pkgutil.iter_modules(module.__path__):
@@ -42,7 +42,7 @@ ENTRY_POINTS = """
     import json
     import numpy as np
     from ropelab.constructions import (attention, base_bounds, blockwise_attention, frequencies, head_training,
-                                       logit_statistics, relative, rotary, rotated_key, token_heads)
+                                       logit_statistics, relative_position, rotary, rotated_key, token_heads)
     g = frequencies.rope(8, 1e4)
     q, k = np.linspace(0.1, 0.8, 8), np.linspace(-0.5, 0.6, 8)
     calls = {
@@ -54,8 +54,8 @@ ENTRY_POINTS = """
         "logit_statistics.curves_at_distances": lambda: logit_statistics.curves_at_distances(q, k, g, [0, 5]),
         "rotated_key.rotated_key": lambda: rotated_key.rotated_key(q, 3, g),
         "rotated_key.rotated_key_curve": lambda: rotated_key.rotated_key_curve(q, 3, g, 16),
-        "relative.logit_curve": lambda: relative.logit_curve(q, k, g, 16),
-        "relative.logits_at_distances": lambda: relative.logits_at_distances(q, k, g, [0, 5]),
+        "relative_position.logit_curve": lambda: relative_position.logit_curve(q, k, g, 16),
+        "relative_position.logits_at_distances": lambda: relative_position.logits_at_distances(q, k, g, [0, 5]),
         "blockwise_attention.causal_attention": lambda: blockwise_attention.causal_attention(
             np.ones((4, 8)), np.ones((4, 8)), np.ones((4, 8)), g),
         "token_heads.token_head_logits": lambda: token_heads.token_head_logits(
