@@ -12,7 +12,7 @@ from ropelab.theory import semantic_channels as th_sc
 from ropelab.theory.derivation import Derivation, derive
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 

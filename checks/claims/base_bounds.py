@@ -12,7 +12,7 @@ from ropelab.theory import base_bounds as th_base
 from ropelab.theory.derivation import Derivation, combine
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 

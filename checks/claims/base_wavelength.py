@@ -12,7 +12,7 @@ from ropelab.theory import base_bounds as th_base
 from ropelab.theory import semantic_channels as th_sc
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount
 from . import _common as c
 

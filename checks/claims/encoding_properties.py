@@ -7,7 +7,7 @@ import math
 from ropelab.constructions import encoding_properties as props
 from ropelab.theory import semantic_channels as th_sc
 
-from ..claim import Claim, Shown, Trust, Variant
+from ..claim import Claim, Part, Shown, Trust, Variant
 from ..laws import Point, ZeroCount
 from ..reference import paper_facts
 

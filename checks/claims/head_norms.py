@@ -13,7 +13,7 @@ from ropelab.theory import diophantine
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, Slope, grid, over_grid
 from . import _common as c
 from .positional_heads import BAND_WIDTH, CONTEXT_8K, D_GEMMA, EPS_8K, THETA, TOP_BAND, gemma_frequencies

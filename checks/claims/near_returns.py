@@ -12,7 +12,7 @@ from ropelab.constructions import frequencies, relative_position
 from ropelab.theory import diophantine
 from ropelab.theory import near_returns as th_nr
 
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount, grid, over_grid
 from . import _common as c
 from .positional_heads import ARB_BITS, THETA

@@ -13,7 +13,7 @@ from ropelab.theory import positional_heads as th_ph
 from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, Slope
 from . import _common as c
 from .positional_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND

@@ -11,7 +11,7 @@ from ropelab.constructions import orbits as orbit
 from ropelab.theory import orbits as th_orbits
 from ropelab.theory.derivation import Derivation, combine
 
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point
 from . import _common as c
 

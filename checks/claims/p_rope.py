@@ -13,7 +13,7 @@ from ropelab.theory import rotations as rot
 from ropelab.theory.derivation import Derivation, combine
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 

@@ -11,7 +11,7 @@ from ropelab.constructions import frequencies, positional_heads, relative_positi
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, over_grid
 from . import _common as c
 

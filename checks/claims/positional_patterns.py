@@ -11,7 +11,7 @@ from ropelab.constructions import attention, positional_heads, rotary, token_hea
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount, grid, over_grid
 from . import _common as c
 from .nope_heads import ascent_embeddings, ascent_run

@@ -11,7 +11,7 @@ from ropelab.constructions import semantic_channels, frequencies
 from ropelab.constructions import precision as prec
 from ropelab.theory.derivation import Derivation, is_zero
 
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point
 
 SECTION = "beyond: precision"

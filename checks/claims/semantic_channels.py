@@ -13,7 +13,7 @@ from ropelab.theory import semantic_channels as th_sc
 from ropelab.theory.derivation import Derivation, combine
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 

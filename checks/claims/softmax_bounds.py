@@ -9,7 +9,7 @@ import sympy as sp
 from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Point
 from . import _common as c
 
