@@ -254,18 +254,19 @@ COMMENSURATE = {"d": 4, "theta": "(7/(2 pi))^2", "q": (0.0, 1.0, 0.0, 0.0), "r":
 """The commensurate counterexample: g_2 = theta^(-1/2) = 2 pi/7, only pair 2 weighted, key R^3 q."""
 
 
-def commensurate_counterexample() -> dict:
-    """Prop 3.1 without its hypothesis: d = 4, theta = (7/(2 pi))^2, q = (0, 1, 0, 0), key R^3 q.
+def commensurate_counterexample(shift: int = COMMENSURATE["r"], length: int = COMMENSURATE["length"]) -> dict:
+    """Prop 3.1 (and Thm 5.3) without its hypothesis: d = 4, theta = (7/(2 pi))^2, q = (0, 1, 0, 0), key R^r q.
 
     Only pair 2 (frequency g_2 = 2 pi/7) carries weight, so the logit at distance t is
-    cos((t - 3) 2 pi/7): exactly 1 at t = 3, 10, 17. The numeric side (the float64 curve of the
+    cos((t - r) 2 pi/7): for r = 3 exactly 1 at t = 3, 10, 17 (r = 0 is Thm 5.3's diagonal head,
+    r = 1 its previous-token head). The numeric side (the float64 curve of the
     construction) finds every distance within twice its proven error bound of the peak; the exact
     side evaluates the same logits in SymPy. Both must list 3, 10 and 17.
 
     >>> commensurate_counterexample()["exact_ties"]
     [3, 10, 17]
     """
-    d, shift, length = COMMENSURATE["d"], COMMENSURATE["r"], COMMENSURATE["length"]
+    d = COMMENSURATE["d"]
     theta = float((7 / (2 * np.pi)) ** 2)
     freqs = frequencies.rope(d, theta)
     q = np.asarray(COMMENSURATE["q"], dtype=np.float64)

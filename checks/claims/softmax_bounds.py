@@ -25,6 +25,7 @@ NON_ARGMAX_BELOW_HALF = Claim(
     symbolic=Symbolic(th_sb.non_argmax_softmax_weight_below_half,
                       Shown(Trust.PROVED, "any number n >= 2 of real logits (the n - 2 other keys as a symbolic sum), "
                                           "any gap a_j - a_i > 0")),
+    parts=(Part("If a_i < a_j for some j, then softmax(a)_i < 1/2", ("symbolic", "numeric")),),
     law={"below one half": AtMost("weight - 1/2 over non-maximal keys (negative: strictly below)"),
          "two-key bound": AtMost("weight / ((1 + n x 16 eps64) / (1 + e^gap)) - 1")},
     check=lambda weights_of, quick, rng: _lemma_a3(weights_of, quick, rng),
