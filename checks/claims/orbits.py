@@ -32,7 +32,10 @@ DENSE = Claim(
                                           "q_k >= k by induction with symbolic partial quotients; the arc lengths "
                                           "themselves are the cited three-gap theorem's",
                             cites=("three-gap theorem (Sos 1958, Swierczkowski 1959)",
-                                   "Weyl's equidistribution theorem"))),
+                                   "Weyl's equidistribution theorem"),
+                            hypotheses=("g/2pi irrational (every algebraic g != 0, Lemma A.1)",))),
+    parts=(Part("The points n g mod 2 pi, 0 <= n <= N, leave arcs of at most three lengths (three-gap theorem), the largest "
+                "below 2 pi / q_k, which tends to 0: the orbit is dense", ("symbolic", "numeric")),),
     law=Identity("gap error / float64 angle bound"),
     check=lambda dtype, quick, rng: _orbit(dtype, quick),
     construction=Variant(np.float64, "angles n g formed in float64"),

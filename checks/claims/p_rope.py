@@ -31,6 +31,9 @@ KEEPS = Claim(
                       Shown(Trust.PROVED, "every even d = 2h, every p in [0, 1] and pair index m (symbolic h, p, n, m): "
                                           "0 <= n = floor(p h) <= h; p_rope_frequency is theta^(-2m/d) for m < n "
                                           "and 0 for m >= n; n = h at p = 1 and 0 at p = 0")),
+    parts=(Part("p-RoPE rotates exactly the pairs g_1..g_n, n = int(p*d//2), with the full d in the exponent, and leaves "
+                "the rest at frequency 0; p = 1 is RoPE, p = 0 is NoPE", ("symbolic", "numeric")),),
+    errata=("E13",),
     law={"frequencies": Identity("frequency error / 8 x 2 x eps64 (1 rad angles)"),
          "float hazards": ZeroCount("(p, d) where the schedule does not follow the IEEE count")},
     check=lambda schedule, quick, rng: _keeps(schedule, quick),
@@ -55,6 +58,8 @@ UNROTATED = Claim(
     statement="Under p-RoPE, the contribution of the unrotated pairs to a_ij is q_u . k_u for every i, j.",
     symbolic=Symbolic(th_p.p_rope_unrotated_channels_ignore_distance,
                       Shown(Trust.PROVED, "a pair of frequency 0 with symbolic q, k and positions i, j")),
+    parts=(Part("Under p-RoPE, the contribution of the unrotated pairs to a_ij is q_u . k_u for every i, j",
+                ("symbolic", "numeric")),),
     law=Identity("error / 8 x d x eps64 x |q||k| (angle 0)"),
     check=lambda schedule, quick, rng: _unrotated(schedule, quick, rng),
     construction=Variant(lambda d, theta, p: frequencies.p_rope(d, theta, p), "the p-RoPE schedule"),
@@ -79,6 +84,8 @@ PARTIAL = Claim(
                                           "base gives pair m the frequency theta^(-2m/d) and the index map sends "
                                           "p-RoPE's pair (m, m + h) to partial rotary's (m, m + n); the permutation "
                                           "function matches the index map for every d <= 64 and n <= d/2")),
+    parts=(Part("p-RoPE(p, theta) equals prefix partial rotary over 2n coordinates with base theta^(2n/d), up to an "
+                "explicit coordinate permutation", ("symbolic", "numeric")),),
     law=Identity("logit error / derived tolerance"),
     check=lambda base_of, quick, rng: _partial(base_of, quick, rng),
     construction=Variant(lambda d, theta, kept: p_rope.scaled_base(d, theta, kept), "the scaled base theta^(2n/d)"),

@@ -20,6 +20,7 @@ PEERS = Claim(
     statement="Our RoPE, p-RoPE, partial rotary, llama3, linear and YaRN schedules and rotary maps reproduce the "
     "stored outputs of Gemma, HF transformers and Meta's reference code.",
     symbolic_reason="the peers are programs, not formulas: only their outputs can be compared",
+    errata=("E13",),
     parts=(Part("Our RoPE, p-RoPE, partial rotary, llama3, linear and YaRN schedules and rotary maps reproduce the stored outputs of Gemma, HF transformers and Meta's "
                 "reference code", ("numeric",)),),
     law=Identity("error / per-entry tolerance"),
