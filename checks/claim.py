@@ -255,6 +255,18 @@ def part_shown(claim: Claim, part: Part, held: Mapping[str, bool]) -> tuple[str,
     return name, best
 
 
+def declared_part(claim: Claim, part: Part, certified: bool = False) -> tuple[str, Shown, bool]:
+    """``(side, shown, certifiable)`` for a part when every side holds, the certificate only when ``certified``.
+
+    ``certifiable`` says whether ``--certify`` would show the part more strongly. A part shown
+    only by a certificate counts at the certificate's trust (it is shown in no other run).
+    """
+    found = part_shown(claim, part, {name: name != "certificate" or certified for name in claim.sides()})
+    best = part_shown(claim, part, {name: True for name in claim.sides()})
+    side, shown = found if found is not None else best
+    return side, shown, best[1].trust.rank < shown.trust.rank
+
+
 def weakest_part(claim: Claim, held: Mapping[str, bool]) -> tuple[Part, Shown] | None:
     """The part of the statement shown least strongly in a run, and how; ``None`` if one is not shown.
 

@@ -74,7 +74,7 @@ FIXED_GAUSSIAN = Claim(
                       Shown(Trust.PROVED, "E[c(r)^2] = d at every r and the period mean (A^2 + B^2)/2 of a fixed "
                                           "pair: symbolic r, g, A, B; the window ratio itself is numeric",
                             hypotheses=("q, k ~ N(0, I), independent, drawn once and repeated",))),
-    parts=(Part("the mean square logit over r in [4000, 5000] is within [0.8, 1.25] of that over [1, 1000] (64 seeds)",
+    parts=(Part("One Gaussian q and one k repeated over the sequence (d = 256, theta = 1e4 and 5e5): the mean square logit over r in [4000, 5000] is within [0.8, 1.25] of that over [1, 1000] (64 seeds)",
                 ("numeric",)),
            Part("all-ones gives < 0.1", ("numeric",))),
     law={"ratio is 1": StandardErrors(STANDARD_ERRORS),

@@ -31,7 +31,7 @@ TABLE1 = Claim(
                     "(Thm 6.1)",
     parts=(Part("p-RoPE builds sharp diagonal and previous-token heads from its kept pairs", ("numeric",)),
            Part("has a channel that no anti-aligned rival breaks within 10^6 tokens", ("numeric",)),
-           Part("RoPE lacks the second, NoPE the first", ("numeric",))),
+           Part("RoPE lacks the second, NoPE the first (Table 1, measured)", ("numeric",))),
     law=ZeroCount("cells differing from the paper's Table 1, plus brute force != semantic_range"),
     check=lambda arrange, quick, rng: _check(arrange, quick),
     construction=Variant(lambda cells: cells, "the cells as measured"),

@@ -40,7 +40,7 @@ TOP_BAND_CHEAP = Claim(
                                           "(2 sin^2(pi/N)); its value at N = 8192, eps = 0.01 evaluated exactly "
                                           "(the band's 23.6 is numeric)",
                             ("Dirichlet's approximation theorem: some 1 <= n < N has ||n g/2 pi|| <= 1/N",))),
-    parts=(Part("the smallest s^2 of an eps-sharp diagonal head is > 1e5 for every single frequency", ("symbolic", "numeric")),
+    parts=(Part("At N=8192, eps=0.01, d=256, theta=1e4 the smallest s^2 of an eps-sharp diagonal head is > 1e5 for every single frequency", ("symbolic", "numeric")),
            Part("about 23.6 for the top 16 pairs with equal weight", ("numeric",))),
     law={"single pairs above the SPEC floor": AtMost("1e5 / (smallest single-pair s^2) against 1"),
          "single pairs above Dirichlet's floor": AtMost("SymPy's ln(99)/(2 sin^2(pi/N)) / s^2 against 1"),

@@ -73,6 +73,7 @@ VARIANCE = Claim(
     tolerance_reason="each sample variance within 5 standard errors (from the sample fourth moment) of the "
     "lambdified SymPy value d (fixed seed)",
     explain=lambda: _explain_gaussian("variance"),
+    errata=("E5",),
     figures=("fig2_decay",),
     seed=33,
 )

@@ -55,6 +55,7 @@ NEAR_RETURNS = Claim(
     tolerance_reason="exact integer comparison (0 mismatches) between the JAX scan, SymPy's continued "
     "fraction and mpmath",
     explain=lambda: _explain(),
+    errata=("E14",),
     figures=("near_returns",),
 )
 

@@ -33,8 +33,7 @@ NOPE_CANNOT = Claim(
     label="Prop 5.2",
     section=SECTION,
     statement="On [bos, x, x] every NoPE head has alpha_33 = 1/(exp(a_31 - a_33) + 2) < 1/2 and "
-    "alpha_32 < 1/2; gradient ascent stalls below 1/2, while the same ascent on a RoPE head passes 1/2 "
-    "(the run records it above 0.99).",
+    "alpha_32 < 1/2; gradient ascent stalls below 1/2, while the same ascent on a RoPE head passes 1/2.",
     symbolic=Symbolic(th_sb.nope_cannot_be_diagonal_or_previous_token,
                       Shown(Trust.PROVED, "every head dimension d (P pairs, symbolic), symbolic q, k and logits "
                                           "a_31, a_33")),

@@ -80,7 +80,7 @@ DIAGONAL = Claim(
     "closed form within 8 d (angle + 1) eps64",
     explain=lambda: _explain(0),
     corrected="Thm 5.3's proof writes 'sup' where the limit s -> oo is meant (E7).",
-    errata=("E7",),
+    errata=("E3", "E7"),
     figures=("positional_heads",),
     seed=55,
 )
@@ -110,7 +110,7 @@ PREVIOUS_TOKEN = Claim(
     explain=lambda: _explain(1),
     corrected="Uses the proof's q = psi, k = rho(g) psi; Figure 1 prints the reverse (E1). 'sup' means the "
     "limit (E7).",
-    errata=("E1", "E7"),
+    errata=("E1", "E3", "E7"),
     figures=("positional_heads", "positional_construction"),
     seed=55,
 )

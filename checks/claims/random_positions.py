@@ -39,7 +39,7 @@ RANDOM = Claim(
                       Shown(Trust.PROVED_FINITE, f"the stretch E[p_(s+r) - p_(s)] = r (L+1)/(N+1): every L <= "
                                                  f"{STRETCH_MAX_L}, 2 <= N <= L, every start s and distance r (exact "
                                                  "enumeration of every subset); the second moment d: symbolic r, g")),
-    parts=(Part("Randomised positions make the all-ones curve decay faster as L grows (L = 10k, 20k, 50k)", ("numeric",)),
+    parts=(Part("Randomised positions (Ruoss et al.: sorted positions drawn from 0..L-1) make the all-ones curve decay faster as L grows (L = 10k, 20k, 50k)", ("numeric",)),
            Part("and leave a Gaussian pair's mean square unchanged", ("numeric",))),
     law={"all-ones decays faster as L grows": ZeroCount("ranges L whose mean |A| does not fall"),
          "Gaussian mean square unchanged": StandardErrors(STANDARD_ERRORS),

@@ -254,26 +254,28 @@ COMMENSURATE = {"d": 4, "theta": "(7/(2 pi))^2", "q": (0.0, 1.0, 0.0, 0.0), "r":
 """The commensurate counterexample: g_2 = theta^(-1/2) = 2 pi/7, only pair 2 weighted, key R^3 q."""
 
 
-def commensurate_counterexample(shift: int = COMMENSURATE["r"], length: int = COMMENSURATE["length"]) -> dict:
+def commensurate_counterexample(shift: int = COMMENSURATE["r"], length: int = COMMENSURATE["length"],
+                                theta: sp.Expr | None = None) -> dict:
     """Prop 3.1 (and Thm 5.3) without its hypothesis: d = 4, theta = (7/(2 pi))^2, q = (0, 1, 0, 0), key R^r q.
 
     Only pair 2 (frequency g_2 = 2 pi/7) carries weight, so the logit at distance t is
     cos((t - r) 2 pi/7): for r = 3 exactly 1 at t = 3, 10, 17 (r = 0 is Thm 5.3's diagonal head,
     r = 1 its previous-token head). The numeric side (the float64 curve of the
     construction) finds every distance within twice its proven error bound of the peak; the exact
-    side evaluates the same logits in SymPy. Both must list 3, 10 and 17.
+    side evaluates the same logits in SymPy. Both must list 3, 10 and 17. ``theta`` (exact) replaces
+    the base, e.g. to see that a generic base has no tie.
 
     >>> commensurate_counterexample()["exact_ties"]
     [3, 10, 17]
     """
     d = COMMENSURATE["d"]
-    theta = float((7 / (2 * np.pi)) ** 2)
-    freqs = frequencies.rope(d, theta)
+    theta_exact = (sp.Rational(7) / (2 * sp.pi)) ** 2 if theta is None else sp.sympify(theta)
+    freqs = frequencies.rope(d, float(theta_exact))
     q = np.asarray(COMMENSURATE["q"], dtype=np.float64)
     curve = relative_position.logit_curve(q, np.asarray(rotated_key.rotated_key(q, shift, freqs)), freqs, length)
     bound = relative_position.logit_curve_error_bound(q, q)
     numeric_ties = sorted([shift, *rotated_key.near_competitors(curve, shift, 2 * bound).tolist()])
-    g2 = sp.simplify(((sp.Rational(7) / (2 * sp.pi)) ** 2) ** sp.Rational(-1, 2))
+    g2 = sp.simplify(theta_exact ** sp.Rational(-1, 2))
     exact = [sp.cos((t - shift) * g2) for t in range(length)]
     exact_ties = [t for t, value in enumerate(exact) if sp.simplify(value - 1) == 0]
     return {"g2": float(freqs[1]), "g2_exact": str(g2), "curve": curve, "error_bound": bound,

@@ -39,7 +39,7 @@ BREAKS = Claim(
                             cites=("three-gap theorem (through Lemma A.2)",),
                             hypotheses=("g/2pi irrational (every algebraic g != 0, so every float g; Lemma A.1)",
                                         "one frequency (d = 2), the other keys arbitrary"))),
-    parts=(Part("a target key aligned with the query is out-scored by a rival in some placement once the context is long "
+    parts=(Part("For one frequency g > 0 with g/2pi irrational (every float g), a target key aligned with the query is out-scored by a rival in some placement once the context is long "
                 "enough, after which the target's weight is below 1/2", ("symbolic", "numeric")),
            Part("once the context reaches N*(g, phi, rho) ~ phi/(2g) (equal norms; pi/(2g) anti-aligned)",
                 ("certificate", "numeric"))),

@@ -37,6 +37,7 @@ NON_ARGMAX_BELOW_HALF = Claim(
     tolerance_reason="weight - 1/2 must be negative (float64 resolves it for gaps above ~1e-15) and the "
     "weight within n x 16 eps64 (relative) of the two-key bound",
     explain=lambda: _explain(),
+    errata=("E8",),
     seed=50,
 )
 
