@@ -123,6 +123,7 @@ def _explain() -> str:
         "(10^6 in full mode), semantic if it never breaks:\n" + lines
         + "Same as the paper's Table 1 for NoPE (semantic only), RoPE (positional only) and p-RoPE (both). "
         "Reversed p-RoPE keeps only slow pairs and cannot afford a sharp head at this budget; partial rotary keeps "
-        "the fastest pair and unrotated ones, so it is both.\nA table with NoPE's and RoPE's positional cells swapped "
-        "is rejected."
+        "the fastest pair and unrotated ones, so it is both.\nNegative control: p-RoPE that drops its fastest pairs "
+        "instead of its slowest (reversed p-RoPE's measured row in p-RoPE's place) gives p-RoPE "
+        f"positional {derived['reversed p-RoPE']['Positional']}, against the paper's True: rejected."
     )

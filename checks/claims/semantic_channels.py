@@ -50,7 +50,7 @@ BREAKS = Claim(
                   "the closed form of a reading where only the target drifts (rival parked at distance 0)"),
     numeric=Shown(Trust.CHECKED, "96 seeded (g, phi, rho) cases (24 in quick mode), g in [1e-3, 0.3] log-uniform, "
                                  "phi in (-pi, pi], rho in [1/2, 2], plus Gemma 7B's slowest pair, against the closed "
-                                 "form; 32 (8 quick) targets at any angle with norms in [1/2, 2], g in [1e-3, 1], "
+                                 "form; 32 (8 quick) targets at seeded random angles with norms in [1/2, 2], g in [1e-3, 1], "
                                  "broken within one turn; float64 brute force over every distance"),
     tolerance_reason="exact integer agreement of the brute-force N* with the closed form; configurations whose "
                      "deciding margin is within 16 u (1 + rho)(1 + L g) of a tie are reported, not counted",
