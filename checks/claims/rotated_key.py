@@ -313,8 +313,9 @@ def _explain_prop31() -> str:
         f"The shortfall elsewhere is sum_k 2 |q^(k)|^2 sin^2(({shift} - t) g_k / 2) > 0 (Lemma A.1 keeps it "
         "nonzero); SymPy proves this for a symbolic number of pairs. It can be tiny: with d = 2 (g = 1) the "
         f"closest competitor within {LONGEST_CONTEXT:,} tokens is {cr.n:,} tokens away and loses by only "
-        f"{cr.delta:.3g} |q|^2; `verify --certify` settles such near-ties with 128-bit Arb balls, so what it "
-        "certifies holds for the float64 query and frequencies: every other distance loses by at least the margin.\n"
+        f"{cr.delta:.3g} |q|^2; `verify --certify` settles such near-ties with 128-bit Arb balls; the far "
+        "competitors rest on a float64 curve and an error bound that assumes the library's cos and sin accuracy, "
+        "so that side is labelled checked, not certified.\n"
         f"Negative control R^-{shift} q: logits {np.round(back, 4).tolist()} peak at t = {int(back.argmax())} "
         f"with {c.fmt(back.max(), 6)} < |q|^2 (the true peak, t = -{shift}, is in the future). "
         "A zero query is refused: every logit would be 0.\n" + _explain_commensurate()
