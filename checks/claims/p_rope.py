@@ -25,14 +25,17 @@ KEEPS = Claim(
     id="p_rope_keeps_highest_frequencies",
     label="Sec 6.1, App D",
     section=SECTION,
-    statement="p-RoPE rotates exactly the pairs g_1..g_n, n = int(p*d//2), with the full d in the exponent, "
-              "and leaves the rest at frequency 0; p = 1 is RoPE, p = 0 is NoPE.",
+    statement="p-RoPE rotates exactly the pairs g_1..g_n, n = int(p*d//2) (evaluated in binary floating point: "
+              "the exact floor(p d/2) can differ), with the full d in the exponent, and leaves the rest at frequency 0; "
+              "p = 1 is RoPE, p = 0 is NoPE.",
     symbolic=Symbolic(lambda: _keeps_symbolic(),
-                      Shown(Trust.PROVED, "every even d = 2h, every p in [0, 1] and pair index m (symbolic h, p, n, m): "
+                      Shown(Trust.PROVED, "every even d = 2h, every real p in [0, 1] and pair index m (symbolic h, p, n, m; "
+                                          "exact arithmetic, so the count is the exact floor(p h), not the IEEE one): "
                                           "0 <= n = floor(p h) <= h; p_rope_frequency is theta^(-2m/d) for m < n "
                                           "and 0 for m >= n; n = h at p = 1 and 0 at p = 0")),
-    parts=(Part("p-RoPE rotates exactly the pairs g_1..g_n, n = int(p*d//2), with the full d in the exponent, and leaves "
-                "the rest at frequency 0; p = 1 is RoPE, p = 0 is NoPE", ("symbolic", "numeric")),),
+    parts=(Part("p-RoPE rotates exactly the pairs g_1..g_n, with the full d in the exponent, and leaves the rest at "
+                "frequency 0; p = 1 is RoPE, p = 0 is NoPE", ("symbolic", "numeric")),
+           Part("n = int(p*d//2) (evaluated in binary floating point: the exact floor(p d/2) can differ)", ("numeric",))),
     errata=("E13",),
     law={"frequencies": Identity("frequency error / 8 x 2 x eps64 (1 rad angles)"),
          "float hazards": ZeroCount("(p, d) where the schedule does not follow the IEEE count")},
@@ -78,7 +81,7 @@ PARTIAL = Claim(
     label="beyond (peers)",
     section=SECTION,
     statement="p-RoPE(p, theta) equals prefix partial rotary over 2n coordinates with base theta^(2n/d), "
-              "up to an explicit coordinate permutation (not weight-compatible without it).",
+              "up to an explicit coordinate permutation.",
     symbolic=Symbolic(lambda: _partial_symbolic(),
                       Shown(Trust.PROVED, "every even d = 2h and kept count n <= h (symbolic h, n, m): the scaled "
                                           "base gives pair m the frequency theta^(-2m/d) and the index map sends "
