@@ -30,6 +30,7 @@ class Erratum:
     """One erratum: ``id``, ``where`` (section / figure), the paper's text, the corrected reading,
     and what shows it (``claims``: claim ids; ``check``: a function returning the computed
     numbers; ``editorial``: for slips no check can show, which output uses the corrected reading).
+    Each claim named here lists the erratum back in its own ``errata`` field (:func:`missing_links`).
     """
 
     id: str
