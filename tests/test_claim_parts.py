@@ -120,3 +120,25 @@ def test_commensurate_case_is_a_worked_example_in_explain():
     assert "theta = (7/(2 pi))^2" in text and "[3, 10, 17]" in text
     for claim_id in ("rope_head_can_be_diagonal", "rope_head_can_be_previous_token"):
         assert "(7/(2 pi))^2" in REGISTRY[claim_id].explain()
+
+
+def test_explain_lists_the_parts_with_their_trust(capsys, monkeypatch):
+    from ropelab.cli import app as cli
+    from ropelab.cli._console import console
+
+    monkeypatch.setattr(console, "width", 400)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["explain", "all_ones_logit_decays"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code in (0, None)
+    claim = REGISTRY["all_ones_logit_decays"]
+    assert f"Shown as strongly as its weakest part. {claim.printed().line()}" in out
+    assert "- proved (symbolic): For all-ones q = k" in out and "- checked (numeric): decays" in out
+
+
+def test_html_report_lists_parts_and_hypotheses():
+    from ropelab.cli.report import parts_html
+
+    page = parts_html(REGISTRY["rotated_key_maximises_logit_at_distance"])
+    assert "weakest part:</strong> proved" in page and "delta_N &gt; 0 holds for every float theta" in page
+    assert "g_k algebraic" in page
