@@ -14,7 +14,7 @@ reading. Numbers in a corrected reading are computed from the closed forms, neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ class Erratum:
     """One erratum: ``id``, ``where`` (section / figure), the paper's text, the corrected reading,
     and what shows it (``claims``: claim ids; ``check``: a function returning the computed
     numbers; ``editorial``: for slips no check can show, which output uses the corrected reading).
+    Each claim named here lists the erratum back in its own ``errata`` field (:func:`missing_links`).
     """
 
     id: str
@@ -199,3 +200,23 @@ ERRATA_BY_ID: dict[str, Erratum] = {e.id: e for e in ERRATA}
 def cited_claims() -> set[str]:
     """Every claim id some erratum cites as showing it."""
     return {claim for e in ERRATA for claim in e.claims}
+
+
+def missing_links(records: list[Erratum], claims: Mapping[str, Any]) -> list[str]:
+    """Where an erratum and a claim do not cite each other both ways (empty when every link is mutual).
+
+    An erratum names the claims that show it; each of those claims lists the erratum in its
+    ``errata`` field, and a claim lists only errata that name it. Claims not in ``claims`` are
+    skipped (a partial registry).
+
+    >>> missing_links(ERRATA[:0], {})
+    []
+    """
+    by_id = {e.id: e for e in records}
+    out = [f"{claim_id} does not list {e.id}" for e in records for claim_id in e.claims
+           if claim_id in claims and e.id not in claims[claim_id].errata]
+    out += [f"{key} does not name {claim.id}" for claim in claims.values() for key in claim.errata
+            if key in by_id and claim.id not in by_id[key].claims]
+    out += [f"{claim.id} lists {key}, which is no erratum" for claim in claims.values() for key in claim.errata
+            if key not in by_id]
+    return out

@@ -24,7 +24,7 @@ from ropelab.checks.atomic import write_text_atomically
 
 from ropelab.theory.derivation import Derivation
 
-from .claim import Claim, ClaimResult, Evidence, Variant
+from .claim import Claim, ClaimResult, Evidence, Variant, part_shown, weakest_part
 from .laws import judge
 
 LIBRARIES = ("ropelab", "jax", "jaxlib", "numpy", "scipy", "sympy", "mpmath", "matplotlib")
@@ -64,9 +64,12 @@ def run_claim(claim: Claim, quick: bool = False, certify: bool = False) -> Claim
             id=claim.id, label=claim.label, status="fail", symbolic=None, residual=math.nan,
             tolerance=math.nan, worst_point={}, negative_residual=math.nan,
             negative_rejected=False, seconds=time.perf_counter() - start,
-            error=traceback.format_exc(), sides=sides,
+            error=traceback.format_exc(), sides=sides, shown="not shown (the run failed)",
+            parts=_parts_record(claim, {}),
         )
     certified = None if certificate is None else certificate.passed
+    held = {"symbolic": bool(symbolic), "numeric": evidence.passed and not negative.passed,
+            "certificate": bool(certified)}
     ok = symbolic is not False and evidence.passed and not negative.passed and certified is not False
     details = {**evidence.details, "seed": claim.seed, "quick": quick}
     if evidence.parts:
@@ -88,7 +91,8 @@ def run_claim(claim: Claim, quick: bool = False, certify: bool = False) -> Claim
         symbolic_statement=derived.statement if derived is not None else "",
         symbolic_steps=tuple(derived.steps) if derived is not None else (),
         sides=sides,
-        shown=_strongest_that_held(claim, symbolic, evidence.passed, certified),
+        shown=_weakest_that_held(claim, held),
+        parts=_parts_record(claim, held),
         certified=certified,
     )
 
@@ -98,16 +102,28 @@ def _part_record(evidence: Evidence) -> dict[str, Any]:
             "worst_point": dict(evidence.worst_point), **dict(evidence.details)}
 
 
-def _strongest_that_held(claim: Claim, symbolic: bool | None, numeric: bool, certified: bool | None) -> str:
-    """The strongest side that held in this run, as the verify table prints it."""
-    held = []
-    if claim.symbolic is not None and symbolic:
-        held.append(claim.symbolic.shown)
-    if certified:
-        held.append(claim.certificate.shown)
-    if numeric:
-        held.append(claim.numeric)
-    return min(held, key=lambda s: s.trust.rank).line() if held else "not shown"
+def _weakest_that_held(claim: Claim, held: dict[str, bool]) -> str:
+    """The weakest part of the statement in this run, as the verify table prints it.
+
+    Each part counts at the strongest of its sides that held; the claim prints the weakest
+    part, so a statement whose number rests on a float64 check reads "checked" however many
+    of its identities were proved. A part that no side showed in this run makes it "not shown".
+    """
+    weakest = weakest_part(claim, held)
+    return "not shown" if weakest is None else weakest[1].line()
+
+
+def _parts_record(claim: Claim, held: dict[str, bool]) -> tuple[dict[str, Any], ...]:
+    """Each part of the statement with the side that showed it in this run, its trust, scope and hypotheses."""
+    out = []
+    for part in claim.statement_parts():
+        found = part_shown(claim, part, held)
+        side, shown = found if found is not None else (None, None)
+        out.append({"text": part.text, "by": list(part.by), "side": side,
+                    "trust": shown.trust.value if shown is not None else "not shown",
+                    "scope": shown.scope if shown is not None else "",
+                    "hypotheses": list(shown.hypotheses) if shown is not None else []})
+    return tuple(out)
 
 
 def _certify_chunk(job: tuple[Callable[[Any], Evidence] | str, Any]) -> Evidence:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ropelab.checks.claim import Trust
+from ropelab.checks.claim import Trust, part_shown
 from ropelab.checks.registry import REGISTRY
 from ropelab.checks.runner import run_claim
 
@@ -23,6 +23,10 @@ def test_claim_holds_and_its_wrong_variant_is_rejected(claim):
         f"with residual {result.negative_residual:.3g}"
     )
     assert result.status == "pass"
+    # the table prints the weakest part of the statement, never the strongest side that held
+    assert result.shown == claim.printed().line()
+    assert [p["trust"] for p in result.parts] == [
+        part_shown(claim, part, {"symbolic": True, "numeric": True})[1].trust.value for part in claim.parts]
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])

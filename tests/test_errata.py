@@ -60,6 +60,24 @@ def test_claims_citing_an_erratum_are_listed_by_it():
 
 
 @pytest.mark.full_registry
+@pytest.mark.parametrize("erratum", [e for e in errata.ERRATA if e.claims], ids=lambda e: e.id)
+def test_every_claim_an_erratum_names_lists_it_back(erratum):
+    for claim_id in erratum.claims:
+        assert erratum.id in REGISTRY[claim_id].errata, f"{claim_id} does not list {erratum.id}, which names it"
+
+
+def test_links_are_checked_both_ways_planted():
+    # planted: an erratum naming a claim that does not cite it, and a claim citing an erratum that does not name it
+    claim = REGISTRY["rope_preserves_norm"]
+    planted = errata.Erratum("E99", "nowhere", "text", "reading", claims=(claim.id,))
+    assert planted.id not in claim.errata
+    assert errata.missing_links([planted], {claim.id: claim}) == [f"{claim.id} does not list E99"]
+    cited = dataclasses.replace(claim, errata=("E1",))
+    assert errata.missing_links(errata.ERRATA, {claim.id: cited}) == [f"E1 does not name {claim.id}"]
+    assert errata.missing_links(errata.ERRATA, REGISTRY) == []
+
+
+@pytest.mark.full_registry
 @pytest.mark.parametrize("claim_id", CITED)
 def test_every_cited_claim_is_registered(claim_id):
     # the claims of §3, §5 and §6 are registered by their own modules: this holds on the full tree

@@ -10,7 +10,7 @@ from ropelab.constructions import frequencies, logit_statistics
 from ropelab.theory import abel_bound
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Point
 from . import _common as c
 from .decay_curves import FIG2_D, FIG2_THETA, WINDOW, WINDOWS
@@ -24,11 +24,15 @@ ABEL = Claim(
     label="beyond (RoFormer §3.4.3)",
     section=SECTION,
     statement="RoFormer's Abel-summation bound |sum h_k e^(i r g_k)| <= max|h_(k+1) - h_k| sum_j |S_j| holds "
-    "for every q, k, but for Gaussian q, k it exceeds |q||k| at every r <= 5000 (d = 256), so it shows no decay.",
+    "for every q, k, but for Gaussian q, k (8 seeded pairs) it exceeds |q||k| at every r <= 5000 (d = 256), "
+    "so it shows no decay.",
     symbolic=Symbolic(abel_bound.summation_by_parts,
                       Shown(Trust.PROVED, "the summation-by-parts identity for every n >= 1 (induction, symbolic n) "
                                           "and RoFormer's form with h_n = 0; the bound then follows from it",
                             ("the triangle inequality |sum a_j b_j| <= max|a_j| sum|b_j|",))),
+    parts=(Part("RoFormer's Abel-summation bound |sum h_k e^(i r g_k)| <= max|h_(k+1) - h_k| sum_j |S_j| holds for every q, k",
+                ("symbolic", "numeric")),
+           Part("for Gaussian q, k (8 seeded pairs) it exceeds |q||k| at every r <= 5000 (d = 256)", ("numeric",))),
     law={"bound holds": AtMost("(|sum| - bound) / rounding slack - 1"),
          "vacuous for Gaussian q, k": AtMost("|q||k| / smallest bound over r - 1")},
     check=lambda bound_fn, quick, rng: _abel(bound_fn, quick, rng),

@@ -12,7 +12,7 @@ from ropelab.theory import semantic_channels as th_sc
 from ropelab.theory.derivation import Derivation, derive
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 
@@ -33,6 +33,12 @@ ARITHMETIC = Claim(
                       Shown(Trust.PROVED_FINITE, "exact rationals: g_119 = 10^(-59/16), the two printed dot products, "
                                                  "and semantic_range(g_119) = floor(((pi - g)/2)/g) + 3 at the "
                                                  "float's exact value")),
+    parts=(Part("Chunk 119 of Gemma 7B: g_119 = 1e4^(-236/256) = 2.05e-4", ("symbolic", "numeric")),
+           Part("8000 g_119 = 1.64 (about pi/2)", ("numeric",)),
+           Part("the printed chunk vectors give dot products -85.5 and +24.9", ("symbolic", "numeric")),
+           Part("by Thm 6.1 an anti-aligned rival of equal norm breaks this channel at semantic_range(g_119) tokens", ("numeric",)),
+           Part("the printed vectors tell how far the BOS key keeps its lead", ("numeric",))),
+    errata=("E12",),
     law={"printed": Identity("error / half a unit of the printed digit (and vs SymPy)"),
          "breaking": ZeroCount("brute force != semantic_range for chunk 119")},
     check=lambda pair_index, quick, rng: _check(pair_index),

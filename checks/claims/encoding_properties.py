@@ -7,7 +7,7 @@ import math
 from ropelab.constructions import encoding_properties as props
 from ropelab.theory import semantic_channels as th_sc
 
-from ..claim import Claim, Shown, Trust, Variant
+from ..claim import Claim, Part, Shown, Trust, Variant
 from ..laws import Point, ZeroCount
 from ..reference import paper_facts
 
@@ -23,16 +23,21 @@ TABLE1 = Claim(
     id="p_rope_is_positional_and_semantic",
     label="Table 1",
     section=SECTION,
-    statement="p-RoPE builds sharp diagonal and previous-token heads from its kept pairs and has channels that "
-              "never break; RoPE lacks the second, NoPE the first (Table 1, measured).",
+    statement="p-RoPE builds sharp diagonal and previous-token heads from its kept pairs and has a channel that "
+              "no anti-aligned rival breaks within 10^6 tokens; RoPE lacks the second, NoPE the first (Table 1, "
+              "measured).",
     symbolic_reason="the cells are measured; their theory is rope_head_can_be_diagonal (Thm 5.3), "
                     "nope_cannot_be_diagonal_or_previous_token (Prop 5.2) and semantic_channel_breaks_at_long_context "
                     "(Thm 6.1)",
+    parts=(Part("p-RoPE builds sharp diagonal and previous-token heads from its kept pairs", ("numeric",)),
+           Part("has a channel that no anti-aligned rival breaks within 10^6 tokens", ("numeric",)),
+           Part("RoPE lacks the second, NoPE the first (Table 1, measured)", ("numeric",))),
     law=ZeroCount("cells differing from the paper's Table 1, plus brute force != semantic_range"),
     check=lambda arrange, quick, rng: _check(arrange, quick),
     construction=Variant(lambda cells: cells, "the cells as measured"),
-    wrong=Variant(lambda cells: swap(cells, *SWAPPED), "the measured table with NoPE's and RoPE's positional "
-                                                        "cells swapped"),
+    wrong=Variant(lambda cells: {**cells, "p-RoPE": cells["reversed p-RoPE"]},
+                  "p-RoPE that drops the fastest pairs instead of the slowest (reversed p-RoPE, measured, in "
+                  "p-RoPE's place)"),
     numeric=Shown(Trust.CHECKED, f"d = {D}, theta = {THETA:g}, p = {P}; heads on the 1..64 fastest rotating pairs "
                                  f"at s^2 = {BUDGET:g} over {CONTEXT} tokens; anti-aligned rival searched to 10^6 "
                                  "tokens (10^5 quick); NoPE, RoPE, p-RoPE against the paper, reversed p-RoPE and "
@@ -118,6 +123,7 @@ def _explain() -> str:
         "(10^6 in full mode), semantic if it never breaks:\n" + lines
         + "Same as the paper's Table 1 for NoPE (semantic only), RoPE (positional only) and p-RoPE (both). "
         "Reversed p-RoPE keeps only slow pairs and cannot afford a sharp head at this budget; partial rotary keeps "
-        "the fastest pair and unrotated ones, so it is both.\nA table with NoPE's and RoPE's positional cells swapped "
-        "is rejected."
+        "the fastest pair and unrotated ones, so it is both.\nNegative control: p-RoPE that drops its fastest pairs "
+        "instead of its slowest (reversed p-RoPE's measured row in p-RoPE's place) gives p-RoPE "
+        f"positional {derived['reversed p-RoPE']['Positional']}, against the paper's True: rejected."
     )

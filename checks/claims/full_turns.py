@@ -14,7 +14,7 @@ from ropelab.constructions import frequencies
 from ropelab.theory import diophantine, full_turns
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, ZeroCount
 
 SECTION = "§3 does RoPE decay?"
@@ -35,8 +35,15 @@ LEMMA = Claim(
     "how close it comes, delta_N = min_(n<=N) (1 - cos(n g)), follows from the continued fraction of g/(2 pi).",
     symbolic=Symbolic(full_turns.frequency_multiple_never_full_turn,
                       Shown(Trust.PROVED, "every algebraic g != 0 and every integer n != 0 (symbolic); every g_k "
-                                          "= theta^(-2(k-1)/d) with integer theta, and every float64 number, is algebraic",
-                            ("Lindemann 1882: pi is transcendental (SymPy's pi.is_transcendental)",))),
+                                          "= theta^(-2(k-1)/d) with rational theta, and every float64 number, is algebraic",
+                            ("Lindemann 1882: pi is transcendental (SymPy's pi.is_transcendental)",),
+                            hypotheses=("g algebraic (every rational theta, so every float theta, gives algebraic "
+                                        "g_k); for transcendental g such as 2 pi / 7 it fails",))),
+    parts=(Part("For algebraic g != 0 and integer n != 0, n g is not a multiple of 2 pi, so cos(n g) < 1",
+                ("symbolic", "numeric")),
+           Part("how close it comes, delta_N = min_(n<=N) (1 - cos(n g)), follows from the continued fraction of g/(2 pi)",
+                ("certificate", "numeric"))),
+    errata=("E14",),
     law={"scan agrees with the exact minimum": Identity("|scan - exact delta_N| / scan error bound"),
          "never a whole number of turns": AtMost("1e-50 / distance of n g / 2 pi to an integer, minus 1"),
          "record lows are the convergents": ZeroCount("frequencies whose scanned record lows differ"),

@@ -13,7 +13,7 @@ from ropelab.theory import diophantine
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, Slope, grid, over_grid
 from . import _common as c
 from .positional_heads import BAND_WIDTH, CONTEXT_8K, D_GEMMA, EPS_8K, THETA, TOP_BAND, gemma_frequencies
@@ -40,6 +40,8 @@ TOP_BAND_CHEAP = Claim(
                                           "(2 sin^2(pi/N)); its value at N = 8192, eps = 0.01 evaluated exactly "
                                           "(the band's 23.6 is numeric)",
                             ("Dirichlet's approximation theorem: some 1 <= n < N has ||n g/2 pi|| <= 1/N",))),
+    parts=(Part("At N=8192, eps=0.01, d=256, theta=1e4 the smallest s^2 of an eps-sharp diagonal head is > 1e5 for every single frequency", ("symbolic", "numeric")),
+           Part("about 23.6 for the top 16 pairs with equal weight", ("numeric",))),
     law={"single pairs above the SPEC floor": AtMost("1e5 / (smallest single-pair s^2) against 1"),
          "single pairs above Dirichlet's floor": AtMost("SymPy's ln(99)/(2 sin^2(pi/N)) / s^2 against 1"),
          "delta_N below Dirichlet's bound": AtMost("exact delta_N / (2 sin^2(pi/N)) against 1"),
@@ -66,6 +68,8 @@ INVERSE_SQUARE = Claim(
     symbolic=Symbolic(th_ph.band_gap_small_angle,
                       Shown(Trust.PROVED, "leading order in the band's frequency scale lambda, any number of pairs "
                                           "(termwise series); the finite-lambda slope is numeric")),
+    parts=(Part("For 16-pair bands starting at offset o >= 16 the required s^2 scales as g_o^-2 (fitted log-log slope "
+                "within [-2.1, -1.9])", ("numeric",)),),
     law=Slope(-2.0, SLOPE_BAND),
     check=lambda power, quick, rng: _norm_law(power, quick),
     construction=Variant(1.0, "s^2, the squared query norm"),

@@ -8,7 +8,7 @@ from ropelab.constructions import attention, frequencies, rotary
 from ropelab.theory import rotations as th
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount, grid, over_grid
 
 SECTION = "§2 RoPE algebra"
@@ -24,6 +24,8 @@ LAYOUTS = Claim(
                       Shown(Trust.PROVED, "every even d >= 2 (h = d/2 symbolic, each layout's logit a Sum over its "
                                           "pairs), symbolic angles; the matrix identity P R_half P^T = R_interleaved "
                                           f"also for d in {{{', '.join(map(str, FINITE_DIMS))}}}")),
+    parts=(Part("Half-split and interleaved RoPE give the same logits after permuting q and k coordinates",
+                ("symbolic", "numeric")),),
     law={"logits": Identity("logit error / derived tolerance"),
          "index map": ZeroCount("coordinates where the permutation differs from the theory's index map")},
     check=lambda permutation, quick, rng: _layouts(permutation, quick, rng),

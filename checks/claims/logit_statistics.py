@@ -13,7 +13,7 @@ from ropelab.constructions import frequencies, logit_statistics, rotary
 from ropelab.constructions import wrong_rotations as wrong
 from ropelab.theory import logit_statistics as th_stats
 
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Point, StandardErrors
 from . import _common as c
 
@@ -31,8 +31,11 @@ MEAN_ZERO = Claim(
     statement="For independent zero-mean q, k (e.g. q, k ~ N(0, I)): E[q^T R^r k] = 0 for every r; "
     "the rotation shows in the covariance, Cov[c(r1), c(r2)] = 2 sum_k cos((r1 - r2) g_k).",
     symbolic=Symbolic(th_stats.gaussian_logit_mean_is_zero,
-                      Shown(Trust.PROVED, "independent zero-mean q, k of any distribution (isotropy not needed); "
-                                          "symbolic r, g per pair; a symbolic number n = d/2 of pairs")),
+                      Shown(Trust.PROVED, "the mean: any distribution (isotropy not needed); symbolic r, g per pair; "
+                                          "a symbolic number n = d/2 of pairs",
+                            hypotheses=("q and k independent", "q and k zero mean"))),
+    parts=(Part("For independent zero-mean q, k (e.g. q, k ~ N(0, I)): E[q^T R^r k] = 0 for every r", ("symbolic", "numeric")),
+           Part("the rotation shows in the covariance, Cov[c(r1), c(r2)] = 2 sum_k cos((r1 - r2) g_k)", ("numeric",))),
     law={"mean": StandardErrors(STANDARD_ERRORS), "covariance": StandardErrors(STANDARD_ERRORS)},
     check=lambda rotate, quick, rng: _mean_and_covariance(rotate, quick, rng),
     construction=Variant(rotary.apply, "the rotary map"),
@@ -44,7 +47,9 @@ MEAN_ZERO = Claim(
     "standard errors of the lambdified SymPy covariance, the standard error from SymPy's fourth moments "
     "(fixed seed)",
     explain=lambda: _explain_gaussian("mean"),
-    corrected="Prop 3.2's proof drops the power r of R (erratum E3); the statement holds for every r.",
+    corrected="Prop 3.2's proof drops the power r of R and assumes isotropy it does not need (erratum E5); "
+    "the mean is 0 for every r.",
+    errata=("E5",),
     figures=("fig2_decay",),
     seed=33,
 )
@@ -56,7 +61,10 @@ VARIANCE = Claim(
     statement="For independent q, k ~ N(0, I): Var[q^T R^r k] = d for every r -- the spread does not decay.",
     symbolic=Symbolic(th_stats.gaussian_logit_variance_is_dimension,
                       Shown(Trust.PROVED, "one pair with symbolic r, g; two pairs uncorrelated; d/2 pairs add up",
-                            ("linearity of variance over uncorrelated pairs",))),
+                            ("linearity of variance over uncorrelated pairs",),
+                            hypotheses=("q and k independent", "q, k ~ N(0, I) (zero mean, identity covariance)"))),
+    parts=(Part("For independent q, k ~ N(0, I): Var[q^T R^r k] = d for every r -- the spread does not decay",
+                ("symbolic", "numeric")),),
     law={"variance": StandardErrors(STANDARD_ERRORS)},
     check=lambda query_scale, quick, rng: _variance(query_scale, quick, rng),
     construction=Variant(lambda d, distance: np.ones(d), "q unscaled"),
@@ -65,6 +73,7 @@ VARIANCE = Claim(
     tolerance_reason="each sample variance within 5 standard errors (from the sample fourth moment) of the "
     "lambdified SymPy value d (fixed seed)",
     explain=lambda: _explain_gaussian("variance"),
+    errata=("E5",),
     figures=("fig2_decay",),
     seed=33,
 )
@@ -76,7 +85,10 @@ CORRELATED = Claim(
     statement="With k = q + noise (q, noise ~ N(0, I) independent): E[q^T R^r k] = 2 sum_k cos(r g_k).",
     symbolic=Symbolic(th_stats.correlated_logit_mean_is_cosine_sum,
                       Shown(Trust.PROVED, "one pair with symbolic r, g and noise scale sigma; two pairs summed",
-                            ("linearity of expectation over pairs",))),
+                            ("linearity of expectation over pairs",),
+                            hypotheses=("q and noise independent, zero mean", "E[q q^T] = I"))),
+    parts=(Part("With k = q + noise (q, noise ~ N(0, I) independent): E[q^T R^r k] = 2 sum_k cos(r g_k)",
+                ("symbolic", "numeric")),),
     law={"mean": StandardErrors(STANDARD_ERRORS)},
     check=lambda key_of, quick, rng: _correlated(key_of, quick, rng),
     construction=Variant(lambda q, noise: q + noise, "k = q + noise"),

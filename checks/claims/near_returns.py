@@ -12,7 +12,7 @@ from ropelab.constructions import frequencies, relative_position
 from ropelab.theory import diophantine
 from ropelab.theory import near_returns as th_nr
 
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount, grid, over_grid
 from . import _common as c
 from .positional_heads import ARB_BITS, THETA
@@ -32,9 +32,15 @@ NEAR_RETURNS = Claim(
     "convergent denominator of g/2pi below N; for g = 1 the record lows of 1 - cos(m) fall at "
     "6, 19, 25, 44, 333, 710, 103993.",
     symbolic=Symbolic(th_nr.near_return_identity,
-                      Shown(Trust.PROVED, "1 - cos(2 pi (p + x)) = 2 sin^2(pi x) for every integer p and real x",
+                      Shown(Trust.PROVED, "1 - cos(2 pi (p + x)) = 2 sin^2(pi x) for every integer p and real x; "
+                                          "with the cited theorem, every g with g/2pi irrational and every N",
                             ("Lagrange: best approximations of the second kind are convergents (Khinchin, "
-                             "Continued Fractions, Thm 16-17)",))),
+                             "Continued Fractions, Thm 16-17)",),
+                            hypotheses=("g/2pi irrational (every algebraic g, Lemma A.1)",))),
+    parts=(Part("For one frequency g the worst competitor of a diagonal head within N tokens is the largest convergent "
+                "denominator of g/2pi below N", ("symbolic", "numeric")),
+           Part("for g = 1 the record lows of 1 - cos(m) fall at 6, 19, 25, 44, 333, 710, 103993",
+                ("certificate", "numeric"))),
     law={"records of g = 1": ZeroCount("record lists or SPEC records that differ from the prediction"),
          "argmin per frequency": ZeroCount("argmins that differ from the prediction or from mpmath")},
     check=lambda predict, quick, rng: _near_returns(predict, quick),
@@ -49,6 +55,7 @@ NEAR_RETURNS = Claim(
     tolerance_reason="exact integer comparison (0 mismatches) between the JAX scan, SymPy's continued "
     "fraction and mpmath",
     explain=lambda: _explain(),
+    errata=("E14",),
     figures=("near_returns",),
 )
 

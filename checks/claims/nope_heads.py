@@ -13,7 +13,7 @@ from ropelab.theory import positional_heads as th_ph
 from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, Slope
 from . import _common as c
 from .positional_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND
@@ -33,10 +33,13 @@ NOPE_CANNOT = Claim(
     label="Prop 5.2",
     section=SECTION,
     statement="On [bos, x, x] every NoPE head has alpha_33 = 1/(exp(a_31 - a_33) + 2) < 1/2 and "
-    "alpha_32 < 1/2; gradient ascent stalls below 1/2 while a RoPE head exceeds 0.99.",
+    "alpha_32 < 1/2; gradient ascent stalls below 1/2, while the same ascent on a RoPE head passes 1/2.",
     symbolic=Symbolic(th_sb.nope_cannot_be_diagonal_or_previous_token,
                       Shown(Trust.PROVED, "every head dimension d (P pairs, symbolic), symbolic q, k and logits "
                                           "a_31, a_33")),
+    parts=(Part("On [bos, x, x] every NoPE head has alpha_33 = 1/(exp(a_31 - a_33) + 2) < 1/2 and alpha_32 < 1/2",
+                ("symbolic", "numeric")),
+           Part("gradient ascent stalls below 1/2, while the same ascent on a RoPE head passes 1/2", ("numeric",))),
     law={"random heads": AtMost("max(alpha_33, alpha_32) - 1/2 (negative: strictly below)"),
          "closed form": Identity("|alpha_33 - 1/(e^(a_31 - a_33) + 2)| / 16 eps64"),
          "gradient ascent": AtMost("max(best alpha_33, final alpha_32) - 1/2")},
@@ -58,6 +61,7 @@ REPEAT_COUNT = Claim(
     statement="Under NoPE a token repeated c times up to row i gets alpha_ii <= 1/c.",
     symbolic=Symbolic(th_sb.nope_weight_bounded_by_repeat_count,
                       Shown(Trust.PROVED, "every repeat count c >= 1 (symbolic), any logits of the other keys")),
+    parts=(Part("Under NoPE a token repeated c times up to row i gets alpha_ii <= 1/c", ("symbolic", "numeric")),),
     law=AtMost("max_i c_i alpha_ii - 1"),
     check=lambda encoding, quick, rng: _repeat(_repeat_freqs(encoding), quick, rng),
     construction=Variant("NoPE", "NoPE (d=8)"),
@@ -79,6 +83,9 @@ BOS_SIGNAL = Claim(
     symbolic=Symbolic(th_ph.nope_bos_position_signal_needs_growing_logits,
                       Shown(Trust.PROVED, "every BOS logit b, context t and margin Delta > 0 (symbolic); the RoPE "
                                           "side is numeric")),
+    parts=(Part("A NoPE head with a BOS anchor exposes position only as 1/t", ("symbolic", "numeric")),
+           Part("separating t from t-1 takes a gain growing like t^2 (slope 2 +- 0.1)", ("numeric",)),
+           Part("RoPE's top-band previous-token head needs a bounded s^2 (slope 0 +- 0.1)", ("numeric",))),
     law={"NoPE gain slope": Slope(2.0, SLOPE_BAND),
          "RoPE s^2 slope": Slope(0.0, SLOPE_BAND),
          "BOS output vs SymPy": Identity("|dense, O(1) rows, SymPy| / 16 eps64"),

@@ -11,7 +11,7 @@ from ropelab.constructions import orbits as orbit
 from ropelab.theory import orbits as th_orbits
 from ropelab.theory.derivation import Derivation, combine
 
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point
 from . import _common as c
 
@@ -25,14 +25,17 @@ DENSE = Claim(
     id="rotation_orbit_is_dense",
     label="Lemma A.2",
     section=SECTION,
-    statement="The points n g mod 2 pi, 0 <= n <= N, leave arcs of at most three lengths (three-gap theorem), "
+    statement="For g/2pi irrational (every float g != 0), the points n g mod 2 pi, 0 <= n <= N, leave arcs of at most three lengths (three-gap theorem), "
               "the largest below 2 pi / q_k, which tends to 0: the orbit is dense.",
     symbolic=Symbolic(lambda: _symbolic(),
                       Shown(Trust.PROVED, "every irrational g/2pi and every N: the convergent identities and "
                                           "q_k >= k by induction with symbolic partial quotients; the arc lengths "
                                           "themselves are the cited three-gap theorem's",
                             cites=("three-gap theorem (Sos 1958, Swierczkowski 1959)",
-                                   "Weyl's equidistribution theorem"))),
+                                   "Weyl's equidistribution theorem"),
+                            hypotheses=("g/2pi irrational (every algebraic g != 0, Lemma A.1)",))),
+    parts=(Part("For g/2pi irrational (every float g != 0), the points n g mod 2 pi, 0 <= n <= N, leave arcs of at most three lengths (three-gap theorem), the largest "
+                "below 2 pi / q_k, which tends to 0: the orbit is dense", ("symbolic", "numeric")),),
     law=Identity("gap error / float64 angle bound"),
     check=lambda dtype, quick, rng: _orbit(dtype, quick),
     construction=Variant(np.float64, "angles n g formed in float64"),

@@ -13,7 +13,7 @@ from ropelab.theory import rotations as rot
 from ropelab.theory.derivation import Derivation, combine
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 
@@ -25,12 +25,18 @@ KEEPS = Claim(
     id="p_rope_keeps_highest_frequencies",
     label="Sec 6.1, App D",
     section=SECTION,
-    statement="p-RoPE rotates exactly the pairs g_1..g_n, n = int(p*d//2), with the full d in the exponent, "
-              "and leaves the rest at frequency 0; p = 1 is RoPE, p = 0 is NoPE.",
+    statement="p-RoPE rotates exactly the pairs g_1..g_n, n = int(p*d//2) (evaluated in binary floating point: "
+              "the exact floor(p d/2) can differ), with the full d in the exponent, and leaves the rest at frequency 0; "
+              "p = 1 is RoPE, p = 0 is NoPE.",
     symbolic=Symbolic(lambda: _keeps_symbolic(),
-                      Shown(Trust.PROVED, "every even d = 2h, every p in [0, 1] and pair index m (symbolic h, p, n, m): "
+                      Shown(Trust.PROVED, "every even d = 2h, every real p in [0, 1] and pair index m (symbolic h, p, n, m; "
+                                          "exact arithmetic, so the count is the exact floor(p h), not the IEEE one): "
                                           "0 <= n = floor(p h) <= h; p_rope_frequency is theta^(-2m/d) for m < n "
                                           "and 0 for m >= n; n = h at p = 1 and 0 at p = 0")),
+    parts=(Part("p-RoPE rotates exactly the pairs g_1..g_n, with the full d in the exponent, and leaves the rest at "
+                "frequency 0; p = 1 is RoPE, p = 0 is NoPE", ("symbolic", "numeric")),
+           Part("n = int(p*d//2) (evaluated in binary floating point: the exact floor(p d/2) can differ)", ("numeric",))),
+    errata=("E13",),
     law={"frequencies": Identity("frequency error / 8 x 2 x eps64 (1 rad angles)"),
          "float hazards": ZeroCount("(p, d) where the schedule does not follow the IEEE count")},
     check=lambda schedule, quick, rng: _keeps(schedule, quick),
@@ -55,6 +61,8 @@ UNROTATED = Claim(
     statement="Under p-RoPE, the contribution of the unrotated pairs to a_ij is q_u . k_u for every i, j.",
     symbolic=Symbolic(th_p.p_rope_unrotated_channels_ignore_distance,
                       Shown(Trust.PROVED, "a pair of frequency 0 with symbolic q, k and positions i, j")),
+    parts=(Part("Under p-RoPE, the contribution of the unrotated pairs to a_ij is q_u . k_u for every i, j",
+                ("symbolic", "numeric")),),
     law=Identity("error / 8 x d x eps64 x |q||k| (angle 0)"),
     check=lambda schedule, quick, rng: _unrotated(schedule, quick, rng),
     construction=Variant(lambda d, theta, p: frequencies.p_rope(d, theta, p), "the p-RoPE schedule"),
@@ -73,12 +81,14 @@ PARTIAL = Claim(
     label="beyond (peers)",
     section=SECTION,
     statement="p-RoPE(p, theta) equals prefix partial rotary over 2n coordinates with base theta^(2n/d), "
-              "up to an explicit coordinate permutation (not weight-compatible without it).",
+              "up to an explicit coordinate permutation.",
     symbolic=Symbolic(lambda: _partial_symbolic(),
                       Shown(Trust.PROVED, "every even d = 2h and kept count n <= h (symbolic h, n, m): the scaled "
                                           "base gives pair m the frequency theta^(-2m/d) and the index map sends "
                                           "p-RoPE's pair (m, m + h) to partial rotary's (m, m + n); the permutation "
                                           "function matches the index map for every d <= 64 and n <= d/2")),
+    parts=(Part("p-RoPE(p, theta) equals prefix partial rotary over 2n coordinates with base theta^(2n/d), up to an "
+                "explicit coordinate permutation", ("symbolic", "numeric")),),
     law=Identity("logit error / derived tolerance"),
     check=lambda base_of, quick, rng: _partial(base_of, quick, rng),
     construction=Variant(lambda d, theta, kept: p_rope.scaled_base(d, theta, kept), "the scaled base theta^(2n/d)"),

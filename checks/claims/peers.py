@@ -7,7 +7,7 @@ import numpy as np
 from ropelab.constructions import frequencies, rotary
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Trust, Variant
+from ..claim import Claim, Part, Shown, Trust, Variant
 from ..laws import Identity, Point
 from . import _common as c
 
@@ -17,8 +17,12 @@ PEERS = Claim(
     id="rope_matches_peer_implementations",
     label="beyond (peers)",
     section=SECTION,
-    statement="Our RoPE, p-RoPE, partial rotary, llama3, linear and YaRN schedules and rotary maps reproduce Gemma's and HF transformers' outputs.",
+    statement="Our RoPE, p-RoPE, partial rotary, llama3, linear and YaRN schedules and rotary maps reproduce the "
+    "stored outputs of Gemma, HF transformers and Meta's reference code.",
     symbolic_reason="the peers are programs, not formulas: only their outputs can be compared",
+    errata=("E13",),
+    parts=(Part("Our RoPE, p-RoPE, partial rotary, llama3, linear and YaRN schedules and rotary maps reproduce the stored outputs of Gemma, HF transformers and Meta's "
+                "reference code", ("numeric",)),),
     law=Identity("error / per-entry tolerance"),
     check=lambda transform, quick, rng: _peers(transform, quick, rng),
     construction=Variant(lambda f: f, "our schedules as they are"),

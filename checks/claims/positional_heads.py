@@ -11,7 +11,7 @@ from ropelab.constructions import frequencies, positional_heads, relative_positi
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, over_grid
 from . import _common as c
 
@@ -31,8 +31,13 @@ CERTIFIED_CHUNK = 1 << 17  # distances per certificate chunk
 ARB_BITS = 128
 ARB_BLOCK = 1024  # offsets per angle-addition block inside a chunk
 
-_PROOF_SCOPE = ("every even d, any number P of pairs (symbolic index), weights w_k > 0, frequencies g_k, "
-                "angles of psi, context N >= 2, eps in (0, 1), s > 0")
+_PROOF_SCOPE = ("every even d, any number P of pairs (symbolic index), weights w_k > 0, frequencies g_k with "
+                "delta_N > 0, angles of psi, context N >= 2, eps in (0, 1), s > 0")
+_HYPOTHESES = ("delta_N > 0: for each distance t != target in the context some weighted pair has t g_k (resp. "
+               "(t - 1) g_k) not a multiple of 2 pi",
+               "g_k algebraic (every rational theta, so every float theta), which gives delta_N > 0 by Lemma A.1; "
+               "fails on a measure-zero set of real theta, e.g. d = 4, theta = (7/(2 pi))^2, g_2 = 2 pi/7 "
+               "(ropelab explain rope_head_can_be_diagonal)")
 _LEMMA_A1 = "Lemma A.1: delta_N > 0 (claim frequency_multiple_never_full_turn)"
 _NUMERIC_SCOPE = ("three heads: one pair g = 1 (N <= 100), top 8 pairs of d=64, theta=5e5 with random weights "
                   "(N <= 10^5), top 16 pairs of d=256, theta=1e4 (N <= 10^6); N in {2, 10, ..., 10^6}, "
@@ -51,8 +56,14 @@ DIAGONAL = Claim(
     label="Thm 5.3",
     section=SECTION,
     statement="q = k = s psi gives a_ij = s^2 sum_k |psi_k|^2 cos((i-j) g_k) and alpha_ii -> 1 as s grows; "
-    "s^2 >= ln((N-1)(1-eps)/eps)/delta_N makes every row of an N-token head >= 1 - eps (N up to 10^6).",
-    symbolic=Symbolic(th_ph.rope_head_can_be_diagonal, Shown(Trust.PROVED, _PROOF_SCOPE, (_LEMMA_A1,))),
+    "s^2 >= ln((N-1)(1-eps)/eps)/delta_N makes every row of an N-token head >= 1 - eps, provided delta_N > 0 "
+    "(every float theta).",
+    symbolic=Symbolic(th_ph.rope_head_can_be_diagonal, Shown(Trust.PROVED, _PROOF_SCOPE, (_LEMMA_A1,), _HYPOTHESES)),
+    parts=(Part("q = k = s psi gives a_ij = s^2 sum_k |psi_k|^2 cos((i-j) g_k) and alpha_ii -> 1 as s grows",
+                ("symbolic", "numeric")),
+           Part("s^2 >= ln((N-1)(1-eps)/eps)/delta_N makes every row of an N-token head >= 1 - eps, provided delta_N > 0",
+                ("symbolic", "certificate", "numeric")),
+           Part("delta_N > 0 (every float theta)", ("symbolic",))),
     law={"every row >= 1 - eps": AtMost("(1 - eps) - min_i alpha_ii against the derived weight rounding"),
          "closed form": Identity("|SymPy closed form - JAX curve| / 8 d (angle + 1) eps64"),
          "explicit scale": Identity("|package scale - SymPy's ln((N-1)(1-eps)/eps)/delta_N| / 8 eps64")},
@@ -69,7 +80,7 @@ DIAGONAL = Claim(
     "closed form within 8 d (angle + 1) eps64",
     explain=lambda: _explain(0),
     corrected="Thm 5.3's proof writes 'sup' where the limit s -> oo is meant (E7).",
-    errata=("E7",),
+    errata=("E3", "E7"),
     figures=("positional_heads",),
     seed=55,
 )
@@ -79,8 +90,11 @@ PREVIOUS_TOKEN = Claim(
     label="Thm 5.3",
     section=SECTION,
     statement="q = s psi, k = s R^1 psi (the proof's convention) puts the maximum at j = i - 1 and "
-    "alpha_(i,i-1) >= 1 - eps at the same explicit scale, N up to 10^6.",
-    symbolic=Symbolic(th_ph.rope_head_can_be_previous_token, Shown(Trust.PROVED, _PROOF_SCOPE, (_LEMMA_A1,))),
+    "alpha_(i,i-1) >= 1 - eps at the same explicit scale, provided delta_N > 0 (every float theta).",
+    symbolic=Symbolic(th_ph.rope_head_can_be_previous_token, Shown(Trust.PROVED, _PROOF_SCOPE, (_LEMMA_A1,), _HYPOTHESES)),
+    parts=(Part("q = s psi, k = s R^1 psi (the proof's convention) puts the maximum at j = i - 1 and alpha_(i,i-1) >= 1 - eps "
+                "at the same explicit scale, provided delta_N > 0", ("symbolic", "certificate", "numeric")),
+           Part("delta_N > 0 (every float theta)", ("symbolic",))),
     law=DIAGONAL.law,
     check=lambda build, quick, rng: _thm53(1, *build, quick, rng),
     construction=Variant((lambda psi, g, n: positional_heads.target_curve(psi, g, n, 1),
@@ -96,7 +110,7 @@ PREVIOUS_TOKEN = Claim(
     explain=lambda: _explain(1),
     corrected="Uses the proof's q = psi, k = rho(g) psi; Figure 1 prints the reverse (E1). 'sup' means the "
     "limit (E7).",
-    errata=("E1", "E7"),
+    errata=("E1", "E3", "E7"),
     figures=("positional_heads", "positional_construction"),
     seed=55,
 )
@@ -182,6 +196,21 @@ def _thm53(distance: int, curve_of, scale_of, quick: bool, rng: np.random.Genera
             "explicit scale": over_grid(with_eps, explicit_scale)}
 
 
+def _explain_commensurate(distance: int) -> str:
+    """The hypothesis delta_N > 0 at work: the commensurate head d = 4, theta = (7/(2 pi))^2 has tied rows."""
+    from .rotated_key import commensurate_counterexample
+
+    case = commensurate_counterexample(shift=distance, length=15 + distance)
+    ties = case["exact_ties"]
+    return (
+        f"\nWithout delta_N > 0 it fails (a measure-zero set of theta): d = 4, theta = (7/(2 pi))^2, g_2 = "
+        f"{case['g2_exact']}, psi = (0, 1, 0, 0): a_ij = s^2 cos((i - j - {distance}) 2 pi/7) is largest at every "
+        f"distance in {ties} (SymPy, exactly); the float64 curve finds the same ties: {case['numeric_ties']}. "
+        f"Row {ties[-1]} shares its top logit among {len(ties)} keys, so its target weight is at most "
+        f"1/{len(ties)} at every scale s: no head of this kind is eps-sharp for eps < {len(ties) - 1}/{len(ties)}."
+    )
+
+
 def _explain(distance: int) -> str:
     psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     n, eps = 1000, 1e-3
@@ -201,6 +230,7 @@ def _explain(distance: int) -> str:
         f"|q| = {c.fmt(sharp.scale, 4)}.\n"
         "Corrected reading: the proof writes 'sup' for the limit alpha -> 1 (E7)."
     )
+    text += _explain_commensurate(distance)
     if distance == 0:
         single = np.array([1.0, 0.0]), np.array([1.0])
         naive = _nearest_scale(*single, 100, 1e-3)

@@ -11,7 +11,7 @@ from ropelab.constructions import attention, positional_heads, rotary, token_hea
 from ropelab.theory import positional_heads as th_ph
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount, grid, over_grid
 from . import _common as c
 from .nope_heads import ascent_embeddings, ascent_run
@@ -34,6 +34,8 @@ PATTERNS_DEFINED = Claim(
     symbolic=Symbolic(th_ph.positional_patterns_are_defined,
                       Shown(Trust.PROVED, "every row length (the other keys' exponentials as a symbolic sum), "
                                           "every eps in (0, 1/2] (exclusion and dominance) or (0, 1) (the printed sum)")),
+    parts=(Part("for eps <= 1/2 the target is each row's largest weight and the two patterns exclude each other",
+                ("symbolic", "numeric")),),
     law={"classification": ZeroCount("heads classified against their construction"),
          "mass vs SymPy": Identity("relative |off-pattern mass - S/(T + S)| / (2 (N + 4) eps64 (1 + logit spread))")},
     check=lambda is_pattern, quick, rng: _patterns(is_pattern, quick),
@@ -59,6 +61,8 @@ FIGURE_1 = Claim(
     symbolic=Symbolic(th_ph.figure_1_convention_attends_to_future,
                       Shown(Trust.PROVED, "one pair with symbolic frequency, weight, angle and positions; every "
                                           "pair peaks at j = i + 1, so their sum does")),
+    parts=(Part("Figure 1's assignment q = rho(g) psi, k = psi peaks at j = i + 1 under Eq. 3: a future key",
+                ("symbolic", "numeric")),),
     law={"argmax at i + 1": ZeroCount("rows whose unmasked argmax is not j = i + 1"),
          "closed form": Identity("|logits - SymPy's s^2 sum_k w_k cos((j - i - 1) g_k)| / 8 d (angle + 1) eps64 s^2")},
     check=lambda convention, quick, rng: _figure_1(convention),

@@ -11,7 +11,7 @@ from ropelab.constructions import semantic_channels, frequencies
 from ropelab.constructions import precision as prec
 from ropelab.theory.derivation import Derivation, is_zero
 
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point
 
 SECTION = "beyond: precision"
@@ -33,7 +33,10 @@ PHASE = Claim(
     symbolic=Symbolic(lambda: _phase_symbolic(),
                       Shown(Trust.PROVED, "all p, g > 0, unit roundoffs 0 < u_in, u_out, k = 1 or 2 input "
                                           "roundings and one product rounding, under the cited rounding model",
-                            CITES)),
+                            CITES, hypotheses=("round to nearest, no overflow or underflow (fp16: p g and p "
+                                               "below 65504)",))),
+    parts=(Part("An angle p g formed in float32, bfloat16, float16 or TF32 is off by at most p g ((1 + u_in)^k (1 + u_out) "
+                "- 1), k = 1 input rounding (2 once p is not exact in the format)", ("symbolic", "numeric")),),
     law=Identity("exact phase error / bound"),
     check=lambda bound, quick, rng: _phase(bound, quick),
     construction=BOUND,
@@ -54,6 +57,9 @@ RELATIVE = Claim(
               "logit error eps up to the first position where that sum reaches eps.",
     symbolic_reason="the bound is the phase bound (rope_phase_error_within_format_bound) through |cos a - cos b| "
                     "<= min(|a - b|, 2); only its numbers are new",
+    parts=(Part("a logit q^T R^(j-i) k moves by at most sum_m |q_m||k_m| min(beta_m(i) + beta_m(j), 2)", ("numeric",)),
+           Part("the relative-position property holds to a logit error eps up to the first position where that sum "
+                "reaches eps", ("numeric",))),
     law=Identity("logit error / bound"),
     check=lambda bound, quick, rng: _relative(bound, quick, rng),
     construction=BOUND,
@@ -73,6 +79,10 @@ HEAD = Claim(
               "off-diagonal logits moved by at most s^2 sum_m w_m min(2 beta_m, 2) and diagonal weight at least "
               "1/(1 + sum_r exp(-(s^2 (c_0 - c_r) - that error))); it keeps its target up to where that drops to 1/2.",
     symbolic_reason="the weight bound is monotonicity of softmax in the gaps; the logit bound is the phase bound",
+    parts=(Part("A Thm 5.3 diagonal head (top 16 pairs, ropelab's cheapest scale) computed with format angles has "
+                "off-diagonal logits moved by at most s^2 sum_m w_m min(2 beta_m, 2) and diagonal weight at least "
+                "1/(1 + sum_r exp(-(s^2 (c_0 - c_r) - that error)))", ("numeric",)),
+           Part("it keeps its target up to where that drops to 1/2", ("numeric",))),
     law={"logit perturbation": Identity("off-diagonal logit change / bound"),
          "guaranteed weight": AtMost("guaranteed alpha_ii - measured alpha_ii")},
     check=lambda bound, quick, rng: _head(bound, quick),
@@ -92,6 +102,8 @@ SEMANTIC = Claim(
               "preference while 4 beta(p) < Delta: the margin cos(phase_target) - cos(phase_rival) moves by at "
               "most 2 min(2 beta(p), 2) with angles formed in the format.",
     symbolic_reason="the margin bound is the phase bound through |cos a - cos b| <= min(|a - b|, 2)",
+    parts=(Part("keeps that preference while 4 beta(p) < Delta: the margin cos(phase_target) - cos(phase_rival) moves by "
+                "at most 2 min(2 beta(p), 2) with angles formed in the format", ("numeric",)),),
     law=Identity("margin change / bound"),
     check=lambda bound, quick, rng: _semantic(bound, quick, rng),
     construction=BOUND,

@@ -10,7 +10,7 @@ from ropelab.constructions import wrong_rotations as wrong
 from ropelab.theory import rotations as th
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, grid, over_grid
 from . import _common as c
 
@@ -24,6 +24,8 @@ RELATIVE = Claim(
     symbolic=Symbolic(th.rope_score_depends_on_relative_position,
                       Shown(Trust.PROVED, "every even d = 2h (h symbolic, the logit a Sum over pairs k = 1..h "
                                           "of the block-diagonal R^i), integers i, j, s, real frequencies g_k")),
+    parts=(Part("(R^i q)^T (R^j k) = q^T R^(j-i) k", ("symbolic", "numeric")),
+           Part("hence a_(i+s, j+s) = a_ij", ("symbolic", "numeric"))),
     law=Identity("logit error / derived tolerance"),
     check=lambda rotate_key, quick, rng: _relative(rotate_key, quick, rng),
     construction=Variant(rotary.apply, "the key rotated by R^j"),
@@ -41,6 +43,7 @@ CHUNK = Claim(
     statement="x^T rho(phi) y = |x| |y| cos(phi + angle(y) - angle(x)) for 2-vectors x, y.",
     symbolic=Symbolic(th.chunk_score_is_norm_times_cosine,
                       Shown(Trust.PROVED, "every 2-vector x, y in polar form (r_x, alpha), (r_y, beta), every real phi")),
+    parts=(Part("x^T rho(phi) y = |x| |y| cos(phi + angle(y) - angle(x)) for 2-vectors x, y", ("symbolic", "numeric")),),
     law=Identity("relative error / derived tolerance"),
     check=lambda closed_form, quick, rng: _chunk(closed_form(), quick, rng),
     construction=Variant(lambda: _polar(th.chunk_score_closed_form()), "the closed form, lambdified"),

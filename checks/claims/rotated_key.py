@@ -14,7 +14,7 @@ from ropelab.theory import rotated_key as th_key
 from ropelab.theory import rotations as th_rot
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount
 from . import _common as c
 
@@ -25,16 +25,28 @@ LONGEST_CONTEXT = 2 * 10**6
 ARB_BITS = 128  # ball precision: gaps down to ~1e-35 |q|^2 stay positive balls
 FEW_HUNDRED_TOKENS = 1000  # "a few hundred tokens": the low-precision limit must fall below this
 
+DELTA_N_HYPOTHESIS = ("delta_N > 0: for each distance t != r some pair with q^(k) != 0 has (t - r) g_k not a "
+                      "multiple of 2 pi")
+ALGEBRAIC_HYPOTHESIS = ("g_k algebraic (every rational theta, so every float theta), which gives delta_N > 0 by "
+                        "Lemma A.1; the statement fails on a measure-zero set of real theta, e.g. d = 4, "
+                        "theta = (7/(2 pi))^2, g_2 = 2 pi/7 (ropelab explain rotated_key_maximises_logit_at_distance)")
+
 PROP31 = Claim(
     id="rotated_key_maximises_logit_at_distance",
     label="Prop 3.1",
     section=SECTION,
     statement="For any nonzero q and r >= 0, the key R^r q at every position makes j = i - r the unique "
-    "argmax of every row i >= r.",
+    "argmax of every row i >= r, provided delta_N > 0 (no other distance turns every weighted pair a whole "
+    "number of times), which holds for every float theta.",
     symbolic=Symbolic(th_key.rotated_key_maximises_logit_at_distance,
-                      Shown(Trust.PROVED, "every even d (symbolic number of pairs), every frequency and so every "
-                                          "theta, every r and context; uniqueness from Lemma A.1",
-                            ("Lindemann 1882 (pi transcendental), through Lemma A.1",))),
+                      Shown(Trust.PROVED, "every even d (symbolic number of pairs), every r and context, every "
+                                          "frequency vector with delta_N > 0; uniqueness from Lemma A.1",
+                            ("Lindemann 1882 (pi transcendental), through Lemma A.1",),
+                            hypotheses=(DELTA_N_HYPOTHESIS, ALGEBRAIC_HYPOTHESIS, "q != 0"))),
+    parts=(Part("For any nonzero q and r >= 0, the key R^r q at every position makes j = i - r the unique argmax of every "
+                "row i >= r, provided delta_N > 0", ("symbolic", "numeric")),
+           Part("delta_N > 0 holds for every float theta", ("symbolic",))),
+    errata=("E6",),
     law=ZeroCount("rows whose maximum is not uniquely at t = r"),
     check=lambda key_fn, quick, rng: _prop31(key_fn, quick, rng),
     construction=Variant(rotated_key.rotated_key, "the key R^r q"),
@@ -45,9 +57,11 @@ PROP31 = Claim(
     certificate=Certificate(
         chunks=lambda quick: _prop31_chunks(quick),
         run=lambda chunk: certify_rotated_key_point(chunk),
-        shown=Shown(Trust.CERTIFIED, "the same grid, for each point's float64 q and float64 frequencies: every "
-                                     "t != r in the context loses by a certified margin (proven float64 error bound "
-                                     "for the far ones, Arb balls of chunk_gap for the near ones)")),
+        shown=Shown(Trust.CHECKED, "the same grid, for each point's float64 q and float64 frequencies: every "
+                                   "t != r in the context loses by a margin (an a-priori float64 error bound for the "
+                                   "far ones, Arb balls of chunk_gap for the near ones)",
+                    hypotheses=("the far competitors rest on a float64 curve: XLA's float64 cos and sin within "
+                                "2 ulp, a measured property of the library that no Arb ball encloses",))),
     tolerance_reason="0 wrong rows in the float64 curve; the certificate bounds its error by "
     "relative_position.logit_curve_error_bound and settles competitors within twice that in 128-bit Arb balls",
     explain=lambda: _explain_prop31(),
@@ -63,6 +77,9 @@ FLOAT32 = Claim(
     "tokens, so float32 cannot certify the argmax beyond a few hundred tokens; float64 can, past 2*10^6 tokens.",
     symbolic_reason="a statement about floating-point formats; the exact margins come from the "
     "continued fraction of 1/(2 pi) (Lemma A.1's derivation)",
+    parts=(Part("For d = 2 the Prop 3.1 margin |q|^2 (1 - cos n) drops below float32's resolution at 710 tokens, so float32 "
+                "cannot certify the argmax beyond a few hundred tokens", ("numeric",)),
+           Part("float64 can, past 2*10^6 tokens", ("numeric",))),
     law={"resolution lost within 1000 tokens": ZeroCount("unmet condition"),
          "float64 resolution kept beyond 2e6 tokens": ZeroCount("unmet condition"),
          "low-precision run puts some row's maximum elsewhere": ZeroCount("unmet condition"),
@@ -233,6 +250,53 @@ def _precision(dtype, quick: bool, rng: np.random.Generator) -> dict[str, list[P
     }
 
 
+COMMENSURATE = {"d": 4, "theta": "(7/(2 pi))^2", "q": (0.0, 1.0, 0.0, 0.0), "r": 3, "length": 18}
+"""The commensurate counterexample: g_2 = theta^(-1/2) = 2 pi/7, only pair 2 weighted, key R^3 q."""
+
+
+def commensurate_counterexample(shift: int = COMMENSURATE["r"], length: int = COMMENSURATE["length"],
+                                theta: sp.Expr | None = None) -> dict:
+    """Prop 3.1 (and Thm 5.3) without its hypothesis: d = 4, theta = (7/(2 pi))^2, q = (0, 1, 0, 0), key R^r q.
+
+    Only pair 2 (frequency g_2 = 2 pi/7) carries weight, so the logit at distance t is
+    cos((t - r) 2 pi/7): for r = 3 exactly 1 at t = 3, 10, 17 (r = 0 is Thm 5.3's diagonal head,
+    r = 1 its previous-token head). The numeric side (the float64 curve of the
+    construction) finds every distance within twice its proven error bound of the peak; the exact
+    side evaluates the same logits in SymPy. Both must list 3, 10 and 17. ``theta`` (exact) replaces
+    the base, e.g. to see that a generic base has no tie.
+
+    >>> commensurate_counterexample()["exact_ties"]
+    [3, 10, 17]
+    """
+    d = COMMENSURATE["d"]
+    theta_exact = (sp.Rational(7) / (2 * sp.pi)) ** 2 if theta is None else sp.sympify(theta)
+    freqs = frequencies.rope(d, float(theta_exact))
+    q = np.asarray(COMMENSURATE["q"], dtype=np.float64)
+    curve = relative_position.logit_curve(q, np.asarray(rotated_key.rotated_key(q, shift, freqs)), freqs, length)
+    bound = relative_position.logit_curve_error_bound(q, q)
+    numeric_ties = sorted([shift, *rotated_key.near_competitors(curve, shift, 2 * bound).tolist()])
+    g2 = sp.simplify(theta_exact ** sp.Rational(-1, 2))
+    exact = [sp.cos((t - shift) * g2) for t in range(length)]
+    exact_ties = [t for t, value in enumerate(exact) if sp.simplify(value - 1) == 0]
+    return {"g2": float(freqs[1]), "g2_exact": str(g2), "curve": curve, "error_bound": bound,
+            "numeric_ties": numeric_ties, "exact_ties": exact_ties,
+            "verdict": rotated_key.row_argmax(curve, shift)}
+
+
+def _explain_commensurate() -> str:
+    case = commensurate_counterexample()
+    return (
+        f"Without the hypothesis it fails (a measure-zero set of theta): d = 4, theta = (7/(2 pi))^2 gives "
+        f"g_2 = theta^(-1/2) = {case['g2_exact']} = {case['g2']:.6f}; q = (0, 1, 0, 0) weights pair 2 only, "
+        f"key R^3 q. Logit at t = 0..17: {np.round(case['curve'], 4).tolist()}\n"
+        f"Exactly (SymPy) the logit is cos((t - 3) 2 pi/7) = 1 at t = {case['exact_ties']}; the float64 curve "
+        f"finds the same ties within twice its error bound {case['error_bound']:.2g}: t = {case['numeric_ties']}. "
+        "No unique maximum: the gap delta_N is 0 once the context reaches distance 10. Every float theta is "
+        "rational, so its g_k are algebraic and Lemma A.1 rules an exact tie out; the float theta nearest "
+        "(7/(2 pi))^2 keeps a gap far below float64 resolution, which only exact or Arb arithmetic can see."
+    )
+
+
 def _explain_prop31() -> str:
     freqs = frequencies.rope(4, 100.0)
     q = np.array([1.0, 2.0, 0.5, -1.0])
@@ -249,11 +313,12 @@ def _explain_prop31() -> str:
         f"The shortfall elsewhere is sum_k 2 |q^(k)|^2 sin^2(({shift} - t) g_k / 2) > 0 (Lemma A.1 keeps it "
         "nonzero); SymPy proves this for a symbolic number of pairs. It can be tiny: with d = 2 (g = 1) the "
         f"closest competitor within {LONGEST_CONTEXT:,} tokens is {cr.n:,} tokens away and loses by only "
-        f"{cr.delta:.3g} |q|^2; `verify --certify` settles such near-ties with 128-bit Arb balls, so what it "
-        "certifies holds for the float64 query and frequencies: every other distance loses by at least the margin.\n"
+        f"{cr.delta:.3g} |q|^2; `verify --certify` settles such near-ties with 128-bit Arb balls; the far "
+        "competitors rest on a float64 curve and an error bound that assumes the library's cos and sin accuracy, "
+        "so that side is labelled checked, not certified.\n"
         f"Negative control R^-{shift} q: logits {np.round(back, 4).tolist()} peak at t = {int(back.argmax())} "
         f"with {c.fmt(back.max(), 6)} < |q|^2 (the true peak, t = -{shift}, is in the future). "
-        "A zero query is refused: every logit would be 0."
+        "A zero query is refused: every logit would be 0.\n" + _explain_commensurate()
     )
 
 

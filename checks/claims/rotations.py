@@ -9,7 +9,7 @@ from ropelab.constructions import wrong_rotations as wrong
 from ropelab.theory import rotations as th
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, grid, over_grid
 from . import _common as c
 from ._certify import certificate_chunks, certify_composition
@@ -24,6 +24,8 @@ COMPOSITION = Claim(
     symbolic=Symbolic(th.rotation_composition,
                       Shown(Trust.PROVED, "all real a, b; every integer n, negative included "
                                           "(induction both ways, and the eigen form)")),
+    parts=(Part("rho(a) rho(b) = rho(a+b); rho(a)^T = rho(-a) = rho(a)^-1", ("symbolic", "numeric")),
+           Part("rho(g)^n = rho(n g) for every integer n", ("symbolic", "numeric"))),
     law=Identity("error / derived tolerance"),
     check=lambda rotate, quick, rng: _composition(rotate, quick, rng),
     construction=Variant(rotary.apply, "the rotary map"),
@@ -49,6 +51,7 @@ NORM = Claim(
     symbolic=Symbolic(th.rope_preserves_norm,
                       Shown(Trust.PROVED, "every even d = 2h (h symbolic, |R^i x|^2 a Sum over pairs k = 1..h "
                                           "of the block-diagonal R^i), every position, real g_k")),
+    parts=(Part("|R^i x| = |x| for every position i", ("symbolic", "numeric")),),
     law=Identity("relative norm error / derived tolerance"),
     check=lambda rotate, quick, rng: _norm(rotate, quick, rng),
     construction=Variant(rotary.apply, "the rotary map"),

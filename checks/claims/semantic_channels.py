@@ -13,7 +13,7 @@ from ropelab.theory import semantic_channels as th_sc
 from ropelab.theory.derivation import Derivation, combine
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Evidence, Shown, Symbolic, Trust, Variant
+from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 
@@ -26,7 +26,8 @@ BREAKS = Claim(
     id="semantic_channel_breaks_at_long_context",
     label="Thm 6.1",
     section=SECTION,
-    statement="For one frequency g > 0, a target key aligned with the query is out-scored by a rival (angle phi, "
+    statement="For one frequency g > 0 with g/2pi irrational (every float g), a target key aligned with the query "
+              "is out-scored by a rival (angle phi, "
               "norm ratio rho) in some placement once the context reaches N*(g, phi, rho) ~ phi/(2g) (equal "
               "norms; pi/(2g) anti-aligned), after which the target's weight is below 1/2.",
     symbolic=Symbolic(lambda: _breaks_symbolic(),
@@ -35,7 +36,13 @@ BREAKS = Claim(
                                           "is a sinusoid of amplitude >= |rho - tau|; the overtaking placement exists "
                                           "where the dense orbit comes close, Lemma A.2; the target's weight is then "
                                           "< 1/2); the equal-norm crossings (phi -+ g)/2 for symbolic g, phi",
-                            cites=("three-gap theorem (through Lemma A.2)",))),
+                            cites=("three-gap theorem (through Lemma A.2)",),
+                            hypotheses=("g/2pi irrational (every algebraic g != 0, so every float g; Lemma A.1)",
+                                        "one frequency (d = 2), the other keys arbitrary"))),
+    parts=(Part("For one frequency g > 0 with g/2pi irrational (every float g), a target key aligned with the query is out-scored by a rival in some placement once the context is long "
+                "enough, after which the target's weight is below 1/2", ("symbolic", "numeric")),
+           Part("once the context reaches N*(g, phi, rho) ~ phi/(2g) (equal norms; pi/(2g) anti-aligned)",
+                ("certificate", "numeric"))),
     law=ZeroCount("configurations where brute force != closed form, plus target weights > 1/2"),
     check=lambda closed_form, quick, rng: _breaks(closed_form, quick, rng),
     construction=Variant(lambda g, phi, ratio: th_sc.breaking_context(g, phi, ratio), "the closed form N*(g, phi, rho)"),
@@ -43,7 +50,7 @@ BREAKS = Claim(
                   "the closed form of a reading where only the target drifts (rival parked at distance 0)"),
     numeric=Shown(Trust.CHECKED, "96 seeded (g, phi, rho) cases (24 in quick mode), g in [1e-3, 0.3] log-uniform, "
                                  "phi in (-pi, pi], rho in [1/2, 2], plus Gemma 7B's slowest pair, against the closed "
-                                 "form; 32 (8 quick) targets at any angle with norms in [1/2, 2], g in [1e-3, 1], "
+                                 "form; 32 (8 quick) targets at seeded random angles with norms in [1/2, 2], g in [1e-3, 1], "
                                  "broken within one turn; float64 brute force over every distance"),
     tolerance_reason="exact integer agreement of the brute-force N* with the closed form; configurations whose "
                      "deciding margin is within 16 u (1 + rho)(1 + L g) of a tie are reported, not counted",
@@ -65,12 +72,17 @@ RANGE = Claim(
     id="semantic_range_scales_inverse_frequency",
     label="beyond (Thm 6.1)",
     section=SECTION,
-    statement="The breaking context of a channel scales as 1/g (log-log slope -1) and is infinite for g = 0.",
+    statement="The breaking context of a channel scales as 1/g (log-log slope -1); for g = 0 no placement of an "
+    "anti-aligned rival breaks it within 10^6 tokens.",
     symbolic=Symbolic(lambda: _range_symbolic(),
                       Shown(Trust.PROVED_FINITE, "slope -pi/(pi + 3g) -> -1 for symbolic g > 0 (proved); "
                                                  "semantic_range(g) = floor(y*/g) + 3 with y* = (pi - g)/2 the "
                                                  "crossing of the sinusoid, exactly, at all 128 frequencies of "
                                                  "d = 256, theta = 1e4 and each zoo model's slowest pair")),
+    parts=(Part("The breaking context of a channel scales as 1/g (log-log slope -1)", ("symbolic", "numeric"),
+                Trust.CHECKED),
+           Part("for g = 0 no placement of an anti-aligned rival breaks it within 10^6 tokens", ("numeric",))),
+    errata=("E9",),
     law={"closed form": ZeroCount("channels where brute force != semantic_range"),
          "slope": Identity("|fitted slope + 1| / derived band")},
     check=lambda schedule, quick, rng: _range(schedule, quick),

@@ -9,7 +9,7 @@ import sympy as sp
 from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Point
 from . import _common as c
 
@@ -25,6 +25,7 @@ NON_ARGMAX_BELOW_HALF = Claim(
     symbolic=Symbolic(th_sb.non_argmax_softmax_weight_below_half,
                       Shown(Trust.PROVED, "any number n >= 2 of real logits (the n - 2 other keys as a symbolic sum), "
                                           "any gap a_j - a_i > 0")),
+    parts=(Part("If a_i < a_j for some j, then softmax(a)_i < 1/2", ("symbolic", "numeric")),),
     law={"below one half": AtMost("weight - 1/2 over non-maximal keys (negative: strictly below)"),
          "two-key bound": AtMost("weight / ((1 + n x 16 eps64) / (1 + e^gap)) - 1")},
     check=lambda weights_of, quick, rng: _lemma_a3(weights_of, quick, rng),
@@ -36,6 +37,7 @@ NON_ARGMAX_BELOW_HALF = Claim(
     tolerance_reason="weight - 1/2 must be negative (float64 resolves it for gaps above ~1e-15) and the "
     "weight within n x 16 eps64 (relative) of the two-key bound",
     explain=lambda: _explain(),
+    errata=("E8",),
     seed=50,
 )
 

@@ -594,10 +594,24 @@ def claim_title(claim) -> str:
 
 def sides_table(claim) -> str:
     """Each side of ``claim`` (symbolic, numeric, certificate) with its trust, scope and citations."""
-    rows = ["| side | shown | over what | cites |", "|---|---|---|---|"]
+    rows = ["| side | shown | over what | hypotheses | cites |", "|---|---|---|---|---|"]
     for side, shown in claim.sides().items():
         cites = ", ".join(text(c) for c in shown.cites) or "nothing"
-        rows.append(f"| {side} | **{text(shown.trust.value)}** | {maths(shown.scope)} | {cites} |")
+        hypotheses = "; ".join(maths(h) for h in shown.hypotheses) or "none beyond the scope"
+        rows.append(f"| {side} | **{text(shown.trust.value)}** | {maths(shown.scope)} | {hypotheses} | {cites} |")
+    return "\n".join(rows) + "\n"
+
+
+def parts_table(claim) -> str:
+    """Each part of ``claim``'s statement with the side that shows it and how strongly; the claim prints the weakest."""
+    from ropelab.checks.claim import declared_part
+
+    rows = [f"Shown as strongly as its weakest part: **{text(claim.printed().trust.value)}**.\n",
+            "| part of the statement | shown | by |", "|---|---|---|"]
+    for part in claim.statement_parts():
+        side, shown, certifiable = declared_part(claim, part)
+        by = side + (" (certified with `--certify`)" if certifiable else "")
+        rows.append(f"| {maths(part.text)} | **{text(shown.trust.value)}** | {by} |")
     return "\n".join(rows) + "\n"
 
 
@@ -616,6 +630,7 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
     if c.corrected:
         out.append(admonition("warning", "Corrected reading", maths(c.corrected)))
     out.append("## How strongly it is shown\n")
+    out.append(parts_table(c))
     out.append(sides_table(c))
     out.append("## Symbolic side\n")
     if s.derivation is not None:
@@ -661,7 +676,7 @@ def claims_index(sheets: list[catalogue.ClaimSheet], report, report_path: Path) 
            "or a stated reason for having none, an independently written numeric check, a derived "
            "tolerance and a negative control that the same check must reject. Each side says how "
            "strongly it is shown: proved > proved (finite) > certified > checked > estimated > "
-           "measured. `ropelab list` prints this table; `ropelab verify` runs it.\n",
+           "measured; a claim shows the weakest part of its statement. `ropelab list` prints this table; `ropelab verify` runs it.\n",
            f"*{PAIR_CONVENTION}*\n"]
     if report is None:
         out.append(admonition("info", "No verify report",
@@ -678,7 +693,7 @@ def claims_index(sheets: list[catalogue.ClaimSheet], report, report_path: Path) 
             if s.claim in claims:
                 status = s.verified["status"] if s.verified else "not run"
                 out.append(f"| [{text(claim_title(s.claim))}]({s.claim.id}.md) | {text(s.claim.label)} "
-                           f"| {text(s.claim.strongest().trust.value)} | {status} | {maths(s.claim.statement)} |")
+                           f"| {text(s.claim.printed().trust.value)} | {status} | {maths(s.claim.statement)} |")
         out.append("")
     return "\n".join(out)
 

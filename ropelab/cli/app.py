@@ -221,6 +221,9 @@ def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropel
     claim = REGISTRY[claim_id]
     console.rule(Text(f"{claim.id}  ({claim.label})"))
     console.print(Text.assemble(("Statement.", "bold"), " ", claim.statement))
+    console.print(Text.assemble(("Shown as strongly as its weakest part.", "bold"), f" {claim.printed().line()}"))
+    for part in claim.statement_parts():
+        console.print(Text(f"  - {_part_line(claim, part)}"))
     if claim.corrected:
         console.print(Text.assemble(("Corrected reading.", "bold"), " ", claim.corrected))
     if claim.symbolic is not None:
@@ -239,6 +242,15 @@ def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropel
     console.print(Text.assemble(("Negative control.", "bold"), f" {claim.wrong.description}"))
     console.print(Text.assemble(("Tolerance.", "bold"), " ", claim.tolerance_reason))
     console.print(Text.assemble(("Run it.", "bold"), f" ropelab verify {claim.id}"))
+
+
+def _part_line(claim, part) -> str:
+    """``"checked (numeric): <part>"``: a part of the statement, the side that shows it and how strongly."""
+    from ropelab.checks.claim import declared_part
+
+    side, shown, certifiable = declared_part(claim, part)
+    more = " (certified with --certify)" if certifiable else ""
+    return f"{shown.trust.value} ({side}){more}: {part.text}"
 
 
 @app.command()

@@ -62,21 +62,44 @@ def _status_cell(entry: Mapping[str, Any] | None) -> str:
     return f'<span class="{css}">{_e(entry["status"])}</span>'
 
 
+def _trust_word(line: str) -> str:
+    """``"checked"`` from a run's ``"checked: d in {2, 8}, ..."`` line (the trust before the scope)."""
+    return line.split(":", 1)[0]
+
+
+def parts_html(claim) -> str:
+    """The statement's parts, each with the side that shows it, its trust, scope and hypotheses."""
+    from ropelab.checks.claim import declared_part
+
+    rows = []
+    for part in claim.statement_parts():
+        side, shown, certifiable = declared_part(claim, part)
+        side += ", certified with --certify" if certifiable else ""
+        hypotheses = "; ".join(shown.hypotheses) or "none beyond the scope"
+        rows.append(f"<tr><td>{_e(part.text)}</td><td>{_e(shown.trust.value)} ({_e(side)})</td>"
+                    f"<td>{_e(shown.scope)}</td><td>{_e(hypotheses)}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("part of the statement", "shown", "over what", "hypotheses"))
+    return (f"<p><strong>Shown as strongly as its weakest part:</strong> {_e(claim.printed().trust.value)}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def verify_table(sheets: Sequence[ClaimSheet]) -> str:
     """The verify table as HTML: one row per claim, linked to its section further down."""
     rows = []
     for s in sheets:
         v = s.verified
-        symbolic = "" if v is None else {True: "proved", False: "NOT proved", None: "n/a"}[v.get("symbolic")]
+        symbolic = "" if v is None else {True: "holds", False: "does NOT hold", None: "n/a"}[v.get("symbolic")]
+        # the weakest part of the statement: the run's when there is one, else what the record declares
+        shown = _trust_word(v["shown"]) if v is not None and v.get("shown") else s.claim.printed().trust.value
         negative = "" if v is None else ("rejected" if v.get("negative_rejected") else "ACCEPTED")
         residual = "" if v is None else f"{_number(v.get('residual'))} / {_number(v.get('tolerance'))}"
         seconds = "" if v is None else f"{float(v.get('seconds', 0.0)):.1f}"
         rows.append(
             f'<tr><td><a href="#claim-{_e(s.claim.id)}"><code>{_e(s.claim.id)}</code></a></td>'
-            f"<td>{_e(s.claim.label)}</td><td>{_status_cell(v)}</td><td>{symbolic}</td>"
+            f"<td>{_e(s.claim.label)}</td><td>{_status_cell(v)}</td><td>{_e(shown)}</td><td>{symbolic}</td>"
             f'<td class="num">{residual}</td><td>{negative}</td><td class="num">{seconds}</td></tr>'
         )
-    head = "".join(f"<th>{h}</th>" for h in ("claim", "paper", "status", "symbolic",
+    head = "".join(f"<th>{h}</th>" for h in ("claim", "paper", "status", "shown (weakest part)", "symbolic side",
                                             "residual / tolerance", "negative control", "s"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -106,7 +129,7 @@ def claim_html(s: ClaimSheet, figure_names: set[str]) -> str:
     parts = [f'<section class="claim" id="claim-{_e(c.id)}"><h3><code>{_e(c.id)}</code></h3>',
              f"<p><strong>Paper:</strong> {_e(c.label)} · <strong>Section:</strong> {_e(c.section)} · "
              f"<strong>Status:</strong> {_e(status_line(s.verified))}</p>",
-             f"<p>{_e(c.statement)}</p>"]
+             f"<p>{_e(c.statement)}</p>", parts_html(c)]
     if c.corrected:
         parts.append(f'<p class="corrected"><strong>Corrected reading.</strong> {_e(c.corrected)}</p>')
     if s.derivation is not None:
