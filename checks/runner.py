@@ -11,7 +11,7 @@ import pickle
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
@@ -244,9 +244,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def report(results: list[ClaimResult], quick: bool, certify: bool = False) -> dict[str, Any]:
-    """The JSON-ready report: versions, platform, mode and one entry per claim."""
-    return {
+def report(results: list[ClaimResult], quick: bool, certify: bool = False,
+           extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON-ready report: versions, platform, mode and one entry per claim (and ``extra`` entries)."""
+    return {**(extra or {}),
         "tool": "ropelab verify",
         "versions": library_versions(),
         "python": platform.python_version(),
@@ -259,7 +260,8 @@ def report(results: list[ClaimResult], quick: bool, certify: bool = False) -> di
     }
 
 
-def write_report(path: str | Path, results: list[ClaimResult], quick: bool, certify: bool = False) -> Path:
+def write_report(path: str | Path, results: list[ClaimResult], quick: bool, certify: bool = False,
+                 extra: Mapping[str, Any] | None = None) -> Path:
     """Write the report to ``path`` atomically (a reader never sees half a file)."""
-    text = json.dumps(report(results, quick, certify), indent=2, sort_keys=False)
+    text = json.dumps(report(results, quick, certify, extra), indent=2, sort_keys=False)
     return write_text_atomically(path, text + "\n")

@@ -17,7 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ._console import (Steps, console, fail_unknown, install_line, interrupted_message, missing_extra,
+from ._console import (Steps, console, fail, fail_unknown, install_line, interrupted_message, missing_extra,
                        say, writable_file, writable_folder)
 
 app = typer.Typer(
@@ -132,17 +132,34 @@ def verify(
     jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
                                       help="worker processes (default 0: one per CPU core, one per 8 claims at most; "
                                            "1: this process only)")] = 0,
+    shard: Annotated[str | None, typer.Option("--shard", metavar="I/N",
+                                              help="run only shard I of N (1-based), claims dealt by recorded cost; "
+                                                   "the JSON report records the shard for --merge")] = None,
+    merge: Annotated[bool, typer.Option("--merge", help="join shard reports, given as the arguments "
+                                                        "(PART.json ...), into one run's table and report")] = False,
 ) -> None:
     """Run claims: symbolic side, numeric side and negative control; exit 1 on any failure."""
+    from ropelab.checks import shards as sh
     from ropelab.checks.registry import REGISTRY, select
     from ropelab.checks.runner import run_claims, write_report
 
+    if merge:
+        _merge_shards(ids or [], json_path, shard is not None or certify or quick)
+    if json_path is not None:  # refused now, not after the whole run
+        writable_file(json_path, "--json")
     try:
         claims = select(ids)
     except KeyError as err:
         fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
-    if json_path is not None:  # refused now, not after the whole run
-        writable_file(json_path, "--json")
+    part = None
+    if shard is not None:
+        try:
+            part = sh.parse_shard(shard)
+        except ValueError as err:
+            fail(str(err))
+        all_ids = [c.id for c in claims]
+        chosen = set(sh.assign(all_ids, part.count)[part.index - 1])
+        claims = [c for c in claims if c.id in chosen]
     workers = 1 if certify else min(jobs or auto_workers(len(claims)), len(claims))
     started = time.perf_counter()
     with Steps("verifying", [c.id for c in claims]) as steps:
@@ -158,7 +175,48 @@ def verify(
     say(f"{len(results) - len(failed)}/{len(results)} claims pass in {wall:.1f} s"
         + (f" ({workers} worker processes; {sum(r.seconds for r in results):.1f} s of claim time)" if workers > 1 else ""))
     if json_path is not None:
-        write_report(json_path, results, quick, certify)
+        extra = {"shard": sh.shard_record(part, [r.id for r in results], all_ids)} if part is not None else None
+        write_report(json_path, results, quick, certify, extra=extra)
+        say(f"report written to {json_path}")
+    raise typer.Exit(code=1 if failed else 0)
+
+
+def _merge_shards(paths: list[str], json_path: Path | None, other_options: bool) -> None:
+    """``verify --merge PART.json ...``: one run's table and report from its shards' reports."""
+    import json
+
+    from ropelab import catalogue
+    from ropelab.checks import shards as sh
+    from ropelab.checks.atomic import write_text_atomically
+    from ropelab.checks.claim import ClaimResult
+
+    if other_options:
+        fail("--merge joins shard reports; it takes no --shard, --quick or --certify (the parts carry their mode)")
+    if not paths:
+        fail("--merge needs the shard reports as arguments: ropelab verify --merge PART.json ...")
+    if json_path is not None:
+        writable_file(json_path, "--json")
+    parts = []
+    for name in paths:
+        try:
+            report = catalogue.load_verify_report(name)
+        except ValueError as err:
+            fail(f"--merge: {err}")
+        if report is None:
+            fail(f"--merge: no verify report at {name} (write one with `ropelab verify --shard I/N --json PATH`)")
+        parts.append(report)
+    try:
+        merged = sh.merge_reports(parts, paths)
+    except ValueError as err:
+        fail(str(err))
+    fields = set(ClaimResult.__dataclass_fields__)
+    results = [ClaimResult(**{k: v for k, v in c.items() if k in fields}) for c in merged["claims"]]
+    mode = f"{' --quick' if merged['quick'] else ''}{' --certify' if merged['certify'] else ''}"
+    console.print(verify_table(results, f"ropelab verify{mode} (merged from {len(parts)} shards)"))
+    failed = [r for r in results if r.status != "pass"]
+    say(f"{len(results) - len(failed)}/{len(results)} claims pass (merged from {len(parts)} shards)")
+    if json_path is not None:
+        write_text_atomically(json_path, json.dumps(merged, indent=1) + "\n")
         say(f"report written to {json_path}")
     raise typer.Exit(code=1 if failed else 0)
 
