@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Why RoPE need not decay
 #
+# *Needs:* [00](00_rope_from_scratch.md) (the rotation and the logit at a distance).
+#
 # A common belief is that RoPE makes attention fade with distance. The paper (Section 3)
 # shows that this depends entirely on the queries and keys. With identical tokens, the logit
 # at distance $r = i - j$ is a curve

@@ -18,6 +18,20 @@ def test_the_course_is_nine_examples_in_order():
     assert [p.name[:3] for p in EXAMPLES] == [f"{i:02d}_" for i in range(9)]
 
 
+NEEDS = re.compile(r"^\*Needs:\*(.*?)(?:\n\s*\n|\Z)", re.S | re.M)
+
+
+@pytest.mark.parametrize("path", EXAMPLES[1:], ids=lambda p: p.stem)
+def test_example_names_the_earlier_examples_it_needs(path):
+    """The course has an order: each example after the first names its prerequisites, all earlier."""
+    needs = NEEDS.search(jupytext.read(path).cells[0].source)
+    assert needs, "the first text cell says what the example needs"
+    linked = re.findall(r"\]\((\d\d)_[a-z0-9_]+\.md\)", needs.group(1))
+    names = {p.stem[:2]: p.stem for p in EXAMPLES}
+    assert linked and all(n < path.stem[:2] and n in names for n in linked)
+    assert all(f"({names[n]}.md)" in needs.group(1) for n in linked), "links name existing examples"
+
+
 def code(notebook) -> list[str]:
     return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
 
