@@ -156,7 +156,7 @@ print("conclusion holds")
 # `rope(x, i, layout="half")[perm] == rope(x[perm], i, layout="interleaved")` for every `x`
 # and `i`, and compare it with `rotary.layout_permutation(d)`.
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # Interleaved pair $m$ sits at coordinates $2m, 2m+1$; half pair $m$ at $m, m + d/2$. So
 # reading the half-layout vector in the order $0, d/2, 1, d/2+1, \dots$ puts each half pair

@@ -155,7 +155,7 @@ print("conclusion holds")
 # frequencies are $g_m = \theta^{-2m/d}$, as in example 00) and find the first distance at
 # which the all-ones curve turns negative. Check it against `all_ones` above.
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # `A = 2 / d * np.cos(np.outer(r, theta ** (-np.arange(0, d, 2) / d))).sum(axis=1)` over
 # `r = 0 .. 5000`, then `np.argmax(A < 0)`. The fast pairs swing negative within a few

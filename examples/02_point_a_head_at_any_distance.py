@@ -154,7 +154,7 @@ print("conclusion holds")
 # closest return of $g = 1$ in 1000 tokens), and explain the answer with a famous fraction
 # for $\pi$.
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # `n = np.arange(1, 1001); n[np.argmax(np.cos(n))]` gives $n = 710$. Since
 # $\pi \approx 355/113$ (correct to 7 digits), $710 = 2 \cdot 355 \approx 113 \cdot 2\pi$:

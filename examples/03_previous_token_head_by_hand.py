@@ -167,7 +167,7 @@ print("conclusion holds")
 # (or build the matrix with the roles swapped). Which visible key gets the largest logit?
 # What kind of head is this?
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # Now $c(t) = \sum_m w_m \cos\big((t + 1) g_m\big)$, largest at $t = -1$: the *next* token,
 # which a causal head cannot see. Among the visible keys ($t \ge 0$) the largest is at

@@ -201,7 +201,7 @@ print("conclusion holds")
 # Drop the BOS token: the sequence is $[x, x, x, x]$. What weight does the last row put on
 # itself, for *any* NoPE head? Check your answer on 100 random heads.
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # All four keys are the same vector, so the query's four logits are equal and the softmax
 # is uniform: $\alpha_{44} = 1/4$ exactly, whatever $W_Q, W_K$ (the bound $1/c$ with $c = 4$,

@@ -151,7 +151,7 @@ print("conclusion holds")
 # channel against an anti-aligned rival. Then compare with
 # `semantic_channels.semantic_range`.
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # The slowest pair is $m = d/2 - 1$, with $g = \theta^{-(d-2)/d} = (5\times 10^5)^{-126/128}
 # \approx 2.4\times 10^{-6}$; it breaks after about $\pi/(2g) \approx 6.4\times 10^5$ tokens.

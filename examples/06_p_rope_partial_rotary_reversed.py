@@ -206,7 +206,7 @@ print("conclusion holds")
 # anti-aligned rival (example 05)? How does that compare with RoPE's slowest pair, and what
 # happens to the 32 frozen pairs?
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # The kept pairs are $m < n = 96$, so the slowest is $m = 95$ with
 # $g = 10^{4 \cdot (-190/256)} \approx 1.07\times 10^{-3}$: it breaks after about

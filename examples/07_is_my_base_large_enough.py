@@ -201,7 +201,7 @@ print("conclusion holds")
 # $i^* = \frac d2 \log_\theta \frac{L}{2\pi}$ where it was in training? How many pairs
 # complete a turn within the window before and after?
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # Keep $\ln(L/2\pi)/\ln\theta'$ equal to $\ln(T/2\pi)/\ln\theta$:
 # $\theta' = \theta^{\ln(L/2\pi)/\ln(T/2\pi)} = 10^{4 \cdot 8.56/6.48} \approx 1.9\times 10^5$.

@@ -171,7 +171,7 @@ print("conclusion holds")
 # and say how long its slowest pair would keep a semantic channel against an anti-aligned
 # rival (example 05's $\pi/(2g)$).
 #
-# <details><summary>Solution</summary>
+# <details markdown="1"><summary>Solution</summary>
 #
 # The frequency of pair $m$ is $g_m = \theta^{-2m/d}$ with $\theta = 10^6$ and $d = 256$; the
 # wavelength is $2\pi/g_m$. The slowest pair, $m = 127$, has $g = 10^{-6 \cdot 254/256}
