@@ -106,10 +106,11 @@ with tempfile.TemporaryDirectory() as folder:
     path = Path(folder) / "my_models.json"
     path.write_text(json.dumps(mine))
     ours = zoo.load_configs(path)
-rows, men = {}, {}
+rows, men, b_curve = {}, {}, {}
 for config in (*ours, configs.ZOO_BY_NAME["Llama 2 7B"]):
     row = rows[config.name] = zoo.summarise(config)
-    men[config.name] = base_bounds.cosine_sum(config.parameters["rope_theta"], row.head_dim, row.context).min()
+    b_curve[config.name] = base_bounds.cosine_sum(config.parameters["rope_theta"], row.head_dim, row.context)
+    men[config.name] = b_curve[config.name].min()
     print(f"{row.name:16s} context {row.context:>6,}: {row.critical_pairs:2d} of {row.head_dim // 2} pairs turn "
           f"(i* = {row.critical_index:.1f}); {row.unbroken_channels:2d} channels unbroken; "
           f"cheapest sharp head s^2 = {row.head_scale_sq:4.1f}; min B(r) = {men[config.name]:+6.2f}")
@@ -120,8 +121,7 @@ for config in (*ours, configs.ZOO_BY_NAME["Llama 2 7B"]):
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.5))
 for config in ours:
-    theta_c = config.parameters["rope_theta"]
-    ax.plot(base_bounds.cosine_sum(theta_c, 128, 32768), lw=0.6, label=f"theta = {theta_c:.0e}")
+    ax.plot(b_curve[config.name], lw=0.6, label=f"theta = {config.parameters['rope_theta']:.0e}")
 ax.axhline(0, color="black", lw=0.8)
 ax.set(xlabel="distance r", ylabel="B(r)", title="d = 128 over 32k tokens: B(r) >= 0 everywhere only for the largest base")
 ax.legend()

@@ -1,11 +1,11 @@
 """Every worked example is a notebook that runs in a Jupyter kernel, draws a figure, asserts its
 conclusion and the solution of its exercise, and closes with what the reader now knows."""
 
-import os
 import re
 from pathlib import Path
 
 import jupytext
+import nbclient
 import pytest
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("[0-9]*.py"))
@@ -57,7 +57,6 @@ def test_example_is_a_lesson_with_an_exercise_and_a_summary(path):
 @pytest.mark.parametrize("path", RUNS, ids=lambda p: p.stem)
 def test_example_runs_as_a_notebook(path, tmp_path, monkeypatch):
     """Executed once, cell by cell, in an IPython kernel (as a reader opening it would)."""
-    nbclient = pytest.importorskip("nbclient", reason="the notebooks extra is not installed")
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # today's default; silences jupyter_core's notice
     monkeypatch.setenv("ROPELAB_EXAMPLE_OUT", str(tmp_path))
     notebook = jupytext.read(path)
