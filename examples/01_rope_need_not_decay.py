@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Why RoPE need not decay
 #
+# *Needs:* [00](00_rope_from_scratch.md) (the rotation and the logit at a distance).
+#
 # A common belief is that RoPE makes attention fade with distance. The paper (Section 3)
 # shows that this depends entirely on the queries and keys. With identical tokens, the logit
 # at distance $r = i - j$ is a curve
@@ -26,9 +28,17 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script is a process edge)
 
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ropelab.constructions import frequencies, relative_position, rotary
+
+OUT = Path(os.environ.get("ROPELAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="ropelab-example-"))
+print(f"figures in {OUT}")
 
 d, theta, length = 256, 10_000.0, 5001
 freqs = frequencies.rope(d, theta)
@@ -45,15 +55,14 @@ def logits_at(A: np.ndarray, B: np.ndarray, distances: np.ndarray) -> np.ndarray
 # ## All-ones: the decay everyone draws
 #
 # With $q = k = \mathbf{1}$ every pair contributes $A_m = 2$, so
-# $A(r) = c(r)/d = \frac{2}{d}\sum_m \cos(r g_m)$. Its mean absolute value over windows of
-# 1000 tokens shrinks window after window.
+# $A(r) = c(r)/d = \frac{2}{d}\sum_m \cos(r g_m)$. Plotted over 5000 tokens, it starts at 1
+# and its swings shrink with distance.
 
 # %%
 ones = np.ones(d)
 all_ones = relative_position.logit_curve(ones, ones, freqs, length) / d
-windows = [np.abs(all_ones[w:w + 1000]).mean() for w in range(0, 5000, 1000)]
-print(f"all-ones A(500) = {all_ones[500]:.3f}, A(1000) = {all_ones[1000]:.3f}")
-print("mean |A| per 1000-token window:", [round(float(w), 3) for w in windows])
+windows = [np.abs(all_ones[w:w + 1000]).mean() for w in range(0, 5000, 1000)]  # mean |A| per window
+print(f"all-ones A(0) = {all_ones[0]:.3f}, A(500) = {all_ones[500]:.3f}, A(4500) = {all_ones[4500]:.3f}")
 
 # %% [markdown]
 # ## Independent Gaussian queries and keys: no decay
@@ -68,6 +77,14 @@ curves = logits_at(*pair_coefficients(rng.standard_normal((256, d)), rng.standar
                    np.arange(length))
 gaussian_ratio = np.mean(curves[:, 4000:5001] ** 2) / np.mean(curves[:, 1:1001] ** 2)
 print(f"mean square logit over r in [4000, 5000] / over r in [1, 1000], 256 draws: {gaussian_ratio:.3f}")
+
+fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+axes[0].plot(all_ones, lw=0.6)
+axes[0].set(ylabel="A(r) = c(r) / d", title="all-ones q = k: the curve decays")
+axes[1].plot(curves[0] / d, lw=0.4, color="tab:orange")
+axes[1].set(xlabel="distance r", ylabel="c(r) / d", title="one Gaussian draw of q, k: it does not")
+fig.tight_layout()
+fig.savefig(OUT / "01_decay_or_not.png", dpi=100)
 
 # %% [markdown]
 # Over many independent draws, the logit at any fixed distance has mean 0 (Proposition 3.2)
@@ -130,3 +147,39 @@ assert np.all(np.abs(mean_z) < 5) and np.all(np.abs(var_z) < 5)  # mean 0, varia
 assert np.all(np.abs(correlated_z) < 5)  # correlated q, k: the all-ones curve on average
 assert aligned.argmax() == target and aligned[target] - runner_up > 0
 print("conclusion holds")
+
+# %% [markdown]
+# ## Exercise
+#
+# Without ropelab, write $A(r) = \frac{2}{d}\sum_m \cos(r g_m)$ in one line of NumPy (the
+# frequencies are $g_m = \theta^{-2m/d}$, as in example 00) and find the first distance at
+# which the all-ones curve turns negative. Check it against `all_ones` above.
+#
+# <details markdown="1"><summary>Solution</summary>
+#
+# `A = 2 / d * np.cos(np.outer(r, theta ** (-np.arange(0, d, 2) / d))).sum(axis=1)` over
+# `r = 0 .. 5000`, then `np.argmax(A < 0)`. The fast pairs swing negative within a few
+# tokens, but the many slow pairs still point forward and keep the sum positive: the first
+# negative value comes only after about 2,650 tokens.
+#
+# </details>
+
+# %%
+r = np.arange(length)
+by_hand = 2 / d * np.cos(np.outer(r, theta ** (-np.arange(0, d, 2) / d))).sum(axis=1)
+first_negative = int(np.argmax(by_hand < 0))
+print(f"A(r) first turns negative at r = {first_negative}; largest difference from ropelab's curve "
+      f"{np.max(np.abs(by_hand - all_ones)):.1e}")
+assert np.max(np.abs(by_hand - all_ones)) < 1e-9
+assert first_negative == int(np.argmax(all_ones < 0)) and 2600 < first_negative < 2700
+print("exercise solved")
+
+# %% [markdown]
+# ## What you now know
+#
+# - The decaying curve usually drawn for RoPE is the all-ones (or correlated) case; it is a
+#   property of the queries and keys, not of RoPE.
+# - For independent Gaussian queries and keys the logit has mean 0 and variance $d$ at every
+#   distance (Proposition 3.2): no decay.
+# - A key aligned with the query at distance $r^*$ puts the largest logit at $r^*$, however
+#   far back. Example [02](02_point_a_head_at_any_distance.md) turns this into a head.

@@ -9,107 +9,186 @@
 # ---
 
 # %% [markdown]
-# # A previous-token head by hand, and why one frequency is not enough
+# # A previous-token head by hand
+#
+# *Needs:* [00](00_rope_from_scratch.md) (writing RoPE) and [02](02_point_a_head_at_any_distance.md)
+# (aiming a logit, its margin).
 #
 # Theorem 5.3 of the paper builds positional heads from RoPE alone. Give every token the
-# query $q = s\psi$ and the key $k = s R^{1}\psi$. The logit between tokens $r$ apart is
+# query $q = s\psi$ and the key $k = s R^{1}\psi$. The logit between tokens $t$ apart is
 #
-# $$a_{i,i-r} = s^2 \sum_m w_m \cos\big((r - 1)\, g_m\big), \qquad w_m = |\psi_m|^2,$$
+# $$a_{i,i-t} = s^2 \sum_m w_m \cos\big((t - 1)\, g_m\big) = s^2 c(t), \qquad w_m = |\psi_m|^2,$$
 #
-# largest at $r = 1$, the previous token; as $s$ grows the softmax puts almost all of each
-# row's weight there. How large must $s$ be? That depends on which pairs $\psi$ uses, and the
-# answer is why trained models keep their highest frequencies for positional work.
+# largest at $t = 1$, the previous token. As $s$ grows the softmax puts almost all of each
+# row's weight there. We build the head ourselves, with the rotation written out, and find by
+# hand how large $s$ must be for every row of an 8192-token context to put at least
+# $1 - \varepsilon = 0.99$ on its previous token.
 
 # %%
+import os
+import tempfile
+from pathlib import Path
+
 import jax
 
 jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script is a process edge)
 
-import mpmath
+import matplotlib.pyplot as plt
 import numpy as np
 
-from ropelab.constructions import attention, frequencies, positional_heads, relative_position, rotary
-from ropelab.theory import diophantine
-
+OUT = Path(os.environ.get("ROPELAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="ropelab-example-"))
+print(f"figures in {OUT}")
 d, theta, context, eps = 256, 10_000.0, 8192, 0.01
-freqs = frequencies.rope(d, theta)
 
 # %% [markdown]
-# ## Build it
+# ## The rotation, and $\psi$ on the fastest pairs
 #
-# Spread $\psi$ evenly over the 16 fastest pairs and look at the first rows of the head.
+# As in example 00 (half layout: pair $m$ is $(x_m, x_{m+d/2})$). $\psi$ has equal weight
+# $w_m = 1/16$ on the 16 fastest pairs, so $|\psi| = 1$ and $s$ is the norm of the query.
 
 # %%
-band = positional_heads.band_vector(d, range(16))  # unit psi, equal weight on pairs 0..15
-sharp = positional_heads.smallest_sharp_scale(band, freqs, context, eps, distance=1)
-s2_band = sharp.scale_squared
-q, k = positional_heads.head_vectors(band, freqs, sharp.scale, distance=1)  # q = s psi, k = s R^1 psi
-n = 6
-alpha = np.asarray(attention.attention_weights(np.tile(q, (n, 1)), np.tile(k, (n, 1)), freqs))
-print(f"smallest s^2 = {s2_band:.2f} (|q| = {sharp.scale:.2f}); Theorem 5.3's sufficient s^2 = "
-      f"{sharp.sufficient_scale_squared:.2f}; the first {n} rows of the head:")
-print(np.array2string(alpha, precision=3, suppress_small=True))
+g = theta ** (-np.arange(0, d, 2) / d)
+
+
+def rope(x: np.ndarray, position: int) -> np.ndarray:
+    a = position * g
+    x1, x2 = x[: d // 2], x[d // 2:]
+    return np.concatenate([x1 * np.cos(a) - x2 * np.sin(a), x1 * np.sin(a) + x2 * np.cos(a)])
+
+
+psi = np.zeros(d)
+psi[:16] = 1 / 4  # pair m = (psi[m], psi[m + d/2]) = (1/4, 0): w_m = 1/16
+w = psi[: d // 2] ** 2 + psi[d // 2:] ** 2
 
 # %% [markdown]
-# Row 0 has only itself to attend to; every later row puts at least $1 - \varepsilon = 0.99$
-# on the token just before it, and that stays true for every row of an 8192-token context.
-# Theorem 5.3's explicit scale $s^2 = \ln\big((N-1)(1-\varepsilon)/\varepsilon\big)/\delta_N$
-# is sufficient; the smallest one is found by bisection on the last row, the hardest.
-# (`ropelab explain rope_head_can_be_previous_token` checks this for every row up to $10^6$.)
+# ## A small head, as a matrix
 #
-# ## The convention of Figure 1 points the other way
-#
-# Figure 1 of the paper gives the rotated vector to the *query*: $q = R^1\psi$, $k = \psi$.
-# Then the logit is $\sum_m w_m \cos((r + 1) g_m)$, largest at $r = -1$: the next token,
-# which a causal head cannot see (erratum E1). Among the visible keys it prefers the
-# diagonal, so this convention builds a diagonal head instead
-# (`ropelab explain figure_1_convention_attends_to_future`).
+# Every token $i$ carries $R^i q$ and $R^i k$; the causal softmax of
+# $(R^i q)^\top (R^j k)$ over $j \le i$ is the attention matrix. With $s^2 = 20$:
 
 # %%
-figure_1 = relative_position.logit_curve(np.asarray(rotary.apply(band, 1, freqs)), band, freqs, context)
-print(f"q = R psi, k = psi: the largest visible logit is at distance {figure_1.argmax()}")
+def attention_matrix(s2: float, n: int) -> np.ndarray:
+    s = np.sqrt(s2)
+    queries = np.stack([rope(s * psi, i) for i in range(n)])
+    keys = np.stack([rope(rope(s * psi, 1), j) for j in range(n)])  # k = s R^1 psi, then R^j
+    logits = queries @ keys.T
+    logits[np.triu_indices(n, 1)] = -np.inf  # causal: no key after the query
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+alpha = attention_matrix(20.0, 24)
+print(np.array2string(alpha[:6, :6], precision=3, suppress_small=True))
+fig, ax = plt.subplots(figsize=(4, 4))
+ax.imshow(alpha, cmap="Greys")
+ax.set(xlabel="key j", ylabel="query i", title=r"previous-token head, $s^2 = 20$")
+fig.savefig(OUT / "03_head.png", dpi=100, bbox_inches="tight")
 
 # %% [markdown]
-# ## One frequency at a time
+# Row 0 has only itself to attend to; every later row puts its weight on the sub-diagonal,
+# the token just before it.
 #
-# Now put all of $\psi$ on a single pair $m$. Two things make this expensive. A slow pair
-# turns little from one token to the next, so the previous token barely out-scores the
-# others: the gap is about $g_m^2/2$. A fast pair turns a lot, but over a long context
-# $n g_m$ comes back close to a full turn, and the token $n$ places further back nearly ties.
+# ## How large must $s$ be? By hand
+#
+# Row $i$ sees distances $t = 0 .. i$, and its weight on the previous token is
+# $1 / \sum_{t \le i} e^{s^2 (c(t) - c(1))}$. The sum only grows with $i$, so the last row is
+# the hardest. Bisect on $s^2$ until that row's weight is $1 - \varepsilon$.
 
 # %%
-single = {}
-for m in (0, 4, 16, 48):
-    single[m] = positional_heads.smallest_sharp_scale(positional_heads.band_vector(d, [m]), freqs, context, eps, distance=1).scale_squared
-    near = diophantine.closest_return(freqs[m], context - 2)
-    print(f"pair {m:2d} alone (g = {freqs[m]:.3g}): smallest s^2 = {single[m]:.3g}; "
-          f"its closest return within the context: {near.n} steps, 1 - cos = {near.delta:.2e}")
+t = np.arange(context)
+c = np.cos(np.outer(t - 1, g[:16])) @ w[:16]  # c(t), only the 16 pairs psi uses
+
+
+def last_row_weight(s2: float) -> float:
+    return 1 / np.sum(np.exp(s2 * (c - c[1])))
+
+
+low, high = 0.0, 1000.0
+for _ in range(60):
+    middle = (low + high) / 2
+    low, high = (middle, high) if last_row_weight(middle) < 1 - eps else (low, middle)
+s2_by_hand = high
+margin = c[1] - np.max(np.delete(c, 1))
+sufficient = np.log((context - 1) * (1 - eps) / eps) / margin
+print(f"smallest s^2 by bisection: {s2_by_hand:.3f}; Theorem 5.3's sufficient s^2 = "
+      f"ln((N-1)(1-eps)/eps) / margin = {sufficient:.2f} (margin {margin:.3f})")
+
+s2_grid = np.linspace(1, 40, 80)
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(s2_grid, [last_row_weight(s) for s in s2_grid])
+ax.axhline(1 - eps, color="grey", ls=":")
+ax.axvline(s2_by_hand, color="tab:red", ls="--", label=f"smallest $s^2$ = {s2_by_hand:.1f}")
+ax.set(xlabel="$s^2$", ylabel="weight on the previous token", title=f"the hardest row of {context} tokens")
+ax.legend()
+fig.savefig(OUT / "03_scale.png", dpi=100, bbox_inches="tight")
 
 # %% [markdown]
-# For $g = 1$ the near-returns are the continued-fraction convergents of $1/2\pi$: the steps
-# $n$ at which $1 - \cos n$ sets a new record low are exactly those denominators
-# (`ropelab explain near_returns_at_continued_fraction_convergents`).
+# Theorem 5.3's explicit scale is sufficient, not the smallest: it pretends every one of the
+# $N - 1$ rivals is as close as the runner-up. The margin from example 02 sets the price:
+# $s^2 \approx \ln(N/\varepsilon)/\text{margin}$, which is why a tiny single-frequency margin
+# would need an enormous query.
+#
+# ## Checked against ropelab
+#
+# `positional_heads.smallest_sharp_scale` does the same search (Brent's method on the last
+# row, then a check of every row); `attention.attention_weights` builds the matrix.
+# (`ropelab explain rope_head_can_be_previous_token` checks every row up to $10^6$ tokens, and
+# `ropelab explain top_frequency_band_makes_sharp_head_cheaply` prices bands against single pairs.)
 
 # %%
-lows = diophantine.record_lows(1.0, 200_000)
-with mpmath.workdps(diophantine.DIGITS):
-    convergents = diophantine.convergent_denominators(1 / (2 * mpmath.pi), 200_000)
-print("record lows of 1 - cos(n):", lows)
-print("convergent denominators of 1/(2 pi):", convergents)
+from ropelab.constructions import attention, frequencies, positional_heads
+
+band = positional_heads.band_vector(d, range(16))
+sharp = positional_heads.smallest_sharp_scale(band, frequencies.rope(d, theta), context, eps, distance=1)
+q, k = positional_heads.head_vectors(band, frequencies.rope(d, theta), np.sqrt(20.0), distance=1)
+library_alpha = np.asarray(attention.attention_weights(np.tile(q, (24, 1)), np.tile(k, (24, 1)), frequencies.rope(d, theta)))
+print(f"ropelab: smallest s^2 = {sharp.scale_squared:.3f}, sufficient {sharp.sufficient_scale_squared:.2f}; "
+      f"attention matrices differ by at most {np.max(np.abs(library_alpha - alpha)):.1e}")
 
 # %% [markdown]
 # ## Conclusion
 #
-# A band of the fastest pairs makes a sharp previous-token head over 8192 tokens with
-# $|q| \approx 5$; any single pair needs $s^2$ in the hundreds of thousands or more, because
-# one frequency either turns too slowly or keeps coming back. The different frequencies of a
-# band never return at the same time, which is what makes the band cheap
-# (`ropelab explain top_frequency_band_makes_sharp_head_cheaply`).
+# Sixteen fast pairs and a query of norm about 5 make a head that puts at least 99% of
+# every row's weight on the previous token, over 8192 tokens; our bisection and ropelab's
+# agree, and Theorem 5.3's explicit scale is larger but of the same order.
 
 # %%
-assert np.all(alpha[np.arange(1, n), np.arange(0, n - 1)] >= 1 - eps)
-assert figure_1.argmax() == 0  # Figure 1's convention: a diagonal head, not a previous-token one
-assert 10 < s2_band < 30
-assert all(s2 > 1e5 for s2 in single.values())
-assert set(lows) <= set(convergents) and {6, 19, 25, 44, 333, 710, 103993} <= set(lows)
+assert np.all(alpha[np.arange(1, 24), np.arange(0, 23)] > 0.9)
+assert abs(s2_by_hand - sharp.scale_squared) < 1e-3 * sharp.scale_squared
+assert 10 < s2_by_hand < sufficient and abs(sufficient - sharp.sufficient_scale_squared) < 1e-6 * sufficient
+assert np.max(np.abs(library_alpha - alpha)) < 1e-9
 print("conclusion holds")
+
+# %% [markdown]
+# ## Exercise
+#
+# Figure 1 of the paper gives the rotation to the *query* instead: $q = R^1\psi$, $k = \psi$.
+# Using your `rope` above, compute the logit $q^\top R^{-t} k$ at distances $t = 0 .. 8191$
+# (or build the matrix with the roles swapped). Which visible key gets the largest logit?
+# What kind of head is this?
+#
+# <details markdown="1"><summary>Solution</summary>
+#
+# Now $c(t) = \sum_m w_m \cos\big((t + 1) g_m\big)$, largest at $t = -1$: the *next* token,
+# which a causal head cannot see. Among the visible keys ($t \ge 0$) the largest is at
+# $t = 0$, so this convention builds a diagonal head, not a previous-token head: erratum E1
+# (`ropelab explain figure_1_convention_attends_to_future`).
+#
+# </details>
+
+# %%
+swapped = np.array([rope(psi, 1) @ rope(psi, -distance) for distance in range(context)])  # q^T R^-t k
+print(f"q = R psi, k = psi: the largest visible logit is at distance {swapped.argmax()}")
+assert swapped.argmax() == 0 and np.allclose(swapped, np.cos(np.outer(t + 1, g[:16])) @ w[:16])
+print("exercise solved")
+
+# %% [markdown]
+# ## What you now know
+#
+# - A positional head is $q = s\psi$, $k = sR^t\psi$ for every token; the scale $s$ turns the
+#   logit's maximum into attention weight (Theorem 5.3).
+# - The smallest sufficient $s^2$ is found on the last row, the hardest one, and costs about
+#   $\ln(N/\varepsilon)$ divided by the margin: cheap for a band of fast pairs.
+# - Which vector carries the rotation matters: rotating the query points the head at the
+#   future (erratum E1). Example [04](04_nope_cannot_and_bos.md) shows what a head without
+#   RoPE cannot do.

@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Why NoPE cannot build a diagonal or previous-token head, and what a BOS token changes
 #
+# *Needs:* [03](03_previous_token_head_by_hand.md) (a positional head built from RoPE).
+#
 # Without positional encoding (NoPE) a head sees tokens only through their content. Take the
 # sequence $[\text{bos}, x, x]$: the last two tokens are identical, so for the query at
 # position 3 they have the same logit, $a_{32} = a_{33}$. Whatever $W_Q$ and $W_K$ are,
@@ -25,9 +27,17 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # angles in float64 (a script is a process edge)
 
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ropelab.constructions import attention, frequencies
+
+OUT = Path(os.environ.get("ROPELAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="ropelab-example-"))
+print(f"figures in {OUT}")
 
 rng = np.random.default_rng(4)
 d_model, d = 16, 8
@@ -97,6 +107,14 @@ ascent = {name: head_training.maximise_attention_weight(embeddings, [0, 1, 1], f
           for name, freqs in (("NoPE", frequencies.nope(d)), ("RoPE", frequencies.rope(d, 10_000.0)))}
 for name, run in ascent.items():
     print(f"{name}: alpha_33 from {run.weights[0]:.4f} to {run.weights[-1]:.12f} in 200 Adam steps")
+
+fig, ax = plt.subplots(figsize=(6, 3))
+for name, run in ascent.items():
+    ax.plot(run.weights, label=name)
+ax.axhline(0.5, color="grey", ls=":")
+ax.set(xlabel="Adam step", ylabel=r"$\alpha_{33}$", title="gradient ascent on the diagonal weight")
+ax.legend()
+fig.savefig(OUT / "04_ascent.png", dpi=100, bbox_inches="tight")
 
 # %% [markdown]
 # ## The same sequence under RoPE
@@ -176,3 +194,38 @@ assert ascent["NoPE"].best < 0.5 < 0.99 < ascent["RoPE"].best
 assert np.allclose(bos_weight, closed_form_bos, rtol=1e-12)
 assert -2.1 <= fit.slope <= -1.9  # neighbouring positions differ by ~ 1/t^2
 print("conclusion holds")
+
+# %% [markdown]
+# ## Exercise
+#
+# Drop the BOS token: the sequence is $[x, x, x, x]$. What weight does the last row put on
+# itself, for *any* NoPE head? Check your answer on 100 random heads.
+#
+# <details markdown="1"><summary>Solution</summary>
+#
+# All four keys are the same vector, so the query's four logits are equal and the softmax
+# is uniform: $\alpha_{44} = 1/4$ exactly, whatever $W_Q, W_K$ (the bound $1/c$ with $c = 4$,
+# reached). With no BOS token there is nothing to shift weight to.
+#
+# </details>
+
+# %%
+four = np.stack([x] * 4)
+w_q, w_k = 3.0 * rng.standard_normal((2, 100, d_model, d))
+last_row = np.asarray(many_heads(four @ w_q, four @ w_k, nope))[:, 3, :]  # (heads, 4)
+print(f"largest |alpha_4j - 1/4| over 100 heads: {np.abs(last_row - 0.25).max():.1e}")
+assert np.allclose(last_row, 0.25, rtol=0, atol=1e-12)
+print("exercise solved")
+
+# %% [markdown]
+# ## What you now know
+#
+# - A head without positional encoding cannot tell identical tokens apart, so on
+#   $[\text{bos}, x, x]$ it cannot put more than half of a row on itself or on the previous
+#   token (Proposition 5.2), and $c$ copies cap it at $1/c$; no optimiser gets round this.
+# - RoPE gives the copies different positions, and the diagonal head of Theorem 5.3 then
+#   takes almost all of the weight.
+# - A BOS token gives NoPE only a weak $1/t$-shaped position signal.
+#
+# Next: [05](05_semantic_channel_breaks.md), where RoPE's rotation becomes a cost for
+# matching by content.

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # When a semantic channel breaks, and what the base buys
 #
+# *Needs:* [00](00_rope_from_scratch.md) (pairs turning at $g_m$) and
+# [02](02_point_a_head_at_any_distance.md) (logits as sums of cosines).
+#
 # A slowly turning pair can match keys by content: over a short context its angle hardly
 # moves, so a key aligned with the query keeps the highest logit. Theorem 6.1 of the paper
 # says this cannot last. With one pair of frequency $g \ne 0$, a query $(1, 0)$, the intended
@@ -26,7 +29,11 @@ import jax
 jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script is a process edge)
 
 import math
+import os
+import tempfile
+from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
@@ -34,6 +41,9 @@ from ropelab.checks.findings import zoo
 from ropelab.constructions import configs, frequencies
 from ropelab.constructions import semantic_channels as channels
 from ropelab.theory import semantic_channels
+
+OUT = Path(os.environ.get("ROPELAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="ropelab-example-"))
+print(f"figures in {OUT}")
 
 # %% [markdown]
 # ## The closed form against a brute-force search
@@ -75,6 +85,12 @@ freqs = frequencies.rope(256, 10_000.0)
 slow = freqs[freqs <= 0.01]
 ranges = np.array([semantic_channels.semantic_range(float(f)) for f in slow])
 fit = stats.linregress(np.log(slow), np.log(ranges))
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.loglog(slow, ranges, "o", ms=3, label="breaking context of each pair")
+ax.loglog(slow, np.pi / (2 * slow), "-", lw=0.8, label=r"$\pi / (2g)$")
+ax.set(xlabel="frequency g of the pair", ylabel="tokens until it breaks", title="d = 256, theta = 1e4")
+ax.legend()
+fig.savefig(OUT / "05_breaking_context.png", dpi=100, bbox_inches="tight")
 print(f"{slow.size} pairs with g <= 0.01: breaking contexts {ranges.min():.0f} .. {ranges.max():.0f} tokens; "
       f"log-log slope {fit.slope:.3f}")
 print(f"Gemma 7B's slowest pair (g = {freqs[-1]:.3g}) breaks at {semantic_channels.semantic_range(float(freqs[-1])):,} tokens")
@@ -126,3 +142,38 @@ assert slowest_range[1e4] < slowest_range[5e5] < slowest_range[1e6]
 assert rows["Gemma 7B"].slowest_breaks_at == 14619 and rows["Gemma 7B"].unbroken_channels < 128
 assert rows["Gemma 4 global"].unbroken_channels >= rows["Gemma 4 global"].unrotated_pairs > 0
 print("conclusion holds")
+
+# %% [markdown]
+# ## Exercise
+#
+# Your model has head dimension $d = 128$ and base $\theta = 5\times 10^5$. Without ropelab,
+# estimate after how many tokens its slowest rotating pair stops working as a semantic
+# channel against an anti-aligned rival. Then compare with
+# `semantic_channels.semantic_range`.
+#
+# <details markdown="1"><summary>Solution</summary>
+#
+# The slowest pair is $m = d/2 - 1$, with $g = \theta^{-(d-2)/d} = (5\times 10^5)^{-126/128}
+# \approx 2.4\times 10^{-6}$; it breaks after about $\pi/(2g) \approx 6.4\times 10^5$ tokens.
+# The exact count agrees to well under one percent.
+#
+# </details>
+
+# %%
+g_slowest = 5e5 ** (-126 / 128)
+estimate = math.pi / (2 * g_slowest)
+exact = semantic_channels.semantic_range(float(frequencies.rope(128, 5e5)[-1]))
+print(f"slowest g = {g_slowest:.3e}: pi / (2 g) = {estimate:,.0f} tokens; exact {exact:,}")
+assert abs(exact - estimate) < 0.01 * estimate and exact == slowest_range[5e5]
+print("exercise solved")
+
+# %% [markdown]
+# ## What you now know
+#
+# - A pair of frequency $g$ can match keys by content only over about $\phi/(2g)$ tokens;
+#   beyond that a rival at angle $\phi$ wins, and no query norm rescues the target
+#   (Theorem 6.1, Lemma A.3). For the slowest pair of a head, $N^* \approx \pi/(2g)$.
+# - The range scales like $1/g$; a larger base makes the slowest pairs slower and the
+#   range proportionally longer; unrotated pairs never break.
+#
+# Next: [06](06_p_rope_partial_rotary_reversed.md), which stops the slowest pairs from rotating.

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # p-RoPE in one line, and how it differs from partial rotary and from its reverse
 #
+# *Needs:* [03](03_previous_token_head_by_hand.md) (the cost of a positional head) and
+# [05](05_semantic_channel_breaks.md) (where a semantic channel breaks).
+#
 # p-RoPE (Section 6.1 of the paper) keeps the $n = \lfloor p d / 2 \rfloor$ *highest*
 # RoPE frequencies, computed with the full head dimension $d$, and leaves every other pair
 # unrotated. Two other schemes sound alike and are not:
@@ -27,9 +30,17 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script is a process edge)
 
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ropelab.constructions import frequencies, positional_heads, rotary
+
+OUT = Path(os.environ.get("ROPELAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="ropelab-example-"))
+print(f"figures in {OUT}")
 
 d, theta, p = 256, 10_000.0, 0.75
 rng = np.random.default_rng(6)
@@ -77,6 +88,16 @@ rope_freqs = frequencies.rope(d, theta)
 for name, g in (("RoPE", rope_freqs), ("p-RoPE", kept), ("partial rotary", partial)):
     print(f"{name:15s} {g.size:3d} rotating pairs, slowest {g.min():.3g} rad/token "
           f"(wavelength {2 * np.pi / g.min():>9,.0f} tokens)")
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+schedules = {"RoPE": rope_freqs, "p-RoPE, p = 0.75": one_line, "partial rotary, 192 coordinates": partial,
+             "reversed p-RoPE": frequencies.reversed_p_rope(d, theta, p)}
+for name, g in schedules.items():
+    rotating = np.flatnonzero(g > 0)
+    ax.semilogy(rotating, g[rotating], ".", ms=3, label=f"{name} ({rotating.size} rotating)")
+ax.set(xlabel="pair m", ylabel="frequency g (rad/token)", title="which pairs turn (frozen pairs are not drawn)")
+ax.legend(fontsize=8)
+fig.savefig(OUT / "06_schedules.png", dpi=100, bbox_inches="tight")
 
 # %% [markdown]
 # Yet the two are one family. p-RoPE's kept frequencies are $\theta^{-2m/d}$ for $m < n$;
@@ -176,3 +197,47 @@ assert variants["reversed_0.75"]["nll_minus_reference"]["8"]["ci_low"] > 0  # re
 assert all(variants[v]["nll_minus_reference"]["8"]["mean"] < variants["reversed_0.75"]["nll_minus_reference"]["8"]["mean"]
            for v in ("nope", "p_rope_0.75", "partial_0.75"))
 print("conclusion holds")
+
+# %% [markdown]
+# ## Exercise
+#
+# With $d = 256$, $\theta = 10^4$ and $p = 0.75$, which is the slowest pair p-RoPE still
+# rotates, and after how many tokens does it stop working as a semantic channel against an
+# anti-aligned rival (example 05)? How does that compare with RoPE's slowest pair, and what
+# happens to the 32 frozen pairs?
+#
+# <details markdown="1"><summary>Solution</summary>
+#
+# The kept pairs are $m < n = 96$, so the slowest is $m = 95$ with
+# $g = 10^{4 \cdot (-190/256)} \approx 1.07\times 10^{-3}$: it breaks after about
+# $\pi/(2g) \approx 1{,}500$ tokens, against about 14,600 for RoPE's slowest pair
+# ($m = 127$). The frozen pairs never break: p-RoPE trades the slow pairs' long but finite
+# semantic range for pairs that match content at any distance.
+#
+# </details>
+
+# %%
+from ropelab.theory import semantic_channels
+
+slowest_kept = float(one_line[n - 1])
+breaks_kept = semantic_channels.semantic_range(slowest_kept)
+breaks_rope = semantic_channels.semantic_range(float(rope_freqs[-1]))
+print(f"slowest rotating pair of p-RoPE: m = {n - 1}, g = {slowest_kept:.3e}, breaks after {breaks_kept:,} tokens "
+      f"(pi / 2g = {np.pi / (2 * slowest_kept):,.0f}); RoPE's slowest: {breaks_rope:,}")
+assert n - 1 == 95 and abs(slowest_kept - 10_000 ** (-190 / 256)) < 1e-15
+assert abs(breaks_kept - np.pi / (2 * slowest_kept)) < 0.01 * breaks_kept and breaks_kept < breaks_rope / 5
+assert np.all(one_line[n:] == 0.0)  # frozen: no rotation, so no breaking context
+print("exercise solved")
+
+# %% [markdown]
+# ## What you now know
+#
+# - p-RoPE keeps the fastest $\lfloor pd/2 \rfloor$ frequencies of the full schedule and
+#   freezes the rest; frozen pairs are position-free semantic channels that never break.
+# - Partial rotary keeps the slow pairs; it equals p-RoPE only with a scaled base and a
+#   permutation of the coordinates.
+# - Reversed p-RoPE freezes the fast pairs and makes positional heads far more expensive;
+#   small-scale training shows the price beyond the training length.
+#
+# Next: [07](07_is_my_base_large_enough.md) turns all of this into a check of your own
+# configuration.

@@ -11,6 +11,10 @@
 # %% [markdown]
 # # Is my model's base large enough for my context?
 #
+# *Needs:* [01](01_rope_need_not_decay.md) (the all-ones and correlated curves),
+# [03](03_previous_token_head_by_hand.md) (the price of a positional head) and
+# [05](05_semantic_channel_breaks.md) (breaking contexts).
+#
 # Three yardsticks answer this from the RoPE configuration alone, before any training:
 #
 # 1. **The critical pair** (Liu et al. 2023): pair $m$ turns a full circle within $L$ tokens
@@ -23,8 +27,9 @@
 # 3. **Semantic channels** (Theorem 6.1): how many pairs still work as content matchers over
 #    $L$ tokens, and what the cheapest positional head costs.
 #
-# We apply all three to a model of our own, described in a small JSON file, next to built-in
-# configurations from the zoo.
+# They disagree, because each answers a different question. We apply all three to a model of
+# our own, described in a small JSON file, next to built-in configurations from the zoo, and
+# end with a rule that says which one to use when.
 
 # %%
 import jax
@@ -33,14 +38,19 @@ jax.config.update("jax_enable_x64", True)  # angles r * g in float64 (a script i
 
 import json
 import math
+import os
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ropelab.checks.findings import zoo
 from ropelab.constructions import base_bounds, configs, frequencies
 from ropelab.theory import base_bounds as base_theory
+
+OUT = Path(os.environ.get("ROPELAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="ropelab-example-"))
+print(f"figures in {OUT}")
 
 # %% [markdown]
 # ## The critical pair
@@ -96,31 +106,79 @@ with tempfile.TemporaryDirectory() as folder:
     path = Path(folder) / "my_models.json"
     path.write_text(json.dumps(mine))
     ours = zoo.load_configs(path)
-rows, men = {}, {}
+rows, men, b_curve = {}, {}, {}
 for config in (*ours, configs.ZOO_BY_NAME["Llama 2 7B"]):
     row = rows[config.name] = zoo.summarise(config)
-    men[config.name] = base_bounds.cosine_sum(config.parameters["rope_theta"], row.head_dim, row.context).min()
+    b_curve[config.name] = base_bounds.cosine_sum(config.parameters["rope_theta"], row.head_dim, row.context)
+    men[config.name] = b_curve[config.name].min()
     print(f"{row.name:16s} context {row.context:>6,}: {row.critical_pairs:2d} of {row.head_dim // 2} pairs turn "
           f"(i* = {row.critical_index:.1f}); {row.unbroken_channels:2d} channels unbroken; "
           f"cheapest sharp head s^2 = {row.head_scale_sq:4.1f}; min B(r) = {men[config.name]:+6.2f}")
+
+# %% [markdown]
+# Men et al.'s sum over the whole window, for the three candidate bases:
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 3.5))
+for config in ours:
+    ax.plot(b_curve[config.name], lw=0.6, label=f"theta = {config.parameters['rope_theta']:.0e}")
+ax.axhline(0, color="black", lw=0.8)
+ax.set(xlabel="distance r", ylabel="B(r)", title="d = 128 over 32k tokens: B(r) >= 0 everywhere only for the largest base")
+ax.legend()
+fig.savefig(OUT / "07_men_bound.png", dpi=100, bbox_inches="tight")
 
 # %% [markdown]
 # Read the rows like this. At $\theta = 10^4$ and 32k tokens, 60 of the 64 pairs complete a
 # turn and not one channel survives an anti-aligned rival over the window; Men et al.'s sum
 # dips well below zero. At $5\times 10^5$, 22 pairs never complete a turn and 15 channels
 # stay unbroken, but $B(r)$ still turns negative before 32k; at $2\times 10^6$ it does not
-# (their bound for 64k is about $2.1\times 10^6$: `ropelab explain base_lower_bound_for_context`).
-# Llama 2 itself fails that test within its 4k tokens. The price is in the positional heads:
-# the fastest 16 pairs turn more slowly as the base grows, so the cheapest sharp diagonal
-# head needs a somewhat larger norm.
+# (`ropelab explain base_lower_bound_for_context`). Llama 2 itself fails that test within
+# its 4k tokens. The price is in the positional heads: the fastest 16 pairs turn more slowly
+# as the base grows, so the cheapest sharp diagonal head needs a somewhat larger norm.
 #
+# ## The rule
+#
+# The yardsticks disagree because they assume different queries and keys. Pick the one whose
+# assumption matches how your model will be used, and take the smallest base that passes it:
+#
+# 1. **Content must beat any rival key over the whole context** (retrieval among distractors,
+#    the worst case): use the **semantic channels** of Theorem 6.1. Require at least one
+#    unbroken channel at your context (more is safer), or keep frozen pairs with p-RoPE,
+#    which never break. It holds for every query and key, so it is the one to trust when
+#    nothing is known about them.
+# 2. **Keys are noisy copies of the query** (repeated content, on average): use **Men et al.'s
+#    bound**, $B(r) \ge 0$ for every $r \le L$. It is an average-case statement: it says
+#    nothing about a particular rival, and it is stricter than rule 1 at long contexts.
+# 3. **You will run beyond the training length $T$**: use the **critical pair**. Pairs that
+#    never completed a turn within $T$ meet unseen angles at $L > T$; keep the critical
+#    dimension fixed by scaling the base to $\theta' = \theta^{\ln(L/2\pi)/\ln(T/2\pi)}$ (the
+#    exercise below works it out).
+#
+# When several conditions apply, take the largest base any of them asks for; the cost, a
+# slightly larger norm for positional heads, stays small (under 3x in $s^2$ here).
+
+# %%
+def smallest_passing(use: str) -> str:
+    """The smallest of our candidate bases that passes the yardstick for a use (rules 1 and 2)."""
+    for name in ("ours, theta 1e4", "ours, theta 5e5", "ours, theta 2e6"):
+        passes = rows[name].unbroken_channels >= 1 if use == "any rival" else men[name] >= 0
+        if passes:
+            return name
+    raise ValueError(f"no candidate base passes the yardstick for {use!r}")
+
+
+choice = {use: smallest_passing(use) for use in ("any rival", "noisy copies")}
+for use, name in choice.items():
+    print(f"at 32k tokens, {use:12s}: take {name} ({rows[name].unbroken_channels} unbroken channels, "
+          f"min B(r) = {men[name]:+.2f})")
+
+# %% [markdown]
 # ## Conclusion
 #
-# The yardsticks differ in strictness. By the channel count a base of $10^4$ is workable at
-# Llama 2's 4k tokens (9 unbroken channels) and hopeless at 32k (none); Men et al.'s test is
-# stricter and already fails Llama 2 itself ($B(r) < 0$ within 4k). Each larger base keeps
-# more slow channels and passes that test at longer contexts, at a modest cost to the
-# positional heads.
+# For our $d = 128$ model at 32k tokens, $\theta = 10^4$ fails every yardstick; if content
+# only has to beat arbitrary rivals, $5\times 10^5$ is enough (15 unbroken channels); if keys
+# are noisy copies of the query, Men et al.'s bound asks for $2\times 10^6$. Each larger base
+# costs the positional heads only a modestly larger norm.
 
 # %%
 low, mid, high, llama = (rows[name] for name in ("ours, theta 1e4", "ours, theta 5e5", "ours, theta 2e6", "Llama 2 7B"))
@@ -132,4 +190,47 @@ assert low.unbroken_channels == 0 < llama.unbroken_channels and mid.unbroken_cha
 assert low.critical_pairs > mid.critical_pairs > high.critical_pairs
 assert men["ours, theta 1e4"] < 0 and men["ours, theta 5e5"] < 0 <= men["ours, theta 2e6"] and men["Llama 2 7B"] < 0
 assert low.head_scale_sq < mid.head_scale_sq < high.head_scale_sq < 3 * low.head_scale_sq
+assert choice == {"any rival": "ours, theta 5e5", "noisy copies": "ours, theta 2e6"}
 print("conclusion holds")
+
+# %% [markdown]
+# ## Exercise
+#
+# Llama 2 was trained at $T = 4096$ tokens with $\theta = 10^4$ and $d = 128$. You want to run
+# it at $L = 32768$. Using rule 3, which base keeps the critical pair index
+# $i^* = \frac d2 \log_\theta \frac{L}{2\pi}$ where it was in training? How many pairs
+# complete a turn within the window before and after?
+#
+# <details markdown="1"><summary>Solution</summary>
+#
+# Keep $\ln(L/2\pi)/\ln\theta'$ equal to $\ln(T/2\pi)/\ln\theta$:
+# $\theta' = \theta^{\ln(L/2\pi)/\ln(T/2\pi)} = 10^{4 \cdot 8.56/6.48} \approx 1.9\times 10^5$.
+# Then $i^*$ at 32k with $\theta'$ equals $i^*$ at 4k with $10^4$ (about 45), and the same 46
+# pairs complete a turn in either window.
+#
+# </details>
+
+# %%
+T, L = 4096, 32768
+theta_scaled = 10_000.0 ** (math.log(L / (2 * math.pi)) / math.log(T / (2 * math.pi)))
+before = float(base_theory.critical_pair_index(128, 10_000, T))
+after = float(base_theory.critical_pair_index(128, theta_scaled, L))
+turning_before = int(np.sum(2 * np.pi / frequencies.rope(128, 10_000.0) <= T))
+turning_after = int(np.sum(2 * np.pi / frequencies.rope(128, theta_scaled) <= L))
+print(f"theta' = {theta_scaled:,.0f}: i* = {after:.4f} at {L} tokens (was {before:.4f} at {T}); "
+      f"pairs that turn: {turning_after} (was {turning_before})")
+assert abs(after - before) < 1e-9 and turning_after == turning_before == 46
+assert 1.5e5 < theta_scaled < 2.5e5
+print("exercise solved")
+
+# %% [markdown]
+# ## What you now know
+#
+# - Three yardsticks judge a base from its configuration alone: the critical pair (Liu et
+#   al.), the cosine-sum bound (Men et al.) and the semantic channel count (Theorem 6.1).
+# - They disagree because they assume different queries and keys: worst-case rivals (use the
+#   channel count), noisy copies (use Men et al.'s bound), extrapolation beyond training
+#   (keep the critical dimension). Take the smallest base that passes the one that matches
+#   your use; the positional heads pay only a little for a larger base.
+#
+# Next: [08](08_reading_gemma_frequency_usage.md) reads how a real model uses its frequencies.

