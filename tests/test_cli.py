@@ -27,12 +27,12 @@ def test_verify_writes_json_report(tmp_path, capsys):
     assert not list(tmp_path.glob("*.part"))
 
 
-def test_unknown_claim_exits_2_with_list(capsys):
-    code, out = run(capsys, "verify", "no_such_claim")
+def test_unknown_claim_exits_2_with_the_closest(capsys):
+    code, out = run(capsys, "verify", "rope_preserve_norm")
     assert code == 2
-    assert "no_such_claim" in out and "rope_preserves_norm" in out
-    code, out = run(capsys, "explain", "no_such_claim")
-    assert code == 2
+    assert out.count("\n") == 1 and "rope_preserve_norm" in out and "closest known: rope_preserves_norm" in out
+    code, out = run(capsys, "explain", "rope_preserves_norm", "no_such_claim")
+    assert code == 2 and "no_such_claim" in out and "Statement." not in out  # every id checked before any is shown
 
 
 def test_explain_prints_worked_instance(capsys):

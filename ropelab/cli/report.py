@@ -255,7 +255,7 @@ def register(app: typer.Typer) -> None:
         reasons = {name: (catalogue.figure_caption(name), f"it needs {package}, which comes with the {extra} extra: "
                           + install_line([extra])) for name, (package, extra) in skipped.items()}
         html_page = render_html(verify_report, sheets, figures, reasons, catalogue.findings_sections())
-        path = write_text_atomically(Path(out) / REPORT_NAME, html_page)
+        path = write_text_atomically(Path(out) / REPORT_NAME, html_page, "--out")
         failed = [s.claim.id for s in sheets if s.verified is not None and s.verified["status"] != "pass"]
         say(f"report written to {path}")
         if skipped:
