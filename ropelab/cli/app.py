@@ -21,6 +21,7 @@ from .render import Column, Tabular, tabular
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # help texts print as written: brackets such as x[m] are not markup
     no_args_is_help=True,
     help="Check, symbolically and numerically, what RoPE can and cannot do (Barbero et al., ICLR 2025).",
 )
@@ -59,7 +60,7 @@ def _fmt(x: float) -> str:
 
 VERIFY_COLUMNS = (Column("claim"), Column("paper"), Column("status"), Column("shown (trust: scope)", readable=40),
                   Column("residual / tolerance"), Column("negative control"), Column("s", justify="right"))
-VERIFY_MERGED = (("claim / paper / shown", (0, 1, 3)), ("status\n/ control\n/ time", (2, 5, 6)),
+VERIFY_MERGED = (("claim / paper / shown (trust: scope)", (0, 1, 3)), ("status\n/ control\n/ time", (2, 5, 6)),
                  ("residual\n/ tolerance", (4,)))
 """Narrower than one column per field: the paper label and "shown" stand under the id, status,
 negative control and time share a cell, the residual and its tolerance stand on two lines."""

@@ -103,8 +103,9 @@ class Tabular:
     # -- what the table holds (the width checks read it) --
 
     def cells(self) -> list[str]:
-        """Every header and cell as plain text."""
-        return [c.header for c in self.columns] + [_plain(cell) for row in self.rows for cell in row]
+        """Every cell and every header but the key column's (which the stacked layout leaves out), as plain text."""
+        headers = [c.header for i, c in enumerate(self.columns) if i != self.key]
+        return headers + [_plain(cell) for row in self.rows for cell in row]
 
     # -- measuring --
 
