@@ -274,7 +274,7 @@ def test_unknown_ids_name_the_closest_known(capsys):
         code, out = invoke([*path, name + "x", *options], capsys)  # one letter too many
         lines = [line for line in out.splitlines() if line.strip()]
         assert code == 2 and len(lines) == 1, f"{path}: exit {code}\n{out}"
-        assert re.search(rf"closest known: (\S+, )*{re.escape(name)}(,|$)", lines[0]), f"{path}: {lines[0]}"
+        assert re.search(rf"closest known: (\S+, )*{re.escape(name)}(,| \(|$)", lines[0]), f"{path}: {lines[0]}"
         offered.append(path)
     assert len(offered) >= 5, offered  # verify, explain, figs, bench, report, errata
 

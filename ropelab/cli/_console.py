@@ -48,15 +48,16 @@ def closest(unknown: str, known: list[str], n: int = 3) -> list[str]:
 
 
 def unknown_line(kind: str, unknown: str, known: list[str], where: str = "") -> str:
-    """One line for an unknown name: the nearest known ones, else the first few known ones.
+    """One line for an unknown name: the nearest known ones, else the first few known ones;
+    ``where`` (where to see them all) is added in parentheses.
 
     >>> unknown_line("figure", "frequency_spectrum", ["frequency_spectra", "decay"])
     'unknown figure: frequency_spectrum; closest known: frequency_spectra'
     """
     near = closest(unknown, known)
-    if near:
-        return f"unknown {kind}: {unknown}; closest known: {', '.join(near)}"
-    return f"unknown {kind}: {unknown}; known: {_some(list(known))}" + (f" ({where})" if where else "")
+    line = (f"unknown {kind}: {unknown}; closest known: {', '.join(near)}" if near
+            else f"unknown {kind}: {unknown}; known: {_some(list(known))}")
+    return line + (f" ({where})" if where else "")
 
 
 def fail_unknown(kind: str, unknown: str, known: list[str], where: str = "") -> None:

@@ -64,11 +64,10 @@ VERIFY_MERGED = (("claim / paper / shown (trust: scope)", (0, 1, 3)), ("status\n
                  ("residual\n/ tolerance", (4,)))
 """Narrower than one column per field: the paper label and "shown" stand under the id, status,
 negative control and time share a cell, the residual and its tolerance stand on two lines."""
-RESIDUAL_NOTE = ("residual / tolerance: the worst error measured (for an inequality, its worst excess over the bound) "
-                 "over the error the claim allows; a claim passes when the residual is at most the tolerance, so a "
-                 "ratio of 1 is exactly at the limit; a tolerance of 0 marks an exact check (a count of wrong answers, "
-                 "an excess over a bound): any residual above 0 fails; a negative residual is an inequality's margin, "
-                 "the room by which it holds.")
+RESIDUAL_NOTE = ("residual / tolerance: the worst error measured (for an inequality, its worst excess over the "
+                 "bound) and the error the claim allows; a claim passes when the residual is at most the tolerance, "
+                 "so a ratio of 1 is exactly at the limit; a tolerance of 0 marks an exact check, which any residual "
+                 "above 0 fails; a negative residual is an inequality's margin, the room by which it holds.")
 """The line under the verify table that says how to read its numbers."""
 
 

@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
 
         for erratum_id in erratum_ids or []:
             if erratum_id.upper() not in ERRATA_BY_ID:
-                fail_unknown("erratum id", erratum_id, list(ERRATA_BY_ID))
+                fail_unknown("erratum id", erratum_id, list(ERRATA_BY_ID),
+                             f"the ids run from {ERRATA[0].id} to {ERRATA[-1].id}")
         if json_path is not None:
             writable_file(json_path, "--json")
         chosen = ERRATA if not erratum_ids else [ERRATA_BY_ID[e.upper()] for e in erratum_ids]
@@ -67,7 +68,7 @@ def computed_sentences(check) -> str:
     import re
 
     about = (check.__doc__ or "").strip().splitlines()[0] if check.__doc__ else ""
-    about = re.sub(r"^E\d+:\s*", "", about).rstrip(".")
+    about = re.sub(r"^E\d+:\s*", "", about).replace("``", "").rstrip(".")
     values = check()
     if not isinstance(values, dict) or not values:
         raise ValueError(f"{check.__name__}() must return a dict of named numbers, got {values!r}")

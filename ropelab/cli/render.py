@@ -117,6 +117,8 @@ class Tabular:
         lines = [line for text in texts for line in text.splitlines()] or [""]
         natural = max(cell_len(line) for line in lines)
         longest_word = max((cell_len(w) for text in texts for w in words(text)), default=0)
+        if "\n" in header:  # a header set in lines keeps them
+            longest_word = max([longest_word] + [cell_len(line) for line in header.splitlines()])
         if whole:
             longest_word = max([longest_word] + [cell_len(line) for c in cells for line in _plain(c).splitlines()])
         return max(longest_word, min(readable, natural)), natural
@@ -211,8 +213,8 @@ class Tabular:
                     continue
                 header = " ".join(column.header.split())
                 cell = _text(row[i])
-                if "\n" in value:  # one field a line in a table, one paragraph here
-                    cell = Text(" ").join([Text(line.strip(), style=cell.style) for line in value.splitlines()
+                if "\n" in value:  # one item a line in a table, "; " between items here
+                    cell = Text("; ").join([Text(line.strip(), style=cell.style) for line in value.splitlines()
                                            if line.strip()])
                 piece = Text.assemble((f"{header}: ", "dim"), cell)
                 if cell_len(piece.plain) > room:  # a long field: its name, then its text under it
