@@ -61,7 +61,7 @@ def summary_table(results: list[dict], quick: bool) -> Tabular:
                          f"{line['baseline_s']:.4g}", Text(f"{line['ratio']:.1f}x"), Text(line["throughput"]),
                          Text(line["target"]), met])
     columns = [Column(c, justify="right" if c in ("ours s", "baseline s", "ratio") else "left") for c in SUMMARY_COLUMNS]
-    merged = (("workload: ours vs baseline", (0, 1, 2)), ("s: ours / baseline", (3, 4)), ("ratio", (5,)),
+    merged = (("workload: ours vs baseline (same run)", (0, 1, 2)), ("s: ours / baseline", (3, 4)), ("ratio", (5,)),
               ("throughput", (6,)), ("target", (7,)), ("met", (8,)))
     return tabular(columns, rows, title=f"ropelab bench{' --quick' if quick else ''}: summary", merged=merged)
 
