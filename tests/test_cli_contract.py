@@ -226,6 +226,10 @@ def no_work(monkeypatch):
     for dotted in WORK:
         module, name = dotted.rsplit(".", 1)
         monkeypatch.setattr(f"{module}.{name}", refuse)
+    from ropelab.paper_figs import FIGURES
+
+    for name in FIGURES:
+        monkeypatch.setitem(FIGURES, name, refuse)
 
 
 def check_destination_refused(path, option, tmp_path, capsys) -> None:

@@ -86,3 +86,23 @@ def test_bench_summary_table(width):
     table = bench.summary_table([{"workload": "W1 logit curve", "summary": [line, {**line, "met": False}]}], True)
     lines = render([table], width)
     assert_readable(lines, width, ["0.01518", "0.5062", "33.4x", "1.32e+06", "NO"])
+
+
+def test_the_renderer_picks_the_first_layout_that_fits():
+    """Columns where they fit, then merged cells, then tables side by side, then stacked fields."""
+    from rich.table import Table
+    from rich.padding import Padding
+
+    from ropelab.cli.render import Column, tabular
+
+    columns = [Column("model"), *(Column(f"field {i}") for i in range(6))]
+    rows = [["Llama 3.1 8B", *(f"5,118,39{i}" for i in range(6))]]
+    plain = tabular(columns, rows)
+    merged = tabular(columns, rows, merged=(("model", (0,)), ("fields 0 to 5", (1, 2, 3, 4, 5, 6))))
+    kinds = {width: [type(part) for part in plain.layout(width)] for width in (200, 60, 20)}
+    assert kinds[200] == [Table]  # one column per field
+    assert len(kinds[60]) > 1 and set(kinds[60]) == {Table}  # side by side, led by the model
+    assert Padding in kinds[20]  # stacked under the model
+    assert [type(part) for part in merged.layout(40)] == [Table] and len(merged.layout(40)[0].columns) == 2
+    for width in (200, 60, 40, 20):
+        assert_readable(render([plain], width), width, ["5,118,390", "5,118,395", "Llama"])

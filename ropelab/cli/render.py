@@ -209,7 +209,7 @@ class Tabular:
             lines: list[tuple[Text, int, bool]] = []  # (line, indent, more pieces may join it)
             for i, column in enumerate(self.columns):
                 value = _plain(row[i])
-                if i == self.key or not value.strip() or value.strip() == "-":
+                if i == self.key or not value.strip():
                     continue
                 header = " ".join(column.header.split())
                 cell = _text(row[i])
