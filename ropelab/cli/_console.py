@@ -65,6 +65,13 @@ def fail_unknown(kind: str, unknown: str, known: list[str], where: str = "") -> 
     fail(unknown_line(kind, unknown, known, where))
 
 
+def require_known(kind: str, names: list[str] | None, known: list[str], where: str = "") -> None:
+    """Exit 2 on the first of ``names`` that is not ``known`` (:func:`fail_unknown`), before any work."""
+    for name in names or []:
+        if name not in known:
+            fail_unknown(kind, name, list(known), where)
+
+
 def check_destination(path: Path, option: str, folder: bool = False) -> Path:
     """Refuse, before any work and writing nothing, a destination that cannot be written (exit 2).
 

@@ -15,8 +15,8 @@ from rich.console import RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
-from ._console import (Steps, console, fail_unknown, install_line, interrupted_message, missing_extra,
-                       say, writable_file, writable_folder)
+from ._console import (Steps, console, install_line, interrupted_message, missing_extra, require_known, say,
+                       writable_file, writable_folder)
 from .render import Column, Tabular, tabular
 
 app = typer.Typer(
@@ -115,10 +115,8 @@ def verify(
     from ropelab.checks.registry import REGISTRY, select
     from ropelab.checks.runner import run_claims, write_report
 
-    try:
-        claims = select(ids)
-    except KeyError as err:
-        fail_unknown("claim id", str(err).strip("'"), list(REGISTRY), "ropelab list shows them all")
+    require_known("claim id", ids, list(REGISTRY), "ropelab list shows them all")
+    claims = select(ids)
     if json_path is not None:  # refused now, not after the whole run
         writable_file(json_path, "--json")
     workers = 1 if certify else min(jobs or auto_workers(len(claims)), len(claims))
@@ -217,10 +215,7 @@ def explain(ids: Annotated[list[str], typer.Argument(
     from ropelab.checks.findings.experiments import EXPERIMENTS
     from ropelab.checks.registry import REGISTRY
 
-    known = list(REGISTRY) + list(EXPERIMENTS)
-    for claim_id in ids:  # every id is checked before anything is printed
-        if claim_id not in known:
-            fail_unknown("claim id", claim_id, known, "ropelab list shows them all")
+    require_known("claim id", ids, list(REGISTRY) + list(EXPERIMENTS), "ropelab list shows them all")
     for n, claim_id in enumerate(ids):
         if n:
             console.print()
@@ -241,9 +236,7 @@ def figs(
     from ropelab.paper_figs import FIGURES
 
     chosen = names or list(FIGURES)
-    for name in chosen:
-        if name not in FIGURES:
-            fail_unknown("figure", name, list(FIGURES))
+    require_known("figure", chosen, list(FIGURES))
     writable_folder(out, "--out")
     skipped: dict[str, tuple[str, str]] = {}
     with Steps("drawing", chosen) as steps:

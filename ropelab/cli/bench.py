@@ -20,7 +20,7 @@ from rich.text import Text
 
 from ropelab.checks.atomic import write_text_atomically
 
-from ._console import Steps, console, fail, fail_unknown, install_line, say, writable_file
+from ._console import Steps, console, fail, install_line, require_known, say, writable_file
 from .render import Column, Tabular, tabular
 
 WORKLOADS = {
@@ -80,9 +80,7 @@ def register(app: typer.Typer) -> None:
         A baseline whose package is not installed (PyTorch: the bench extra) is skipped and named.
         """
         chosen = workloads or list(WORKLOADS)
-        for name in chosen:
-            if name not in WORKLOADS:
-                fail_unknown("workload", name, list(WORKLOADS))
+        require_known("workload", chosen, list(WORKLOADS))
         if json_path is not None:
             writable_file(json_path, "--json")
         folder = benchmarks_folder()

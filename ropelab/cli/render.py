@@ -98,6 +98,8 @@ class Tabular:
         for row in self.rows:
             if len(row) != len(self.columns):
                 raise ValueError(f"a row has {len(row)} cells for {len(self.columns)} columns: {row!r}")
+            if not all(isinstance(cell, (str, Text)) for cell in row):
+                raise ValueError(f"cells must be str or rich Text (format numbers first), got {row!r}")
         self.title, self.merged, self.key, self.split = title, merged, key, split
 
     # -- what the table holds (the width checks read it) --
