@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from ._console import Steps, console, fail, fail_unknown, say, writable_folder
-from .render import Tabular, tabular
+from .render import Column, Tabular, tabular
 
 
 class PlainProgress:
@@ -193,7 +193,8 @@ def fitted_tables(header: list[str], rows: list[list[str]], title: str = "") -> 
     in order, into as few tables as fit, each led again by the encoding column
     (:mod:`ropelab.cli.render`).
     """
-    return [tabular(header, [[row[0], *(_stacked(cell) for cell in row[1:])] for row in rows], title=title)]
+    columns = [Column(header[0]), *(Column(h, whole=True) for h in header[1:])]  # number lines stay whole
+    return [tabular(columns, [[row[0], *(_stacked(cell) for cell in row[1:])] for row in rows], title=title)]
 
 
 def show(console: Console, results: dict) -> None:
