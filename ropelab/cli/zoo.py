@@ -85,6 +85,7 @@ def register(app: typer.Typer) -> None:
             if search is not None:
                 cells.append(_number(row.searched_break) if row.searched_break else f"> {_number(search)}")
             cells_of_rows.append([Text(cell) for cell in cells])  # names such as "x [full_attention]" are not markup
+        # the model name stays on one line so that it can be searched for as printed
         console.print(tabular([Column(columns[0], whole=True), *columns[1:]], cells_of_rows, title=title))
         console.print(Text(
             "sees: the context this layer type attends over (sliding window / attention chunk) of the sequence; "
