@@ -74,6 +74,15 @@ def commands(command=None, path=()):
         yield path, command
 
 
+def groups(command=None, path=()):
+    """The app and every group of subcommands in it."""
+    command = command or typer.main.get_command(cli.app)
+    if hasattr(command, "commands"):
+        yield path, command
+        for name, sub in command.commands.items():
+            yield from groups(sub, (*path, name))
+
+
 COMMANDS = dict(commands())
 IDS = [" ".join(path) for path in COMMANDS]
 
@@ -292,7 +301,7 @@ def bracketed(command) -> list[str]:
 
 def test_help_prints_brackets_as_written(capsys):
     seen = 0
-    for path, command in COMMANDS.items():
+    for path, command in [*COMMANDS.items(), *groups()]:
         code, out = invoke([*path, "--help"], capsys)
         assert code == 0, out
         page = " ".join(out.split())
@@ -368,3 +377,10 @@ def test_a_planted_table_through_the_renderer_passes(monkeypatch):
     code, printed = record(["planted"])
     for width in WIDTHS:
         assert_reads_at(printed, width)
+
+
+def test_help_check_fails_where_markup_eats_brackets(monkeypatch, capsys):
+    """With rich markup switched on, ``[m]`` in conform's help is taken for a style and vanishes."""
+    monkeypatch.setattr(cli.app, "rich_markup_mode", "rich")
+    with pytest.raises(AssertionError, match="lost"):
+        test_help_prints_brackets_as_written(capsys)
