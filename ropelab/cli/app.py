@@ -126,7 +126,7 @@ def verify(
                              on_result=lambda r: steps.finish(r.id, f"{r.status} ({r.seconds:.1f} s)"))
     wall = time.perf_counter() - started
     console.print(verify_table(results, f"ropelab verify{' --quick' if quick else ''}{' --certify' if certify else ''}"))
-    say(RESIDUAL_NOTE)
+    console.print(Text(RESIDUAL_NOTE))  # wrapped at spaces, so no word is split
     failed = [r for r in results if r.status != "pass"]
     for r in failed:
         say(f"{r.id} failed at {r.worst_point}", style="red")
