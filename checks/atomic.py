@@ -64,7 +64,7 @@ def check_destination(path: str | os.PathLike, option_name: str, folder: bool = 
         with tempfile.NamedTemporaryFile(dir=where, prefix=".ropelab-write-check."):
             pass
     except OSError as err:
-        raise DestinationError(f"{option_name} cannot be written: no permission to create files in {where} "
+        raise DestinationError(f"{option_name} cannot be written: files cannot be created in {where} "
                                f"({err.strerror or err})") from None
     if target.is_file() and not os.access(target, os.W_OK):
         raise DestinationError(f"{option_name} must be a file ropelab can write to; {target} is read-only")
