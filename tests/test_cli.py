@@ -25,20 +25,38 @@ def test_verify_writes_json_report(tmp_path, capsys):
         assert {"id", "label", "status", "residual", "tolerance", "seconds"} <= set(claim)
     assert "jax" in report["versions"]
     assert not list(tmp_path.glob("*.part"))
+    assert "residual / tolerance: " in out and "a negative residual is" in " ".join(out.split())
 
 
-def test_unknown_claim_exits_2_with_list(capsys):
-    code, out = run(capsys, "verify", "no_such_claim")
+def test_unknown_claim_exits_2_with_the_closest(capsys):
+    code, out = run(capsys, "verify", "rope_preserve_norm")
     assert code == 2
-    assert "no_such_claim" in out and "rope_preserves_norm" in out
-    code, out = run(capsys, "explain", "no_such_claim")
-    assert code == 2
+    assert out.count("\n") == 1 and "rope_preserve_norm" in out and "closest known: rope_preserves_norm" in out
+    code, out = run(capsys, "explain", "rope_preserves_norm", "no_such_claim")
+    assert code == 2 and "no_such_claim" in out and "Statement." not in out  # every id checked before any is shown
 
 
 def test_explain_prints_worked_instance(capsys):
     code, out = run(capsys, "explain", "rope_score_depends_on_relative_position")
     assert code == 0
     assert "Statement." in out and "Worked instance." in out and "a_52" in out
+
+
+def test_explain_takes_several_ids(capsys):
+    from ropelab.checks.registry import REGISTRY
+
+    code, out = run(capsys, "explain", "rope_preserves_norm", "rotation_composition")
+    page = " ".join(out.split())
+    assert code == 0 and page.count("Statement.") == 2
+    assert all(" ".join(REGISTRY[i].statement.split()) in page for i in ("rope_preserves_norm", "rotation_composition"))
+
+
+def test_computed_errata_print_as_sentences(capsys):
+    code, out = run(capsys, "errata", "E4", "E2")
+    page = " ".join(out.split())
+    assert code == 0
+    assert "Computed by slowest_channel_turns(): turns of the slowest channel" in page and "Exact g64: 2.353." in page
+    assert "Computed by llama_band_onset():" in page and "{" not in out  # no raw dict
 
 
 def test_list_names_every_claim(capsys):

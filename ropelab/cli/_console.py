@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 
 from pathlib import Path
 
@@ -36,40 +35,66 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code=code)
 
 
-def fail_unknown(kind: str, unknown: str, known: list[str]) -> None:
-    """Print the unknown name and the known ones, then exit with code 2."""
-    console.print(Text(f"unknown {kind}: {unknown}", style="red"), soft_wrap=True)
-    console.print(Text(f"known {kind}s:\n  " + "\n  ".join(known)))
-    raise typer.Exit(code=2)
+def closest(unknown: str, known: list[str], n: int = 3) -> list[str]:
+    """The known names nearest to ``unknown`` (:func:`difflib.get_close_matches`, case folded).
+
+    >>> closest("rope_preserve_norm", ["rope_preserves_norm", "nope_heads", "rotation_composition"])
+    ['rope_preserves_norm']
+    """
+    import difflib
+
+    folded = {name.lower(): name for name in known}
+    return [folded[m] for m in difflib.get_close_matches(unknown.lower(), list(folded), n=n, cutoff=0.5)]
+
+
+def unknown_line(kind: str, unknown: str, known: list[str], where: str = "") -> str:
+    """One line for an unknown name: the nearest known ones, else the first few known ones;
+    ``where`` (where to see them all) is added in parentheses.
+
+    >>> unknown_line("figure", "frequency_spectrum", ["frequency_spectra", "decay"])
+    'unknown figure: frequency_spectrum; closest known: frequency_spectra'
+    """
+    near = closest(unknown, known)
+    line = (f"unknown {kind}: {unknown}; closest known: {', '.join(near)}" if near
+            else f"unknown {kind}: {unknown}; known: {_some(list(known))}")
+    return line + (f" ({where})" if where else "")
+
+
+def fail_unknown(kind: str, unknown: str, known: list[str], where: str = "") -> None:
+    """Print one line naming the unknown name and the closest known ones, then exit with code 2."""
+    fail(unknown_line(kind, unknown, known, where))
+
+
+def require_known(kind: str, names: list[str] | None, known: list[str], where: str = "") -> None:
+    """Exit 2 on the first of ``names`` that is not ``known`` (:func:`fail_unknown`), before any work."""
+    for name in names or []:
+        if name not in known:
+            fail_unknown(kind, name, list(known), where)
+
+
+def check_destination(path: Path, option: str, folder: bool = False) -> Path:
+    """Refuse, before any work and writing nothing, a destination that cannot be written (exit 2).
+
+    The one check every command calls for every option that names where files go
+    (:func:`ropelab.checks.atomic.check_destination`).
+    """
+    from ropelab.checks.atomic import DestinationError
+    from ropelab.checks.atomic import check_destination as check
+
+    try:
+        return check(path, option, folder=folder)
+    except DestinationError as err:
+        fail(str(err))
 
 
 def writable_folder(path: Path, option: str) -> Path:
-    """Create ``path`` if needed and check that files can be written in it; else exit 2.
-
-    The check writes and removes one empty temporary file, so that a folder the process
-    may not write into is refused before any work starts.
-    """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        fail(f"{option} must be a folder; {path} is a file")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".ropelab-write-check."):
-            pass
-    except OSError as err:
-        fail(f"{option} must be a folder ropelab can write to; {path}: {err.strerror or err}")
-    return path
+    """Check that files can be written in the folder ``path`` (created when it is written); else exit 2."""
+    return check_destination(path, option, folder=True)
 
 
 def writable_file(path: Path, option: str) -> Path:
-    """Check that ``path`` can be written (its folder is writable, it is no folder); else exit 2."""
-    path = Path(path)
-    if path.is_dir():
-        fail(f"{option} must be a file path; {path} is a folder")
-    writable_folder(path.parent if str(path.parent) else Path("."), f"the folder of {option}")
-    if path.exists() and not os.access(path, os.W_OK):
-        fail(f"{option} must be a file ropelab can write to; {path} is read-only")
-    return path
+    """Check that the file ``path`` can be written (it is no folder, its folder can be made); else exit 2."""
+    return check_destination(path, option, folder=False)
 
 
 def read_json(path: Path, option: str) -> object:

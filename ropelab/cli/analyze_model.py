@@ -18,10 +18,11 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from ropelab.checks.atomic import write_text_atomically
+
+from .render import tabular
 
 
 def report_payload(summary: dict) -> dict:
@@ -118,22 +119,20 @@ def _print_report(console, payload: dict) -> None:
         console.print(Text(f"closest to the paper's apostrophe head: layer {mark['layer']} head {mark['head']} ({mark['type']}); "
                            f"{mark['share']:.0%} of the {mark['rows_with_the_mark']} rows that can read an apostrophe pick one "
                            f"as a content winner; shift keep rate of its content winners {mark['content_keep_rate']:.2f}"))
-    table = Table(title="Empirical findings (measured, not proved)")
-    for col in ("finding", "paper", "outcome", "statistic", "value", "uncertainty"):
-        table.add_column(col, overflow="fold")
+    rows = []
     for f in summary["findings"]:
         colour = {"holds": "green", "does not hold": "yellow", "not measurable": "dim"}[f["outcome"]]
         value = "-" if f["value"] is None else f"{f['value']:.3g}"
-        table.add_row(Text(f["id"]), Text(f["label"]), Text(f["outcome"], style=colour), Text(f["statistic"]), value,
-                      Text(f["uncertainty"]))
-    console.print(table)
-    comparison = Table(title="Tables 3-5: mean logit / Cauchy-Schwarz bound after BOS, paper's Gemma 7B vs this model")
-    for col in ("paper head", "paper diag", "paper prev", "our head", "our diag", "our prev"):
-        comparison.add_column(col)
-    for row in payload["paper_comparison"]:
-        comparison.add_row(row["paper_head"], f"{row['paper_diagonal_over_bound']:.2f}", f"{row['paper_previous_over_bound']:.2f}",
-                           row["our_head"], f"{row['our_diagonal_over_bound']:.2f}", f"{row['our_previous_over_bound']:.2f}")
-    console.print(comparison)
+        rows.append([Text(f["id"]), Text(f["label"]), Text(f["outcome"], style=colour), Text(f["statistic"]), value,
+                     Text(f["uncertainty"])])
+    console.print(tabular(("finding", "paper", "outcome", "statistic", "value", "uncertainty"), rows,
+                          title="Empirical findings (measured, not proved)"))
+    console.print(tabular(
+        ("paper head", "paper diag", "paper prev", "our head", "our diag", "our prev"),
+        [[Text(row["paper_head"]), f"{row['paper_diagonal_over_bound']:.2f}", f"{row['paper_previous_over_bound']:.2f}",
+          Text(row["our_head"]), f"{row['our_diagonal_over_bound']:.2f}", f"{row['our_previous_over_bound']:.2f}"]
+         for row in payload["paper_comparison"]],
+        title="Tables 3-5: mean logit / Cauchy-Schwarz bound after BOS, paper's Gemma 7B vs this model"))
     captions = {"diagonal": "Table 3 (paper: layer 1 head 5, diagonal)",
                 "last_layer_diagonal": "Table 4 (paper: layer 27 head 8, diagonal, last layer)",
                 "previous_token": "Table 5 (paper: layer 1 head 8, previous token)"}
@@ -141,20 +140,20 @@ def _print_report(console, payload: dict) -> None:
                   "previous_token": "table5_layer1_head8_previous_token"}
     for name, caption in captions.items():
         ours, paper = summary["tables"][name], summary["paper_tables3to5"][paper_keys[name]]
-        table = Table(title=Text(f"{caption}; ours: layer {ours['layer']} head {ours['head']}, logits / sqrt(d) on the "
-                                 f"{ours['prompt']} prompt"))
-        for col in ("token", "upper bound", "diagonal", "previous", "paper bound", "paper diagonal", "paper previous"):
-            table.add_column(col)
+        rows = []
 
         def cell(values, i):
             x = values[i] if i < len(values) else None
             return "-" if x is None or x != x else f"{x:.2f}"
 
         for i, token in enumerate(ours["tokens"]):
-            table.add_row(Text(repr(token)[1:-1]), cell(ours["upper_bound"], i), cell(ours["diagonal"], i),
-                          cell(ours["previous_token"], i), cell(paper["upper_bound"], i), cell(paper["diagonal"], i),
-                          cell(paper["previous_token"], i))
-        console.print(table)
+            rows.append([Text(repr(token)[1:-1]), cell(ours["upper_bound"], i), cell(ours["diagonal"], i),
+                         cell(ours["previous_token"], i), cell(paper["upper_bound"], i), cell(paper["diagonal"], i),
+                         cell(paper["previous_token"], i)])
+        console.print(tabular(("token", "upper bound", "diagonal", "previous", "paper bound", "paper diagonal",
+                               "paper previous"), rows,
+                              title=f"{caption}; ours: layer {ours['layer']} head {ours['head']}, logits / sqrt(d) on "
+                                    f"the {ours['prompt']} prompt"))
 
 
 def register(app: typer.Typer) -> None:
@@ -173,8 +172,10 @@ def register(app: typer.Typer) -> None:
         """Measure RoPE frequency usage, head types and their deciding frequencies on a real model (default: Gemma 3 270M)."""
         from ropelab.checks.findings.models.model_adapter import ModelPackagesMissing
 
-        from ._console import console
+        from ._console import console, writable_folder
 
+        if not committed:  # refused before any model is loaded
+            writable_folder(out, "--out")
         if committed:
             from ropelab.checks.findings.model_analysis import committed_report
 
@@ -203,7 +204,8 @@ def register(app: typer.Typer) -> None:
                     paths += gemma_positional_heads.draw(summary, out)
                     paths += gemma_head_types.draw(summary, out)
                     paths += gemma_logit_tables.draw(summary, out)
-                    write_text_atomically(stamp, json.dumps({"key": key, "files": {p.name: sha256(p) for p in paths}}))
+                    write_text_atomically(stamp, json.dumps({"key": key, "files": {p.name: sha256(p) for p in paths}}),
+                                          "--out")
                 else:
                     step("figures already drawn from this summary")
         except ModelPackagesMissing as err:
@@ -214,7 +216,7 @@ def register(app: typer.Typer) -> None:
             console.print(line, style="red", markup=False, soft_wrap=True)
             raise typer.Exit(code=2) from err
         payload = report_payload(summary)
-        report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True))
+        report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True), "--out")
         _print_report(console, payload)
         for path in paths:
             console.print(Text(f"{'wrote' if redrawn else 'up to date'} {path}"))

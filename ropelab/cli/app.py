@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.console import Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
+from rich.console import RenderableType
+from rich.rule import Rule
 from rich.text import Text
 
-from ._console import (Steps, console, fail, fail_unknown, install_line, interrupted_message, missing_extra,
+from ._console import (Steps, console, fail, install_line, interrupted_message, missing_extra, require_known,
                        say, writable_file, writable_folder)
+from .render import Column, Tabular, tabular
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # help texts print as written: brackets such as x[m] are not markup
     no_args_is_help=True,
     help="Check, symbolically and numerically, what RoPE can and cannot do (Barbero et al., ICLR 2025).",
 )
@@ -58,55 +58,33 @@ def _fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.2e}"
 
 
-VERIFY_COLUMNS = ("claim", "paper", "status", "shown (trust: scope)", "residual / tolerance", "negative control", "s")
-WIDE = 110
-"""From this many columns ``list`` has one column per field; narrower, fields are stacked."""
-WIDE_VERIFY = 200
-"""The same for the verify table, whose "shown" column needs room to be read (below 200 columns
-its one-column-per-field layout leaves "shown" too narrow to read its first words together)."""
+VERIFY_COLUMNS = (Column("claim"), Column("paper"), Column("status"), Column("shown (trust: scope)", readable=40),
+                  Column("residual / tolerance"), Column("negative control"), Column("s", justify="right"))
+VERIFY_MERGED = (("claim / paper / shown (trust: scope)", (0, 1, 3)), ("status\n/ control\n/ time", (2, 5, 6)),
+                 ("residual\n/ tolerance", (4,)))
+"""Narrower than one column per field: the paper label and "shown" stand under the id, status,
+negative control and time share a cell, the residual and its tolerance stand on two lines."""
+RESIDUAL_NOTE = ("residual / tolerance: the worst error measured (for an inequality, its worst excess over the "
+                 "bound) and the error the claim allows; a claim passes when the residual is at most the tolerance, "
+                 "so a ratio of 1 is exactly at the limit; a tolerance of 0 marks an exact check, which any residual "
+                 "above 0 fails; a negative residual is an inequality's margin, the room by which it holds.")
+"""The line under the verify table that says how to read its numbers."""
 
 
-def _width(width: int | None) -> int:
-    return width or console.width
-
-
-def verify_table(results, title: str, width: int | None = None) -> Table:
+def verify_table(results, title: str) -> Tabular:
     """The verify table: ids and numbers never split; the "shown" column (trust: scope) wraps.
 
-    Below :data:`WIDE_VERIFY` columns the paper label and "shown" stand under the id, in one cell
-    at least as wide as the longest id; status, negative control and time share a cell, and the
-    residual and its tolerance stand on two lines.
+    Laid out for the width it is printed at (:mod:`ropelab.cli.render`): one column per field
+    where they fit, else :data:`VERIFY_MERGED`, else one block per claim.
     """
-    narrow = _width(width) < WIDE_VERIFY
-    if narrow:
-        table = Table(title=Text(title), box=box.SIMPLE_HEAD, padding=(0, 1), show_lines=True)
-        # fixed widths: the longest line each column holds (the seconds stand under the status, so
-        # that the longest id, 46 characters, still fits at 80 columns); the first column takes the rest
-        seconds = max((len(f"{r.seconds:.1f} s") for r in results), default=3)
-        fixed = (("status\n/ control\n/ time", max(9, seconds)), ("residual\n/ tolerance", 11))
-        columns = len(fixed) + 1  # overhead: padding 2 per column, a rule between columns, 2 edges
-        rest = _width(width) - sum(w for _, w in fixed) - 2 * columns - (columns - 1) - 2
-        table.add_column("claim / paper / shown", overflow="fold",
-                         width=max(rest, max((len(r.id) for r in results), default=5)))
-        for col, width_ in fixed:
-            table.add_column(col, width=width_, overflow="fold")
-    else:
-        table = Table(title=Text(title))
-        for col in VERIFY_COLUMNS:
-            wraps = col in ("paper", "shown (trust: scope)")
-            table.add_column(col, justify="right" if col == "s" else "left", no_wrap=not wraps, overflow="fold",
-                             ratio=1 if col.startswith("shown") else None)
+    rows = []
     for r in results:
         status = Text("pass", style="green") if r.status == "pass" else Text("FAIL", style="red")
         shown = Text(r.shown) if r.symbolic is not False else Text("not proved (symbolic side failed)", style="red")
         neg = Text("rejected") if r.negative_rejected else Text("ACCEPTED", style="red")
-        residual = Text(f"{_fmt(r.residual)}{chr(10) if narrow else ' '}/ {_fmt(r.tolerance)}")
-        if narrow:
-            table.add_row(Text.assemble((r.id, "bold"), "\n", r.label, "\n", shown),
-                          Text.assemble(status, "\n", neg, "\n", f"{r.seconds:.1f} s"), residual)
-        else:
-            table.add_row(Text(r.id), Text(r.label), status, shown, residual, neg, Text(f"{r.seconds:.1f}"))
-    return table
+        rows.append([Text(r.id, style="bold"), Text(r.label), status, shown,
+                     Text(f"{_fmt(r.residual)} / {_fmt(r.tolerance)}"), neg, Text(f"{r.seconds:.1f}")])
+    return tabular(VERIFY_COLUMNS, rows, title=title, merged=VERIFY_MERGED, split=False)
 
 
 CLAIMS_PER_WORKER = 8
@@ -145,12 +123,10 @@ def verify(
 
     if merge:
         _merge_shards(ids or [], json_path, shard is not None or certify or quick)
+    require_known("claim id", ids, list(REGISTRY), "ropelab list shows them all")
+    claims = select(ids)
     if json_path is not None:  # refused now, not after the whole run
         writable_file(json_path, "--json")
-    try:
-        claims = select(ids)
-    except KeyError as err:
-        fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
     part = None
     if shard is not None:
         try:
@@ -167,6 +143,7 @@ def verify(
                              on_result=lambda r: steps.finish(r.id, f"{r.status} ({r.seconds:.1f} s)"))
     wall = time.perf_counter() - started
     console.print(verify_table(results, f"ropelab verify{' --quick' if quick else ''}{' --certify' if certify else ''}"))
+    console.print(Text(RESIDUAL_NOTE))  # wrapped at spaces, so no word is split
     failed = [r for r in results if r.status != "pass"]
     for r in failed:
         say(f"{r.id} failed at {r.worst_point}", style="red")
@@ -221,26 +198,18 @@ def _merge_shards(paths: list[str], json_path: Path | None, other_options: bool)
     raise typer.Exit(code=1 if failed else 0)
 
 
-def claims_table(claims, width: int | None = None) -> RenderableType:
+CLAIM_COLUMNS = (Column("claim"), Column("paper"), Column("section"), Column("statement", readable=40))
+
+
+def claims_table(claims) -> Tabular:
     """``ropelab list``: id, paper label, section and statement; ids never split.
 
-    Below :data:`WIDE` columns each claim is a heading line (id, paper, section) with its
-    statement indented under it.
+    Where the four columns do not fit, the id, label and section share a cell beside the
+    statement; narrower still, each claim is its id with its fields indented under it.
     """
-    if _width(width) < WIDE:
-        parts = []
-        for claim in claims:
-            parts.append(Text.assemble((claim.id, "bold"), f"  {claim.label} · {claim.section}"))
-            parts.append(Padding(Text(claim.statement), (0, 0, 0, 4)))
-        return Group(*parts)
-    table = Table(show_lines=False)
-    table.add_column("claim", no_wrap=True)
-    table.add_column("paper", no_wrap=True)
-    table.add_column("section", overflow="fold", max_width=14)
-    table.add_column("statement", overflow="fold", ratio=1)
-    for claim in claims:
-        table.add_row(Text(claim.id), Text(claim.label), Text(claim.section), Text(claim.statement))
-    return table
+    rows = [[Text(c.id, style="bold"), Text(c.label), Text(c.section), Text(c.statement)] for c in claims]
+    return tabular(CLAIM_COLUMNS, rows, merged=(("claim / paper / section", (0, 1, 2)), ("statement", (3,))),
+                   split=False)
 
 
 @app.command("list")
@@ -252,10 +221,13 @@ def list_claims() -> None:
     say(f"{len(REGISTRY)} claims registered")
 
 
-@app.command()
-def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropelab list`) or an experiment (table2)",
-                                                    metavar="ID")]) -> None:
-    """Print a claim's statement, its corrected reading, the derivation and a worked instance (or an experiment's outcome)."""
+def explanation(claim_id: str) -> list[RenderableType]:
+    """What ``ropelab explain ID`` prints for one claim or experiment, as renderables in order.
+
+    A claim: its statement, corrected reading, derivation, numeric side, certificate, worked
+    instance, negative control and tolerance. An experiment: its recorded outcome and results
+    tables (:func:`ropelab.cli.experiment.fitted_tables`).
+    """
     from ropelab.checks import runner
     from ropelab.checks.findings.experiments import EXPERIMENTS
     from ropelab.checks.registry import REGISTRY
@@ -265,41 +237,50 @@ def explain(claim_id: Annotated[str, typer.Argument(help="a claim id (see `ropel
 
         experiment = EXPERIMENTS[claim_id]
         if experiment.sections is None:
-            console.print(Text(experiment.explain()))
-            return
+            return [Text(experiment.explain())]
         before, table, after = experiment.sections()
-        console.print(Text(before))
+        parts: list[RenderableType] = [Text(before)]
         if table is not None:
-            for part in fitted_tables(*table, console.width):
-                console.print(part)
-            console.print(Text(after))
-        return
-    if claim_id not in REGISTRY:
-        fail_unknown("claim id", claim_id, list(REGISTRY) + list(EXPERIMENTS))
+            parts += [*fitted_tables(*table), Text(after)]
+        return parts
     claim = REGISTRY[claim_id]
-    console.rule(Text(f"{claim.id}  ({claim.label})"))
-    console.print(Text.assemble(("Statement.", "bold"), " ", claim.statement))
-    console.print(Text.assemble(("Shown as strongly as its weakest part.", "bold"), f" {claim.printed().line()}"))
-    for part in claim.statement_parts():
-        console.print(Text(f"  - {_part_line(claim, part)}"))
+    parts = [Rule(Text(f"{claim.id}  ({claim.label})")),
+             Text.assemble(("Statement.", "bold"), " ", claim.statement),
+             Text.assemble(("Shown as strongly as its weakest part.", "bold"), f" {claim.printed().line()}"),
+             *(Text(f"  - {_part_line(claim, part)}") for part in claim.statement_parts())]
     if claim.corrected:
-        console.print(Text.assemble(("Corrected reading.", "bold"), " ", claim.corrected))
+        parts.append(Text.assemble(("Corrected reading.", "bold"), " ", claim.corrected))
     if claim.symbolic is not None:
         derivation = runner.derivation(claim.symbolic.derive)
-        console.print(Text.assemble(("Symbolic side", "bold"), f" ({'holds' if derivation.holds else 'DOES NOT HOLD'}; "
-                                    f"{claim.symbolic.shown.line()}): {derivation.statement}"))
-        for step in derivation.steps:
-            console.print(Text(f"  - {step}"))
+        parts.append(Text.assemble(("Symbolic side", "bold"), f" ({'holds' if derivation.holds else 'DOES NOT HOLD'}; "
+                                   f"{claim.symbolic.shown.line()}): {derivation.statement}"))
+        parts += [Text(f"  - {step}") for step in derivation.steps]
     else:
-        console.print(Text.assemble(("Symbolic side.", "bold"), f" none: {claim.symbolic_reason}"))
-    console.print(Text.assemble(("Numeric side.", "bold"), f" {claim.numeric.line()}"))
+        parts.append(Text.assemble(("Symbolic side.", "bold"), f" none: {claim.symbolic_reason}"))
+    parts.append(Text.assemble(("Numeric side.", "bold"), f" {claim.numeric.line()}"))
     if claim.certificate is not None:
-        console.print(Text.assemble(("Certificate", "bold"), f" (ropelab verify --certify): {claim.certificate.shown.line()}"))
-    console.print(Text("Worked instance.", style="bold"))
-    console.print(Text(claim.explain()))
-    console.print(Text.assemble(("Negative control.", "bold"), f" {claim.wrong.description}"))
-    console.print(Text.assemble(("Tolerance.", "bold"), " ", claim.tolerance_reason))
-    console.print(Text.assemble(("Run it.", "bold"), f" ropelab verify {claim.id}"))
+        parts.append(Text.assemble(("Certificate", "bold"),
+                                   f" (ropelab verify --certify): {claim.certificate.shown.line()}"))
+    parts += [Text("Worked instance.", style="bold"), Text(claim.explain()),
+              Text.assemble(("Negative control.", "bold"), f" {claim.wrong.description}"),
+              Text.assemble(("Tolerance.", "bold"), " ", claim.tolerance_reason),
+              Text.assemble(("Run it.", "bold"), f" ropelab verify {claim.id}")]
+    return parts
+
+
+@app.command()
+def explain(ids: Annotated[list[str], typer.Argument(
+        help="claim ids (see `ropelab list`) or experiments (table2, breaking, offset)", metavar="ID")]) -> None:
+    """Print each claim's statement, corrected reading, derivation and a worked instance (or an experiment's outcome)."""
+    from ropelab.checks.findings.experiments import EXPERIMENTS
+    from ropelab.checks.registry import REGISTRY
+
+    require_known("claim id", ids, list(REGISTRY) + list(EXPERIMENTS), "ropelab list shows them all")
+    for n, claim_id in enumerate(ids):
+        if n:
+            console.print()
+        for part in explanation(claim_id):
+            console.print(part)
 
 
 def _part_line(claim, part) -> str:
@@ -324,9 +305,7 @@ def figs(
     from ropelab.paper_figs import FIGURES
 
     chosen = names or list(FIGURES)
-    for name in chosen:
-        if name not in FIGURES:
-            fail_unknown("figure", name, list(FIGURES))
+    require_known("figure", chosen, list(FIGURES))
     writable_folder(out, "--out")
     skipped: dict[str, tuple[str, str]] = {}
     with Steps("drawing", chosen) as steps:

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from ropelab.checks.atomic import write_text_atomically
 
-from ._console import Steps, console, fail, fail_unknown, install_line, say, writable_file
+from ._console import Steps, console, fail, install_line, require_known, say, writable_file
+from .render import Column, Tabular, tabular
 
 WORKLOADS = {
     "logit-curve": "logit_curve.py",
@@ -47,44 +47,23 @@ def run_workload(script: Path, quick: bool) -> tuple[int, dict | None]:
         return code, json.loads(out.read_text()) if out.exists() else None
 
 
-def summary_table(results: list[dict], quick: bool, width: int | None = None) -> Table:
+def summary_table(results: list[dict], quick: bool) -> Tabular:
     """One row per (workload, baseline): names wrap at spaces, numbers never split.
 
-    Below 110 columns the workload, our path and the baseline share one cell, and our time
-    and the baseline's stand on two lines of another.
+    Where the columns do not fit, the workload, our path and the baseline share one cell, and
+    our time and the baseline's stand on two lines of another (:mod:`ropelab.cli.render`).
     """
-    narrow = (width or console.width) < 110
-    table = Table(title=Text(f"ropelab bench{' --quick' if quick else ''}: summary"))
-    lines = [(result["workload"], line) for result in results for line in result["summary"]]
-
-    def longest_word(texts) -> int:
-        return max((len(word) for text in texts for word in text.split()), default=4)
-
-    if narrow:
-        table.add_column("workload: ours vs baseline", overflow="fold", ratio=2,
-                         min_width=longest_word(f"{w} {l['ours']} {l['baseline']}" for w, l in lines))
-        table.add_column("s: ours / baseline", overflow="fold",
-                         width=max((len(f"/ {l['baseline_s']:.4g}") for _, l in lines), default=8))
-        table.add_column("ratio", justify="right", width=max((len(f"{l['ratio']:.1f}x") for _, l in lines), default=5))
-        table.add_column("throughput", overflow="fold", ratio=1,
-                         min_width=longest_word(l["throughput"] for _, l in lines))
-        table.add_column("target", overflow="fold", ratio=1, min_width=longest_word(l["target"] for _, l in lines))
-        table.add_column("met", width=3)
-    else:
-        for col in SUMMARY_COLUMNS:
-            words = col in ("workload", "ours", "baseline (same run)", "throughput", "target")
-            table.add_column(col, justify="left" if words else "right", no_wrap=not words, overflow="fold")
-    for workload, line in lines:
-        met = {None: Text("-"), True: Text("yes"), False: Text("NO", style="red")}[line["met"]]
-        ratio = Text(f"{line['ratio']:.1f}x")
-        if narrow:
-            table.add_row(Text(f"{workload}: {line['ours']} vs {line['baseline']}"),
-                          Text(f"{line['ours_s']:.4g}\n/ {line['baseline_s']:.4g}"), ratio,
-                          Text(line["throughput"]), Text(line["target"]), met)
-        else:
-            table.add_row(Text(workload), Text(line["ours"]), Text(line["baseline"]), f"{line['ours_s']:.4g}",
-                          f"{line['baseline_s']:.4g}", ratio, Text(line["throughput"]), Text(line["target"]), met)
-    return table
+    rows = []
+    for result in results:
+        for line in result["summary"]:
+            met = {None: Text("-"), True: Text("yes"), False: Text("NO", style="red")}[line["met"]]
+            rows.append([Text(result["workload"]), Text(line["ours"]), Text(line["baseline"]), f"{line['ours_s']:.4g}",
+                         f"{line['baseline_s']:.4g}", Text(f"{line['ratio']:.1f}x"), Text(line["throughput"]),
+                         Text(line["target"]), met])
+    columns = [Column(c, justify="right" if c in ("ours s", "baseline s", "ratio") else "left") for c in SUMMARY_COLUMNS]
+    merged = (("workload: ours vs baseline (same run)", (0, 1, 2)), ("s: ours / baseline", (3, 4)), ("ratio", (5,)),
+              ("throughput", (6,)), ("target", (7,)), ("met", (8,)))
+    return tabular(columns, rows, title=f"ropelab bench{' --quick' if quick else ''}: summary", merged=merged)
 
 
 def register(app: typer.Typer) -> None:
@@ -101,9 +80,7 @@ def register(app: typer.Typer) -> None:
         A baseline whose package is not installed (PyTorch: the bench extra) is skipped and named.
         """
         chosen = workloads or list(WORKLOADS)
-        for name in chosen:
-            if name not in WORKLOADS:
-                fail_unknown("workload", name, list(WORKLOADS))
+        require_known("workload", chosen, list(WORKLOADS))
         if json_path is not None:
             writable_file(json_path, "--json")
         folder = benchmarks_folder()
@@ -124,7 +101,7 @@ def register(app: typer.Typer) -> None:
         for name, entry in skipped:
             say(f"{name}: skipped baseline {entry['baseline']}: {entry['reason']}", style="yellow")
         if json_path is not None:
-            write_text_atomically(json_path, json.dumps({"quick": quick, "results": results}, indent=2) + "\n")
+            write_text_atomically(json_path, json.dumps({"quick": quick, "results": results}, indent=2) + "\n", "--json")
             say(f"results written to {json_path}")
         if failed:
             fail(f"workloads that did not finish: {', '.join(failed)}", code=1)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from ropelab.checks.atomic import write_text_atomically
+
+from .render import tabular
 
 SIGNATURE = """The function is called as f(x, positions, config) and returns the rotated x:
   x          numpy array (n, d) in the dtype under test (float64, float32, float16, ml_dtypes.bfloat16)
@@ -59,7 +60,7 @@ def _fmt(x) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from ._console import console
+    from ._console import console, writable_file
 
     @app.command(help="Judge a RoPE implementation f(x, positions, config) -> rotated x against exact vectors over "
                       "every rope type, both layouts, four dtypes and positions up to 10^6, and name the known bug "
@@ -71,20 +72,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from ropelab.checks import conformance
 
+        if json_path is not None:
+            writable_file(json_path, "--json")
         try:
             function = load_target(target)
         except ValueError as err:
             console.print(Text(f"bad target: {err}", style="red"))
             raise typer.Exit(code=2) from None
         report = conformance.run(function, target, quick=quick)
-        table = Table(title=Text(f"ropelab conform {target}"), show_lines=False)
-        for col in ("dtype", "worst |error|", "at (case, position)", "first position past the dtype's bound",
-                    "in case"):
-            table.add_column(col, overflow="fold")
-        for dtype, s in report.dtypes.items():
-            table.add_row(Text(dtype), _fmt(s.worst_error), Text(f"{s.worst_case}, {_fmt(s.worst_position)}"),
-                          _fmt(s.first_failing_position), Text(s.first_failing_case))
-        console.print(table)
+        console.print(tabular(
+            ("dtype", "worst |error|", "at (case, position)", "first position past the dtype's bound", "in case"),
+            [[Text(dtype), _fmt(s.worst_error), Text(f"{s.worst_case}, {_fmt(s.worst_position)}"),
+              _fmt(s.first_failing_position), Text(s.first_failing_case)] for dtype, s in report.dtypes.items()],
+            title=f"ropelab conform {target}"))
         console.print(Text(f"{report.cases} cases; dtype bound: 8 |x| (eps(dtype) + (angle + 1) eps64), what "
                            "float64 angles rounded once to the dtype achieve."))
         for asked, found in report.layouts.items():
@@ -100,6 +100,6 @@ def register(app: typer.Typer) -> None:
         verdict = "conformant" if report.conformant else "NOT conformant"
         console.print(Text(verdict, style="green" if report.conformant else "red"))
         if json_path is not None:
-            write_text_atomically(json_path, json.dumps(report.as_dict(), indent=2) + "\n")
+            write_text_atomically(json_path, json.dumps(report.as_dict(), indent=2) + "\n", "--json")
             console.print(Text(f"report written to {json_path}"))
         raise typer.Exit(code=0 if report.conformant else 1)

@@ -1,4 +1,4 @@
-"""``ropelab errata [ID]``: where the paper's text and its mathematics disagree, and what shows it."""
+"""``ropelab errata [ID]...``: where the paper's text and its mathematics disagree, and what shows it."""
 
 from __future__ import annotations
 
@@ -7,68 +7,77 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from ropelab.checks.atomic import write_text_atomically
 
-# Below this many columns the five-column table folds every cell into slivers: print blocks.
-TABLE_MIN_WIDTH = 100
+from .render import Column, Tabular, tabular
 
 
 def register(app: typer.Typer) -> None:
-    from ._console import console
+    from ._console import console, fail_unknown, writable_file
 
     @app.command()
     def errata(
-        erratum_id: Annotated[str | None, typer.Argument(help="an erratum id (E1, E2, ...) to show in full")] = None,
+        erratum_ids: Annotated[list[str] | None, typer.Argument(
+            help="erratum ids (E1, E2, ...) to show in full (default: the table of all)", metavar="ID")] = None,
         json_path: Annotated[Path | None, typer.Option(
-            "--json", help="write the errata (or the one asked for) as JSON")] = None,
+            "--json", help="write the errata (or the ones asked for) as JSON", metavar="FILE")] = None,
     ) -> None:
         """List the paper's errata: id, where, the paper's text, the corrected reading, what shows it."""
         from ropelab.checks.errata import ERRATA, ERRATA_BY_ID
 
-        if erratum_id is not None and erratum_id.upper() not in ERRATA_BY_ID:
-            console.print(Text(f"unknown erratum id: {erratum_id}", style="red"))
-            console.print(Text("known erratum ids: " + ", ".join(ERRATA_BY_ID)))
-            raise typer.Exit(code=2)
-        chosen = ERRATA if erratum_id is None else [ERRATA_BY_ID[erratum_id.upper()]]
-        if erratum_id is not None:
-            _print_full(console, chosen[0])
-        elif console.width >= TABLE_MIN_WIDTH:
-            console.print(_table(chosen))
-        else:
+        for erratum_id in erratum_ids or []:
+            if erratum_id.upper() not in ERRATA_BY_ID:
+                fail_unknown("erratum id", erratum_id, list(ERRATA_BY_ID),
+                             f"the ids run from {ERRATA[0].id} to {ERRATA[-1].id}")
+        if json_path is not None:
+            writable_file(json_path, "--json")
+        chosen = ERRATA if not erratum_ids else [ERRATA_BY_ID[e.upper()] for e in erratum_ids]
+        if erratum_ids:
             for erratum in chosen:
-                _print_block(console, erratum)
+                _print_full(console, erratum)
+        else:
+            console.print(_table(chosen))
         if json_path is not None:
             records = [e.as_dict() for e in chosen]
-            write_text_atomically(json_path, json.dumps(records if erratum_id is None else records[0], indent=2) + "\n")
+            write_text_atomically(json_path, json.dumps(records if len(records) != 1 or not erratum_ids else records[0],
+                                                        indent=2) + "\n", "--json")
             console.print(Text(f"written to {json_path}"))
 
 
-def _table(errata) -> Table:
-    table = Table(title="Errata of Barbero et al. (ICLR 2025)", show_lines=True)
-    table.add_column("id", no_wrap=True)
-    table.add_column("where", max_width=12, overflow="fold")
-    for name, ratio in (("the paper's text", 3), ("corrected reading", 4), ("shown by", 3)):
-        table.add_column(name, ratio=ratio, overflow="fold")
-    for e in errata:
-        shown = [line.removeprefix("claim ") for line in e.shown_by_lines()]
-        table.add_row(Text(e.id), Text(e.where), Text(e.paper_text), Text(e.corrected), Text("\n".join(shown)))
-    return table
+ERRATA_COLUMNS = (Column("id"), Column("where"), Column("the paper's text", readable=24),
+                  Column("corrected reading", readable=30), Column("shown by"))
 
 
-def _print_block(console, e) -> None:
-    """One erratum as labelled lines with a hanging indent (narrow terminals)."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, style="bold")
-    grid.add_column(overflow="fold")
-    grid.add_row(Text(e.id), Text(e.where))
-    shown = "\n".join(e.shown_by_lines())
-    for label, value in (("paper", e.paper_text), ("corrected", e.corrected), ("shown by", shown)):
-        grid.add_row(Text(label), Text(value))
-    console.print(grid)
-    console.print()
+def _table(errata) -> Tabular:
+    rows = [[Text(e.id, style="bold"), Text(e.where), Text(e.paper_text), Text(e.corrected),
+             Text("\n".join(line.removeprefix("claim ") for line in e.shown_by_lines()))] for e in errata]
+    return tabular(ERRATA_COLUMNS, rows, title="Errata of Barbero et al. (ICLR 2025)", split=False)
+
+
+def computed_sentences(check) -> str:
+    """What an erratum's check computes, as sentences: what it is, then each number by name.
+
+    >>> def turns():
+    ...     \"\"\"E9: turns of the slowest channel.\"\"\"
+    ...     return {"one_over_theta": 2.0371832715762603, "printed": 2.04}
+    >>> computed_sentences(turns)
+    'Computed by turns(): turns of the slowest channel. One over theta: 2.037. Printed: 2.04.'
+    """
+    import re
+
+    about = (check.__doc__ or "").strip().splitlines()[0] if check.__doc__ else ""
+    about = re.sub(r"^E\d+:\s*", "", about).replace("``", "").rstrip(".")
+    values = check()
+    if not isinstance(values, dict) or not values:
+        raise ValueError(f"{check.__name__}() must return a dict of named numbers, got {values!r}")
+
+    def shown(value) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    named = " ".join(f"{key.replace('_', ' ').capitalize()}: {shown(value)}." for key, value in values.items())
+    return f"Computed by {check.__name__}(){': ' + about + '.' if about else '.'} {named}"
 
 
 def _print_full(console, e) -> None:
@@ -83,7 +92,6 @@ def _print_full(console, e) -> None:
                  else ": not registered in this install")
         console.print(Text.assemble(("Shown by claim ", "bold"), (claim_id, "bold"), about))
     if e.check is not None:
-        console.print(Text.assemble(("Computed ", "bold"), f"({e.check.__module__}.{e.check.__name__}): ",
-                                    json.dumps(e.check())))
+        console.print(Text(computed_sentences(e.check)))
     if e.editorial:
         console.print(Text.assemble(("Editorial. ", "bold"), e.editorial))

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import io
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
 from ._console import Steps, console, fail, fail_unknown, say, writable_folder
+from .render import Column, Tabular, tabular
 
 
 class PlainProgress:
@@ -188,40 +186,15 @@ def _stacked(cell: str) -> str:
     return cell
 
 
-def fitted_tables(header: list[str], rows: list[list[str]], width: int, title: str = "") -> list[Table]:
-    """The results table laid out for ``width`` columns: no column dropped, numbers never split.
+def fitted_tables(header: list[str], rows: list[list[str]], title: str = "") -> list[Tabular]:
+    """The results table, laid out for the width it is printed at: no column dropped, numbers never split.
 
-    Spreads and intervals stand on two lines. The columns go, in order, into as few tables as
-    fit in ``width``, each table after the first led again by the encoding column.
+    Spreads and intervals stand on two lines. Where the columns do not fit side by side they go,
+    in order, into as few tables as fit, each led again by the encoding column
+    (:mod:`ropelab.cli.render`).
     """
-    def narrowest(i: int) -> int:
-        # the narrowest a column may get: its longest word (encoding, header) or its longest number line
-        cells = [row[i] if i == 0 else _stacked(row[i]) for row in rows]
-        pieces = [w for c in cells for w in (c.split() if i == 0 else c.splitlines())] + header[i].split()
-        return max(map(len, pieces))
-
-    def table_of(columns: list[int], caption: str) -> Table:
-        table = Table(title=Text(caption) if caption else None, padding=(0, 1))
-        for i in columns:
-            table.add_column(Text(header[i]), overflow="fold", min_width=narrowest(i), ratio=1 if i == 0 else None)
-        for row in rows:
-            table.add_row(*(Text(row[i] if i == 0 else _stacked(row[i])) for i in columns))
-        return table
-
-    def fits(columns: list[int]) -> bool:
-        # rich crops the right-hand columns of a table it cannot shrink to the width (its
-        # measurement can say it fits when it does not), so the table is drawn and its right
-        # border looked for on every line
-        console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
-        console.print(table_of(columns, ""))
-        return all(line.rstrip()[-1:] in ("┓", "┃", "┩", "│", "┘") for line in console.export_text().splitlines())
-
-    parts = [[0]]
-    for i in range(1, len(header)):
-        if len(parts[-1]) > 1 and not fits(parts[-1] + [i]):
-            parts.append([0])
-        parts[-1].append(i)
-    return [table_of(columns, title if n == 0 else "") for n, columns in enumerate(parts)]
+    columns = [Column(header[0]), *(Column(h, whole=True) for h in header[1:])]  # number lines stay whole
+    return [tabular(columns, [[row[0], *(_stacked(cell) for cell in row[1:])] for row in rows], title=title)]
 
 
 def show(console: Console, results: dict) -> None:
@@ -232,7 +205,7 @@ def show(console: Console, results: dict) -> None:
     n = len(results["seeds"])
     spread = "mean ± sd" if n > 1 else "one seed: no spread"
     kind = "pipeline check, not a result" if table2.is_pipeline_check(results) else "validation perplexity"
-    for table in fitted_tables(header, rows, console.width, f"Table 2 at small scale: {kind} ({n} seed(s), {spread})"):
+    for table in fitted_tables(header, rows, f"Table 2 at small scale: {kind} ({n} seed(s), {spread})"):
         console.print(table)
     for line in results["findings"]:
         console.print(Text(f"- {line}"))

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from ropelab.checks.atomic import write_text_atomically
 
+from .render import tabular
+
 
 def register(app: typer.Typer) -> None:
-    from ._console import console
+    from ._console import console, writable_file
 
     @app.command()
     def precision(
@@ -33,6 +34,8 @@ def register(app: typer.Typer) -> None:
         from ropelab.constructions import configs as cfgs
         from ropelab.constructions import precision as prec
 
+        if json_path is not None:
+            writable_file(json_path, "--json")
         try:
             formats = [prec.get_format(d) for d in (dtype or list(prec.FORMATS))]
             if not 0 < logit_error:
@@ -50,11 +53,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=2) from None
         if context is not None:
             models = [cfgs.with_context(m, context) for m in models]
-        table = Table(title=Text("ropelab precision"), show_lines=False)
-        for col in ("model", "d", "context", "dtype", f"(a) logit error {logit_error:g} from",
-                    "(b) top-16 head may lose its target from", f"(c) rival at {rival_angle:g} rad may win from"):
-            table.add_column(col, overflow="fold")
-        rows = []
+        columns = ("model", "d", "context", "dtype", f"(a) logit error {logit_error:g} from",
+                   "(b) top-16 head may lose its target from", f"(c) rival at {rival_angle:g} rad may win from")
+        cells, rows = [], []
         for model in models:
             freqs, _ = model.schedule()
             for fmt in formats:
@@ -62,14 +63,14 @@ def register(app: typer.Typer) -> None:
                 rows.append({"model": model.name, "head_dim": model.head_dim, "context": model.context,
                              "dtype": fmt.name, "relative_position": t.relative_position, "head": t.head,
                              "semantic": t.semantic, "semantic_freq": t.semantic_freq})
-                table.add_row(Text(model.name), str(model.head_dim), f"{model.context:,}", fmt.name,
-                              *(Text(prec.describe_position(v, fmt)) for v in (t.relative_position, t.head, t.semantic)))
-        console.print(table)
+                cells.append([Text(model.name), str(model.head_dim), f"{model.context:,}", fmt.name,
+                              *(Text(prec.describe_position(v, fmt)) for v in (t.relative_position, t.head, t.semantic))])
+        console.print(tabular(columns, cells, title="ropelab precision"))
         console.print(Text("Worst-case first positions from the phase bound |angle error| <= p g ((1 + u_in)^k "
                            "(1 + u_out) - 1) (claim rope_phase_error_within_format_bound); q, k with |q_m||k_m| = 2 "
                            "per pair for (a); (c) uses the slowest rotating pair."))
         if json_path is not None:
             payload = {"tool": "ropelab precision", "logit_error": logit_error, "rival_angle": rival_angle,
                        "rows": rows}
-            write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n")
+            write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n", "--json")
             console.print(Text(f"rows written to {json_path}"))

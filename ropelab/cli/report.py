@@ -245,16 +245,14 @@ def register(app: typer.Typer) -> None:
         from ropelab.checks.atomic import write_text_atomically
 
         from ropelab import catalogue
-        from ._console import Steps, fail, fail_unknown, install_line, say, writable_folder
+        from ._console import Steps, fail, install_line, require_known, say, writable_folder
         from ropelab.checks.registry import REGISTRY, select
         from ropelab.checks.runner import report as report_of
         from ropelab.checks.runner import run_claims
         from ropelab.paper_figs import FIGURES
 
-        try:
-            claims = select(ids)
-        except KeyError as err:
-            fail_unknown("claim id", str(err).strip("'"), list(REGISTRY))
+        require_known("claim id", ids, list(REGISTRY), "ropelab list shows them all")
+        claims = select(ids)
         if from_json is not None:
             if from_json.is_dir():
                 fail(f"--from-json must be a JSON file; {from_json} is a folder")
@@ -278,7 +276,7 @@ def register(app: typer.Typer) -> None:
         reasons = {name: (catalogue.figure_caption(name), f"it needs {package}, which comes with the {extra} extra: "
                           + install_line([extra])) for name, (package, extra) in skipped.items()}
         html_page = render_html(verify_report, sheets, figures, reasons, catalogue.findings_sections())
-        path = write_text_atomically(Path(out) / REPORT_NAME, html_page)
+        path = write_text_atomically(Path(out) / REPORT_NAME, html_page, "--out")
         failed = [s.claim.id for s in sheets if s.verified is not None and s.verified["status"] != "pass"]
         say(f"report written to {path}")
         if skipped:

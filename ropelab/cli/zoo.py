@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from ropelab.checks.atomic import write_text_atomically
+
+from .render import Column, tabular
 
 
 def _number(x: float | None, digits: int = 3) -> str:
@@ -25,7 +26,7 @@ def _number(x: float | None, digits: int = 3) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from ._console import console
+    from ._console import console, writable_file
 
     @app.command()
     def zoo(
@@ -43,6 +44,8 @@ def register(app: typer.Typer) -> None:
 
         from ropelab.checks.findings.zoo import HEAD_BAND, HEAD_EPS, summarise
 
+        if json_path is not None:
+            writable_file(json_path, "--json")
         if context is not None and context < 2:
             console.print(f"[red]--context must be an integer >= 2, got {context}[/red]")
             raise typer.Exit(code=2)
@@ -62,14 +65,13 @@ def register(app: typer.Typer) -> None:
         if context is not None:
             models = [cfgs.with_context(m, context) for m in models]
         rows = [summarise(m, search) for m in models]
-        table = Table(title=Text(f"ropelab zoo{f' --context {context}' if context else ''}"), show_lines=False)
+        title = f"ropelab zoo{f' --context {context}' if context else ''}"
         columns = ["model [layer type]", "layers", "rope", "d", "sees (of)", "rotating / d/2", "g fastest..slowest",
                    "attention factor", "unbroken channels", "slowest breaks at", "slowest turns",
                    "critical pairs (i*)", f"top-{HEAD_BAND} head s^2 (|q|)"]
         if search is not None:
             columns.append("searched break")
-        for col in columns:  # the model name stays on one line so that it can be searched for as printed
-            table.add_column(Text(col), overflow="fold", no_wrap=col == columns[0])
+        cells_of_rows = []
         for row in rows:
             critical = f"{row.critical_pairs}" + (f" ({row.critical_index:.2f})" if row.critical_index is not None else "")
             sees = _number(row.context)
@@ -82,8 +84,9 @@ def register(app: typer.Typer) -> None:
                      f"{_number(row.head_scale_sq)} ({_number(row.head_norm)})"]
             if search is not None:
                 cells.append(_number(row.searched_break) if row.searched_break else f"> {_number(search)}")
-            table.add_row(*(Text(cell) for cell in cells))  # names such as "x [full_attention]" are not markup
-        console.print(table)
+            cells_of_rows.append([Text(cell) for cell in cells])  # names such as "x [full_attention]" are not markup
+        # the model name stays on one line so that it can be searched for as printed
+        console.print(tabular([Column(columns[0], whole=True), *columns[1:]], cells_of_rows, title=title))
         console.print(Text(
             "sees: the context this layer type attends over (sliding window / attention chunk) of the sequence; "
             "unbroken: channels an anti-aligned rival of equal norm cannot overtake within the context "
@@ -93,5 +96,5 @@ def register(app: typer.Typer) -> None:
         if json_path is not None:
             payload = {"tool": "ropelab zoo", "context_override": context,
                        "models": [r.as_dict() for r in rows]}
-            write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n")
+            write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n", "--json")
             console.print(f"rows written to {json_path}")
