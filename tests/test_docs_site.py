@@ -654,7 +654,7 @@ def test_claims_are_verified_when_the_site_is_built(tmp_path, monkeypatch, caplo
     report, source = site_hook.verify_report()
     assert source.run_at_build and report["quick"] and [c["id"] for c in report["claims"]] == list(VERIFIED)
     line = source.describe(report)
-    assert re.fullmatch(r"a verify run made when this site was built \(\d{4}-\d\d-\d\d \d\d:\d\d UTC; "
+    assert re.fullmatch(r"a verify run made by the site build \(\d{4}-\d\d-\d\d \d\d:\d\d UTC; "
                         r"quick grids; Python [\d.]+, .*\)", line), line
     assert f"verified 2/2 {VERIFIED[1]}: pass" in caplog.text  # one progress line per claim
     calls = []

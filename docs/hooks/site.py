@@ -509,7 +509,7 @@ class ReportSource:
         when = report.get("date", "date not recorded")
         versions = ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items())
         python = f"Python {report['python']}, " if report.get("python") else ""
-        what = ("a verify run made when this site was built" if self.run_at_build
+        what = ("a verify run made by the site build" if self.run_at_build
                 else f"the verify report {self.path.name}")
         return f"{what} ({when}; {mode}; {python}{versions})"
 
