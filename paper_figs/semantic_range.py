@@ -81,7 +81,7 @@ def render(out_dir: str | Path, searched_pairs: int = 32) -> list[Path]:
         rows.scatter([config.context], [row], marker="|", s=160, color="black", zorder=3)
         rows.scatter([n_star], [row], marker="o", s=36, color=colour, zorder=4)
         note = (f"breaks at {n_star:,} < context {config.context:,}" if broken
-                else f"survives its context (would break at {n_star:,})")
+                else f"survives its context: would break at {n_star:,}")
         if unrotated:
             note += f" ({unrotated}/{pairs_total} pairs never rotate)"
         # the notes stand in a column right of the panel, so the axis spans the data only
