@@ -1,4 +1,5 @@
-"""Spectra of RoPE, p-RoPE, reversed p-RoPE and partial rotary (d = 256, theta = 1e4, p = 0.75).
+"""Spectra of RoPE, p-RoPE, reversed p-RoPE and partial rotary (d = 256, theta = 1e4, p = 0.75);
+beyond the paper.
 
 p-RoPE keeps the highest frequencies with the full-d exponent; partial rotary re-spreads
 the whole schedule over a prefix; reversed p-RoPE keeps the lowest. Partial rotary with the

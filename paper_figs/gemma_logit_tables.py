@@ -54,5 +54,5 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
 
 
 def render(out_dir: str | Path) -> list[Path]:
-    """Draw from the cached default summary (computing it if needed)."""
+    """Draw from the committed Gemma 3 270M figure data (no model is run)."""
     return draw(_gemma.summary(), out_dir)

@@ -1,4 +1,5 @@
-"""An aligned target's logit over distance, out to 10^7 tokens: RoPE 1e4, RoPE 5e5, p-RoPE.
+"""An aligned target's logit over distance, out to 10^7 tokens: RoPE 1e4, RoPE 5e5, p-RoPE;
+beyond the paper.
 
 Query and key are equal and spread evenly over the slowest quarter of the pairs of a
 d = 128 head (the band a 0.75-RoPE leaves unrotated), so the logit at distance 0 is the best

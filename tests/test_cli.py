@@ -168,9 +168,8 @@ def _editable_stage(tmp: Path) -> None:
     assert_clean(code, out)
     assert all(f"{claim} pass" in out for claim in claims), out
     page = (work / "out" / "ropelab-report.html").read_text()
-    skipped = [name for name in FIGURES if name.startswith("gemma_")]
-    assert all(f'id="fig-{name}"' in page for name in FIGURES) and EXTRA_LINE in out
-    assert page.count("Not drawn here") == len(skipped) and all(name in out for name in skipped)
+    # every figure is drawn, the Gemma 3 270M ones from the committed results (no model packages)
+    assert all(f'id="fig-{name}"' in page for name in FIGURES) and "Not drawn here" not in page
 
 
 def _wheel_stage(tmp: Path) -> None:

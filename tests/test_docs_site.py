@@ -111,8 +111,11 @@ def test_claim_pages_show_the_verify_status(site):
         if claim_id in VERIFIED:
             assert "Status: pass" in page and "negative control rejected" in page
             assert "(SymPy: holds)" in page  # the derivation, taken from the report
+            # which run, when, on which grids and with which versions
+            assert re.search(r"From the verify report report\.json \(\d{4}-\d\d-\d\d \d\d:\d\d UTC; quick grids; "
+                             r"Python [\d.]+, .*jax [\d.]+", page), page[:2000]
         else:
-            assert "Status: not verified in the last report" in page
+            assert "Status: not in this site's verify run" in page
             if claim.symbolic is not None:
                 assert f"ropelab explain {claim_id} prints the derivation" in page
         if claim.corrected:
@@ -143,7 +146,8 @@ def test_findings_page_shows_every_committed_finding_with_its_outcome(site):
         assert any(r[0] == row["paper_table"].split("_")[0].replace("table", "Table ") for r in rows)
     for module in (table2, breaking, offset):  # the three training experiments, every finding line
         for line in module.load_results()["findings"]:
-            row = next((r for r in rows if line in r), None)
+            shown = re.sub(r"`([^`|\n]+)`", r"\1", line)  # `code` in a line is shown as code
+            row = next((r for r in rows if shown in r), None)
             assert row is not None and row[-1] == catalogue.outcome_of(line), line
     text = _visible_text(page)
     assert "ropelab analyze-model --committed" in text and summary["model"]["not_the_paper_model"] in text
@@ -576,10 +580,11 @@ def test_figures_are_reused_while_the_sources_are_unchanged(tmp_path, monkeypatc
     monkeypatch.setattr(site_hook, "source_fingerprint", lambda: "first")
     drawn = site_hook.drawn_figures()
     assert set(drawn) == set(FIGURES) and all(p.is_file() for ps in drawn.values() for p in ps)
-    assert site_hook.drawn_figures() == drawn and len(calls) == 1  # reused, not drawn again
+    assert len(calls) == len(FIGURES)  # one call per figure, each with its progress line
+    assert site_hook.drawn_figures() == drawn and len(calls) == len(FIGURES)  # reused, not drawn again
     monkeypatch.setattr(site_hook, "source_fingerprint", lambda: "second")
     redrawn = site_hook.drawn_figures()
-    assert len(calls) == 2 and all(p.parent.name == "second" for ps in redrawn.values() for p in ps)
+    assert len(calls) == 2 * len(FIGURES) and all(p.parent.name == "second" for ps in redrawn.values() for p in ps)
     assert (tmp_path / "cache" / "first").is_dir()  # a fresh older tree is kept for a while
 
 
@@ -635,3 +640,84 @@ def test_errata_page_needs_the_errata_module(monkeypatch):
     for record in ERRATA:  # every erratum, with what shows it
         assert f"## {record.id}. " in page
     assert "(claims/rope_head_can_be_previous_token.md)" in page  # each erratum links the claims that show it
+
+
+def test_claims_are_verified_when_the_site_is_built(tmp_path, monkeypatch, caplog):
+    """Without a named report the build runs the claims on the quick grids, dates the run and keeps
+    it while the sources are unchanged; a failing claim is a warning (a strict build stops)."""
+    site_hook = _load_hook_module("site")
+    monkeypatch.delenv("ROPELAB_VERIFY_REPORT", raising=False)
+    monkeypatch.setattr(site_hook, "VERIFY_CACHE", tmp_path / "verify")
+    monkeypatch.setattr(site_hook, "source_fingerprint", lambda: "tree")
+    monkeypatch.setattr(site_hook, "REGISTRY", {c: REGISTRY[c] for c in VERIFIED})
+    caplog.set_level("INFO", logger="mkdocs.hooks.ropelab")
+    report, source = site_hook.verify_report()
+    assert source.run_at_build and report["quick"] and [c["id"] for c in report["claims"]] == list(VERIFIED)
+    line = source.describe(report)
+    assert re.fullmatch(r"a verify run made by the site build \(\d{4}-\d\d-\d\d \d\d:\d\d UTC; "
+                        r"quick grids; Python [\d.]+, .*\)", line), line
+    assert f"verified 2/2 {VERIFIED[1]}: pass" in caplog.text  # one progress line per claim
+    calls = []
+    monkeypatch.setattr(site_hook, "run_verify", lambda: calls.append(1))
+    again, _ = site_hook.verify_report()
+    assert again == report and not calls  # kept, not run again
+    monkeypatch.setenv("ROPELAB_VERIFY_REPORT", str(tmp_path / "absent.json"))
+    with pytest.raises(site_hook.PluginError, match="absent.json"):
+        site_hook.verify_report()
+
+
+def test_an_example_that_needs_an_extra_says_so(tmp_path):
+    site_hook = _load_hook_module("site")
+    path = tmp_path / "09_needs_the_model.py"
+    path.write_text(EXAMPLE.replace("x = 3", "raise ModuleNotFoundError('no torch', name='torch')"))
+    _, page = site_hook.example_page(path, with_output=True)
+    assert "Output not shown" in page and "the models extra" in page and 'title="Output"' not in page
+
+
+# --- what the reader sees: no raw SymPy, no maths where a name is meant, no unrendered markup ---------
+
+SYMPY_INFINITY = re.compile(r"(?<![\w.'])oo(?![\w'])")
+# Markdown that was not turned into HTML: bold or code markers, display maths, a link, a heading
+UNRENDERED = re.compile(r"(?<![\w)])\*\*|\*\*(?![\w(])|`|\$\$|\]\(|^#{1,6} ", re.M)  # 2**53 is Python, not bold
+NOT_PROSE = re.compile(r"<(pre|code|script|style|svg)\b.*?</\1>", re.S)
+
+
+def _prose(page: str) -> str:
+    """A page's visible text outside code, scripts and drawings."""
+    return html.unescape(re.sub(r"<[^>]+>", "", NOT_PROSE.sub(" ", page)))
+
+
+def rendering_problems(site: Path) -> list[str]:
+    """Pages showing SymPy's ``oo``, maths inside a figure caption, or Markdown left unrendered."""
+    problems = []
+    for path in sorted(site.rglob("*.html")):
+        page = path.read_text(encoding="utf-8")
+        body = page.split('<article', 1)[-1].split('</article>', 1)[0]
+        name = path.relative_to(site).as_posix()
+        visible = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<(script|style|svg)\b.*?</\1>", " ", body, flags=re.S)))
+        for m in SYMPY_INFINITY.finditer(visible):
+            problems.append(f"{name}: SymPy's oo in {visible[max(0, m.start() - 40):m.end() + 20]!r}")
+        for m in UNRENDERED.finditer(_prose(body)):
+            text = _prose(body)
+            problems.append(f"{name}: unrendered {m.group(0)!r} in {text[max(0, m.start() - 40):m.end() + 20]!r}")
+        for paragraph in re.findall(r"<p>((?:(?!</?p[ >]).)*?)</p>", body, re.S):
+            caption = paragraph.split("Redraw it:", 1)[0] if "Redraw it:" in paragraph else ""
+            if "\\(" in caption or "arithmatex" in caption:
+                problems.append(f"{name}: maths in the caption {html.unescape(caption)[:80]!r}")
+    return problems
+
+
+def test_built_pages_show_no_raw_sympy_maths_in_captions_or_markup(site):
+    problems = rendering_problems(site)
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_rendering_check_sees_each_fault(tmp_path):
+    page = ('<html><article><p><em>Fig <span class="arithmatex">\\(3/13\\)</span> on Gemma</em> Redraw it: '
+            '<code>ropelab figs x</code></p><p>as s -&gt; oo the weight is **one**</p></article></html>')
+    (tmp_path / "page.html").write_text(page)
+    problems = rendering_problems(tmp_path)
+    assert any("oo" in p for p in problems) and any("'**'" in p for p in problems)
+    assert any("maths in the caption" in p for p in problems)
+    (tmp_path / "page.html").write_text('<html><article><p>a zoo; <code>`x` **y**</code></p></article></html>')
+    assert not rendering_problems(tmp_path)

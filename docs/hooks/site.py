@@ -1,23 +1,26 @@
 """MkDocs hook: generate the site's pages from the code, so that the docs cannot drift from it.
 
 At every build this hook
-- renders every figure of :data:`ropelab.paper_figs.FIGURES` and adds the PNGs to the site;
-- writes one page per claim of :data:`ropelab.checks.registry.REGISTRY` (statement, corrected
-  reading, symbolic steps, status from the last ``ropelab verify --json`` report, figures,
-  worked instance, how to run it), an index of claims, a figure gallery and the errata page;
+- renders every figure of :data:`ropelab.paper_figs.FIGURES` and adds the PNGs to the site
+  (the Gemma 3 270M figures from the committed figure data: no model is run);
+- runs every claim on the quick grids (``ropelab verify --quick``) and writes one page per claim
+  of :data:`ropelab.checks.registry.REGISTRY` (statement, corrected reading, symbolic steps, the
+  status of that run with its date and versions, figures, worked instance, how to run it), an
+  index of claims, a figure gallery and the errata page;
 - writes the findings page from :func:`ropelab.catalogue.findings_sections` (the committed
   Gemma 3 270M and training results, with their figures; nothing is rerun);
 - turns each ``examples/*.py`` (percent cells) into a page, with the script to download;
 - writes one API page per module and lays out ``build/docs-api`` for the API extractor;
 - copies MathJax from the ``django-static-mathjax`` wheel, so that maths renders offline;
-- fills the home page's five story figures with whatever figures exist, and sets the nav.
+- fills the home page's five story figures with whatever figures exist, and sets the nav;
+- prints a line as each stage starts and as each figure, claim and example is done.
 
-The verify report is read from ``report.json`` at the repository root, or from the path in
-the ``ROPELAB_VERIFY_REPORT`` environment variable. ``ROPELAB_DOCS_DERIVATIONS=report`` takes
-the derivations from that report only (no SymPy at build time), and
-``ROPELAB_DOCS_EXAMPLE_OUTPUT=0`` leaves the examples' output out (no example is run).
-Figures are kept in ``build/docs-figures`` between builds while the package's sources are
-unchanged (``ROPELAB_DOCS_FIGURE_CACHE=0`` draws them afresh).
+The verify run is kept in ``build/docs-verify`` while the package's sources are unchanged; the
+environment variable ``ROPELAB_VERIFY_REPORT`` names a ``ropelab verify --json`` report to show
+instead (no claim is run). ``ROPELAB_DOCS_DERIVATIONS=report`` takes the derivations from that
+report only (no SymPy at build time), and ``ROPELAB_DOCS_EXAMPLE_OUTPUT=0`` leaves the examples'
+output out (no example is run). Figures are kept in ``build/docs-figures`` between builds while
+the package's sources are unchanged (``ROPELAB_DOCS_FIGURE_CACHE=0`` draws them afresh).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import time
 import tomllib
 import traceback
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jax
@@ -51,6 +55,7 @@ from mkdocs.structure.files import File, Files
 from ropelab.checks.atomic import write_text_atomically
 from ropelab import catalogue
 from ropelab.checks.registry import REGISTRY
+from ropelab.extras import install_line, missing_extra
 from ropelab.paper_figs import FIGURES
 
 log = logging.getLogger("mkdocs.hooks.ropelab")
@@ -58,6 +63,7 @@ log = logging.getLogger("mkdocs.hooks.ropelab")
 ROOT = Path(__file__).resolve().parents[2]
 API_STAGE = ROOT / "build" / "docs-api"
 FIGURE_CACHE = ROOT / "build" / "docs-figures"
+VERIFY_CACHE = ROOT / "build" / "docs-verify"
 EXAMPLES = ROOT / "examples"
 # The MathJax files the site needs: the combined TeX->CHTML component, its fonts, and the
 # TeX extensions it may autoload (anything else it would fetch from elsewhere).
@@ -67,16 +73,55 @@ STORY_MARKER = re.compile(r"<!--\s*story-figure:\s*(\w+)\s*-->")
 _state: dict = {}
 
 
+def progress(message: str) -> None:
+    """One line of build progress (mkdocs prints INFO lines): a stage starting, or one item done."""
+    log.info("ropelab: %s", message)
+
+
 # --- text helpers ------------------------------------------------------------------------
 
 _ENTITIES = {"\\": "&#92;", "*": "&#42;", "_": "&#95;", "`": "&#96;", "[": "&#91;", "]": "&#93;",
              "|": "&#124;", "$": "&#36;", "#": "&#35;"}
 
 
-def text(s: str) -> str:
-    """Plain text (with ASCII maths such as ``q^T R^(j-i) k``) made inert for Markdown."""
-    s = html.escape(s, quote=False)
+SYMPY_INFINITY = re.compile(r"(?<![\w.'])oo(?![\w'])")
+
+
+def infinity(s: str) -> str:
+    """SymPy's ``oo`` written as the reader writes infinity.
+
+    >>> infinity("lim_(s -> oo) f = 1; a zoo of moods")
+    'lim_(s -> ∞) f = 1; a zoo of moods'
+    """
+    return SYMPY_INFINITY.sub("∞", s)
+
+
+# `code` in plain text (the paper's pseudocode, a preset's name) stays code; a bar would end a table cell
+CODE_SPAN = re.compile(r"`([^`|\n]+)`")
+
+
+def _with_code_spans(s: str, prose) -> str:
+    """``s`` with its backticked code kept as Markdown code and the rest through ``prose``."""
+    out, last = [], 0
+    for m in CODE_SPAN.finditer(s):
+        out += [prose(s[last:m.start()]), m.group(0)]
+        last = m.end()
+    out.append(prose(s[last:]))
+    return "".join(out)
+
+
+def _inert(s: str) -> str:
+    s = html.escape(infinity(s), quote=False)
     return "".join(_ENTITIES.get(ch, ch) for ch in s)
+
+
+def text(s: str) -> str:
+    """Plain text (with ASCII maths such as ``q^T R^(j-i) k``) made inert for Markdown; `code` stays code.
+
+    >>> text("the `long` preset: *all* of it")
+    'the `long` preset: &#42;all&#42; of it'
+    """
+    return _with_code_spans(s, _inert)
 
 
 def code_block(body: str, lang: str = "text") -> str:
@@ -98,7 +143,7 @@ def admonition(kind: str, title: str, body: str) -> str:
 GREEK = {"alpha": r"\alpha", "beta": r"\beta", "gamma": r"\gamma", "delta": r"\delta", "eps": r"\varepsilon",
          "epsilon": r"\varepsilon", "theta": r"\theta", "rho": r"\rho", "psi": r"\psi", "phi": r"\varphi",
          "pi": r"\pi", "sigma": r"\sigma", "mu": r"\mu", "lambda": r"\lambda", "omega": r"\omega",
-         "Delta": r"\Delta", "inf": r"\infty"}
+         "Delta": r"\Delta", "inf": r"\infty", "oo": r"\infty"}
 FUNCTIONS = {"cos": r"\cos", "sin": r"\sin", "exp": r"\exp", "ln": r"\ln", "log": r"\log", "max": r"\max",
              "min": r"\min", "sup": r"\sup", "lim": r"\lim", "sum": r"\sum", "mod": r"\bmod",
              "Var": r"\operatorname{Var}", "angle": r"\operatorname{angle}", "softmax": r"\operatorname{softmax}",
@@ -246,11 +291,36 @@ def to_latex(expr: str) -> str:
     return re.sub(r" +", " ", "".join(out)).replace(r"\vert  ", r"\vert ")
 
 
+# Words that a number follows as a name, not as maths: "Fig 3/13", "Figs 6, 7, 14-18", "Prop 3.1".
+NUMBERED = {"Fig", "Figs", "Figure", "Figures", "Table", "Tables", "Prop", "Props", "Sec", "Section", "Sections",
+            "App", "Appendix", "Eq", "Eqs", "Thm", "Theorem", "Lemma", "Cor", "Corollary", "Def", "Definition"}
+_REFERENCE_NUMBER = re.compile(r"\d+(?:\.\d+)*[a-z]?(?:[-/–]\d+(?:\.\d+)*[a-z]?)*|[A-Z]\.?\d*(?:\.\d+)*")
+
+
+def _numbers_of_references(words: list[str], kinds: list[str]) -> None:
+    """Mark the numbers after a figure, table or proposition word as text (in place).
+
+    >>> words = "Figs 6, 7, 14-18 and Fig 3/13 show x = 3/13".split()
+    >>> kinds = [_kind(w) for w in words]; _numbers_of_references(words, kinds)
+    >>> [w for w, k in zip(words, kinds) if k != "text"]
+    ['x', '=', '3/13']
+    """
+    listing = False
+    for n, word in enumerate(words):
+        core = word.strip(",;:.()")
+        if listing and (_REFERENCE_NUMBER.fullmatch(core) or core == "and"):
+            kinds[n] = "text"
+            listing = word.endswith(",") or core == "and"
+        else:
+            listing = core in NUMBERED
+
+
 def math_runs(sentence: str) -> list[tuple[bool, str]]:
     """``sentence`` cut into ``(is_maths, piece)``: runs of mathematical words holding at least
     one certain one (a run ends at a comma or semicolon), and the prose between them."""
     words = _split(sentence)
     kinds = [_kind(w) for w in words]
+    _numbers_of_references(words, kinds)
     runs: list[list[int]] = []
     for n, kind in enumerate(kinds):
         joins = runs and runs[-1][-1] == n - 1 and (words[n - 1] == "." or
@@ -304,8 +374,19 @@ def maths_markdown(sentence: str, escape) -> str:
 
 
 def maths(s: str) -> str:
-    """Claim text as Markdown with its formulas typeset (see :func:`maths_markdown`)."""
-    return maths_markdown(s, text)
+    """Claim text as Markdown with its formulas typeset (see :func:`maths_markdown`); `code` stays code.
+
+    >>> maths("The paper: `inputs # [B, L]` with q = 2")
+    'The paper: `inputs # [B, L]` with \\\\(q = 2\\\\)'
+    """
+    def prose(piece: str) -> str:
+        if not piece.strip():
+            return piece
+        lead = " " if piece[0].isspace() else ""
+        trail = " " if piece[-1].isspace() else ""
+        return lead + maths_markdown(piece.strip(), text) + trail
+
+    return _with_code_spans(s, prose)
 
 
 # --- staging for the API extractor --------------------------------------------------------
@@ -356,20 +437,23 @@ def on_config(config):
 
 
 def on_files(files: Files, config) -> Files:
+    started = time.perf_counter()
+    progress(f"figures: {len(FIGURES)} to draw or reuse")
     figure_pngs = _add_figures(files, config, drawn_figures())
     _add_mathjax(files, config)
-    report_path = Path(os.environ.get("ROPELAB_VERIFY_REPORT", ROOT / "report.json"))
-    report = catalogue.load_verify_report(report_path)
+    report, source = verify_report()
     # Derivations recorded in the verify report are reused; the others are run here unless
     # ROPELAB_DOCS_DERIVATIONS=report (the test suite's setting: its contract test runs them).
     run_symbolic = os.environ.get("ROPELAB_DOCS_DERIVATIONS", "run") != "report"
+    progress(f"claim pages: {len(REGISTRY)} claims" + (" (running the derivations not in the report)" if run_symbolic else ""))
     sheets = catalogue.sheets(REGISTRY.values(), report, run_symbolic)
     pages: dict[str, str] = {}
-    pages["claims/index.md"] = claims_index(sheets, report, report_path)
+    pages["claims/index.md"] = claims_index(sheets, report, source)
     for s in sheets:
-        pages[f"claims/{s.claim.id}.md"] = claim_page(s, figure_pngs)
+        pages[f"claims/{s.claim.id}.md"] = claim_page(s, figure_pngs, source, report)
     pages["figures.md"] = figures_page(figure_pngs)
     pages["errata.md"] = errata_page()
+    progress("findings page: the committed results")
     findings = catalogue.findings_sections()
     _add_finding_figures(files, config, findings)
     pages["findings.md"] = findings_page(findings)
@@ -377,14 +461,113 @@ def on_files(files: Files, config) -> Files:
     pages.update(examples)
     modules = api_modules()
     packages = api_packages(modules)
+    progress(f"API pages: {len(modules)} modules in {len(packages)} pages")
     pages["api/index.md"] = api_index(packages)
     for package, members in packages.items():
         pages[f"api/{package}.md"] = api_page(package, members)
     for uri, content in pages.items():
         files.append(File.generated(config, uri, content=content))
     _state["figure_pngs"] = figure_pngs
+    _state["rendering"] = {}
     config["nav"] = navigation(sheets, examples, modules)
+    progress(f"pages generated in {time.perf_counter() - started:.0f} s; rendering them (the API pages take longest)")
     return files
+
+
+def page_group(src_uri: str) -> str:
+    """The group a page belongs to in the progress lines: its folder, or "top-level".
+
+    >>> page_group("claims/rope_preserves_norm.md"), page_group("index.md")
+    ('claims', 'top-level')
+    """
+    return src_uri.split("/", 1)[0] if "/" in src_uri else "top-level"
+
+
+def on_pre_page(page, config, files):
+    """A progress line as the first page of each group (claims, examples, API, ...) is rendered."""
+    seen = _state.setdefault("rendering", {})
+    group = page_group(page.file.src_uri)
+    if group not in seen:
+        total = sum(1 for f in files.documentation_pages() if page_group(f.src_uri) == group)
+        seen[group] = time.perf_counter()
+        progress(f"rendering the {group} pages ({total})")
+    return page
+
+
+# --- the verify run shown on the claim pages ----------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportSource:
+    """Where the claim pages' statuses come from, in words for the pages."""
+
+    run_at_build: bool
+    path: Path
+
+    def describe(self, report: dict) -> str:
+        """One line: which run, when, on which grids, with which versions."""
+        mode = "quick grids" if report.get("quick") else "full grids"
+        when = report.get("date", "date not recorded")
+        versions = ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items())
+        python = f"Python {report['python']}, " if report.get("python") else ""
+        what = ("a verify run made by the site build" if self.run_at_build
+                else f"the verify report {self.path.name}")
+        return f"{what} ({when}; {mode}; {python}{versions})"
+
+
+def verify_report() -> tuple[dict, ReportSource]:
+    """The verify report the claim pages show, and where it comes from.
+
+    ``ROPELAB_VERIFY_REPORT`` names a ``ropelab verify --json`` report (it must exist). Otherwise
+    every claim runs now on the quick grids (``ropelab verify --quick``), reused from
+    ``build/docs-verify/<fingerprint>.json`` while the package's sources are unchanged.
+    """
+    named = os.environ.get("ROPELAB_VERIFY_REPORT")
+    if named:
+        path = Path(named)
+        report = catalogue.load_verify_report(path)
+        if report is None:
+            raise PluginError(f"ROPELAB_VERIFY_REPORT names {path}, which does not exist; "
+                              "unset it to run the claims when the site is built")
+        report.setdefault("date", datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        progress(f"claim statuses: from {path}")
+        return report, ReportSource(False, path)
+    path = VERIFY_CACHE / f"{source_fingerprint()}.json"
+    report = catalogue.load_verify_report(path)
+    if report is not None:
+        progress(f"claim statuses: the quick verify run of {report.get('date', '?')} (sources unchanged)")
+        return report, ReportSource(True, path)
+    report = run_verify()
+    VERIFY_CACHE.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(path, json.dumps(report, indent=1) + "\n")
+    for stale in VERIFY_CACHE.iterdir():  # runs of older source trees
+        if stale != path and time.time() - stale.stat().st_mtime > 600:
+            stale.unlink(missing_ok=True)
+    return report, ReportSource(True, path)
+
+
+def run_verify() -> dict:
+    """Every registered claim on the quick grids, as ``ropelab verify --quick --json`` reports it, dated."""
+    from ropelab.checks import runner
+
+    claims = list(REGISTRY.values())
+    jobs = max(1, min(os.cpu_count() or 1, len(claims) // 8))
+    progress(f"claim statuses: running {len(claims)} claims on the quick grids ({jobs} process(es))")
+    done = []
+    started = time.perf_counter()
+
+    def finished(result) -> None:
+        done.append(result)
+        progress(f"verified {len(done)}/{len(claims)} {result.id}: {result.status} ({result.seconds:.1f} s)")
+
+    results = runner.run_claims(claims, quick=True, on_result=finished, jobs=jobs)
+    report = runner.report(results, quick=True)
+    report["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    failed = [r.id for r in results if r.status != "pass"]
+    progress(f"claim statuses: {len(results) - len(failed)}/{len(results)} pass "
+             f"({time.perf_counter() - started:.0f} s)")
+    for claim_id in failed:  # shown on its page; a strict build stops here
+        log.warning("claim %s does not pass the quick verify run", claim_id)
+    return report
 
 
 NAV_TITLE = re.compile(r'(<span class="md-ellipsis">)(.*?)(</span>)', re.S)
@@ -431,7 +614,7 @@ def drawn_figures() -> dict[str, list[Path]]:
     if os.environ.get("ROPELAB_DOCS_FIGURE_CACHE", "1") == "0":
         scratch = Path(tempfile.mkdtemp(prefix="ropelab-docs-figs-"))
         _state.setdefault("scratch", []).append(scratch)
-        return {n: catalogue.pngs_of(p) for n, p in catalogue.render_figures(scratch).items()}
+        return draw_each(scratch)
     cache = FIGURE_CACHE / source_fingerprint()
     manifest = cache / "manifest.json"
     if not manifest.is_file() or set(json.loads(manifest.read_text())) != set(FIGURES):
@@ -439,17 +622,29 @@ def drawn_figures() -> dict[str, list[Path]]:
         # same time never reads a half-drawn cache
         FIGURE_CACHE.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"{cache.name}.", dir=FIGURE_CACHE))
-        drawn = {n: catalogue.pngs_of(p) for n, p in catalogue.render_figures(scratch).items()}
+        drawn = draw_each(scratch)
         write_text_atomically(scratch / "manifest.json",
                               json.dumps({n: [p.name for p in ps] for n, ps in drawn.items()}))
         if cache.exists():
             shutil.rmtree(cache)
         os.replace(scratch, cache)
+    else:
+        progress(f"figures: all {len(FIGURES)} reused from {cache} (sources unchanged)")
     for stale in FIGURE_CACHE.iterdir():  # figures of older source trees, left alone for 10 min
         if stale != cache and time.time() - stale.stat().st_mtime > 600:
             shutil.rmtree(stale, ignore_errors=True)
     listed = json.loads(manifest.read_text())
     return {name: [cache / f for f in files] for name, files in listed.items()}
+
+
+def draw_each(out_dir: Path) -> dict[str, list[Path]]:
+    """Draw every figure into ``out_dir``, one progress line each; the PNGs per figure."""
+    drawn = {}
+    for n, name in enumerate(FIGURES, 1):
+        started = time.perf_counter()
+        drawn[name] = catalogue.pngs_of(catalogue.render_figures(out_dir, [name])[name])
+        progress(f"figure {n}/{len(FIGURES)} {name} ({time.perf_counter() - started:.1f} s)")
+    return drawn
 
 
 def on_post_build(config) -> None:
@@ -477,7 +672,7 @@ def figure_title(name: str) -> str:
 
 def figure_markdown(name: str, uris: list[str], page_depth: int) -> str:
     prefix = "../" * page_depth
-    caption = maths(catalogue.figure_caption(name))
+    caption = text(catalogue.figure_caption(name))  # plain text: "Fig 3/13" is a name, not a fraction
     images = "\n\n".join(f"![{text(figure_title(name))}]({prefix}{uri})" for uri in uris)
     return f"{images}\n\n*{caption}* Redraw it: `ropelab figs {name} --out figs`.\n"
 
@@ -615,16 +810,20 @@ def parts_table(claim) -> str:
     return "\n".join(rows) + "\n"
 
 
-def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> str:
+def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]], source: ReportSource,
+               report: dict) -> str:
     c = s.claim
     out = [f"# {text(claim_title(c))}\n",
            f"`{c.id}` · **Paper:** {text(c.label)} · **Section:** {text(c.section)}\n"]
     if s.verified is None:
-        out.append(admonition("info", "Status: not verified in the last report",
-                              f"Run `ropelab verify {c.id} --json report.json` and rebuild the site."))
+        out.append(admonition("info", "Status: not in this site's verify run",
+                              f"The claim statuses come from {text(source.describe(report))}, which does not "
+                              f"run this claim. Run it: `ropelab verify {c.id}`."))
     else:
         kind = STATUS_KIND.get(s.verified["status"], "warning")
-        out.append(admonition(kind, f"Status: {s.verified['status']}", text(catalogue.status_line(s.verified))))
+        out.append(admonition(kind, f"Status: {s.verified['status']}",
+                              text(catalogue.status_line(s.verified)) + "\n\n"
+                              + f"From {text(source.describe(report))}."))
     out.append("## Statement\n")
     out.append(maths(c.statement) + "\n")
     if c.corrected:
@@ -643,7 +842,7 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
     else:
         out.append(f"Not run for this build of the site: `ropelab explain {c.id}` prints the derivation.\n")
     out.append("## Worked instance\n")
-    out.append(code_block(s.explanation or "(no worked instance: see the problems below)"))
+    out.append(code_block(infinity(s.explanation or "(no worked instance: see the problems below)")))
     for name in c.figures:
         if name not in figure_pngs:
             log.warning("claim %s names figure %r, which is not in ropelab.paper_figs", c.id, name)
@@ -670,28 +869,21 @@ def claim_page(s: catalogue.ClaimSheet, figure_pngs: dict[str, list[str]]) -> st
     return "\n".join(out)
 
 
-def claims_index(sheets: list[catalogue.ClaimSheet], report, report_path: Path) -> str:
+def claims_index(sheets: list[catalogue.ClaimSheet], report: dict, source: ReportSource) -> str:
     out = ["# Claims\n",
            "Each claim is one statement of the paper (or a result beyond it) with a SymPy derivation "
            "or a stated reason for having none, an independently written numeric check, a derived "
            "tolerance and a negative control that the same check must reject. Each side says how "
            "strongly it is shown: proved > proved (finite) > certified > checked > estimated > "
            "measured; a claim shows the weakest part of its statement. `ropelab list` prints this table; `ropelab verify` runs it.\n",
-           f"*{PAIR_CONVENTION}*\n"]
-    if report is None:
-        out.append(admonition("info", "No verify report",
-                              "Statuses appear here after `ropelab verify --json report.json` "
-                              "(run at the repository root) and a rebuild."))
-    else:
-        mode = "quick grids" if report.get("quick") else "full grids"
-        versions = ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items())
-        out.append(f"Statuses from `{report_path.name}` ({mode}; {text(versions)}).\n")
+           f"*{PAIR_CONVENTION}*\n",
+           f"Statuses from {text(source.describe(report))}.\n"]
     for section, claims in catalogue.by_section(s.claim for s in sheets).items():
         out.append(f"## {text(section)}\n")
         out.append("| claim | paper | shown | status | statement |\n|---|---|---|---|---|")
         for s in sheets:
             if s.claim in claims:
-                status = s.verified["status"] if s.verified else "not run"
+                status = s.verified["status"] if s.verified else "not in this run"
                 out.append(f"| [{text(claim_title(s.claim))}]({s.claim.id}.md) | {text(s.claim.label)} "
                            f"| {text(s.claim.printed().trust.value)} | {status} | {maths(s.claim.statement)} |")
         out.append("")
@@ -815,11 +1007,20 @@ def example_title(notebook, fallback: str) -> str:
     return fallback
 
 
+class NeedsExtra(Exception):
+    """An example needs an optional extra that is not installed (its output is left out, and said so)."""
+
+    def __init__(self, package: str, extra: str):
+        super().__init__(f"needs {package} (the {extra} extra)")
+        self.package, self.extra = package, extra
+
+
 def run_cells(notebook, path: Path) -> list[str]:
     """Run an example's code cells in order in one namespace; the printed output of each.
 
     Runs in the examples folder with ``__name__ == "__main__"``, as ``python examples/X.py``
-    would. A cell that raises is logged as a warning (a strict build fails) and stops the run.
+    would. A cell that raises is logged as a warning (a strict build fails) and stops the run;
+    a cell that needs an optional extra that is not installed raises :class:`NeedsExtra`.
     """
     namespace = {"__name__": "__main__", "__file__": str(path)}
     outputs: list[str] = []
@@ -833,6 +1034,13 @@ def run_cells(notebook, path: Path) -> list[str]:
             try:
                 with contextlib.redirect_stdout(buffer):
                     exec(compile(cell.source, str(path), "exec"), namespace)
+            except ImportError as err:
+                needs = missing_extra(err)
+                if needs is None:
+                    log.warning("example %s raised:\n%s", path.name, traceback.format_exc())
+                    outputs.append(buffer.getvalue())
+                    break
+                raise NeedsExtra(*needs) from err
             except Exception:  # reported, and the build fails under --strict
                 log.warning("example %s raised:\n%s", path.name, traceback.format_exc())
                 outputs.append(buffer.getvalue())
@@ -861,9 +1069,17 @@ def example_page(path: Path, with_output: bool) -> tuple[str, str]:
     """``(title, markdown)`` of one example: its text cells, code cells and (optionally) output."""
     notebook = jupytext.read(path)
     title = example_title(notebook, path.stem)
-    outputs = iter(run_cells(notebook, path) if with_output else [])
+    missing = None
+    try:
+        outputs = iter(run_cells(notebook, path) if with_output else [])
+    except NeedsExtra as err:
+        missing, outputs = err, iter([])
     run_line = (f"*Run it:* `python examples/{path.name}` · [download the script]({path.name}) · "
                 f"open as a notebook: `jupytext --to notebook examples/{path.name}`\n")
+    if missing is not None:
+        run_line += "\n" + admonition("note", "Output not shown", text(
+            f"This example runs the model, which needs {missing.package} (the {missing.extra} extra), not installed "
+            f"where this site was built; run it after {install_line([missing.extra])}.")) + "\n"
     body: list[str] = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
@@ -901,8 +1117,13 @@ def example_pages(files: Files, config) -> dict[str, str]:
              "`jupytext --to notebook examples/NAME.py` (the `notebooks` extra brings Jupyter). "
              "Each draws its figures, asserts its own conclusion and the solution of its "
              "exercise, and the test suite runs every one of them.\n"]
-    for path in sorted(EXAMPLES.glob("[0-9]*.py")):
+    paths = sorted(EXAMPLES.glob("[0-9]*.py"))
+    progress(f"examples: {len(paths)} pages" + (", each run for its output" if with_output else " (not run)"))
+    for n, path in enumerate(paths, 1):
+        started = time.perf_counter()
         title, page = example_page(path, with_output)
+        if with_output:
+            progress(f"example {n}/{len(paths)} {path.stem} ({time.perf_counter() - started:.1f} s)")
         pages[f"examples/{path.stem}.md"] = page
         files.append(File.generated(config, f"examples/{path.name}", abs_src_path=str(path)))
         needs = EXAMPLE_NEEDS.search(jupytext.read(path).cells[0].source)

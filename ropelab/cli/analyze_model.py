@@ -182,8 +182,8 @@ def register(app: typer.Typer) -> None:
             _print_report(console, committed_report())
             return
         try:
-            from ropelab.paper_figs import (gemma_head_norms, gemma_head_types, gemma_layer_norms, gemma_logit_tables,
-                                            gemma_positional_heads)
+            from ropelab.paper_figs import (_gemma, gemma_head_norms, gemma_head_types, gemma_layer_norms,
+                                            gemma_logit_tables, gemma_positional_heads)
 
             from ropelab.checks.findings.model_analysis import analyze, model_from_path
 
@@ -217,7 +217,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=2) from err
         payload = report_payload(summary)
         report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True), "--out")
+        # what the figures draw: `ropelab figs` and the site redraw them from it without the model
+        figure_data = write_text_atomically(out / _gemma.FIGURE_DATA, json.dumps(
+            _gemma.figure_data(summary), separators=(",", ":"), sort_keys=True, allow_nan=False) + "\n", "--out")
         _print_report(console, payload)
         for path in paths:
             console.print(Text(f"{'wrote' if redrawn else 'up to date'} {path}"))
         console.print(Text(f"wrote {report}"))
+        console.print(Text(f"wrote {figure_data}"))

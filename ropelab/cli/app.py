@@ -299,8 +299,9 @@ def figs(
 ) -> None:
     """Regenerate figures as PNG and PDF (each file written atomically).
 
-    Figures that need an extra that is not installed (the Gemma figures need the models
-    extra) are skipped and listed; every other figure is drawn.
+    The Gemma 3 270M figures are drawn from the committed results (no model is run), so the
+    base install draws every figure; a figure that needs an extra that is not installed would
+    be skipped and listed, and every other one drawn.
     """
     from ropelab.paper_figs import FIGURES
 
