@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ropelab.checks import tolerances
-from ropelab.checks.findings import breaking, offset, paired_tests
+from ropelab.checks.findings import breaking, experiment_runner, offset, paired_tests
 from ropelab.checks.findings.models import synthetic_tasks as tasks
 from ropelab.checks.findings.models import training
 from ropelab.checks.findings.models import transformer as tf
@@ -63,7 +63,7 @@ def test_slope_fit_finds_a_planted_law_and_rejects_a_wrong_one():
 
 @pytest.mark.slow
 def test_smoke_preset_runs_the_pipeline_and_reports_no_finding(tmp_path):
-    results = breaking.run(breaking.PRESETS["smoke"], tmp_path)
+    results = experiment_runner.run(breaking.RECORD, breaking.PRESETS["smoke"], tmp_path)
     stored = json.loads((tmp_path / breaking.RESULTS_NAME).read_text())
     assert stored["runs"] == json.loads(json.dumps(results["runs"]))
     assert len(results["runs"]) == len(breaking.encodings(breaking.PRESETS["smoke"]))
@@ -126,7 +126,7 @@ def test_paired_verdicts_follow_the_interval():
 
 @pytest.mark.slow
 def test_offset_smoke_preset_runs_and_reports_no_finding(tmp_path):
-    results = offset.run(offset.PRESETS["smoke"], tmp_path)
+    results = experiment_runner.run(offset.RECORD, offset.PRESETS["smoke"], tmp_path)
     assert json.loads((tmp_path / offset.RESULTS_NAME).read_text())["findings"] == results["findings"]
     assert results["findings"] == ["pipeline check only: this preset trains too briefly to support any finding"]
     for run in results["runs"]:
