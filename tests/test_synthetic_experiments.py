@@ -1,5 +1,6 @@
 """The synthetic-task experiments: the recall and offset tasks, resumable training, the pipelines."""
 
+import copy
 import json
 
 import numpy as np
@@ -139,3 +140,32 @@ def test_committed_small_runs_explain_themselves(module):
     text = module.explain()
     assert "Findings:" in text and "Set-up" in text
     assert "pipeline check only" not in text
+
+
+@pytest.mark.parametrize(("module", "measured"), [(breaking, "collapse_distance"), (offset, "accuracy")],
+                         ids=["breaking", "offset"])
+def test_committed_summary_and_findings_are_what_the_code_says_of_their_runs(module, measured):
+    """The committed run's summary and findings are recomputed from its stored runs by the record;
+    one stored number changed (a planted fault) changes the summary."""
+    results = module.load_results()
+    record = module.RECORD
+    assert json.loads(json.dumps(record.summarise(results))) == results["summary"]
+    assert record.findings(results, record.presets[results["preset"]]) == results["findings"]
+    planted = copy.deepcopy(results)
+    planted["runs"][0][measured] /= 2
+    assert json.loads(json.dumps(record.summarise(planted))) != results["summary"]
+
+
+def test_every_experiment_is_a_record_the_one_runner_takes():
+    """Every registered experiment declares a record: presets with seeds and a training schedule,
+    rows with ids, a results file; its command is the one runner's."""
+    from ropelab.checks.findings.experiments import EXPERIMENTS
+
+    for name, entry in EXPERIMENTS.items():
+        record = entry.record()
+        assert record.name == name and record.results_name.endswith(".json")
+        for preset_name, preset in record.presets.items():
+            assert preset.name == preset_name and preset_name in entry.preset_help
+            assert preset.seeds >= 1 and preset.train.steps > 0
+            labels = record.run_labels(preset, 2)
+            assert len(labels) == len(set(labels)) == 2 * len(record.rows(preset))

@@ -31,7 +31,6 @@ from ropelab.checks.findings.models import transformer as tf
 from ropelab.theory import semantic_channels as th_sc
 
 from ropelab.checks.findings import task_experiments
-from ropelab.checks.findings.experiment_runner import ExperimentRecord
 from ropelab.checks.findings.breaking_findings import (COLLAPSE_ACCURACY, REPORTED_RESULTS, collapse_distance, explain,
                                                      findings, load_results, slope_fit, summarise, table_rows)
 
@@ -184,23 +183,7 @@ def describe(preset: Preset, n_seeds: int) -> dict:
         "distances": preset.distances(), "eval_sequences": preset.eval_sequences})
 
 
-def _findings(results: dict, preset: Preset) -> list[str]:
-    return findings(results, preset.reports_findings)
-
-
-RECORD = ExperimentRecord(
-    name="breaking",
-    measures="recall accuracy by distance up to 16 T, the distance where it collapses, each pair's share of "
-             "the recall logit",
-    presets=PRESETS,
-    rows=encodings,
-    seed_major=True,
-    train=train_and_evaluate,
-    describe=describe,
-    assemble=task_experiments.assemble,
-    summarise=summarise,
-    findings=_findings,
-    write=task_experiments.write,
-    results_name=RESULTS_NAME,
-    writes_each_run=True,
-)
+RECORD = task_experiments.record(
+    "breaking",
+    "recall accuracy by distance up to 16 T, the distance where it collapses, each pair's share of the recall logit",
+    PRESETS, encodings, train_and_evaluate, describe, summarise, findings)

@@ -71,9 +71,9 @@ def summarise(results: dict) -> dict:
     return out
 
 
-def findings(results: dict, report: bool) -> list[str]:
+def findings(results: dict, preset) -> list[str]:
     """What the numbers show, beside Thm 6.1's prediction (nothing for a pipeline check)."""
-    if not report:
+    if not preset.reports_findings:
         return [task_experiments.PIPELINE_ONLY]
     s = results["summary"]
     lines = []

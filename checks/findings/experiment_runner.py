@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,10 @@ class ExperimentRecord:
     writes_each_run: bool = False
     """Rewrite the results after every finished run (an interrupted call keeps what it finished);
     otherwise once, when every run is in."""
+    processes: bool = True
+    """Train each run in its own single-threaded process (``workers`` at a time); otherwise one
+    after another in the calling process, on XLA's own threads. A thread count changes the order
+    in which XLA sums, so a record keeps the mode its committed runs were trained in."""
 
     def jobs(self, preset: Any, n_seeds: int) -> list[tuple[Any, int]]:
         """Every (row, seed) of ``preset`` in the record's order."""
@@ -113,6 +117,34 @@ def _single_threaded_worker(progress=None) -> None:
     enable_compilation_cache()
 
 
+class _InProcess:
+    """The part of an executor the runner uses, running each call at once in this process; a run
+    reports its steps straight to ``report(row_id, seed, step)``."""
+
+    def __init__(self, report: Callable[[str, int, int], None] | None):
+        self.report = report
+
+    def __enter__(self) -> _InProcess:
+        return self
+
+    def __exit__(self, *_) -> None:
+        global _PROGRESS
+        _PROGRESS = None
+
+    def put(self, item: tuple[str, int, int]) -> None:
+        self.report(*item)
+
+    def submit(self, fn: Callable[..., dict], *args) -> Future:
+        global _PROGRESS
+        _PROGRESS = None if self.report is None else self
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as err:  # noqa: BLE001 - handed on through the future, as a process pool does
+            future.set_exception(err)
+        return future
+
+
 def _train_one(record: ExperimentRecord, preset: Any, row: Any, seed: int, checkpoints: Path) -> dict:
     """Train and evaluate one (row, seed) in a training process, reporting each evaluation's step."""
     queue, every, last = _PROGRESS, preset.train.eval_every, preset.train.steps
@@ -129,7 +161,8 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
         workers: int | None = None) -> dict:
     """Train and evaluate every (row, seed) of ``preset``; write and return the results.
 
-    Runs go to ``workers`` spawned single-threaded processes (default: one per CPU core).
+    Runs go to ``workers`` spawned single-threaded processes (default: one per CPU core), or
+    one after another in this process where the record says so (``record.processes``).
     Checkpoints go to ``out_dir/checkpoints`` (an interrupted call resumes there); the results
     go to ``out_dir`` through ``record.write``. ``progress`` is an optional
     ``rich.progress.Progress``: an overall task, and one task per run that moves at each
@@ -142,25 +175,24 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
     out_dir = Path(out_dir)
     jobs = record.jobs(preset, n_seeds)
     keys = [(row.id, seed) for row, seed in jobs]
-    workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs)))
+    workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs))) if record.processes else 1
     session = Session(time.time(), tuple(os.getloadavg()), workers)
     head = record.describe(preset, n_seeds)
     overall = progress.add_task(f"{record.name} runs", total=len(jobs)) if progress else None
     tasks = {key: progress.add_task(_label(*key), total=preset.train.steps) if progress else None for key in keys}
     # each run trains in its own single-threaded process: two such processes do more work on two
     # cores than one process whose small matrix products are split over both, and the numbers of
-    # a run do not depend on how many workers there are
+    # a run do not depend on how many workers there are (they do on the threads of one process)
     context = multiprocessing.get_context("spawn")
     finished: dict[tuple[str, int], dict] = {}
     queued = iter(jobs)
     # a SimpleQueue writes each report into its pipe before put() returns, so a run's reports are
     # read before its result, which comes later through the pool's own pipe
-    steps_done = context.SimpleQueue() if progress is not None else None
+    steps_done = context.SimpleQueue() if progress is not None and record.processes else None
 
     def advance_bars() -> None:
         while steps_done is not None and not steps_done.empty():
-            row_id, seed, step = steps_done.get()
-            progress.update(tasks[(row_id, seed)], completed=step)
+            report(*steps_done.get())
 
     def results_so_far() -> dict:
         results = record.assemble(head, [finished[key] for key in keys if key in finished], session)
@@ -168,8 +200,13 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
         results["findings"] = record.findings(results, preset)
         return results
 
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_worker,
-                             initargs=(steps_done,)) as pool:
+    def report(row_id: str, seed: int, step: int) -> None:
+        progress.update(tasks[(row_id, seed)], completed=step)
+
+    executor = (ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_worker,
+                                    initargs=(steps_done,)) if record.processes
+                else _InProcess(report if progress is not None else None))
+    with executor as pool:
         running: dict = {}
 
         def submit(n: int) -> None:  # only when a worker is free: a failed run stops the call at once
@@ -184,14 +221,11 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
                 key = running.pop(future)
                 finished[key] = future.result()
                 if record.writes_each_run:
-                    written = results_so_far()
-                    record.write(written, out_dir)
+                    record.write(results := results_so_far(), out_dir)
                 if progress is not None:
                     progress.update(tasks[key], completed=preset.train.steps, visible=False)
                     progress.advance(overall)
                 submit(1)
-    if record.writes_each_run:
-        return written
-    results = results_so_far()
-    record.write(results, out_dir)
+    if not record.writes_each_run:
+        record.write(results := results_so_far(), out_dir)
     return results

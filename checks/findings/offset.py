@@ -26,7 +26,6 @@ from ropelab.checks.findings.models import training
 from ropelab.checks.findings.models import transformer as tf
 
 from ropelab.checks.findings import task_experiments
-from ropelab.checks.findings.experiment_runner import ExperimentRecord
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER, paired_difference
 
 RESULTS_NAME = task_experiments.results_name("offset")
@@ -195,9 +194,9 @@ def _stat(name: str, d: dict | None, fmt: str) -> str:
             f"over {len(d['per_seed'])} seeds ({power})")
 
 
-def findings(results: dict, report: bool) -> list[str]:
+def findings(results: dict, preset) -> list[str]:
     """Each comparison with the theory, holds / does not hold / undecided (nothing for a pipeline check)."""
-    if not report:
+    if not preset.reports_findings:
         return [task_experiments.PIPELINE_ONLY]
     s = results["summary"]
     lines = []
@@ -253,22 +252,6 @@ def explain(results: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def _findings(results: dict, preset: Preset) -> list[str]:
-    return findings(results, preset.reports_findings)
-
-
-RECORD = ExperimentRecord(
-    name="offset",
-    measures="held-out copying accuracy at a fixed offset, the steps to learn it, the band carrying the offset head",
-    presets=PRESETS,
-    rows=encodings,
-    seed_major=True,
-    train=train_and_evaluate,
-    describe=describe,
-    assemble=task_experiments.assemble,
-    summarise=summarise,
-    findings=_findings,
-    write=task_experiments.write,
-    results_name=RESULTS_NAME,
-    writes_each_run=True,
-)
+RECORD = task_experiments.record(
+    "offset", "held-out copying accuracy at a fixed offset, the steps to learn it, the band carrying the offset head",
+    PRESETS, encodings, train_and_evaluate, describe, summarise, findings)

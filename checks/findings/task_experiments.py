@@ -16,13 +16,13 @@ from importlib import resources
 from pathlib import Path
 
 from ropelab.checks.atomic import write_text_atomically
-from ropelab.checks.findings.experiment_runner import Session
+from ropelab.checks.findings.experiment_runner import ExperimentRecord, Session
 from ropelab.checks.findings.finding import read_results
 from ropelab.checks.findings.models import transformer as tf
 from ropelab.checks.runner import library_versions
 
 PIPELINE_ONLY = "pipeline check only: this preset trains too briefly to support any finding"
-"""The one finding of a preset too small to support any (``reports_findings`` false)."""
+"""The one finding of a preset too small to support any (its ``reports_findings`` false)."""
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,12 @@ def regenerate_line(results: dict) -> str:
     """The command that remakes a committed run, and how long it took here."""
     return (f"Regenerate: ropelab experiment {results['experiment']} --preset small (about "
             f"{results.get('elapsed_seconds', 0) / 60:.0f} min here).")
+
+
+def record(name: str, measures: str, presets: dict, rows, train, describe, summarise, findings) -> ExperimentRecord:
+    """The record of synthetic-task experiment ``name``: every row of seed 0, then of seed 1, ...,
+    trained one after another in the calling process (as its committed runs were: XLA's threads
+    sum in another order than one thread does), its results rewritten after every run."""
+    return ExperimentRecord(name=name, measures=measures, presets=presets, rows=rows, seed_major=True, train=train,
+                            describe=describe, assemble=assemble, summarise=summarise, findings=findings, write=write,
+                            results_name=results_name(name), writes_each_run=True, processes=False)
