@@ -3,9 +3,10 @@
 An :class:`ExperimentRecord` is data, like a :class:`~ropelab.checks.claim.Claim`: its presets
 (model, optimisation, seeds, evaluation sizes), the rows each preset trains (encodings), what one
 (row, seed) measures, its statistics and the prose of its findings, and where its results go.
-:func:`run` applies a record: every (row, seed) trains in its own single-threaded process
-(resuming from its checkpoint), reports its steps while it trains, is evaluated, and the results
-are written atomically. No number of a run depends on how many processes there are.
+:func:`run` applies a record: every (row, seed) trains in its own single-threaded process, or
+one after another in the calling process where the record says so (resuming from its
+checkpoint either way), reports its steps while it trains, is evaluated, and the results are
+written atomically. No number of a run depends on how many processes there are.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ return what it measured (a JSON-ready dict)."""
 
 
 @dataclass(frozen=True)
-class Session:
+class Invocation:
     """What the runner knows of one invocation: when it started, the load then, its processes."""
 
     started: float
@@ -64,8 +65,8 @@ class ExperimentRecord:
     train: TrainRun
     describe: Callable[[Any, int], dict]
     """``describe(preset, n_seeds)``: the results' head (set-up, seeds, versions), before the runs."""
-    assemble: Callable[[dict, list[dict], Session], dict]
-    """``assemble(head, runs, session)``: the results before their statistics (where the timing goes)."""
+    assemble: Callable[[dict, list[dict], Invocation], dict]
+    """``assemble(head, runs, invocation)``: the results before their statistics (where the timing goes)."""
     summarise: Callable[[dict], dict]
     """``summarise(results)``: the statistics over runs, recomputable from the stored runs."""
     findings: Callable[[dict, Any], list[str]]
@@ -176,7 +177,7 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
     jobs = record.jobs(preset, n_seeds)
     keys = [(row.id, seed) for row, seed in jobs]
     workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs))) if record.processes else 1
-    session = Session(time.time(), tuple(os.getloadavg()), workers)
+    invocation = Invocation(time.time(), tuple(os.getloadavg()), workers)
     head = record.describe(preset, n_seeds)
     overall = progress.add_task(f"{record.name} runs", total=len(jobs)) if progress else None
     tasks = {key: progress.add_task(_label(*key), total=preset.train.steps) if progress else None for key in keys}
@@ -195,7 +196,7 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
             report(*steps_done.get())
 
     def results_so_far() -> dict:
-        results = record.assemble(head, [finished[key] for key in keys if key in finished], session)
+        results = record.assemble(head, [finished[key] for key in keys if key in finished], invocation)
         results["summary"] = record.summarise(results)
         results["findings"] = record.findings(results, preset)
         return results

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ropelab.checks.findings.experiment_runner import ExperimentRecord, Session
+from ropelab.checks.findings.experiment_runner import ExperimentRecord, Invocation
 from ropelab.checks.findings.models import corpus as corpus_mod
 from ropelab.checks.findings.models import training
 from ropelab.checks.findings.models import transformer as tf
@@ -238,15 +238,15 @@ def describe(preset: Preset, n_seeds: int) -> dict:
     }
 
 
-def assemble(head: dict, runs: list[dict], session: Session) -> dict:
+def assemble(head: dict, runs: list[dict], invocation: Invocation) -> dict:
     """The head, the machine the runs were timed on, then the runs."""
     machine = {
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "load_average_start": list(session.load_average_start),
+        "load_average_start": list(invocation.load_average_start),
         "load_average_end": list(os.getloadavg()),
-        "invocation_seconds": session.elapsed(),
-        "workers": session.workers,
+        "invocation_seconds": invocation.elapsed(),
+        "workers": invocation.workers,
         "train_seconds_total": float(sum(r["train_seconds"] for r in runs)),
         "note": "throughput measured on a machine shared with other work; treat tokens/s as noisy. "
                 "train_seconds_total sums the runs' optimisation steps (compilation and evaluation "

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from ropelab.checks.atomic import write_text_atomically
-from ropelab.checks.findings.experiment_runner import ExperimentRecord, Session
+from ropelab.checks.findings.experiment_runner import ExperimentRecord, Invocation
 from ropelab.checks.findings.finding import read_results
 from ropelab.checks.findings.models import transformer as tf
 from ropelab.checks.runner import library_versions
@@ -59,9 +59,9 @@ def head(name: str, preset, n_seeds: int, config: dict) -> dict:
             "seeds": list(range(n_seeds)), "versions": library_versions(), "python": platform.python_version()}
 
 
-def assemble(head: dict, runs: list[dict], session: Session) -> dict:
+def assemble(head: dict, runs: list[dict], invocation: Invocation) -> dict:
     """The head, the runs, then the wall-clock seconds the invocation has taken so far."""
-    return {**head, "runs": runs, "elapsed_seconds": session.elapsed()}
+    return {**head, "runs": runs, "elapsed_seconds": invocation.elapsed()}
 
 
 def write(results: dict, out_dir: str | Path) -> list[Path]:
