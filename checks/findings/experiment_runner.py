@@ -47,8 +47,9 @@ class ExperimentRecord:
     Every callable is a module-level function (a record travels to the training processes).
 
     >>> from ropelab.checks.findings import offset
-    >>> offset.RECORD.name, sorted(offset.RECORD.presets), [row.id for row in offset.RECORD.rows(offset.PRESETS["small"])]
-    ('offset', ['gpu', 'small', 'smoke'], ['nope', 'rope', 'p_rope_0.75', 'reversed_0.75'])
+    >>> record = offset.RECORD
+    >>> record.name, sorted(record.presets), record.run_labels(record.presets["smoke"], 1)
+    ('offset', ['gpu', 'small', 'smoke'], ['nope seed 0', 'rope seed 0', 'p_rope_0.75 seed 0', 'reversed_0.75 seed 0'])
     """
 
     name: str

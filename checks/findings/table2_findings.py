@@ -13,8 +13,8 @@ import numpy as np
 from ropelab.checks.findings.models import transformer_usage as usage_mod
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER
 from ropelab.checks.findings.table2_rows import (FLAT_SHARE, LONG_RESULTS, PAPER_CONTEXT, REFERENCE, REPORTED_RESULTS,
-                                                 _multiples, _runs_of, is_pipeline_check, load_results, trained_ids,
-                                                 turning_share)
+                                                 context_multiples, is_pipeline_check, load_results, runs_of,
+                                                 trained_ids, turning_share)
 from ropelab.checks.findings.table2_statistics import flattening, learning_pace
 
 
@@ -27,6 +27,7 @@ def format_interval(d: dict) -> str:
     if d["ci_low"] is None:
         return f"{d['mean']:+.4f}"
     return f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+
 
 def _regime_sentence(results: dict) -> str:
     cfg = results["config"]
@@ -51,7 +52,7 @@ def _flattening_sentence(results: dict) -> str:
     shares = [share for r in results["runs"] if (share := flattening(r["validation_curve"])["share"]) is not None]
     spread = (f"the share per run is {min(shares):.3f} to {max(shares):.3f}" if shares
               else "too few evaluations per run to measure it")
-    by_row = ", ".join(f"{v} {e['flattened_runs']}/{len(_runs_of(results, v))}" for v, e in s["variants"].items())
+    by_row = ", ".join(f"{v} {e['flattened_runs']}/{len(runs_of(results, v))}" for v, e in s["variants"].items())
     return (f"Training length: {results['config']['train']['steps']} steps; {s['flattened_runs']} of {s['runs']} runs "
             f"have flattened (validation NLL fell by less than {FLAT_SHARE:.0%} of its total fall over the last "
             f"quarter of the steps; {spread}; flattened by row: {by_row}).")
@@ -93,7 +94,7 @@ def _length_sentences(results: dict, shorter: dict) -> list[str]:
 
 
 def _pace_sentence(results: dict) -> str | None:
-    paces = {v: [learning_pace(r["validation_curve"]) for r in _runs_of(results, v)] for v in trained_ids(results)}
+    paces = {v: [learning_pace(r["validation_curve"]) for r in runs_of(results, v)] for v in trained_ids(results)}
     paces = {v: p for v, p in paces.items() if p and all(x["first"] is not None for x in p)}
     if not paces:
         return None
@@ -182,7 +183,7 @@ def findings(results: dict) -> list[str]:
     n = len(results["seeds"])
     T = results["config"]["train"]["seq_len"]
     steps = results["config"]["train"]["steps"]
-    multiples = _multiples(results)
+    multiples = context_multiples(results)
     if is_pipeline_check(results):
         return [
             f"Pipeline check ({results['preset']} preset): {len(var)} encodings x {n} seed(s) trained for {steps} "

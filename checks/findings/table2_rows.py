@@ -109,10 +109,13 @@ def paper_direction(row_id: str, column: int) -> float:
     table = paper_facts()["table2_validation_perplexity"]["rows"]
     return table[ROW_OF[row_id].paper_row][column] / table[ROW_OF[REFERENCE].paper_row][column] - 1
 
-def _runs_of(results: dict, variant: str) -> list[dict]:
+
+def runs_of(results: dict, variant: str) -> list[dict]:
+    """The runs of one row of a results file, by seed."""
     return sorted((r for r in results["runs"] if r["variant"] == variant), key=lambda r: r["seed"])
 
-def _multiples(results: dict) -> list[int]:
+
+def context_multiples(results: dict) -> list[int]:
     """The context multiples a results file was scored at (files keep their own)."""
     return list(results["config"].get("context_multiples", CONTEXT_MULTIPLES))
 
@@ -121,6 +124,7 @@ def trained_ids(results: dict) -> list[str]:
     """The rows a results file trained, in the paper's order."""
     present = {r["variant"] for r in results["runs"]}
     return [v for v in VARIANT_IDS if v in present]
+
 
 def is_pipeline_check(results: dict) -> bool:
     """True when ``results`` come from a preset that only checks the pipeline (``smoke``)."""
@@ -131,6 +135,7 @@ def compares_with_paper(results: dict) -> bool:
     """True when ``results`` may stand beside the paper: trained models, the reference row among them."""
     return not is_pipeline_check(results) and REFERENCE in trained_ids(results)
 
+
 def load_results(path: str | Path = REPORTED_RESULTS) -> dict:
-    """Read a results JSON written by :func:`run` (default: the reported ``small`` run)."""
+    """Read a results JSON written by the runner (default: the reported ``small`` run)."""
     return read_results(path, "ropelab experiment table2 --preset small")

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from ropelab.checks.findings.paired_tests import holm, minimum_detectable_difference, paired_difference, verdict
-from ropelab.checks.findings.table2_rows import (ANALYSED, FLAT_SHARE, REFERENCE, ROW_OF, _multiples, _runs_of,
+from ropelab.checks.findings.table2_rows import (ANALYSED, FLAT_SHARE, REFERENCE, ROW_OF, context_multiples, runs_of,
                                                  paper_direction, paper_facts, trained_ids)
 
 
@@ -100,14 +100,15 @@ def settling(runs: list[dict], reference: list[dict], resolution: float | None) 
             "difference_to": float(np.mean(at[last])), "change": change, "resolution": resolution,
             "settled": None if resolution is None else bool(abs(change["mean"]) < resolution)}
 
+
 def summarise(results: dict) -> dict:
     """Per-variant spreads over seeds, paired differences, rankings and head-usage statistics."""
     ids = trained_ids(results)
-    multiples = _multiples(results)
-    reference = _runs_of(results, REFERENCE)
+    multiples = context_multiples(results)
+    reference = runs_of(results, REFERENCE)
     per_variant = {}
     for vid in ids:
-        runs = _runs_of(results, vid)
+        runs = runs_of(results, vid)
         entry = {
             "perplexity": {m: _spread([r["perplexity"][m] for r in runs]) for m in map(str, multiples)},
             # a preset without the reference row (nope_long) pairs nothing
@@ -143,7 +144,7 @@ def summarise(results: dict) -> dict:
     table = paper_facts()["table2_validation_perplexity"]["rows"]
     ranking = {m: sorted(ids, key=lambda v: per_variant[v]["perplexity"][m]["mean"]) for m in map(str, multiples)}
     seeds = results["seeds"]
-    per_seed_order = [sorted(ids, key=lambda v: _runs_of(results, v)[i]["perplexity"]["1"]) for i in range(len(seeds))]
+    per_seed_order = [sorted(ids, key=lambda v: runs_of(results, v)[i]["perplexity"]["1"]) for i in range(len(seeds))]
     comparisons = _comparisons(results, per_variant, ids) if reference else []
     out = {
         "variants": per_variant,
@@ -166,6 +167,7 @@ def summarise(results: dict) -> dict:
         out["seeds_needed"] = _seeds_needed(per_variant, ids)
     return out
 
+
 def _comparisons(results: dict, per_variant: dict, ids: list[str]) -> list[dict]:
     """Each trained row against the reference at ``T``, beside the paper's Wiki and FlanV2 change.
 
@@ -184,7 +186,7 @@ def _comparisons(results: dict, per_variant: dict, ids: list[str]) -> list[dict]
         entry = {"variant": v, "difference": d,
                  "relative_change": math.expm1(d["mean"]),
                  "relative_mdd": None if d["mdd"] is None else math.expm1(d["mdd"]),
-                 "settling": settling(_runs_of(results, v), _runs_of(results, REFERENCE), d["mdd"])}
+                 "settling": settling(runs_of(results, v), runs_of(results, REFERENCE), d["mdd"])}
         for column, index in (("wiki", 0), ("flanv2", 1)):
             change = paper_direction(v, index)
             entry[column] = {"paper_relative_change": change, "verdict": verdict(d, change)}

@@ -8,7 +8,7 @@ from pathlib import Path
 from ropelab.checks.atomic import write_text_atomically
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER
 from ropelab.checks.findings.table2_findings import format_interval, format_spread
-from ropelab.checks.findings.table2_rows import (REFERENCE, RESULTS_NAME, ROW_OF, TABLE_NAME, _multiples,
+from ropelab.checks.findings.table2_rows import (REFERENCE, RESULTS_NAME, ROW_OF, TABLE_NAME, context_multiples,
                                                  compares_with_paper, is_pipeline_check, paper_facts, trained_ids)
 
 
@@ -17,7 +17,7 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     s = results["summary"]
     paper = paper_facts()["table2_validation_perplexity"]["rows"]
     T = results["config"]["train"]["seq_len"]
-    multiples = _multiples(results)
+    multiples = context_multiples(results)
     several = len(results["seeds"]) > 1
     interval = f" ({CONFIDENCE:.0%} CI)" if several else " (one seed: no interval)"
     compare = compares_with_paper(results)
@@ -53,7 +53,7 @@ def render_table(results: dict) -> str:
     paper = paper_facts()["table2_validation_perplexity"]
     T = results["config"]["train"]["seq_len"]
     n = len(results["seeds"])
-    multiples = _multiples(results)
+    multiples = context_multiples(results)
     header, rows = table_rows(results)
     lines = [
         f"# Table 2 at small scale ({results['preset']} preset, {n} seed(s))",
