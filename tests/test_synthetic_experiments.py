@@ -125,9 +125,36 @@ def test_paired_verdicts_follow_the_interval():
     assert offset._verdict(paired_tests.paired_difference([0.5, 0.6, 0.55], [1.0, 0.99, 1.0]), 0) == "does not hold"
 
 
+class Bars:
+    """The calls the runner makes on a progress display, recorded."""
+
+    def __init__(self):
+        self.labels, self.updates = [], []
+
+    def add_task(self, description, total=None, **_):
+        self.labels.append(description)
+        return len(self.labels) - 1
+
+    def update(self, task, completed=None, visible=True, **_):
+        self.updates.append((self.labels[task], completed, visible))
+
+    def advance(self, task, advance=1):
+        pass
+
+
 @pytest.mark.slow
 def test_offset_smoke_preset_runs_and_reports_no_finding(tmp_path):
-    results = experiment_runner.run(offset.RECORD, offset.PRESETS["smoke"], tmp_path)
+    """Trained in this process: each run's bar moves at its evaluations and ends with the run; a
+    second call resumes every run from its checkpoint and gives the same numbers."""
+    bars = Bars()
+    preset = offset.PRESETS["smoke"]
+    results = experiment_runner.run(offset.RECORD, preset, tmp_path, progress=bars)
+    for row in offset.encodings(preset):
+        assert [u[1:] for u in bars.updates if u[0] == f"{row.id} seed 0"] == [
+            *((step, True) for step in range(preset.train.eval_every, preset.train.steps, preset.train.eval_every)),
+            (preset.train.steps, False)]
+    again = experiment_runner.run(offset.RECORD, preset, tmp_path)
+    assert again["runs"] == results["runs"]
     assert json.loads((tmp_path / offset.RESULTS_NAME).read_text())["findings"] == results["findings"]
     assert results["findings"] == ["pipeline check only: this preset trains too briefly to support any finding"]
     for run in results["runs"]:
@@ -169,3 +196,16 @@ def test_every_experiment_is_a_record_the_one_runner_takes():
             assert preset.seeds >= 1 and preset.train.steps > 0
             labels = record.run_labels(preset, 2)
             assert len(labels) == len(set(labels)) == 2 * len(record.rows(preset))
+
+
+def test_jobs_is_refused_for_an_experiment_trained_in_this_process(tmp_path, capsys):
+    """``--jobs`` names processes; breaking and offset train in the calling process, so asking for
+    processes is bad input: one line naming the option, exit 2, nothing written."""
+    from ropelab.cli import app as cli
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["experiment", "offset", "--preset", "smoke", "--jobs", "2", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 2 and text.startswith("--jobs: offset trains its runs one after another")
+    assert not out.exists()

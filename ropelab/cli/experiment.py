@@ -87,7 +87,8 @@ def _command(name: str, entry):
         out: Annotated[Path | None, typer.Option(help=f"output folder (default: results/{name}_PRESET)",
                                                  metavar="FOLDER")] = None,
         jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
-                                          help="single-threaded training processes (default 0: one per CPU core)")] = 0,
+                                          help="single-threaded training processes (default 0: one per CPU core; "
+                                               "only for experiments trained in processes)")] = 0,
     ) -> None:
         from ropelab.checks.findings import experiment_runner
         from ropelab.checks.findings.models.training import CheckpointError
@@ -95,6 +96,9 @@ def _command(name: str, entry):
         record = entry.record()
         if preset not in record.presets:
             fail_unknown("preset", preset, list(record.presets))
+        if jobs and not record.processes:
+            fail(f"--jobs: {name} trains its runs one after another in this process, as its committed runs "
+                 "were trained; leave --jobs out")
         chosen = record.presets[preset]
         out_dir = writable_folder(out if out is not None else Path("results") / f"{name}_{preset}", "--out")
         n_seeds = seeds or chosen.seeds
