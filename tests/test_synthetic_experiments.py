@@ -2,6 +2,7 @@
 
 import copy
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -125,32 +126,17 @@ def test_paired_verdicts_follow_the_interval():
     assert offset._verdict(paired_tests.paired_difference([0.5, 0.6, 0.55], [1.0, 0.99, 1.0]), 0) == "does not hold"
 
 
-class Bars:
-    """The calls the runner makes on a progress display, recorded."""
-
-    def __init__(self):
-        self.labels, self.updates = [], []
-
-    def add_task(self, description, total=None, **_):
-        self.labels.append(description)
-        return len(self.labels) - 1
-
-    def update(self, task, completed=None, visible=True, **_):
-        self.updates.append((self.labels[task], completed, visible))
-
-    def advance(self, task, advance=1):
-        pass
-
-
 @pytest.mark.slow
 def test_offset_smoke_preset_runs_and_reports_no_finding(tmp_path):
     """Trained in this process: each run's bar moves at its evaluations and ends with the run; a
     second call resumes every run from its checkpoint and gives the same numbers."""
-    bars = Bars()
+    bars = mock.Mock()
+    bars.add_task.side_effect = lambda description, **_: description  # a run's task is its label
     preset = offset.PRESETS["smoke"]
     results = experiment_runner.run(offset.RECORD, preset, tmp_path, progress=bars)
+    updates = [(c.args[0], c.kwargs["completed"], c.kwargs.get("visible", True)) for c in bars.update.call_args_list]
     for row in offset.encodings(preset):
-        assert [u[1:] for u in bars.updates if u[0] == f"{row.id} seed 0"] == [
+        assert [u[1:] for u in updates if u[0] == f"{row.id} seed 0"] == [
             *((step, True) for step in range(preset.train.eval_every, preset.train.steps, preset.train.eval_every)),
             (preset.train.steps, False)]
     again = experiment_runner.run(offset.RECORD, preset, tmp_path)
