@@ -1,12 +1,14 @@
 """The synthetic-task experiments: the recall and offset tasks, resumable training, the pipelines."""
 
+import copy
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
 
 from ropelab.checks import tolerances
-from ropelab.checks.findings import breaking, offset, paired_tests
+from ropelab.checks.findings import breaking, experiment_runner, offset, paired_tests
 from ropelab.checks.findings.models import synthetic_tasks as tasks
 from ropelab.checks.findings.models import training
 from ropelab.checks.findings.models import transformer as tf
@@ -63,7 +65,7 @@ def test_slope_fit_finds_a_planted_law_and_rejects_a_wrong_one():
 
 @pytest.mark.slow
 def test_smoke_preset_runs_the_pipeline_and_reports_no_finding(tmp_path):
-    results = breaking.run(breaking.PRESETS["smoke"], tmp_path)
+    results = experiment_runner.run(breaking.RECORD, breaking.PRESETS["smoke"], tmp_path)
     stored = json.loads((tmp_path / breaking.RESULTS_NAME).read_text())
     assert stored["runs"] == json.loads(json.dumps(results["runs"]))
     assert len(results["runs"]) == len(breaking.encodings(breaking.PRESETS["smoke"]))
@@ -126,7 +128,19 @@ def test_paired_verdicts_follow_the_interval():
 
 @pytest.mark.slow
 def test_offset_smoke_preset_runs_and_reports_no_finding(tmp_path):
-    results = offset.run(offset.PRESETS["smoke"], tmp_path)
+    """Trained in this process: each run's bar moves at its evaluations and ends with the run; a
+    second call resumes every run from its checkpoint and gives the same numbers."""
+    bars = mock.Mock()
+    bars.add_task.side_effect = lambda description, **_: description  # a run's task is its label
+    preset = offset.PRESETS["smoke"]
+    results = experiment_runner.run(offset.RECORD, preset, tmp_path, progress=bars)
+    updates = [(c.args[0], c.kwargs["completed"], c.kwargs.get("visible", True)) for c in bars.update.call_args_list]
+    for row in offset.encodings(preset):
+        assert [u[1:] for u in updates if u[0] == f"{row.id} seed 0"] == [
+            *((step, True) for step in range(preset.train.eval_every, preset.train.steps, preset.train.eval_every)),
+            (preset.train.steps, False)]
+    again = experiment_runner.run(offset.RECORD, preset, tmp_path)
+    assert again["runs"] == results["runs"]
     assert json.loads((tmp_path / offset.RESULTS_NAME).read_text())["findings"] == results["findings"]
     assert results["findings"] == ["pipeline check only: this preset trains too briefly to support any finding"]
     for run in results["runs"]:
@@ -139,3 +153,45 @@ def test_committed_small_runs_explain_themselves(module):
     text = module.explain()
     assert "Findings:" in text and "Set-up" in text
     assert "pipeline check only" not in text
+
+
+@pytest.mark.parametrize(("module", "measured"), [(breaking, "collapse_distance"), (offset, "accuracy")],
+                         ids=["breaking", "offset"])
+def test_committed_summary_and_findings_are_what_the_code_says_of_their_runs(module, measured):
+    """The committed run's summary and findings are recomputed from its stored runs by the record;
+    one stored number changed (a planted fault) changes the summary."""
+    results = module.load_results()
+    record = module.RECORD
+    assert json.loads(json.dumps(record.summarise(results))) == results["summary"]
+    assert record.findings(results, record.presets[results["preset"]]) == results["findings"]
+    planted = copy.deepcopy(results)
+    planted["runs"][0][measured] /= 2
+    assert json.loads(json.dumps(record.summarise(planted))) != results["summary"]
+
+
+def test_every_experiment_is_a_record_the_one_runner_takes():
+    """Every registered experiment declares a record: presets with seeds and a training schedule,
+    rows with ids, a results file; its command is the one runner's."""
+    from ropelab.checks.findings.experiments import EXPERIMENTS
+
+    for name, entry in EXPERIMENTS.items():
+        record = entry.record()
+        assert record.name == name and record.results_name.endswith(".json")
+        for preset_name, preset in record.presets.items():
+            assert preset.name == preset_name and preset_name in entry.preset_help
+            assert preset.seeds >= 1 and preset.train.steps > 0
+            labels = record.run_labels(preset, 2)
+            assert len(labels) == len(set(labels)) == 2 * len(record.rows(preset))
+
+
+def test_jobs_is_refused_for_an_experiment_trained_in_this_process(tmp_path, capsys):
+    """``--jobs`` names processes; breaking and offset train in the calling process, so asking for
+    processes is bad input: one line naming the option, exit 2, nothing written."""
+    from ropelab.cli import app as cli
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["experiment", "offset", "--preset", "smoke", "--jobs", "2", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert exit_info.value.code == 2 and text.startswith("--jobs: offset trains its runs one after another")
+    assert not out.exists()

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from ropelab.cli import app as cli
-from ropelab.checks.findings import paired_tests, table2
+from ropelab.checks.findings import experiment_runner, paired_tests, table2
 from ropelab.checks.findings.models import corpus
 
 
@@ -74,11 +74,11 @@ def one_worker(tmp_path_factory):
     out = tmp_path_factory.mktemp("table2_one_worker")
     pair = dataclasses.replace(table2.PRESETS["smoke"], variant_ids=("nope", table2.REFERENCE))
     bars = Bars()
-    return pair, out, table2.run(pair, out, workers=1, progress=bars), bars
+    return pair, out, experiment_runner.run(table2.RECORD, pair, out, workers=1, progress=bars), bars
 
 
 class Bars:
-    """The calls ``table2.run`` makes on a progress display, recorded."""
+    """The calls the runner makes on a progress display, recorded."""
 
     def __init__(self):
         self.labels, self.updates = [], []
@@ -119,7 +119,7 @@ def test_one_worker_gives_the_numbers_of_several(smoke, one_worker):
 @pytest.mark.slow
 def test_rerun_resumes_from_checkpoints_and_reproduces(one_worker):
     pair, out, first, _ = one_worker
-    again = table2.run(pair, out, workers=2)
+    again = experiment_runner.run(table2.RECORD, pair, out, workers=2)
     assert json.loads((out / table2.RESULTS_NAME).read_text())["runs"] == json.loads(json.dumps(again["runs"]))
     for a, b in zip(first["runs"], again["runs"], strict=True):
         assert a["train_loss"] == b["train_loss"] and a["perplexity"] == b["perplexity"]

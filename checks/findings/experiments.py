@@ -3,11 +3,14 @@
 An experiment is an empirical finding (SPEC §2): it is measured, not proved, so it is not a
 :class:`~ropelab.checks.claim.Claim` and the claim contract test does not run it (training
 takes minutes). Its ``explain`` text reads the package's reported results and states the
-set-up, the outcome with its uncertainty, and how it compares with the paper.
+set-up, the outcome with its uncertainty, and how it compares with the paper. Its
+:class:`~ropelab.checks.findings.experiment_runner.ExperimentRecord` (what it trains and
+measures) lives in its own module, imported on use (training needs the ``training`` extra).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +30,14 @@ class Experiment:
     sections: Callable[[], tuple[str, tuple[list[str], list[list[str]]] | None, str]] | None = None
     """``(text before, (header, rows) or None, text after)``: the same content as ``explain``
     with its table kept apart, so that a terminal can lay the table out to its width."""
+    module: str = ""
+    """The module that declares its record (``RECORD``), relative to this package."""
+    preset_help: str = ""
+    """Its presets, each with what it is for (the ``--preset`` help of ``ropelab experiment``)."""
+
+    def record(self):
+        """The experiment's :class:`~ropelab.checks.findings.experiment_runner.ExperimentRecord`."""
+        return importlib.import_module(f"{__package__}.{self.module}").RECORD
 
 
 def _critical_share(context: int, head_dim: int, theta: float) -> tuple[float, int]:
@@ -136,6 +147,7 @@ def _explain_table2() -> str:
     return "\n\n".join([before, "\n".join(lines), after])
 
 
+_TASK_PRESETS = "smoke (a pipeline check, no findings), small (the committed run), gpu (an accelerator)"
 EXPERIMENTS: dict[str, Experiment] = {
     "table2": Experiment(
         id="table2",
@@ -146,6 +158,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         command="ropelab experiment table2 --preset small",
         explain=_explain_table2,
         sections=_table2_sections,
+        module="table2",
+        preset_help="smoke (a pipeline check, about a minute), pilot (the small run's design, about 12 min), "
+                    "small (the reported run, about 80 min), long (its length check: 3 rows, 3x the steps, about "
+                    "60 min), nope_long (NoPE alone, 6x the steps, about 45 min), gpu (an accelerator)",
     ),
     "breaking": Experiment(
         id="breaking",
@@ -155,6 +171,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                   "cannot break.",
         command="ropelab experiment breaking --preset small",
         explain=lambda: _findings_module("breaking").explain(),
+        module="breaking",
+        preset_help=_TASK_PRESETS,
     ),
     "offset": Experiment(
         id="offset",
@@ -163,11 +181,11 @@ EXPERIMENTS: dict[str, Experiment] = {
                   "frequencies, NoPE cannot beyond its BOS anchor, reversed p-RoPE pays for it.",
         command="ropelab experiment offset --preset small",
         explain=lambda: _findings_module("offset").explain(),
+        module="offset",
+        preset_help=_TASK_PRESETS,
     ),
 }
 
 
 def _findings_module(name: str):
-    from . import breaking, offset
-
-    return {"breaking": breaking, "offset": offset}[name]
+    return importlib.import_module(f"{__package__}.{EXPERIMENTS[name].module}")

@@ -15,28 +15,20 @@ preset checks the pipeline only and reports no finding.
 
 from __future__ import annotations
 
-import json
-import math
-import platform
-import time
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from ropelab.constructions import attribution
-from ropelab.checks.atomic import write_text_atomically
 from ropelab.checks.findings.models import synthetic_tasks as tasks
 from ropelab.checks.findings.models import training
 from ropelab.checks.findings.models import transformer as tf
 
-from ropelab.checks.findings.finding import read_results
+from ropelab.checks.findings import task_experiments
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER, paired_difference
-from ropelab.checks.runner import library_versions
 
-RESULTS_NAME = "offset_results.json"
+RESULTS_NAME = task_experiments.results_name("offset")
 LEARNED_ACCURACY = 0.9
 """A run has learned the task once its held-out accuracy reaches this."""
 REFERENCE = "rope"
@@ -80,12 +72,12 @@ PRESETS = {
 }
 
 
-def encodings(preset: Preset) -> list[tuple[str, tf.PositionalEncoding]]:
+def encodings(preset: Preset) -> list[task_experiments.Labelled]:
     """NoPE, RoPE, p-RoPE 0.75 and reversed p-RoPE 0.75 at the preset's base."""
-    return [("nope", tf.PositionalEncoding("nope")),
-            ("rope", tf.PositionalEncoding("rope", preset.theta)),
-            ("p_rope_0.75", tf.PositionalEncoding("p_rope", preset.theta, 0.75)),
-            ("reversed_0.75", tf.PositionalEncoding("reversed_p_rope", preset.theta, 0.75))]
+    return [task_experiments.Labelled("nope", tf.PositionalEncoding("nope")),
+            task_experiments.Labelled("rope", tf.PositionalEncoding("rope", preset.theta)),
+            task_experiments.Labelled("p_rope_0.75", tf.PositionalEncoding("p_rope", preset.theta, 0.75)),
+            task_experiments.Labelled("reversed_0.75", tf.PositionalEncoding("reversed_p_rope", preset.theta, 0.75))]
 
 
 def steps_to_learn(validation: list[tuple[int, float]], level: float = LEARNED_ACCURACY) -> int | None:
@@ -127,40 +119,30 @@ def band_shares(params: dict, tokens: np.ndarray, offset: int, model: tf.ModelCo
             **{band: float(value) for band, value in bands.items()}}
 
 
-def run(preset: Preset, out_dir: str | Path, seeds: int | None = None, progress=None) -> dict:
-    """Train and evaluate every encoding for every seed; write (after every run) and return the results."""
-    out_dir = Path(out_dir)
-    n_seeds = preset.seeds if seeds is None else int(seeds)
-    jobs = [(label, enc, seed) for seed in range(n_seeds) for label, enc in encodings(preset)]
-    task_id = None if progress is None else progress.add_task("offset runs", total=len(jobs))
-    results = {"experiment": "offset", "preset": preset.name, "description": preset.description,
-               "config": {"model": preset.model.as_dict(), "task": asdict(preset.task), "train": preset.train.as_dict(),
-                          "theta": preset.theta, "eval_sequences": preset.eval_sequences},
-               "seeds": list(range(n_seeds)), "versions": library_versions(), "python": platform.python_version(),
-               "runs": []}
-    started = time.perf_counter()
-    for label, enc, seed in jobs:
-        spec = training.RunSpec(preset.model, enc, preset.train, seed)
-        ckpt = out_dir / "checkpoints" / f"{label}_seed{seed}.ckpt"
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        state = tasks.train_task(preset.task, spec, ckpt)
-        engine = tasks.task_trainer(preset.model, enc, preset.train)
-        rng = np.random.default_rng((seed, 2**32))
-        held = tasks.offset_batch(preset.task, rng, preset.eval_sequences, preset.train.seq_len)
-        results["runs"].append({
-            "label": label, "schedule": enc.schedule, "theta": enc.theta, "fraction": enc.fraction, "seed": seed,
-            "train_loss": state.train_loss, "validation_accuracy": state.validation,
-            "accuracy": engine.accuracy(state.params, *held),
-            "steps_to_learn": steps_to_learn(state.validation),
-            "bands": band_shares(state.params, held[0][:8], preset.task.offset, preset.model, enc),
-        })
-        results["elapsed_seconds"] = time.perf_counter() - started
-        results["summary"] = summarise(results)
-        results["findings"] = findings(results, preset.reports_findings)
-        write_text_atomically(out_dir / RESULTS_NAME, json.dumps(results, indent=1) + "\n")
-        if progress is not None:
-            progress.update(task_id, advance=1, description=f"offset runs ({label}, seed {seed})")
-    return results
+def train_and_evaluate(preset: Preset, row: task_experiments.Labelled, seed: int, checkpoint: Path,
+                       on_step=None) -> dict:
+    """Train one (encoding, seed) on the offset task (resuming from ``checkpoint``) and measure it:
+    held-out accuracy, the steps it took to learn, and which band carries the offset head's logit."""
+    enc = row.encoding
+    spec = training.RunSpec(preset.model, enc, preset.train, seed)
+    state = tasks.train_task(preset.task, spec, checkpoint, on_step=on_step)
+    engine = tasks.task_trainer(preset.model, enc, preset.train)
+    rng = np.random.default_rng((seed, 2**32))
+    held = tasks.offset_batch(preset.task, rng, preset.eval_sequences, preset.train.seq_len)
+    return {
+        "label": row.id, "schedule": enc.schedule, "theta": enc.theta, "fraction": enc.fraction, "seed": seed,
+        "train_loss": state.train_loss, "validation_accuracy": state.validation,
+        "accuracy": engine.accuracy(state.params, *held),
+        "steps_to_learn": steps_to_learn(state.validation),
+        "bands": band_shares(state.params, held[0][:8], preset.task.offset, preset.model, enc),
+    }
+
+
+def describe(preset: Preset, n_seeds: int) -> dict:
+    """The results' head: the set-up (model, task, base), the seeds, the versions."""
+    return task_experiments.head("offset", preset, n_seeds, {
+        "model": preset.model.as_dict(), "task": asdict(preset.task), "train": preset.train.as_dict(),
+        "theta": preset.theta, "eval_sequences": preset.eval_sequences})
 
 
 def summarise(results: dict) -> dict:
@@ -212,10 +194,10 @@ def _stat(name: str, d: dict | None, fmt: str) -> str:
             f"over {len(d['per_seed'])} seeds ({power})")
 
 
-def findings(results: dict, report: bool) -> list[str]:
+def findings(results: dict, preset) -> list[str]:
     """Each comparison with the theory, holds / does not hold / undecided (nothing for a pipeline check)."""
-    if not report:
-        return ["pipeline check only: this preset trains too briefly to support any finding"]
+    if not preset.reports_findings:
+        return [task_experiments.PIPELINE_ONLY]
     s = results["summary"]
     lines = []
     if "nope" in s:
@@ -238,13 +220,13 @@ def findings(results: dict, report: bool) -> list[str]:
     return lines
 
 
-REPORTED_RESULTS = Path(str(resources.files("ropelab.results").joinpath("offset_small", RESULTS_NAME)))
+REPORTED_RESULTS = task_experiments.committed_results("offset")
 """The committed ``small`` run, shipped as package data."""
 
 
 def load_results(path: str | Path = REPORTED_RESULTS) -> dict:
-    """Read a results JSON written by :func:`run` (default: the committed ``small`` run)."""
-    return read_results(path, "ropelab experiment offset --preset small")
+    """Read a results JSON written by the runner (default: the committed ``small`` run)."""
+    return task_experiments.load("offset", path)
 
 
 def explain(results: dict | None = None) -> str:
@@ -265,6 +247,11 @@ def explain(results: dict | None = None) -> str:
         "",
         "Findings:",
         *(f"- {line}" for line in results["findings"]),
-        f"Regenerate: ropelab experiment offset --preset small (about {results.get('elapsed_seconds', 0) / 60:.0f} min here).",
+        task_experiments.regenerate_line(results),
     ]
     return "\n".join(lines)
+
+
+RECORD = task_experiments.record(
+    "offset", "held-out copying accuracy at a fixed offset, the steps to learn it, the band carrying the offset head",
+    PRESETS, encodings, train_and_evaluate, describe, summarise, findings)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +18,7 @@ from .render import Column, Tabular, tabular
 
 
 class PlainProgress:
-    """The part of :class:`rich.progress.Progress` that ``table2.run`` uses, as plain lines.
+    """The part of :class:`rich.progress.Progress` that the experiment runner uses, as plain lines.
 
     Off a terminal a live bar prints nothing until the end; this prints a line when a run
     passes each quarter of its steps and one when it is finished, and tells the Ctrl-C ledger
@@ -67,114 +70,83 @@ class LiveProgress(Progress):
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``ropelab experiment table2|breaking|offset`` to the ``ropelab`` command."""
-    experiment = typer.Typer(no_args_is_help=True, help="Train small models to test the paper's empirical claims.")
+    """Add ``ropelab experiment NAME`` to the ``ropelab`` command, one subcommand per experiment."""
+    from ropelab.checks.findings.experiments import EXPERIMENTS
 
-    @experiment.command("table2")
-    def table2_command(
-        preset: Annotated[str, typer.Option(
-            help="smoke (a pipeline check, about a minute), pilot (the small run's design, about 12 min), "
-                 "small (the reported run, about 80 min), long (its length check: 3 rows, 3x the steps, about "
-                 "60 min), nope_long (NoPE alone, 6x the steps, about 45 min), gpu (an accelerator)",
-            metavar="NAME")] = "small",
+    experiment = typer.Typer(no_args_is_help=True, help="Train small models to test the paper's empirical claims.")
+    for name, entry in EXPERIMENTS.items():
+        if entry.module:
+            experiment.command(name)(_command(name, entry))
+    app.add_typer(experiment, name="experiment")
+
+
+def _command(name: str, entry):
+    """``ropelab experiment NAME``: train and evaluate every run through the one runner, write, print."""
+    def command(
+        preset: Annotated[str, typer.Option(help=entry.preset_help, metavar="NAME")] = "small",
         seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
                                                   metavar="N")] = None,
-        out: Annotated[Path | None, typer.Option(help="output folder (default: results/table2_PRESET)",
+        out: Annotated[Path | None, typer.Option(help=f"output folder (default: results/{name}_PRESET)",
                                                  metavar="FOLDER")] = None,
         jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
-                                          help="single-threaded training processes (default 0: one per CPU core)")] = 0,
+                                          help="single-threaded training processes (default 0: one per CPU core; "
+                                               "only for experiments trained in processes)")] = 0,
     ) -> None:
-        """Table 2: seven positional encodings, validation perplexity at T, 2T, 4T and 8T, head frequency usage.
-
-        Checkpoints are kept in OUT/checkpoints: run the same command again to resume.
-        """
+        from ropelab.checks.findings import experiment_runner
         from ropelab.checks.findings.models.training import CheckpointError
 
-        from ropelab.checks.findings import table2
-
-        if preset not in table2.PRESETS:
-            fail_unknown("preset", preset, list(table2.PRESETS))
-        chosen = table2.PRESETS[preset]
-        out_dir = writable_folder(out if out is not None else Path("results") / f"table2_{preset}", "--out")
+        record = entry.record()
+        if preset not in record.presets:
+            fail_unknown("preset", preset, list(record.presets))
+        if jobs and not record.processes:
+            fail(f"--jobs: {name} trains its runs one after another in this process, as its committed runs "
+                 "were trained; leave --jobs out")
+        chosen = record.presets[preset]
+        out_dir = writable_folder(out if out is not None else Path("results") / f"{name}_{preset}", "--out")
         n_seeds = seeds or chosen.seeds
-        say(f"table2 preset {preset}: {chosen.description}; output {out_dir}")
-        runs = [f"{v.id} seed {seed}" for v in chosen.variants() for seed in range(n_seeds)]
+        say(f"{name} preset {preset}: {chosen.description}; output {out_dir}")
         live = console.is_terminal
-        with Steps("training", runs, show=not live) as steps:  # off a terminal: one line per finished run
+        # off a terminal: one line per quarter of a run's steps and one per finished run
+        with Steps("training", record.run_labels(chosen, n_seeds), show=not live) as steps:
             progress = LiveProgress(steps, TextColumn("{task.description}", markup=False), BarColumn(),
                                     MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                                     console=console) if live else PlainProgress(steps)
             try:
-                if live:
-                    with progress:
-                        results = table2.run(chosen, out_dir, seeds=seeds, progress=progress, workers=jobs or None)
-                else:
-                    results = table2.run(chosen, out_dir, seeds=seeds, progress=progress, workers=jobs or None)
+                with progress if live else contextlib.nullcontext():
+                    results = experiment_runner.run(record, chosen, out_dir, seeds=seeds, progress=progress,
+                                                    workers=jobs or None)
             except CheckpointError as err:
                 fail(f"{err}; delete that file to restart the run from scratch", code=1)
-        from ropelab.paper_figs import table2_training
+        for path in _REPORTS.get(name, _explain)(results, out_dir):
+            say(f"wrote {path}")
 
-        table2_training.draw(results, out_dir, table2.FIGURE_NAME)
-        show(console, results)
-        for name in (table2.RESULTS_NAME, table2.TABLE_NAME, f"{table2.FIGURE_NAME}.png", f"{table2.FIGURE_NAME}.pdf"):
-            say(f"wrote {out_dir / name}")
-
-    for name in ("breaking", "offset"):
-        experiment.command(name)(_synthetic_command(name))
-
-    app.add_typer(experiment, name="experiment")
-
-
-class RunsProgress:
-    """The ``add_task`` / ``update(advance=1)`` calls of the synthetic experiments, as :class:`Steps`."""
-
-    def __init__(self, steps: Steps):
-        self.steps = steps
-
-    def add_task(self, description: str, total: float | None = None, **_) -> int:
-        return 0
-
-    def update(self, task: int, advance: float = 0, description: str | None = None, **_) -> None:
-        if advance:
-            self.steps.finish(self.steps.items[len(self.steps.done)])
-
-
-def _synthetic_command(name: str):
-    """``ropelab experiment breaking|offset``: train, evaluate, write the results JSON, print the findings."""
-    def command(
-        preset: Annotated[str, typer.Option(help="smoke (a pipeline check, no findings), small (the committed run), "
-                                                 "gpu (an accelerator)", metavar="NAME")] = "small",
-        seeds: Annotated[int | None, typer.Option(help="number of seeds (default: the preset's)", min=1,
-                                                  metavar="N")] = None,
-        out: Annotated[Path | None, typer.Option(help="output folder (default: results/EXPERIMENT_PRESET)",
-                                                 metavar="FOLDER")] = None,
-    ) -> None:
-        from ropelab.checks.findings.models.training import CheckpointError
-
-        module = _synthetic_module(name)
-        if preset not in module.PRESETS:
-            fail_unknown("preset", preset, list(module.PRESETS))
-        chosen = module.PRESETS[preset]
-        out_dir = writable_folder(out if out is not None else Path("results") / f"{name}_{preset}", "--out")
-        n_seeds = seeds or chosen.seeds
-        say(f"{name} preset {preset}: {chosen.description}; output {out_dir}")
-        runs = [f"{label} seed {seed}" for seed in range(n_seeds) for label, _ in module.encodings(chosen)]
-        with Steps("training", runs) as steps:
-            try:
-                results = module.run(chosen, out_dir, seeds=seeds, progress=RunsProgress(steps))
-            except CheckpointError as err:
-                fail(f"{err}; delete that file to restart the run from scratch", code=1)
-        console.print(Text(module.explain(results)))
-        say(f"wrote {out_dir / module.RESULTS_NAME}")
-
-    command.__doc__ = _synthetic_module(name).__doc__.split("\n\n")[0].replace("\n", " ")
+    command.__doc__ = (f"{entry.label}: {entry.statement}\n\nCheckpoints are kept in OUT/checkpoints: run the same "
+                       "command again to resume.")
     return command
 
 
-def _synthetic_module(name: str):
-    from ropelab.checks.findings import breaking, offset
+def _explain(results: dict, out_dir: Path) -> list[Path]:
+    """Print the experiment's explanation of these results; name the results file."""
+    from ropelab.checks.findings.experiments import EXPERIMENTS
 
-    return {"breaking": breaking, "offset": offset}[name]
+    module = importlib.import_module(f"ropelab.checks.findings.{EXPERIMENTS[results['experiment']].module}")
+    console.print(Text(module.explain(results)))
+    return [out_dir / module.RESULTS_NAME]
+
+
+def _table2_report(results: dict, out_dir: Path) -> list[Path]:
+    """Draw Table 2's figure, print its table and findings; name every file written."""
+    from ropelab.checks.findings import table2
+    from ropelab.paper_figs import table2_training
+
+    table2_training.draw(results, out_dir, table2.FIGURE_NAME)
+    show(console, results)
+    return [out_dir / name for name in (table2.RESULTS_NAME, table2.TABLE_NAME, f"{table2.FIGURE_NAME}.png",
+                                        f"{table2.FIGURE_NAME}.pdf")]
+
+
+_REPORTS = {"table2": _table2_report}
+"""What a command prints after its runs (default: the experiment's explanation)."""
 
 
 def _stacked(cell: str) -> str:

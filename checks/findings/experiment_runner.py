@@ -1,0 +1,233 @@
+"""Experiments declared as records, and the one runner that trains and evaluates any of them.
+
+An :class:`ExperimentRecord` is data, like a :class:`~ropelab.checks.claim.Claim`: its presets
+(model, optimisation, seeds, evaluation sizes), the rows each preset trains (encodings), what one
+(row, seed) measures, its statistics and the prose of its findings, and where its results go.
+:func:`run` applies a record: every (row, seed) trains in its own single-threaded process, or
+one after another in the calling process where the record says so (resuming from its
+checkpoint either way), reports its steps while it trains, is evaluated, and the results are
+written atomically. No number of a run depends on how many processes there are.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TrainRun = Callable[[Any, Any, int, Path, Callable[[int, float], None]], dict]
+"""``train(preset, row, seed, checkpoint, on_step) -> run record``: train one (row, seed) of a
+preset, resuming from ``checkpoint``, calling ``on_step(step, loss)`` after every step, and
+return what it measured (a JSON-ready dict)."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the runner knows of one invocation: when it started, the load then, its processes."""
+
+    started: float
+    load_average_start: tuple[float, ...]
+    workers: int
+
+    def elapsed(self) -> float:
+        """Wall-clock seconds since the invocation started."""
+        return time.time() - self.started
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """One experiment as data: what it trains, what it measures, how its outcome is stated.
+
+    Every callable is a module-level function (a record travels to the training processes).
+
+    >>> from ropelab.checks.findings import offset
+    >>> record = offset.RECORD
+    >>> record.name, sorted(record.presets), record.run_labels(record.presets["smoke"], 1)
+    ('offset', ['gpu', 'small', 'smoke'], ['nope seed 0', 'rope seed 0', 'p_rope_0.75 seed 0', 'reversed_0.75 seed 0'])
+    """
+
+    name: str
+    """The experiment's id: ``ropelab experiment NAME`` and the default folder ``results/NAME_PRESET``."""
+    measures: str
+    """One line: what a run measures."""
+    presets: Mapping[str, Any]
+    """Each preset has ``name``, ``description``, ``seeds`` (the default count) and ``train`` (a
+    :class:`~ropelab.checks.findings.models.training.TrainConfig`)."""
+    rows: Callable[[Any], Sequence[Any]]
+    """``rows(preset)``: what the preset trains, each with an ``id``."""
+    seed_major: bool
+    """Job order: every row of seed 0, then of seed 1 (True), or every seed of a row, then the next."""
+    train: TrainRun
+    describe: Callable[[Any, int], dict]
+    """``describe(preset, n_seeds)``: the results' head (set-up, seeds, versions), before the runs."""
+    assemble: Callable[[dict, list[dict], Invocation], dict]
+    """``assemble(head, runs, invocation)``: the results before their statistics (where the timing goes)."""
+    summarise: Callable[[dict], dict]
+    """``summarise(results)``: the statistics over runs, recomputable from the stored runs."""
+    findings: Callable[[dict, Any], list[str]]
+    """``findings(results, preset)``: plain statements of the outcome from the summary."""
+    write: Callable[[dict, Path], list[Path]]
+    """``write(results, out_dir)``: the results files, written atomically."""
+    results_name: str
+    """The results JSON's file name in the output folder."""
+    writes_each_run: bool = False
+    """Rewrite the results after every finished run (an interrupted call keeps what it finished);
+    otherwise once, when every run is in."""
+    processes: bool = True
+    """Train each run in its own single-threaded process (``workers`` at a time); otherwise one
+    after another in the calling process, on XLA's own threads. A thread count changes the order
+    in which XLA sums, so a record keeps the mode its committed runs were trained in."""
+
+    def jobs(self, preset: Any, n_seeds: int) -> list[tuple[Any, int]]:
+        """Every (row, seed) of ``preset`` in the record's order."""
+        rows = self.rows(preset)
+        if self.seed_major:
+            return [(row, seed) for seed in range(n_seeds) for row in rows]
+        return [(row, seed) for row in rows for seed in range(n_seeds)]
+
+    def run_labels(self, preset: Any, n_seeds: int) -> list[str]:
+        """``"ROW seed S"`` for every job, the names progress displays use."""
+        return [_label(row.id, seed) for row, seed in self.jobs(preset, n_seeds)]
+
+
+def _label(row_id: str, seed: int) -> str:
+    return f"{row_id} seed {seed}"
+
+
+_PROGRESS = None
+"""In a training process: the queue its runs report their steps to (set by :func:`_single_threaded_worker`)."""
+
+
+def _single_threaded_worker(progress=None) -> None:
+    """A training process: float64 available and the compilation cache (as at the CLI), XLA on one
+    thread; ``progress`` (a queue, or ``None``) receives ``(row, seed, step)`` at each evaluation."""
+    global _PROGRESS
+    _PROGRESS = progress
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                               "intra_op_parallelism_threads=1").strip()
+    import jax
+
+    from ropelab.checks.findings.models.model_cache import enable_compilation_cache
+
+    jax.config.update("jax_enable_x64", True)
+    enable_compilation_cache()
+
+
+class _InProcess:
+    """The part of an executor the runner uses, running each call at once in this process; a run
+    reports its steps straight to ``report(row_id, seed, step)``."""
+
+    def __init__(self, report: Callable[[str, int, int], None] | None):
+        self.report = report
+
+    def __enter__(self) -> _InProcess:
+        return self
+
+    def __exit__(self, *_) -> None:
+        global _PROGRESS
+        _PROGRESS = None
+
+    def put(self, item: tuple[str, int, int]) -> None:
+        self.report(*item)
+
+    def submit(self, fn: Callable[..., dict], *args) -> Future:
+        global _PROGRESS
+        _PROGRESS = None if self.report is None else self
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as err:  # noqa: BLE001 - handed on through the future, as a process pool does
+            future.set_exception(err)
+        return future
+
+
+def _train_one(record: ExperimentRecord, preset: Any, row: Any, seed: int, checkpoints: Path) -> dict:
+    """Train and evaluate one (row, seed) in a training process, reporting each evaluation's step."""
+    queue, every, last = _PROGRESS, preset.train.eval_every, preset.train.steps
+
+    def report(step: int, _loss: float) -> None:
+        if queue is not None and step % every == 0 and step < last:  # the last: the result
+            queue.put((row.id, seed, step))
+
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    return record.train(preset, row, seed, checkpoints / f"{row.id}_seed{seed}.ckpt", report)
+
+
+def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int | None = None, progress=None,
+        workers: int | None = None) -> dict:
+    """Train and evaluate every (row, seed) of ``preset``; write and return the results.
+
+    Runs go to ``workers`` spawned single-threaded processes (default: one per CPU core), or
+    one after another in this process where the record says so (``record.processes``).
+    Checkpoints go to ``out_dir/checkpoints`` (an interrupted call resumes there); the results
+    go to ``out_dir`` through ``record.write``. ``progress`` is an optional
+    ``rich.progress.Progress``: an overall task, and one task per run that moves at each
+    evaluation and ends (``visible=False``) when the run has been evaluated. A failed run (a
+    damaged checkpoint) stops the call at once; the runs queued behind it are not started.
+    """
+    n_seeds = preset.seeds if seeds is None else int(seeds)
+    if n_seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds}")
+    out_dir = Path(out_dir)
+    jobs = record.jobs(preset, n_seeds)
+    keys = [(row.id, seed) for row, seed in jobs]
+    workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs))) if record.processes else 1
+    invocation = Invocation(time.time(), tuple(os.getloadavg()), workers)
+    head = record.describe(preset, n_seeds)
+    overall = progress.add_task(f"{record.name} runs", total=len(jobs)) if progress else None
+    tasks = {key: progress.add_task(_label(*key), total=preset.train.steps) if progress else None for key in keys}
+    # each run trains in its own single-threaded process: two such processes do more work on two
+    # cores than one process whose small matrix products are split over both, and the numbers of
+    # a run do not depend on how many workers there are (they do on the threads of one process)
+    context = multiprocessing.get_context("spawn")
+    finished: dict[tuple[str, int], dict] = {}
+    queued = iter(jobs)
+    # a SimpleQueue writes each report into its pipe before put() returns, so a run's reports are
+    # read before its result, which comes later through the pool's own pipe
+    steps_done = context.SimpleQueue() if progress is not None and record.processes else None
+
+    def advance_bars() -> None:
+        while steps_done is not None and not steps_done.empty():
+            report(*steps_done.get())
+
+    def results_so_far() -> dict:
+        results = record.assemble(head, [finished[key] for key in keys if key in finished], invocation)
+        results["summary"] = record.summarise(results)
+        results["findings"] = record.findings(results, preset)
+        return results
+
+    def report(row_id: str, seed: int, step: int) -> None:
+        progress.update(tasks[(row_id, seed)], completed=step)
+
+    executor = (ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_worker,
+                                    initargs=(steps_done,)) if record.processes
+                else _InProcess(report if progress is not None else None))
+    with executor as pool:
+        running: dict = {}
+
+        def submit(n: int) -> None:  # only when a worker is free: a failed run stops the call at once
+            for row, seed in itertools.islice(queued, n):
+                running[pool.submit(_train_one, record, preset, row, seed, out_dir / "checkpoints")] = (row.id, seed)
+
+        submit(workers)
+        while running:
+            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            advance_bars()
+            for future in done:
+                key = running.pop(future)
+                finished[key] = future.result()
+                if record.writes_each_run:
+                    record.write(results := results_so_far(), out_dir)
+                if progress is not None:
+                    progress.update(tasks[key], completed=preset.train.steps, visible=False)
+                    progress.advance(overall)
+                submit(1)
+    if not record.writes_each_run:
+        record.write(results := results_so_far(), out_dir)
+    return results
