@@ -1,7 +1,5 @@
 """The ``ropelab experiment`` commands: train and evaluate the paper's experiments at small scale."""
 
-from __future__ import annotations
-
 import contextlib
 import importlib
 import io
