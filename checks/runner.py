@@ -155,10 +155,18 @@ def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Ev
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
             run = claim.certificate.run if _picklable(claim.certificate.run) else claim.id
             results = list(pool.map(_certify_chunk, [(run, chunk) for chunk in chunks]))
+    from .claims._certify import check_coverage
+
+    stated = claim.certificate.covers(quick) if claim.certificate.covers is not None else None
+    coverage, covered = check_coverage(stated, results)
     parts = {f"chunk {i}": e for i, e in enumerate(results)}
+    parts["coverage"] = coverage  # the chunks together must cover exactly the stated scope
     worst = max(parts, key=lambda n: (not parts[n].passed, parts[n].residual - parts[n].tolerance))
     return Evidence(parts[worst].residual, parts[worst].tolerance, {"chunk": worst, **parts[worst].worst_point},
-                    {"chunks": len(chunks), "scope": claim.certificate.shown.scope}, parts)
+                    {"chunks": len(chunks), "scope": claim.certificate.shown.scope,
+                     "coverage": covered.summary() if covered is not None else None,
+                     "coverage_matches_scope": coverage.passed,
+                     "coverage_differences": coverage.details.get("differences", [coverage.details.get("error")])}, parts)
 
 
 def run_claims(
