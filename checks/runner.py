@@ -160,8 +160,9 @@ def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Ev
     stated = claim.certificate.covers(quick) if claim.certificate.covers is not None else None
     coverage, covered = check_coverage(stated, results)
     parts = {f"chunk {i}": e for i, e in enumerate(results)}
-    parts["coverage"] = coverage  # the chunks together must cover exactly the stated scope
     worst = max(parts, key=lambda n: (not parts[n].passed, parts[n].residual - parts[n].tolerance))
+    parts["coverage"] = coverage  # the chunks together must cover exactly the stated scope
+    worst = worst if coverage.passed else "coverage"
     return Evidence(parts[worst].residual, parts[worst].tolerance, {"chunk": worst, **parts[worst].worst_point},
                     {"chunks": len(chunks), "scope": claim.certificate.shown.scope,
                      "coverage": covered.summary() if covered is not None else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import sympy as sp
@@ -26,6 +27,7 @@ THM53_EPS = (1e-1, 1e-3, 1e-6)
 CONTEXTS = (2, 10, 100, 1000, 10_000, 100_000, 1_000_000)
 # the certificate: the top band at Thm 5.3's explicit scale, every row, in chunks of distances
 CERTIFIED_CONTEXTS = (1000, 10_000, 100_000, 1_000_000)
+CERTIFIED_QUICK_CONTEXT = 10_000  # --quick certifies the contexts up to this one
 CERTIFIED_EPS = 1e-3
 CERTIFIED_CHUNK = 1 << 17  # distances per certificate chunk
 ARB_BITS = 128
@@ -38,12 +40,13 @@ _NUMERIC_SCOPE = ("three heads: one pair g = 1 (N <= 100), top 8 pairs of d=64, 
                   "(N <= 10^5), top 16 pairs of d=256, theta=1e4 (N <= 10^6); N in {2, 10, ..., 10^6}, "
                   "eps in {0.1, 1e-3, 1e-6}, every row")
 _CERT_SCOPE = ("top 16 pairs of d=256, theta=1e4 (exact frequencies (10^4)^(-2m/256) as Arb balls), eps = 1e-3, "
-               "N in {10^3, 10^4, 10^5, 10^6}, every row, at the float64 explicit scale the package computes")
+               "N in {10^3, 10^4, 10^5, 10^6} ({10^3, 10^4} with --quick), every row, at the float64 explicit "
+               "scale the package computes")
 
 
 def _certificate(distance: int) -> Certificate:
     return Certificate(chunks=lambda quick: certificate_chunks(distance, quick), run=lambda chunk: certify_row_sums(chunk),
-                       shown=Shown(Trust.CERTIFIED, _CERT_SCOPE))
+                       shown=Shown(Trust.CERTIFIED, _CERT_SCOPE), covers=lambda quick: certificate_scope(distance, quick))
 
 
 DIAGONAL = Claim(
@@ -229,11 +232,27 @@ def certificate_chunks(distance: int, quick: bool) -> list[tuple]:
     """
     psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     out = []
-    for n in [n for n in CERTIFIED_CONTEXTS if n <= (10_000 if quick else 10**6)]:
+    for n in _certified_contexts(quick):
         s2 = positional_heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance)
         for start in range(0, n, CERTIFIED_CHUNK):
             out.append((distance, n, CERTIFIED_EPS, s2, TOP_BAND, start, min(n, start + CERTIFIED_CHUNK)))
     return out
+
+
+def _certified_contexts(quick: bool) -> list[int]:
+    return [n for n in CERTIFIED_CONTEXTS if not quick or n <= CERTIFIED_QUICK_CONTEXT]
+
+
+def certificate_scope(distance: int, quick: bool):
+    """The stated coverage: for each certified ``N``, every competitor distance ``r`` in ``[0, N)``, ``r != t``.
+
+    >>> certificate_scope(1, quick=True).cases[(1, 1000)]
+    ((0, 1), (2, 1000))
+    """
+    from ._certify import Coverage, ranges_without
+
+    return Coverage.of(("distance", "N"), "r", [(distance, n, a, b) for n in _certified_contexts(quick)
+                                               for a, b in ranges_without(0, n, distance)])
 
 
 def certify_row_sums(chunk: tuple) -> Evidence:
@@ -255,8 +274,11 @@ def certify_row_sums(chunk: tuple) -> Evidence:
     """
     import flint
 
+    from ._certify import ranges_without
+
     distance, n, eps, s2, pairs, start, stop = chunk
     flint.ctx.prec = ARB_BITS
+    eps_exact = Fraction(repr(float(eps)))  # eps as the decimal the statement prints (1e-3 is 1/1000)
     theta = flint.arb(THETA)
     g = [theta ** (flint.arb(-2 * m) / D_GEMMA) for m in pairs]
     w = flint.arb(1) / len(pairs)
@@ -268,16 +290,19 @@ def certify_row_sums(chunk: tuple) -> Evidence:
                             + [-w * (flint.arb(b - distance) * gk).sin() for gk in g] for b in block_starts])
     curve = coeffs * offsets
     scale = flint.arb(s2)
-    total, smallest_gap, competitors = flint.arb(0), None, 0
+    total, smallest_gap, competitors, covers = flint.arb(0), None, 0, []
     for row, b in enumerate(block_starts):
-        for j in range(min(ARB_BLOCK, stop - b)):
+        length = min(ARB_BLOCK, stop - b)
+        covers += [(distance, n, lo, hi) for lo, hi in ranges_without(b, b + length, distance)]
+        for j in range(length):
             if b + j == distance:
                 continue
             gap = 1 - curve[row, j]  # D_r: sum w = 1
             smallest_gap = gap if smallest_gap is None or gap.upper() < smallest_gap.upper() else smallest_gap
             total += (-scale * gap).exp()
             competitors += 1
-    budget = flint.arb(eps) / (1 - flint.arb(eps)) * competitors / (n - 1)
+    eps_ball = flint.arb(flint.fmpq(eps_exact.numerator, eps_exact.denominator))
+    budget = eps_ball / (1 - eps_ball) * competitors / (n - 1)
     ratio = total / budget
     certain = bool(smallest_gap is None or smallest_gap > 0) and bool(ratio < 1)
     return Evidence(float(ratio.upper()) - 1.0 if certain else math.inf, 0.0,
@@ -285,4 +310,5 @@ def certify_row_sums(chunk: tuple) -> Evidence:
                     {"unit": "upper end of (competitor ball sum / budget share) - 1", "competitors": competitors,
                      "scale_squared": s2, "budget": float(budget.upper()), "sum_upper": float(total.upper()),
                      "margin": float((budget - total).lower()),
-                     "smallest_gap_lower": float(smallest_gap.lower()) if smallest_gap is not None else None})
+                     "smallest_gap_lower": float(smallest_gap.lower()) if smallest_gap is not None else None,
+                     "eps_exact": str(eps_exact), "covers": covers})
