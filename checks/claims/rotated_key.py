@@ -298,7 +298,7 @@ def _explain_prop31() -> str:
         "nonzero); SymPy proves this for a symbolic number of pairs. It can be tiny: with d = 2 (g = 1) the "
         f"closest competitor within {LONGEST_CONTEXT:,} tokens is {cr.n:,} tokens away and loses by only "
         f"{cr.delta:.3g} |q|^2; `verify --certify` settles such near-ties with 128-bit Arb balls, so what it "
-        "certifies holds for the float64 query and frequencies: every other distance loses by at least the margin.\n"
+        "certifies holds for the float64 query and the exact frequencies: every other distance loses by at least the margin.\n"
         f"Negative control R^-{shift} q: logits {np.round(back, 4).tolist()} peak at t = {int(back.argmax())} "
         f"with {c.fmt(back.max(), 6)} < |q|^2 (the true peak, t = -{shift}, is in the future). "
         "A zero query is refused: every logit would be 0."

@@ -48,9 +48,10 @@ BREAKS = Claim(
     tolerance_reason="exact integer agreement of the brute-force N* with the closed form; configurations whose "
                      "deciding margin is within 16 u (1 + rho)(1 + L g) of a tie are reported, not counted",
     certificate=Certificate(lambda quick: _break_chunks(quick), lambda cases: certify_break_cases(cases),
-                            Shown(Trust.CERTIFIED, "the same 96 (g, phi, rho) cases (24 quick) and Gemma 7B's "
-                                                   "slowest pair: 128-bit Arb balls show no placement breaks in "
-                                                   "N* - 1 tokens and one does in N*"),
+                            Shown(Trust.CERTIFIED, "the same 96 (g, phi, rho) cases (24 quick; Gemma 7B's slowest "
+                                                   "pair among the 96), each at the exact binary values of its floats, "
+                                                   "every distance below N*: 128-bit Arb balls show no placement "
+                                                   "breaks in N* - 1 tokens and one does in N*"),
                             covers=lambda quick: break_scope(quick)),
     explain=lambda: _explain_breaks(),
     corrected="E8: the proof's 'a_ij < 0 for all j != k' means j != n, 'alpha_ik <= 1/2' means alpha_in, and "
