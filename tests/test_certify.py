@@ -346,3 +346,17 @@ def test_verify_certify_fails_on_a_shifted_start(tmp_path, capsys, monkeypatch):
     code, certificate = _verify_certify("rope_head_can_be_previous_token", tmp_path, capsys)
     assert code != 0 and certificate["passed"] is False and certificate["coverage_matches_scope"] is False
     assert any("covered r in [2, 1000)" in line for line in certificate["coverage_differences"])
+
+
+def test_prop31_certificate_rejects_a_context_short_of_row_2r_and_a_wrong_key(monkeypatch):
+    from ropelab.checks.claims import rotated_key as rk
+    from ropelab.theory import rotated_key as th_key
+
+    assert rk.certify_rotated_key_point((2, 1e4, 10, 21, (1.0, 0.5))).passed
+    assert not rk.certify_rotated_key_point((2, 1e4, 10, 20, (1.0, 0.5))).passed  # row 2r = 20 is not in the context
+    # a key rotated one step too far peaks at t = r + 1: the balls find the competitor above the claimed peak
+    original = th_key.rotated_key_logit_balls
+    monkeypatch.setattr(th_key, "rotated_key_logit_balls",
+                        lambda q, freqs, shift, *args, **kw: original(q, freqs, shift + 1, *args, **kw))
+    evidence = rk.certify_rotated_key_point((2, 1e4, 10, 21, (1.0, 0.5)))
+    assert not evidence.passed and evidence.residual >= 1
