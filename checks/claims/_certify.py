@@ -132,6 +132,11 @@ def check_coverage(stated: Coverage | None, chunks: list[Evidence]) -> tuple[Evi
 
     Residual: the number of cases whose coverage differs (tolerance 0); a certificate that states
     no coverage, or a chunk that reports none, fails with the reason named (never a pass).
+
+    >>> stated = Coverage.of(("N",), "r", [(10, 0, 10)])
+    >>> pieces = [Evidence(0.0, 0.0, {}, {"covers": [(10, 0, 4)]}), Evidence(0.0, 0.0, {}, {"covers": [(10, 5, 10)]})]
+    >>> check_coverage(stated, pieces)[0].details["differences"]   # r = 4 fell between the chunks
+    ['N=10: covered r in [0, 4) [5, 10), stated r in [0, 10)']
     """
     if stated is None:
         return Evidence(float("inf"), 0.0, {}, {"error": "the certificate states no coverage"}), None

@@ -173,7 +173,11 @@ def _break_chunks(quick: bool) -> list[list[tuple[float, float, float]]]:
 
 
 def break_scope(quick: bool):
-    """The stated coverage: each stated (g, phi, rho) case over every distance r in ``[0, N*)``."""
+    """The stated coverage: each stated (g, phi, rho) case over every distance r in ``[0, N*)``.
+
+    >>> break_scope(quick=True).cases[(0.01, math.pi, 1.0)]   # N* = 159 for an anti-aligned rival at g = 0.01
+    ((0, 159),)
+    """
     from ._certify import Coverage
 
     return Coverage.of(("g", "phi", "rho"), "r", [(g, phi, ratio, 0, int(th_sc.breaking_context(g, phi, ratio)))
