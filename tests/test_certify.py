@@ -216,6 +216,7 @@ def test_row_sum_certificate_scope(quick_certificates, cid, distance):
 
     claim = REGISTRY[cid]
     assert "N in {10^3, 10^4, 10^5, 10^6} ({10^3, 10^4} with --quick), every row" in claim.certificate.shown.scope
+    assert "at most the exact ln((N-1)(1-eps)/eps)/delta_N" in claim.certificate.shown.scope
     for quick, contexts in ((False, (10**3, 10**4, 10**5, 10**6)), (True, (10**3, 10**4))):
         expected = {(distance, n): tuple((a, b) for a, b in ((0, distance), (distance + 1, n)) if b > a)
                     for n in contexts}
@@ -224,14 +225,17 @@ def test_row_sum_certificate_scope(quick_certificates, cid, distance):
     # curve peaks at the target (every competitor's gap D_r is a positive ball), the budget shared by N - 1
     psi = heads.band_vector(256, ph.TOP_BAND)
     assert set((psi[:128] ** 2 + psi[128:] ** 2)[list(ph.TOP_BAND)].tolist()) == {1 / 16}
-    competitors = {}
+    competitors, below = {}, {}
     for part in quick_certificates[cid].parts.values():
         n = part.worst_point["N"]
         assert part.details["smallest_gap_lower"] > 0 and part.details["eps_exact"] == "1/1000"
-        assert part.details["scale_squared"] == heads.sufficient_scale_squared(psi, ph.gemma_frequencies(), n,
-                                                                               ph.CERTIFIED_EPS, distance)
+        assert part.details["scale_squared"] == heads.sufficient_scale_squared(
+            psi, ph.gemma_frequencies(), n, ph.CERTIFIED_EPS, distance) * (1 - ph.SCALE_SLACK)
         competitors[n] = competitors.get(n, 0) + part.details["competitors"]
+        below.setdefault(n, []).append(part.details["scale_at_or_below_exact_scale"])
     assert competitors == {n: n - 1 for n in (10**3, 10**4)}
+    # the float64 scale certified is at or below Thm 5.3's exact ln((N-1)(1-eps)/eps)/delta_N (the Arb balls show it)
+    assert all(all(flags) for flags in below.values())
 
 
 def test_base_certificate_scope(quick_certificates):
@@ -265,7 +269,8 @@ def test_breaking_context_certificate_scope(quick_certificates):
     from ropelab.theory import semantic_channels as th_sc
 
     claim = REGISTRY["semantic_channel_breaks_at_long_context"]
-    assert "96 (g, phi, rho) cases (24 quick)" in claim.certificate.shown.scope
+    assert "96 (g, phi, rho) cases (24 quick; Gemma 7B's slowest pair among the 96)" in claim.certificate.shown.scope
+    assert "every distance below N*" in claim.certificate.shown.scope
     gemma = float(frequencies.rope(256, 1e4)[-1])
     for quick, count in ((False, 96), (True, 24)):
         cases = claim.certificate.covers(quick).cases
@@ -360,3 +365,15 @@ def test_prop31_certificate_rejects_a_context_short_of_row_2r_and_a_wrong_key(mo
                         lambda q, freqs, shift, *args, **kw: original(q, freqs, shift + 1, *args, **kw))
     evidence = rk.certify_rotated_key_point((2, 1e4, 10, 21, (1.0, 0.5)))
     assert not evidence.passed and evidence.residual >= 1
+
+
+def test_row_sum_certificate_rejects_a_scale_above_the_exact_explicit_scale():
+    from ropelab.checks.claims import positional_heads as ph
+
+    for distance in (0, 1):
+        chunk = ph.certificate_chunks(distance, quick=True)[0]
+        assert ph.certify_row_sums(chunk).details["scale_at_or_below_exact_scale"] is True
+        # a scale above the exact explicit one (rows still sharp there) is not the statement's: refused
+        evidence = ph.certify_row_sums((*chunk[:3], chunk[3] * (1 + 2.0**-20), *chunk[4:]))
+        assert not evidence.passed and evidence.details["scale_at_or_below_exact_scale"] is False
+        assert evidence.details["sum_upper"] < evidence.details["budget"]

@@ -32,6 +32,7 @@ CERTIFIED_EPS = 1e-3
 CERTIFIED_CHUNK = 1 << 17  # distances per certificate chunk
 ARB_BITS = 128
 ARB_BLOCK = 1024  # offsets per angle-addition block inside a chunk
+SCALE_SLACK = 2.0**-30  # the certified scale sits this far (relatively) below the float64 explicit scale
 
 _PROOF_SCOPE = ("every even d, any number P of pairs (symbolic index), weights w_k > 0, frequencies g_k, "
                 "angles of psi, context N >= 2, eps in (0, 1), s > 0")
@@ -40,8 +41,9 @@ _NUMERIC_SCOPE = ("three heads: one pair g = 1 (N <= 100), top 8 pairs of d=64, 
                   "(N <= 10^5), top 16 pairs of d=256, theta=1e4 (N <= 10^6); N in {2, 10, ..., 10^6}, "
                   "eps in {0.1, 1e-3, 1e-6}, every row")
 _CERT_SCOPE = ("top 16 pairs of d=256, theta=1e4 (exact frequencies (10^4)^(-2m/256) as Arb balls), eps = 1e-3, "
-               "N in {10^3, 10^4, 10^5, 10^6} ({10^3, 10^4} with --quick), every row, at the float64 explicit "
-               "scale the package computes")
+               "N in {10^3, 10^4, 10^5, 10^6} ({10^3, 10^4} with --quick), every row, at a scale shown (Arb) to be "
+               "at most the exact ln((N-1)(1-eps)/eps)/delta_N (the package's float64 scale less 2^-30 of itself), "
+               "so at every larger one")
 
 
 def _certificate(distance: int) -> Certificate:
@@ -225,17 +227,23 @@ def _explain(distance: int) -> str:
 # --- the certificate: every row's target weight with Arb balls ------------------------------
 
 def certificate_chunks(distance: int, quick: bool) -> list[tuple]:
-    """``(distance, N, eps, s^2, pairs, start, stop)`` for each piece of the distances ``0 .. N-1``.
+    r"""``(distance, N, eps, s^2, pairs, start, stop, nearest)`` for each piece of the distances ``0 .. N-1``.
 
-    ``s^2`` is the float64 explicit scale the package computes; a chunk certifies the
-    competitors at distances ``start <= r < stop``.
+    ``s^2`` is the float64 explicit scale the package computes, less ``SCALE_SLACK`` of itself so
+    that it lies below the exact :math:`\ln((N-1)(1-\varepsilon)/\varepsilon)/\delta_N` (each chunk
+    shows that with an Arb ball of the gap at ``nearest``, the float64 curve's runner-up: any
+    competitor's gap bounds :math:`\delta_N` from above); a chunk certifies the competitors at
+    distances ``start <= r < stop``.
     """
     psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     out = []
     for n in _certified_contexts(quick):
-        s2 = positional_heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance)
+        s2 = positional_heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance) * (1 - SCALE_SLACK)
+        curve = np.array(positional_heads.target_curve(psi, g, n, distance))
+        curve[distance] = -np.inf
+        nearest = int(np.argmax(curve))
         for start in range(0, n, CERTIFIED_CHUNK):
-            out.append((distance, n, CERTIFIED_EPS, s2, TOP_BAND, start, min(n, start + CERTIFIED_CHUNK)))
+            out.append((distance, n, CERTIFIED_EPS, s2, TOP_BAND, start, min(n, start + CERTIFIED_CHUNK), nearest))
     return out
 
 
@@ -276,7 +284,7 @@ def certify_row_sums(chunk: tuple) -> Evidence:
 
     from ._certify import ranges_without
 
-    distance, n, eps, s2, pairs, start, stop = chunk
+    distance, n, eps, s2, pairs, start, stop, *nearest = chunk
     flint.ctx.prec = ARB_BITS
     eps_exact = Fraction(repr(float(eps)))  # eps as the decimal the statement prints (1e-3 is 1/1000)
     theta = flint.arb(THETA)
@@ -305,10 +313,20 @@ def certify_row_sums(chunk: tuple) -> Evidence:
     budget = eps_ball / (1 - eps_ball) * competitors / (n - 1)
     ratio = total / budget
     certain = bool(smallest_gap is None or smallest_gap > 0) and bool(ratio < 1)
+    # s^2 <= ln((N-1)(1-eps)/eps) / D_r at one competitor r means s^2 <= the exact explicit scale
+    # (delta_N <= D_r): the certified scale is then no larger than the statement's, and every larger s^2
+    # does at least as well (each D_r > 0, so every competitor's share falls as s^2 grows)
+    log_term = (flint.arb(n - 1) * (1 - eps_ball) / eps_ball).log()
+    below_exact = None
+    if nearest:
+        near_gap = 1 - sum((w * (flint.arb(nearest[0] - distance) * gk).cos() for gk in g), flint.arb(0))
+        below_exact = bool(nearest[0] != distance and near_gap > 0 and scale <= log_term / near_gap.upper())
+        certain = certain and below_exact
     return Evidence(float(ratio.upper()) - 1.0 if certain else math.inf, 0.0,
                     {"N": n, "distances": [start, stop], "eps": eps, "distance": distance},
                     {"unit": "upper end of (competitor ball sum / budget share) - 1", "competitors": competitors,
                      "scale_squared": s2, "budget": float(budget.upper()), "sum_upper": float(total.upper()),
                      "margin": float((budget - total).lower()),
                      "smallest_gap_lower": float(smallest_gap.lower()) if smallest_gap is not None else None,
-                     "eps_exact": str(eps_exact), "covers": covers})
+                     "eps_exact": str(eps_exact), "scale_at_or_below_exact_scale": below_exact,
+                     "covers": covers})
