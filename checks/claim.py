@@ -137,12 +137,16 @@ class Certificate:
     """A rigorous side run by ``ropelab verify --certify``: chunks checked in parallel processes.
 
     ``chunks(quick)`` lists independent pieces of work (picklable arguments); ``run(chunk)``
-    certifies one and returns its :class:`Evidence`; the certificate holds when every chunk does.
+    certifies one and returns its :class:`Evidence`, naming what it ran under ``details["covers"]``;
+    ``covers(quick)`` is the coverage its scope states (a
+    :class:`~ropelab.checks.claims._certify.Coverage`). The certificate holds when every chunk
+    does and the chunks together cover exactly the stated scope; one without ``covers`` fails.
     """
 
     chunks: Callable[[bool], list[Any]]
     run: Callable[[Any], "Evidence"]
     shown: Shown
+    covers: Callable[[bool], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,14 @@ def _worker_init() -> None:
 
 
 def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Evidence:
-    """Run every chunk of a claim's certificate, in parallel processes; parts named by chunk."""
+    """Run every chunk of a claim's certificate, in parallel processes; parts named by chunk.
+
+    The certificate fails, whatever its chunks say, unless the cases and ranges they report
+    under ``covers`` merge to exactly the coverage its scope states (``Certificate.covers``):
+    no gap between chunks, no grid point left out, no range end moved.
+    """
+    from .claims._certify import check_coverage
+
     chunks = claim.certificate.chunks(quick)
     workers = min(len(chunks), processes or os.cpu_count() or 1)
     if workers <= 1:
@@ -171,10 +178,19 @@ def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Ev
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
             run = claim.certificate.run if _picklable(claim.certificate.run) else claim.id
             results = list(pool.map(_certify_chunk, [(run, chunk) for chunk in chunks]))
+    stated = claim.certificate.covers(quick) if claim.certificate.covers is not None else None
+    coverage, covered = check_coverage(stated, results)
     parts = {f"chunk {i}": e for i, e in enumerate(results)}
+    details = {"chunks": len(chunks), "scope": claim.certificate.shown.scope,
+               "coverage": covered.summary() if covered is not None else None,
+               "coverage_matches_scope": coverage.passed,
+               "coverage_differences": coverage.details.get("differences", [coverage.details.get("error")])}
+    if not coverage.passed:  # the chunks together must cover exactly the stated scope
+        return Evidence(coverage.residual, coverage.tolerance, {"chunk": "coverage", **coverage.worst_point},
+                        details, parts)
     worst = max(parts, key=lambda n: (not parts[n].passed, parts[n].residual - parts[n].tolerance))
     return Evidence(parts[worst].residual, parts[worst].tolerance, {"chunk": worst, **parts[worst].worst_point},
-                    {"chunks": len(chunks), "scope": claim.certificate.shown.scope}, parts)
+                    details, parts)
 
 
 def run_claims(

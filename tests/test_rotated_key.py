@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ropelab.checks import tolerances as tol
 from ropelab.checks.laws import judge
 from ropelab.checks.claims import rotated_key as claims_key
-from ropelab.constructions import attention, frequencies, relative_position, rotary, rotated_key
+from ropelab.constructions import attention, frequencies, rotary, rotated_key
 from ropelab.theory import diophantine
 
 coordinates = st.floats(-4.0, 4.0, allow_nan=False, allow_infinity=False)
@@ -73,30 +73,34 @@ def test_arb_gap_encloses_the_closed_form(q, shift, t):
 def test_the_certified_margin_is_the_closest_return():
     q = (0.6, -0.8)
     evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 2 * 10**6, q))
-    assert evidence.passed
-    # within 2e6 tokens the runner-up is the continued-fraction near-return, less twice the error bound
+    assert evidence.passed and evidence.details["competitors"] == 2 * 10**6 - 1
+    # within 2e6 tokens the runner-up is the continued-fraction near-return; the Arb margin is a lower bound on it
     delta = diophantine.closest_return(1.0, 2 * 10**6 - 1).delta
-    slack = 2 * evidence.details["error_bound_over_norm2"]
-    assert delta - 2 * slack <= evidence.details["certified_margin_over_norm2"] <= delta
+    assert delta * (1 - 1e-12) <= evidence.details["certified_margin_over_norm2"] <= delta
 
 
-def test_near_ties_are_settled_by_arb_balls(monkeypatch):
-    # a looser error bound sends the near-returns to the Arb side, which must still certify them
-    monkeypatch.setattr(relative_position, "logit_curve_error_bound", lambda q, k: 1e-3 * float(np.dot(q, q)))
+def test_near_ties_get_their_own_arb_lower_bound():
     evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 2 * 10**5, (0.6, -0.8)))
     assert evidence.passed and evidence.details["near_competitors"] > 10
-    nearest = evidence.details["arb_nearest_gap_over_norm2"]
-    assert nearest == pytest.approx(diophantine.closest_return(1.0, 2 * 10**5 - 1).delta, rel=1e-12)
+    margin = evidence.details["certified_margin_over_norm2"]
+    assert margin == pytest.approx(diophantine.closest_return(1.0, 2 * 10**5 - 1).delta, rel=1e-12)
 
 
 def test_an_exact_tie_is_not_certified_and_a_float_near_tie_is(monkeypatch):
+    import flint
+
+    from ropelab.theory import rotated_key as th_key
+
     # float64 2 pi / 7 is a dyadic rational, not 2 pi / 7: seven steps miss a full turn by ~1e-16 rad
-    monkeypatch.setattr(frequencies, "rope", lambda d, theta: np.array([2 * np.pi / 7]))
+    monkeypatch.setattr(th_key, "exact_frequencies", lambda d, theta, bits=128: [flint.arb(2 * np.pi / 7)])
     evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 20, (1.0, 0.0)))
-    assert evidence.passed and 0 < evidence.details["arb_nearest_gap_over_norm2"] < 1e-30
-    # frequency 0: every distance ties with the peak exactly
-    monkeypatch.setattr(frequencies, "rope", lambda d, theta: np.array([0.0]))
-    assert not claims_key.certify_rotated_key_point((2, 1e4, 0, 20, (1.0, 0.0))).passed
+    assert evidence.passed and 0 < evidence.details["certified_margin_over_norm2"] < 1e-30
+    # the real 2 pi / 7 (an Arb ball of it): distances 7 and 14 tie with the peak, so nothing is certified there
+    with flint.ctx.workprec(128):
+        turn = 2 * flint.arb.pi() / 7
+    monkeypatch.setattr(th_key, "exact_frequencies", lambda d, theta, bits=128: [turn])
+    evidence = claims_key.certify_rotated_key_point((2, 1e4, 0, 20, (1.0, 0.0)))
+    assert not evidence.passed and evidence.residual == 2
 
 
 def test_zero_query_is_refused():

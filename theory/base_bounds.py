@@ -183,6 +183,6 @@ def certify_cosine_sum_sign(base: float, d: int, distances: range | list[int], n
     else:
         certified = all(bool(ball > 0) for ball in balls)
     deciding = balls[index]
-    return {"certified": certified, "deciding_distance": list(distances)[index],
+    return {"certified": certified, "distances_checked": len(balls), "deciding_distance": list(distances)[index],
             "lower": float(deciding.lower()), "upper": float(deciding.upper()), "mpmath": float(
                 cosine_sum(list(distances)[index], base, d))}

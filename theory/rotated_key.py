@@ -116,3 +116,80 @@ def _is_full_turns(solutions: sp.Set) -> bool:
     # solveset returns {2*pi*_n : _n in Z} with its own dummy variable; compare structurally
     return (isinstance(solutions, sp.ImageSet) and solutions.base_sets == (sp.S.Integers,)
             and sp.simplify(solutions.lamda.expr - 2 * sp.pi * solutions.lamda.variables[0]) == 0)
+
+
+# --- Arb enclosures for the certificate ------------------------------------------------------
+
+def exact_frequencies(d: int, theta: float, bits: int = 128) -> list:
+    r"""Arb balls of the exact frequencies :math:`g_m = \theta^{-2m/d}`, ``m = 0 .. d/2 - 1``, with
+    ``theta`` taken as the exact binary value of the float (python-flint, ``bits`` of precision).
+
+    >>> g = exact_frequencies(4, 100.0)
+    >>> g[0] == 1, bool(abs(10 * g[1] - 1) < 1e-15)   # 100^0 and 100^(-1/2)
+    (True, True)
+    """
+    import flint
+
+    with flint.ctx.workprec(bits):
+        base = flint.arb(float(theta))
+        return [base ** (flint.arb(-2 * m) / d) for m in range(d // 2)]
+
+
+def rotated_key_logit_balls(q, freqs, shift: int, start: int, stop: int, block: int = 1024, rows: int = 64,
+                            bits: int = 128):
+    r"""Arb balls of the logit :math:`c(t) = q^\top R^{-t} k` of the key :math:`k = R^r q`, for every
+    distance ``t`` in ``[start, stop)``, yielded as ``(first t, [balls])`` per block of ``block`` distances.
+
+    The key is rotated in ball arithmetic from the exact binary ``q`` (half layout, pairs
+    ``(q[m], q[m + d/2])``) by the angles ``r g_m`` (``freqs``: Arb balls); per pair the logit is
+    :math:`A\cos(t g) + B\sin(t g)` with :math:`A = q\cdot k`, :math:`B = q_1 k_2 - q_2 k_1`, and
+    ``t = b + j`` splits by angle addition, so each block of ``rows`` blocks is one Arb matrix
+    product (coefficients at the block starts ``b`` times ``cos, sin(j g)``). Nothing is assumed
+    about the closed form of the gap: the balls enclose the logits themselves.
+
+    >>> import flint
+    >>> (b, balls), = rotated_key_logit_balls([1.0, 0.0], [flint.arb(1)], 3, 0, 6)
+    >>> b, [bool(x < balls[3]) for x in balls]   # t = r = 3 is the peak, |q|^2 = 1
+    (0, [True, True, True, False, True, True])
+    """
+    import flint
+
+    half = len(q) // 2
+    if len(q) != 2 * half or len(freqs) != half or half == 0:
+        raise ValueError(f"q must have an even length 2 x len(freqs) > 0, got {len(q)} and {len(freqs)} frequencies")
+    with flint.ctx.workprec(bits):
+        q1 = [flint.arb(float(x)) for x in q[:half]]
+        q2 = [flint.arb(float(x)) for x in q[half:]]
+        a_coef, b_coef = [], []
+        for x1, x2, g in zip(q1, q2, freqs):
+            angle = shift * g
+            k1, k2 = angle.cos() * x1 - angle.sin() * x2, angle.sin() * x1 + angle.cos() * x2
+            a_coef.append(x1 * k1 + x2 * k2)
+            b_coef.append(x1 * k2 - x2 * k1)
+        width = min(block, max(stop - start, 1))
+        offsets = flint.arb_mat([[(j * g).cos() for j in range(width)] for g in freqs]
+                                + [[(j * g).sin() for j in range(width)] for g in freqs])
+        starts = list(range(start, stop, width))
+        for first in range(0, len(starts), rows):
+            batch = starts[first:first + rows]
+            coeffs = []
+            for b in batch:
+                cb = [(b * g).cos() for g in freqs]
+                sb = [(b * g).sin() for g in freqs]
+                coeffs.append([a * c + bb * s for a, bb, c, s in zip(a_coef, b_coef, cb, sb)]
+                              + [bb * c - a * s for a, bb, c, s in zip(a_coef, b_coef, cb, sb)])
+            values = (flint.arb_mat(coeffs) * offsets).tolist()
+            for b, row in zip(batch, values):
+                yield b, row[:min(width, stop - b)]
+
+
+def rotated_key_peak_ball(q, freqs, shift: int, bits: int = 128):
+    r"""Arb ball of the logit at the key's own distance, :math:`c(r) = q^\top R^{-r} R^r q` (``= |q|^2``),
+    evaluated the same way as :func:`rotated_key_logit_balls` but on its own (no block).
+
+    >>> import flint
+    >>> bool(abs(rotated_key_peak_ball([3.0, 4.0], [flint.arb(1)], 10**6) - 25) < 1e-30)
+    True
+    """
+    (_, (ball,)), = rotated_key_logit_balls(q, freqs, shift, shift, shift + 1, bits=bits)
+    return ball

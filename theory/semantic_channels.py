@@ -316,6 +316,7 @@ def certified_first_break(freq: float, rival_angle: float, ratio: float, context
         last = (context - 1) * gb
         t, o = last.cos(), rb * (pb - last).cos()
         breaks = context >= 2 and (bool(o - best_target > 0) or bool(best_rival - t > 0))
-        return {"no_break_before": no_break, "breaks_at": breaks, "certified": no_break and breaks, "bits": bits}
+        return {"no_break_before": no_break, "breaks_at": breaks, "certified": no_break and breaks, "bits": bits,
+                "distances_checked": max(context - 1, 0) + 1}
     finally:
         flint.ctx.prec = old

@@ -20,6 +20,9 @@ SECTION = "§6 semantic channels, p-RoPE, base"
 MEN_D = 128
 MEN_PRINTED = {1024: 4.3e3, 8192: 8.4e4, 65536: 2.1e6}
 SCAN_TOP = {1024: 1e4, 8192: 1e5, 65536: 2.3e6}
+CERTIFIED_CONTEXTS = {False: (1024, 8192), True: (1024,)}  # the certificate's L, full and quick
+CERTIFIED_BASES = {"smallest feasible": True, "grid base below it": False, "end of the first island": True,
+                   "next base (infeasible)": False}  # each reported base and whether the scope says it is feasible
 
 BOUND = Claim(
     id="base_lower_bound_for_context",
@@ -48,7 +51,8 @@ BOUND = Claim(
                                                    "(the smallest feasible, the infeasible grid base below it, the end "
                                                    "of the first island and the infeasible base after it) the sign of "
                                                    "B(r) in 128-bit Arb balls: > 0 at every r <= L, or < 0 at the "
-                                                   "deciding r")),
+                                                   "deciding r"),
+                            covers=lambda quick: certificate_scope(quick)),
     explain=lambda: _explain(),
     corrected="'Smallest base' is defined here as the smallest feasible base on a 0.1% log grid; because the "
               "feasible set has islands, the smallest base from which every larger base is feasible is larger.",
@@ -127,16 +131,37 @@ def _certificate_chunks(quick: bool) -> list[tuple[int, str, float, bool, int]]:
     return chunks
 
 
+def certificate_scope(quick: bool):
+    """The stated coverage: for each L, each reported base; a feasible one over every r in ``[0, L]``,
+    an infeasible one at its deciding r (a point).
+
+    >>> certificate_scope(quick=True).cases[(1024, "smallest feasible")]
+    ((0, 1025),)
+    """
+    from ._certify import Coverage
+
+    return Coverage.of(("L", "reported"), "r", [(length, name, 0, length + 1) if feasible else (length, name, None, None)
+                                                for length in CERTIFIED_CONTEXTS[quick]
+                                                for name, feasible in CERTIFIED_BASES.items()])
+
+
 def certify_base_case(case: tuple[int, str, float, bool, int]) -> Evidence:
     """Arb balls: B > 0 at every r <= L for a feasible base, B < 0 at the deciding r otherwise;
-    and the 40-digit cosine_sum lies in the deciding ball."""
+    and the 40-digit cosine_sum lies in the deciding ball. The base is the exact binary value of
+    the float the scan reports; the deciding r of an infeasible base must lie in ``[1, L]``."""
     length, name, base, feasible, r = case
     distances = range(length + 1) if feasible else [r]
     result = th_base.certify_cosine_sum_sign(base, MEN_D, distances, negative=not feasible)
     inside = result["lower"] - 1e-15 <= result["mpmath"] <= result["upper"] + 1e-15
-    failed = float(not result["certified"]) + float(not inside)
+    outside_context = 0.0 if feasible or 1 <= r <= length else 1.0
+    failed = float(not result["certified"]) + float(not inside) + outside_context
+    if feasible:
+        covers = [(length, name, distances.start, distances.start + result["distances_checked"])]
+    else:
+        covers = [(length, name, None, None)]
     return Evidence(failed, 0.0, {"L": length, "base": base, "reported": name, **result},
-                    {"unit": "uncertified signs + closed form outside the ball"})
+                    {"unit": "uncertified signs + closed form outside the ball + deciding r outside [1, L]",
+                     "covers": covers})
 
 
 def _explain() -> str:

@@ -26,6 +26,7 @@ PUBLISHED_RECORD_LOWS = (6, 19, 25, 44, 333, 710, 103993)
 # certainly not a whole number of turns.
 CERTIFIED_TURN_FRACTION = 1e-50
 ARB_BITS = 128
+CERTIFIED_TURNS = {False: 10**6, True: 10**5}  # the certificate's n <= N, full and quick
 
 LEMMA = Claim(
     id="frequency_multiple_never_full_turn",
@@ -54,10 +55,12 @@ LEMMA = Claim(
     numeric=Shown(Trust.CHECKED, "g = 1 and g_k for (d, theta, k) = (64, 1e4, 2 | 17 | 32), (256, 5e5, 65 | 128); "
                                  "every n <= 1e6 (1e5 quick) by a float64 scan against 60-digit continued fractions"),
     certificate=Certificate(
-        chunks=lambda quick: [(g, 10**5 if quick else 10**6) for g in lemma_frequencies()],
+        chunks=lambda quick: [(g, CERTIFIED_TURNS[quick]) for g in lemma_frequencies()],
         run=lambda chunk: certify_near_returns(chunk),
-        shown=Shown(Trust.CERTIFIED, "the same float64 frequencies, every n <= 1e6: 1 - cos(n g) > 0 as an Arb ball, "
-                                     "and the record lows are exactly the continued-fraction ones")),
+        shown=Shown(Trust.CERTIFIED, "the same float64 frequencies (their exact binary values), every n <= 1e6 "
+                                     "(1e5 with --quick): 1 - cos(n g) > 0 as an Arb ball, and the record lows are "
+                                     "exactly the continued-fraction ones"),
+        covers=lambda quick: turns_scope(quick)),
     tolerance_reason="scan vs exact delta_N within sqrt(2 delta) eps64 N g / 2 + 4 eps64 delta "
     "(rounding of the angle n g); turn fraction above 1e-50 (60-digit arithmetic)",
     explain=lambda: _explain_lemma(),
@@ -139,6 +142,17 @@ def _lemma(freq_list, quick: bool) -> dict[str, list[Point]]:
             "record lows are the convergents": records, "published record lows for g = 1": published}
 
 
+def turns_scope(quick: bool):
+    """The stated coverage: each frequency of :func:`lemma_frequencies`, every ``n`` in ``[1, N]``.
+
+    >>> turns_scope(quick=True).cases[(1.0,)]
+    ((1, 100001),)
+    """
+    from ._certify import Coverage
+
+    return Coverage.of(("g",), "n", [(g, 1, CERTIFIED_TURNS[quick] + 1) for g in lemma_frequencies()])
+
+
 def certify_near_returns(chunk: tuple[float, int]) -> Evidence:
     """Arb balls of ``2 sin^2(n g / 2)`` for every ``n <= N``: all positive, records as the convergents.
 
@@ -146,10 +160,11 @@ def certify_near_returns(chunk: tuple[float, int]) -> Evidence:
     counted as uncertified. Residual: nonpositive balls + undecided comparisons + record mismatch.
     """
     g, longest = chunk
-    bad, undecided, records = 0, 0, []
+    bad, undecided, records, seen = 0, 0, [], 0
     with flint.ctx.workprec(ARB_BITS):
         g_ball, low, lowest = flint.arb(float(g)), None, math.inf
         for n in range(1, longest + 1):
+            seen += 1
             value = 2 * ((n * g_ball) / 2).sin() ** 2
             if not value > 0:
                 bad += 1
@@ -163,7 +178,7 @@ def certify_near_returns(chunk: tuple[float, int]) -> Evidence:
     mismatch = int(records != expected)
     return Evidence(float(bad + undecided + mismatch), 0.0, {"g": float(g), "N": longest}, {
         "unit": "nonpositive balls + undecided comparisons + record mismatch", "records": records,
-        "certified_lowest_lower_bound": lowest})
+        "certified_lowest_lower_bound": lowest, "covers": [(float(g), 1, 1 + seen)]})
 
 
 def _explain_lemma() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import sympy as sp
@@ -26,10 +27,12 @@ THM53_EPS = (1e-1, 1e-3, 1e-6)
 CONTEXTS = (2, 10, 100, 1000, 10_000, 100_000, 1_000_000)
 # the certificate: the top band at Thm 5.3's explicit scale, every row, in chunks of distances
 CERTIFIED_CONTEXTS = (1000, 10_000, 100_000, 1_000_000)
+CERTIFIED_QUICK_CONTEXT = 10_000  # --quick certifies the contexts up to this one
 CERTIFIED_EPS = 1e-3
 CERTIFIED_CHUNK = 1 << 17  # distances per certificate chunk
 ARB_BITS = 128
 ARB_BLOCK = 1024  # offsets per angle-addition block inside a chunk
+SCALE_SLACK = 2.0**-30  # the certified scale sits this far (relatively) below the float64 explicit scale
 
 _PROOF_SCOPE = ("every even d, any number P of pairs (symbolic index), weights w_k > 0, frequencies g_k with "
                 "delta_N > 0, angles of psi, context N >= 2, eps in (0, 1), s > 0")
@@ -43,12 +46,14 @@ _NUMERIC_SCOPE = ("three heads: one pair g = 1 (N <= 100), top 8 pairs of d=64, 
                   "(N <= 10^5), top 16 pairs of d=256, theta=1e4 (N <= 10^6); N in {2, 10, ..., 10^6}, "
                   "eps in {0.1, 1e-3, 1e-6}, every row")
 _CERT_SCOPE = ("top 16 pairs of d=256, theta=1e4 (exact frequencies (10^4)^(-2m/256) as Arb balls), eps = 1e-3, "
-               "N in {10^3, 10^4, 10^5, 10^6}, every row, at the float64 explicit scale the package computes")
+               "N in {10^3, 10^4, 10^5, 10^6} ({10^3, 10^4} with --quick), every row, at a scale shown (Arb) to be "
+               "at most the exact ln((N-1)(1-eps)/eps)/delta_N (the package's float64 scale less 2^-30 of itself), "
+               "so at every larger one")
 
 
 def _certificate(distance: int) -> Certificate:
     return Certificate(chunks=lambda quick: certificate_chunks(distance, quick), run=lambda chunk: certify_row_sums(chunk),
-                       shown=Shown(Trust.CERTIFIED, _CERT_SCOPE))
+                       shown=Shown(Trust.CERTIFIED, _CERT_SCOPE), covers=lambda quick: certificate_scope(distance, quick))
 
 
 DIAGONAL = Claim(
@@ -252,18 +257,40 @@ def _explain(distance: int) -> str:
 # --- the certificate: every row's target weight with Arb balls ------------------------------
 
 def certificate_chunks(distance: int, quick: bool) -> list[tuple]:
-    """``(distance, N, eps, s^2, pairs, start, stop)`` for each piece of the distances ``0 .. N-1``.
+    r"""``(distance, N, eps, s^2, pairs, start, stop, nearest)`` for each piece of the distances ``0 .. N-1``.
 
-    ``s^2`` is the float64 explicit scale the package computes; a chunk certifies the
-    competitors at distances ``start <= r < stop``.
+    ``s^2`` is the float64 explicit scale the package computes, less ``SCALE_SLACK`` of itself so
+    that it lies below the exact :math:`\ln((N-1)(1-\varepsilon)/\varepsilon)/\delta_N` (each chunk
+    shows that with an Arb ball of the gap at ``nearest``, the float64 curve's runner-up: any
+    competitor's gap bounds :math:`\delta_N` from above); a chunk certifies the competitors at
+    distances ``start <= r < stop``.
     """
     psi, g = positional_heads.band_vector(D_GEMMA, TOP_BAND), gemma_frequencies()
     out = []
-    for n in [n for n in CERTIFIED_CONTEXTS if n <= (10_000 if quick else 10**6)]:
-        s2 = positional_heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance)
+    for n in _certified_contexts(quick):
+        s2 = positional_heads.sufficient_scale_squared(psi, g, n, CERTIFIED_EPS, distance) * (1 - SCALE_SLACK)
+        curve = np.array(positional_heads.target_curve(psi, g, n, distance))
+        curve[distance] = -np.inf
+        nearest = int(np.argmax(curve))
         for start in range(0, n, CERTIFIED_CHUNK):
-            out.append((distance, n, CERTIFIED_EPS, s2, TOP_BAND, start, min(n, start + CERTIFIED_CHUNK)))
+            out.append((distance, n, CERTIFIED_EPS, s2, TOP_BAND, start, min(n, start + CERTIFIED_CHUNK), nearest))
     return out
+
+
+def _certified_contexts(quick: bool) -> list[int]:
+    return [n for n in CERTIFIED_CONTEXTS if not quick or n <= CERTIFIED_QUICK_CONTEXT]
+
+
+def certificate_scope(distance: int, quick: bool):
+    """The stated coverage: for each certified ``N``, every competitor distance ``r`` in ``[0, N)``, ``r != t``.
+
+    >>> certificate_scope(1, quick=True).cases[(1, 1000)]
+    ((0, 1), (2, 1000))
+    """
+    from ._certify import Coverage, ranges_without
+
+    return Coverage.of(("distance", "N"), "r", [(distance, n, a, b) for n in _certified_contexts(quick)
+                                               for a, b in ranges_without(0, n, distance)])
 
 
 def certify_row_sums(chunk: tuple) -> Evidence:
@@ -285,8 +312,11 @@ def certify_row_sums(chunk: tuple) -> Evidence:
     """
     import flint
 
-    distance, n, eps, s2, pairs, start, stop = chunk
+    from ._certify import ranges_without
+
+    distance, n, eps, s2, pairs, start, stop, *nearest = chunk
     flint.ctx.prec = ARB_BITS
+    eps_exact = Fraction(repr(float(eps)))  # eps as the decimal the statement prints (1e-3 is 1/1000)
     theta = flint.arb(THETA)
     g = [theta ** (flint.arb(-2 * m) / D_GEMMA) for m in pairs]
     w = flint.arb(1) / len(pairs)
@@ -298,21 +328,35 @@ def certify_row_sums(chunk: tuple) -> Evidence:
                             + [-w * (flint.arb(b - distance) * gk).sin() for gk in g] for b in block_starts])
     curve = coeffs * offsets
     scale = flint.arb(s2)
-    total, smallest_gap, competitors = flint.arb(0), None, 0
+    total, smallest_gap, competitors, covers = flint.arb(0), None, 0, []
     for row, b in enumerate(block_starts):
-        for j in range(min(ARB_BLOCK, stop - b)):
+        length = min(ARB_BLOCK, stop - b)
+        covers += [(distance, n, lo, hi) for lo, hi in ranges_without(b, b + length, distance)]
+        for j in range(length):
             if b + j == distance:
                 continue
             gap = 1 - curve[row, j]  # D_r: sum w = 1
             smallest_gap = gap if smallest_gap is None or gap.upper() < smallest_gap.upper() else smallest_gap
             total += (-scale * gap).exp()
             competitors += 1
-    budget = flint.arb(eps) / (1 - flint.arb(eps)) * competitors / (n - 1)
+    eps_ball = flint.arb(flint.fmpq(eps_exact.numerator, eps_exact.denominator))
+    budget = eps_ball / (1 - eps_ball) * competitors / (n - 1)
     ratio = total / budget
     certain = bool(smallest_gap is None or smallest_gap > 0) and bool(ratio < 1)
+    # s^2 <= ln((N-1)(1-eps)/eps) / D_r at one competitor r means s^2 <= the exact explicit scale
+    # (delta_N <= D_r): the certified scale is then no larger than the statement's, and every larger s^2
+    # does at least as well (each D_r > 0, so every competitor's share falls as s^2 grows)
+    log_term = (flint.arb(n - 1) * (1 - eps_ball) / eps_ball).log()
+    below_exact = None
+    if nearest:
+        near_gap = 1 - sum((w * (flint.arb(nearest[0] - distance) * gk).cos() for gk in g), flint.arb(0))
+        below_exact = bool(nearest[0] != distance and near_gap > 0 and scale <= log_term / near_gap.upper())
+        certain = certain and below_exact
     return Evidence(float(ratio.upper()) - 1.0 if certain else math.inf, 0.0,
                     {"N": n, "distances": [start, stop], "eps": eps, "distance": distance},
                     {"unit": "upper end of (competitor ball sum / budget share) - 1", "competitors": competitors,
                      "scale_squared": s2, "budget": float(budget.upper()), "sum_upper": float(total.upper()),
                      "margin": float((budget - total).lower()),
-                     "smallest_gap_lower": float(smallest_gap.lower()) if smallest_gap is not None else None})
+                     "smallest_gap_lower": float(smallest_gap.lower()) if smallest_gap is not None else None,
+                     "eps_exact": str(eps_exact), "scale_at_or_below_exact_scale": below_exact,
+                     "covers": covers})

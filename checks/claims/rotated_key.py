@@ -23,6 +23,7 @@ SECTION = "§3 does RoPE decay?"
 SHIFTS = (0, 1, 7, 100, 4095, 10**5, 10**6)
 LONGEST_CONTEXT = 2 * 10**6
 ARB_BITS = 128  # ball precision: gaps down to ~1e-35 |q|^2 stay positive balls
+PROP31_CHUNK = 1 << 19  # distances per certificate chunk
 FEW_HUNDRED_TOKENS = 1000  # "a few hundred tokens": the low-precision limit must fall below this
 
 DELTA_N_HYPOTHESIS = ("delta_N > 0: for each distance t != r some pair with q^(k) != 0 has (t - r) g_k not a "
@@ -57,13 +58,13 @@ PROP31 = Claim(
     certificate=Certificate(
         chunks=lambda quick: _prop31_chunks(quick),
         run=lambda chunk: certify_rotated_key_point(chunk),
-        shown=Shown(Trust.CHECKED, "the same grid, for each point's float64 q and float64 frequencies: every "
-                                   "t != r in the context loses by a margin (an a-priori float64 error bound for the "
-                                   "far ones, Arb balls of chunk_gap for the near ones)",
-                    hypotheses=("the far competitors rest on a float64 curve: XLA's float64 cos and sin within "
-                                "2 ulp, a measured property of the library that no Arb ball encloses",))),
-    tolerance_reason="0 wrong rows in the float64 curve; the certificate bounds its error by "
-    "relative_position.logit_curve_error_bound and settles competitors within twice that in 128-bit Arb balls",
+        shown=Shown(Trust.CERTIFIED, "the same grid (every point, every distance t < context), for each point's "
+                                     "float64 q (its exact binary value) and the exact frequencies theta^(-2m/d): "
+                                     "every t != r loses to t = r, each logit of the key R^r q a 128-bit Arb ball "
+                                     "(blockwise angle addition, no float64 value or library cos/sin assumed)"),
+        covers=lambda quick: prop31_scope(quick)),
+    tolerance_reason="0 wrong rows in the float64 curve; the certificate encloses every competitor's logit in "
+    "128-bit Arb balls and needs each strictly below the peak's ball",
     explain=lambda: _explain_prop31(),
     figures=("rotated_key_argmax",),
     seed=30,
@@ -139,11 +140,16 @@ def _prop31(key_fn, quick: bool, rng: np.random.Generator) -> list[Point]:
     return points
 
 
-def _prop31_chunks(quick: bool) -> list[tuple[int, float, int, int, tuple[float, ...]]]:
-    """The check's grid points with the check's queries (same seed, same order)."""
+def _prop31_chunks(quick: bool) -> list[tuple]:
+    """The check's grid points with the check's queries (same seed, same order), each cut into
+    pieces of ``PROP31_CHUNK`` distances: ``(d, theta, r, context, q, start, stop)``."""
     rng = np.random.default_rng(PROP31.seed)
-    return [(d, theta, shift, length, tuple(rng.standard_normal(d).tolist()))
-            for d, theta, shift, length in prop31_grid(quick)]
+    out = []
+    for d, theta, shift, length in prop31_grid(quick):
+        q = tuple(rng.standard_normal(d).tolist())
+        out += [(d, theta, shift, length, q, start, min(length, start + PROP31_CHUNK))
+                for start in range(0, length, PROP31_CHUNK)]
+    return out
 
 
 @functools.cache
@@ -169,31 +175,71 @@ def arb_gaps(q: np.ndarray, freqs: np.ndarray, shift: int, distances: list[int])
         return [sum((f(a, b, shift, t, w) for a, b, w in pairs), flint.arb(0)) for t in distances]
 
 
-def certify_rotated_key_point(chunk: tuple) -> Evidence:
-    """Certify one grid point: ``t = r`` is the unique maximum of the exact curve over the context.
+def prop31_scope(quick: bool):
+    """The stated coverage: every grid point, every competitor distance ``t`` in ``[0, context)``, ``t != r``.
 
-    The curve ``c(t) = sum_k |q^(k)|^2 cos((t - r) g_k)`` is the head of ``(q, q)`` started at
-    ``-r``, within ``relative_position.logit_curve_error_bound(q, q)`` of exact for every ``t`` (exact
-    phases), so every ``t`` more than twice that below ``c(r)`` loses for sure; the rest are
-    settled by Arb balls of the exact gap. Residual: competitors not certified (0 passes).
+    >>> prop31_scope(quick=True).cases[(256, 1e4, 7, 2**15)]
+    ((0, 7), (8, 32768))
     """
-    d, theta, shift, length, q = chunk
-    q = np.asarray(q, dtype=np.float64)
-    freqs = frequencies.rope(d, theta)
-    norm2 = float(q @ q)
-    curve = relative_position.logit_curve(q, q, freqs, length, start=-shift)
-    bound = relative_position.logit_curve_error_bound(q, q)
-    near = rotated_key.near_competitors(curve, shift, 2 * bound)
-    far = np.delete(curve, np.concatenate([[shift], near]).astype(np.int64))
-    far_margin = float(curve[shift] - far.max()) - 2 * bound if far.size else np.inf
-    gaps = arb_gaps(q, freqs, shift, near.tolist())
-    lowest = min((float(g.lower()) for g in gaps), default=np.inf)
-    uncertified = sum(1 for g in gaps if not g > 0) + (0 if far_margin > 0 else far.size)
-    return Evidence(float(uncertified), 0.0, {"d": d, "theta": theta, "r": shift, "context": length}, {
-        "unit": "competitors t != r not certified", "near_competitors": int(near.size),
-        "error_bound_over_norm2": bound / norm2, "far_margin_over_norm2": far_margin / norm2,
-        "arb_nearest_gap_over_norm2": lowest / norm2 if near.size else None,
-        "certified_margin_over_norm2": min(lowest, far_margin) / norm2})
+    from ._certify import Coverage, ranges_without
+
+    return Coverage.of(("d", "theta", "r", "context"), "t", [(d, theta, r, n, a, b) for d, theta, r, n in prop31_grid(quick)
+                                                             for a, b in ranges_without(0, n, r)])
+
+
+def certify_rotated_key_point(chunk: tuple) -> Evidence:
+    """Certify one grid point (or one piece of its distances): every ``t != r`` in ``[start, stop)`` loses to ``t = r``.
+
+    ``chunk`` is ``(d, theta, r, context, q[, start, stop])`` (the whole context without a range).
+    The logit of the key ``R^r q`` at distance ``t`` is enclosed in a 128-bit Arb ball blockwise
+    (:func:`~ropelab.theory.rotated_key.rotated_key_logit_balls`: the exact binary ``q``, the exact
+    frequencies ``theta^(-2m/d)``, exact rotations), and each ball must lie strictly below the ball
+    of the logit at ``t = r``. Nothing float64 is compared and no library's cos/sin is trusted.
+    The context must reach row ``2r`` (premise of the grid). Residual: competitors not certified
+    (0 passes); ``certified_margin_over_norm2`` is a lower bound on the smallest gap over ``|q|^2``.
+
+    >>> certify_rotated_key_point((2, 1e4, 3, 40, (0.6, -0.8))).passed
+    True
+    """
+    import flint
+
+    from ._certify import ranges_without
+
+    d, theta, shift, length, q, *piece = chunk
+    start, stop = piece if piece else (0, length)
+    if not (0 <= start <= stop <= length) or len(q) != d:
+        raise ValueError(f"a Prop 3.1 chunk needs 0 <= start <= stop <= context and len(q) = d, got {chunk[:4]}, "
+                         f"[{start}, {stop}), {len(q)} coordinates")
+    flint.ctx.prec = ARB_BITS
+    freqs = th_key.exact_frequencies(d, theta, ARB_BITS)
+    norm2 = sum(flint.arb(float(x)) ** 2 for x in q)
+    if not norm2 > 0:
+        raise ValueError("q must be a nonzero vector")
+    peak = th_key.rotated_key_peak_ball(q, freqs, shift, ARB_BITS)
+    far = flint.arb(2.0**-10) * norm2  # gaps above this need no individual lower bound
+    below_far = peak - far
+    uncertified, near, lowest, covers, compared = 0, 0, None, [], 0
+    for b, balls in th_key.rotated_key_logit_balls(q, freqs, shift, start, stop, bits=ARB_BITS):
+        covers += [(d, theta, shift, length, lo, hi) for lo, hi in ranges_without(b, b + len(balls), shift)]
+        for j, ball in enumerate(balls):
+            if b + j == shift or ball < below_far:
+                continue
+            if ball < peak:
+                near += 1
+                gap = (peak - ball).lower()
+                lowest = gap if lowest is None or gap < lowest else lowest
+            else:
+                uncertified += 1
+        compared += len(balls) - (b <= shift < b + len(balls))
+    uncertified += int(length < 2 * shift + 1)  # the context must reach row 2r
+    margin = lowest if lowest is not None and lowest < far.lower() else far.lower()
+    return Evidence(float(uncertified), 0.0, {"d": d, "theta": theta, "r": shift, "context": length,
+                                              "distances": [start, stop]}, {
+        "unit": "competitors t != r not certified (+1 if the context stops before row 2r)",
+        "competitors": compared, "near_competitors": near, "precision_bits": ARB_BITS,
+        "peak_minus_norm2_radius": float(abs(peak - norm2).upper()),
+        "certified_margin_over_norm2": float((margin / norm2).lower()) if uncertified == 0 else None,
+        "covers": covers})
 
 
 def resolution_limit(dtype) -> tuple[int, float]:
@@ -313,9 +359,8 @@ def _explain_prop31() -> str:
         f"The shortfall elsewhere is sum_k 2 |q^(k)|^2 sin^2(({shift} - t) g_k / 2) > 0 (Lemma A.1 keeps it "
         "nonzero); SymPy proves this for a symbolic number of pairs. It can be tiny: with d = 2 (g = 1) the "
         f"closest competitor within {LONGEST_CONTEXT:,} tokens is {cr.n:,} tokens away and loses by only "
-        f"{cr.delta:.3g} |q|^2; `verify --certify` settles such near-ties with 128-bit Arb balls; the far "
-        "competitors rest on a float64 curve and an error bound that assumes the library's cos and sin accuracy, "
-        "so that side is labelled checked, not certified.\n"
+        f"{cr.delta:.3g} |q|^2; `verify --certify` settles such near-ties with 128-bit Arb balls, so what it "
+        "certifies holds for the float64 query and the exact frequencies: every other distance loses by at least the margin.\n"
         f"Negative control R^-{shift} q: logits {np.round(back, 4).tolist()} peak at t = {int(back.argmax())} "
         f"with {c.fmt(back.max(), 6)} < |q|^2 (the true peak, t = -{shift}, is in the future). "
         "A zero query is refused: every logit would be 0.\n" + _explain_commensurate()

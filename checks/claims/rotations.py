@@ -12,7 +12,7 @@ from .. import tolerances as tol
 from ..claim import Certificate, Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, grid, over_grid
 from . import _common as c
-from ._certify import certificate_chunks, certify_composition
+from ._certify import certificate_chunks, certify_composition, composition_scope
 
 SECTION = "§2 RoPE algebra"
 
@@ -39,7 +39,8 @@ COMPOSITION = Claim(
         shown=Shown(Trust.CERTIFIED, "d in {2, 8, 64, 256}, theta in {1e4, 5e5}, 16 seeded position pairs (i, j) "
                                      "up to 5 x 10^6 each (4 with --quick) and every pair k: the float64 map R^j R^i x "
                                      "lies within the derived tolerance of the exact rho((i+j) g_k) x, "
-                                     "g_k = theta^(-2(k-1)/d), in 128-bit Arb balls")),
+                                     "g_k = theta^(-2(k-1)/d), in 128-bit Arb balls"),
+        covers=lambda quick: composition_scope(quick, seed=20)),
     seed=20,
 )
 

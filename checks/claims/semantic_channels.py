@@ -55,9 +55,11 @@ BREAKS = Claim(
     tolerance_reason="exact integer agreement of the brute-force N* with the closed form; configurations whose "
                      "deciding margin is within 16 u (1 + rho)(1 + L g) of a tie are reported, not counted",
     certificate=Certificate(lambda quick: _break_chunks(quick), lambda cases: certify_break_cases(cases),
-                            Shown(Trust.CERTIFIED, "the same 96 (g, phi, rho) cases (24 quick) and Gemma 7B's "
-                                                   "slowest pair: 128-bit Arb balls show no placement breaks in "
-                                                   "N* - 1 tokens and one does in N*")),
+                            Shown(Trust.CERTIFIED, "the same 96 (g, phi, rho) cases (24 quick; Gemma 7B's slowest "
+                                                   "pair among the 96), each at the exact binary values of its floats, "
+                                                   "every distance below N*: 128-bit Arb balls show no placement "
+                                                   "breaks in N* - 1 tokens and one does in N*"),
+                            covers=lambda quick: break_scope(quick)),
     explain=lambda: _explain_breaks(),
     corrected="E8: the proof's 'a_ij < 0 for all j != k' means j != n, 'alpha_ik <= 1/2' means alpha_in, and "
               "'for any eps > 0' needs eps <= 1/2. E9: the theorem is stated for d = 2 (where g_1 = 1 is the highest "
@@ -182,17 +184,30 @@ def _break_chunks(quick: bool) -> list[list[tuple[float, float, float]]]:
     return [cases[i::CERTIFICATE_CHUNKS] for i in range(CERTIFICATE_CHUNKS)]
 
 
+def break_scope(quick: bool):
+    """The stated coverage: each stated (g, phi, rho) case over every distance r in ``[0, N*)``.
+
+    >>> break_scope(quick=True).cases[(0.01, math.pi, 1.0)]   # N* = 159 for an anti-aligned rival at g = 0.01
+    ((0, 159),)
+    """
+    from ._certify import Coverage
+
+    return Coverage.of(("g", "phi", "rho"), "r", [(g, phi, ratio, 0, int(th_sc.breaking_context(g, phi, ratio)))
+                                                   for g, phi, ratio in break_cases(np.random.default_rng(BREAK_SEED), quick)])
+
+
 def certify_break_cases(cases: list[tuple[float, float, float]]) -> Evidence:
     """Arb balls: each case's closed-form N* is the first breaking context (count of uncertified cases)."""
-    failed, worst = 0, {}
+    failed, worst, covers = 0, {}, []
     for g, phi, ratio in cases:
         context = th_sc.breaking_context(g, phi, ratio)
         result = th_sc.certified_first_break(g, phi, ratio, int(context))
+        covers.append((g, phi, ratio, 0, result["distances_checked"]))
         if not result["certified"]:
             failed += 1
             worst = worst or {"g": g, "phi": phi, "ratio": ratio, "closed_form": context, **result}
     return Evidence(float(failed), 0.0, worst or {"cases": len(cases)},
-                    {"unit": "cases whose closed-form N* is not certified", "cases": len(cases)})
+                    {"unit": "cases whose closed-form N* is not certified", "cases": len(cases), "covers": covers})
 
 
 def _explain_breaks() -> str:
