@@ -169,8 +169,20 @@ def _synthetic_command(name: str):
         console.print(Text(module.explain(results)))
         say(f"wrote {out_dir / module.RESULTS_NAME}")
 
-    command.__doc__ = _synthetic_module(name).__doc__.split("\n\n")[0].replace("\n", " ")
+    command.__doc__ = _module_summary(f"ropelab.checks.findings.{name}")
     return command
+
+
+def _module_summary(module: str) -> str:
+    """The first paragraph of ``module``'s docstring, read from its source without importing it (JAX stays unloaded
+    until the command runs)."""
+    import ast
+    import importlib.util
+
+    origin = importlib.util.find_spec(module).origin
+    with open(origin, encoding="utf-8") as handle:
+        doc = ast.get_docstring(ast.parse(handle.read())) or ""
+    return doc.split("\n\n")[0].replace("\n", " ")
 
 
 def _synthetic_module(name: str):
