@@ -154,10 +154,34 @@ def hf_parity(path: Path | None = None) -> list[ParityRow]:
     return hf_parity_of(json.loads((path or PARITY_FILE).read_text()))
 
 
+DERIVED_FIELDS = ("layer_types", "no_rope_layers")
+"""Fields transformers' config classes derive when a config.json lacks them (older files do)."""
+
+
+def layer_parity(model: str, config: dict, layers: list) -> list[ParityRow]:
+    """ropelab's per-layer reading (:func:`~ropelab.constructions.configs.layer_plan`) against transformers':
+    once on the config as saved, once with the derived fields removed (as an older config.json has it).
+    Each row's errors are the number of layers read differently."""
+    expected = [(str(t), bool(rope)) for t, rope in layers]
+    cfg = configs.text_config(config)
+    out = []
+    for row, variant in (("layers as saved", cfg), ("layers derived", {k: v for k, v in cfg.items()
+                                                                     if k not in DERIVED_FIELDS})):
+        try:
+            ours = configs.layer_plan(variant, model)
+        except ValueError:
+            ours = []
+        wrong = sum(a != b for a, b in zip(ours, expected)) + abs(len(ours) - len(expected))
+        out.append(ParityRow(model, row, float(wrong), float(wrong), 0.0, wrong == 0))
+    return out
+
+
 def hf_parity_of(data: dict) -> list[ParityRow]:
     """:func:`hf_parity` on an already parsed parity document (``{"models": {...}}``)."""
     out = []
     for model, entry in data["models"].items():
+        if "layers" in entry:  # per layer: its type and whether it applies RoPE, as transformers builds the model
+            out.extend(layer_parity(model, entry["config"], entry["layers"]))
         parsed = {c.name: c for c in configs.parse_configs(entry["config"], model)}
         if set(parsed) != set(entry["rows"]):
             raise ValueError(f"{model}: ropelab reads layer types {sorted(parsed)}, the file has {sorted(entry['rows'])}")
