@@ -172,7 +172,16 @@ INTERLEAVED_MODEL_TYPES = ("gptj", "codegen", "glm", "glm4", "cohere", "cohere2"
 # Families whose config class derives layer_types from a sliding-window pattern, and the class's
 # default pattern (transformers' Gemma3TextConfig, Gemma4TextConfig, Cohere2Config, Exaone4Config ...).
 PATTERN_DEFAULTS = {"gemma3": 6, "gemma3_text": 6, "gemma4": 6, "gemma4_text": 6, "cohere2": 4, "exaone4": 4,
-                    "exaone4_5": 4, "exaone_moe": 4, "kolibri1": 4, "gpt_oss": 2}
+                    "exaone4_5": 4, "exaone_moe": 4, "gpt_oss": 2, "gemma2": 2, "vaultgemma": 2,
+                    "olmo3": 4, "cwm": 4, "gemma3n": 5, "gemma3n_text": 5, "diffusion_gemma": 6,
+                    "diffusion_gemma_text": 6, "embedding_gemma2": 6, "embedding_gemma2_text": 6, "gemma4_unified": 6,
+                    "gemma4_unified_text": 6, "gemma4_unified_assistant": 6, "t5gemma2": 6, "t5gemma2_text": 6,
+                    "t5gemma2_encoder": 6}
+# Fields some classes name their pattern by.
+PATTERN_FIELDS = ("sliding_window_pattern", "_sliding_window_pattern", "global_attn_every_n_layers")
+# Families whose config class derives layer_types by a rule of its own (not a pattern): a config of
+# theirs without layer_types is refused.
+IRREGULAR_LAYER_TYPES = ("flint", "lfm3", "lfm3_vl", "mimo_v2_flash", "ultrabert", "ultravbert", "cwm", "kolibri1")
 # Families whose config class derives no_rope_layers from no_rope_layer_interval (class default 4).
 NO_ROPE_INTERVAL_TYPES = ("llama4", "llama4_text", "smollm3")
 # Families whose attention applies RoPE on sliding-window layers only: Cohere2's full-attention layers
@@ -184,9 +193,10 @@ UNREAD_LAYER_RULES: dict[str, str] = {}
 
 
 def _layer_count(cfg: Mapping[str, Any], name: str) -> int:
-    if cfg.get("num_hidden_layers") is None:
-        raise ValueError(f"{name}: num_hidden_layers is missing (needed to read which layers use RoPE)")
-    return _positive_int(cfg["num_hidden_layers"], "num_hidden_layers", name)
+    field_ = next((f for f in ("num_hidden_layers", "num_layers") if cfg.get(f) is not None), None)  # num_layers: LongCat
+    if field_ is None:
+        raise ValueError(f"{name}: num_hidden_layers is missing (ropelab needs it to read which layers use RoPE)")
+    return _positive_int(cfg[field_], field_, name)
 
 
 def _flags(values: Any, what: str, n: int, name: str) -> list[bool]:
@@ -211,7 +221,7 @@ def layer_plan(cfg: Mapping[str, Any], name: str = "config") -> list[tuple[str, 
     >>> layer_plan({"model_type": "llama", "hidden_size": 64})
     Traceback (most recent call last):
     ...
-    ValueError: config: num_hidden_layers is missing (needed to read which layers use RoPE)
+    ValueError: config: num_hidden_layers is missing (ropelab needs it to read which layers use RoPE)
     """
     model_type = str(cfg.get("model_type", ""))
     if model_type in UNREAD_LAYER_RULES:
@@ -232,7 +242,10 @@ def layer_plan(cfg: Mapping[str, Any], name: str = "config") -> list[tuple[str, 
     uses_rope = _flags(no_rope, "no_rope_layers", n, name) if no_rope else [True] * n
     if layer_types is None:
         window = cfg.get("sliding_window")
-        pattern = cfg.get("sliding_window_pattern", cfg.get("_sliding_window_pattern", PATTERN_DEFAULTS.get(model_type)))
+        pattern = next((cfg[f] for f in PATTERN_FIELDS if cfg.get(f) is not None), PATTERN_DEFAULTS.get(model_type))
+        if model_type in IRREGULAR_LAYER_TYPES:
+            raise ValueError(f"{name}: layer_types is missing (model_type {model_type!r} derives them by a rule of "
+                             "its own, not read yet)")
         if model_type.startswith("llama4"):
             chunked = cfg.get("attention_chunk_size") is not None
             layer_types = ["chunked_attention" if rope and chunked else "full_attention" for rope in uses_rope]
@@ -265,7 +278,7 @@ def layer_plan(cfg: Mapping[str, Any], name: str = "config") -> list[tuple[str, 
     if model_type == "cohere2_moe":  # as Cohere2, but dense prefix layers with a pattern of 1 force RoPE
         for field_ in ("layer_types", "mlp_layer_types", "prefix_dense_sliding_window_pattern"):
             if cfg.get(field_) is None:
-                raise ValueError(f"{name}: {field_} is missing (needed to read which cohere2_moe layers use RoPE)")
+                raise ValueError(f"{name}: {field_} is missing (ropelab needs it to read which cohere2_moe layers use RoPE)")
         mlp = cfg["mlp_layer_types"]
         if not isinstance(mlp, list) or len(mlp) != n:
             raise ValueError(f"{name}: mlp_layer_types must list {n} layers, got {mlp!r}")

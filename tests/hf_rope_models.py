@@ -137,6 +137,8 @@ ROPE_SWITCHES = {
     "cohere2_moe": ("Cohere2MoeAttention", lambda attention: attention.sliding_window is not None
                     or attention.force_rope),
     "exaone4": ("Exaone4Attention", lambda attention: attention.sliding_window is None or attention.is_sliding),
+    "exaone_moe": ("ExaoneMoeAttention", lambda attention: attention.sliding_window is None or attention.is_sliding),
+    "kolibri1": ("Kolibri1Attention", lambda attention: attention.sliding_window is None or attention.is_sliding),
     "llama4_text": ("Llama4TextAttention", lambda attention: bool(attention.use_rope)),
     "smollm3": ("SmolLM3Attention", lambda attention: bool(attention.use_rope)),
 }
@@ -152,6 +154,10 @@ def hf_layer_plan(config) -> list[list] | None:
     switch = ROPE_SWITCHES.get(config.model_type)
     if types is None and switch is None:
         return None
+    if types is not None and not set(types) <= {"full_attention", "sliding_attention", "chunked_attention"}:
+        return None  # hybrid stacks (linear attention, state-space, MLP-only layers): their rows are compared instead
+    if types is not None and saved(config).get("layer_types") not in (None, list(types)):
+        return None  # the class saves other layer types than it uses: no file to read them from
     types = list(types or ["full_attention"] * config.num_hidden_layers)
     if switch is None:
         return [[t, True] for t in types]
@@ -287,6 +293,9 @@ def sweep_one(model_type: str) -> str:
         cls = rotary_class(inner)
         takes_type = "layer_type" in inspect.signature(cls.forward).parameters
         entry = {"config": data, "rows": {}}
+        layers = hf_layer_plan(inner)
+        if layers is not None:
+            entry["layers"] = layers
         for row in rows:
             if not row.rotary:
                 entry["rows"][row.name] = {"rotary": False}

@@ -291,3 +291,64 @@ def test_what_cannot_be_read_is_refused_not_defaulted(config, message, tmp_path,
     path.write_text(json.dumps(config))
     code, out = run(capsys, "zoo", "--only", "--config", str(path))
     assert code == 2 and message in " ".join(out.split())
+
+
+# ---------------------------------------------------------------- the verdict: is the base large enough?
+
+def test_base_rules_meet_the_criterion_they_state():
+    """The base each rule names is the smallest that passes that rule's own test: just above it the K-th slowest
+    channel qualifies, just below it does not (checked on the schedule itself, not the formula)."""
+    from ropelab.theory import semantic_channels as th_sc
+
+    for name, context, keep in [("Llama 2 7B", 32768, 1), ("Llama 2 7B", 131072, 4), ("Gemma 7B", 8192, 2),
+                                ("Gemma 3 global (27B)", 1_000_000, 1)]:
+        config = configs.ZOO_BY_NAME[name]
+        shape = zoo.base_shape(config)
+        for rule in ("thm6.1", "critical"):
+            base = zoo.base_to_keep(shape, context, keep, rule)
+            for theta, meets in ((base * 1.001, True), (base * 0.999, False)):
+                params = {**config.parameters, "rope_theta": theta}
+                freqs, _ = frequencies.from_hf_parameters(config.head_dim, params, context)
+                kth = np.sort(freqs)[keep - 1]
+                survives = th_sc.semantic_range(kth) > context if rule == "thm6.1" else 2 * np.pi / kth > context
+                assert survives == meets, (name, rule, theta)
+
+
+def test_men_base_keeps_the_cosine_sum_non_negative():
+    from ropelab.constructions import base_bounds
+
+    base = zoo.men_base(128, 4096)
+    assert base_bounds.first_negative_distance(np.array([base]), 128, 4096)[0] == -1
+    assert base_bounds.first_negative_distance(np.array([base * 0.99]), 128, 4096)[0] >= 0
+
+
+def test_zoo_context_ends_the_question_with_a_verdict_per_layer_type(tmp_path, capsys):
+    """Is Llama 2's base large enough for 32k? The verdict says no, gives each rule's base, then the table."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**HF_LLAMA31, "rope_scaling": None, "rope_theta": 10000.0,
+                                "max_position_embeddings": 4096}))
+    out_json = tmp_path / "rows.json"
+    code, out = run(capsys, "zoo", str(path), "--context", "32768", "--json", str(out_json))
+    assert code == 0, out
+    flat = " ".join(out.split())
+    (verdict,) = json.loads(out_json.read_text())["verdicts"]
+    assert verdict in flat and flat.index(verdict) < flat.index("ropelab zoo --context 32768")
+    shape = zoo.base_shape(configs.parse_configs(json.loads(path.read_text()), "x")[0])
+    assert "0 of 64 channels survive the whole 32,768 tokens by Thm 6.1's breaking context" in verdict
+    assert "'the slowest channel survives' is NOT met" in verdict
+    for rule, words in (("thm6.1", "by Thm 6.1's breaking context"), ("critical", "by the critical-index rule")):
+        assert f"a base >= {zoo._base(zoo.base_to_keep(shape, 32768, 1, rule))} {words}" in verdict
+    assert f"r <= 32,768) first holds at base {zoo._base(zoo.men_base(128, 32768))} on a grid of ratio e^0.1" in verdict
+    code, out = run(capsys, "zoo", str(path), "--context", "4096", "--keep-channels", "12")
+    assert code == 0 and "'at least 12 channels survive' is NOT met" in " ".join(out.split())
+    code, out = run(capsys, "zoo", str(path), "--context", "4096", "--keep-channels", "0")
+    assert code == 2 and "--keep-channels must be an integer >= 1" in out
+
+
+def test_verdicts_for_nope_and_scaled_layers_say_what_applies():
+    scout = {c.name: c for c in configs.parse_configs(PARITY["Llama 4 Scout"]["config"], "Scout")}
+    nope = configs.with_context(scout["Scout [full_attention, NoPE]"], 65536)
+    assert "no RoPE, so all 64 channels are position-free" in zoo.verdict(summarise(nope), nope)
+    chunked = configs.with_context(scout["Scout [chunked_attention]"], 65536)
+    text = zoo.verdict(summarise(chunked), chunked)
+    assert "8,192 tokens of its window (in a sequence of 65,536)" in text and "no base is given" in text
