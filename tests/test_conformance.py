@@ -434,3 +434,38 @@ def test_sweep_of_every_config_class_is_current():
     stored = json.loads(real.SWEEP.read_text())["outcomes"]
     assert sorted(k for k, v in fresh.items() if v == "differs") == sorted(real.KNOWN_DIFFERENCES)
     assert sum(v == "agree" for v in fresh.values()) >= sum(v == "agree" for v in stored.values())
+
+
+# ---------------------------------------------------------------- third-party implementations, as installed
+
+THIRD_PARTY = {  # adapter -> (package, what it supports, the cases where the float64 reference rejects it and why)
+    "rotary_embedding_torch_apply": ("rotary_embedding_torch", {"rope_types": ["default", "linear"],
+                                                                "layouts": ["interleaved"]}, {}),
+    "x_transformers_apply": ("x_transformers", {"rope_types": ["default", "linear"], "layouts": ["interleaved"]}, {}),
+    # equinox keys its cos/sin cache on (embedding_size, dtype), not theta: after the theta-1e4 case of a
+    # 128-wide head, every other base of that width is served 1e4's rotation
+    "equinox_apply": ("equinox", {"rope_types": ["default"], "max_position": 8191},
+                      {"default theta 5e5 (Llama 3 8B)": "theta_blind_cache",
+                       "default theta 1e6 (Qwen2 7B)": "theta_blind_cache"}),
+}
+
+
+@pytest.mark.parametrize("adapter", list(THIRD_PARTY))
+def test_third_party_implementations_get_the_reference_verdict_per_case(adapter):
+    package, supports, rejected = THIRD_PARTY[adapter]
+    pytest.importorskip(package)
+    import conform_third_party
+
+    if package == "equinox":  # start as a fresh process does: its cache empty (the first base it sees is kept)
+        from equinox.nn import _embedding
+
+        _embedding.internal_rope_embedding_cache.clear()
+    report = conformance.run(getattr(conform_third_party, adapter), adapter, **supports)
+    ran = [r for r in report.results if r.verdict != "skipped"]
+    assert ran and not report.errors
+    for r in ran:
+        if r.case in rejected:
+            assert r.verdict == "fail" and r.bugs == [rejected[r.case]], r
+        else:
+            assert r.verdict == "pass", r
+    assert report.conformant == (not rejected)
