@@ -14,11 +14,13 @@ An implementation under test is a function ``f(x, positions, config) -> rotated 
   prefix, a list) and ``attention_scaling`` (the factor cos and sin are multiplied by; HF's
   name for it; ``attention_factor``, where present, is the YaRN/longrope input of that name).
 
-The result may have any float dtype and must have shape ``(n, d)``. It is compared with the
-exact reference (float64 angles from exact integer positions, float64 cos/sin; SPEC §1), and
-with the outputs of known bugs (:data:`BUGS`): an implementation "matches" a bug when, on every
-vector where that bug is distinguishable from the reference, it agrees with the bug and not
-with the reference.
+The result may have any float dtype and must have shape ``(n, d)``. Each case is judged on its
+own (:func:`run`): against the exact reference (float64 angles from exact integer positions,
+float64 cos/sin, in NumPy whatever JAX's x64 setting; SPEC §1), where a NaN/inf row is a failure
+(``non_finite``), and against the outputs of known bugs (:data:`BUGS`): a case "matches" a bug
+when, on every row where that bug is distinguishable from the reference, the output agrees with
+the bug and not with the reference. Cases an implementation does not support are skipped by
+:func:`select`, never failed.
 """
 
 from __future__ import annotations

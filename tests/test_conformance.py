@@ -282,8 +282,28 @@ def test_conform_fails_nan_past_65504(tmp_path, capsys):
     out_json = tmp_path / "r.json"
     code, out = run_cli(capsys, "conform", "conform_targets:nan_past_65504", "--dtypes", "fp16", "--json", str(out_json))
     assert code == 1 and f"non_finite: {beyond} rows" in out and "NOT conformant" in out
+    assert "more failing cases (--cases lists every case)" in out  # ten lines, then the count of the rest
     per_case = json.loads(out_json.read_text())["per_case"]
     assert sum(c["non_finite"] for c in per_case) == beyond
+
+
+@pytest.mark.parametrize("junk", ["nan", "inf", "-inf", "integers"])
+def test_every_case_fails_closed(junk):
+    """Contract over the case registry: junk in one row of any case fails that case, whatever its dtype."""
+    def spoiled(x, positions, config):
+        out = targets.correct(x, positions, config)
+        if junk == "integers":
+            return np.round(out.astype(np.float64) * 1e6).astype(np.int64)
+        out[-1, 0] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[junk]
+        return out
+
+    report = conformance.run(spoiled, junk)
+    assert report.cases == len(conformance.cases()) and not report.conformant
+    for r in report.results:
+        if junk == "integers":
+            assert r.verdict == "error" and "expected a float dtype" in r.detail, r
+        else:
+            assert r.verdict == "fail" and r.non_finite == 1, r
 
 
 def test_a_bug_is_named_beside_other_failures():
