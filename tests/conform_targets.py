@@ -34,17 +34,21 @@ def _from_half(x: np.ndarray, d_rot: int) -> np.ndarray:
     return out
 
 
-def transformers_apply(x, positions, config):
-    """transformers' rotary class (GPT-NeoX's, every rope type) and its ``apply_rotary_pos_emb``."""
+def transformers_apply(x, positions, config, family: str = "gpt_neox"):
+    """transformers' rotary class of a model family (GPT-NeoX's by default; every rope type) and that family's
+    ``apply_rotary_pos_emb``."""
+    import importlib
+
     import torch
     import transformers
-    from transformers.models.gpt_neox import modeling_gpt_neox as neox
+
+    neox = importlib.import_module(f"transformers.models.{family}.modeling_{family}")
 
     d = config["head_dim"]
     hf = transformers.LlamaConfig(hidden_size=4 * d, num_attention_heads=4, head_dim=d,
                                   max_position_embeddings=config["max_position_embeddings"],
                                   rope_parameters=_rope_parameters(config))
-    rotary = neox.GPTNeoXRotaryEmbedding(hf)
+    rotary = next(getattr(neox, n) for n in dir(neox) if n.endswith("RotaryEmbedding"))(hf)
     dtype = {"bfloat16": torch.bfloat16}.get(str(x.dtype), getattr(torch, str(x.dtype)))
     q = torch.from_numpy(x.astype(np.float32)).to(dtype)
     cos, sin = rotary(q, torch.from_numpy(positions)[None])
@@ -54,6 +58,19 @@ def transformers_apply(x, positions, config):
     out, _ = neox.apply_rotary_pos_emb(q[None, None], q[None, None], cos, sin)  # cos, sin: (1, n, d_rot)
     out = out[0, 0].float().numpy()
     return _from_half(out, d_rot) if config["layout"] == "interleaved" else out
+
+
+def _family(family):
+    def apply(x, positions, config):
+        return transformers_apply(x, positions, config, family)
+
+    apply.__name__ = f"transformers_{family}_apply"
+    return apply
+
+
+TRANSFORMERS_FAMILIES = ("llama", "qwen2", "phi3", "gpt_neox")
+for _family_name in TRANSFORMERS_FAMILIES:
+    globals()[f"transformers_{_family_name}_apply"] = _family(_family_name)
 
 
 def ropelab_apply(x, positions, config):
