@@ -169,6 +169,125 @@ NON_ATTENTION_LAYER_TYPES = ("conv", "mlp", "mamba", "moe")
 INTERLEAVED_MODEL_TYPES = ("gptj", "codegen", "glm", "glm4", "cohere", "cohere2", "chatglm")
 
 
+# Families whose config class derives layer_types from a sliding-window pattern, and the class's
+# default pattern (transformers' Gemma3TextConfig, Gemma4TextConfig, Cohere2Config, Exaone4Config ...).
+PATTERN_DEFAULTS = {"gemma3": 6, "gemma3_text": 6, "gemma4": 6, "gemma4_text": 6, "cohere2": 4, "exaone4": 4,
+                    "exaone4_5": 4, "exaone_moe": 4, "gpt_oss": 2, "gemma2": 2, "vaultgemma": 2,
+                    "olmo3": 4, "cwm": 4, "gemma3n": 5, "gemma3n_text": 5, "diffusion_gemma": 6,
+                    "diffusion_gemma_text": 6, "embedding_gemma2": 6, "embedding_gemma2_text": 6, "gemma4_unified": 6,
+                    "gemma4_unified_text": 6, "gemma4_unified_assistant": 6, "t5gemma2": 6, "t5gemma2_text": 6,
+                    "t5gemma2_encoder": 6}
+# Fields some classes name their pattern by.
+PATTERN_FIELDS = ("sliding_window_pattern", "_sliding_window_pattern", "global_attn_every_n_layers")
+# Families whose config class derives layer_types by a rule of its own (not a pattern): a config of
+# theirs without layer_types is refused.
+IRREGULAR_LAYER_TYPES = ("flint", "lfm3", "lfm3_vl", "mimo_v2_flash", "ultrabert", "ultravbert", "cwm", "kolibri1")
+# Families whose config class derives no_rope_layers from no_rope_layer_interval (class default 4).
+NO_ROPE_INTERVAL_TYPES = ("llama4", "llama4_text", "smollm3")
+# Families whose attention applies RoPE on sliding-window layers only: Cohere2's full-attention layers
+# have no RoPE; Exaone 4's neither, where the model has a sliding window at all.
+NOPE_FULL_ATTENTION_TYPES = ("cohere2",)
+NOPE_FULL_ATTENTION_WITH_WINDOW_TYPES = ("exaone4", "exaone4_5", "exaone_moe", "kolibri1")
+# Families whose per-layer RoPE rule ropelab does not read yet.
+UNREAD_LAYER_RULES: dict[str, str] = {}
+
+
+def _layer_count(cfg: Mapping[str, Any], name: str) -> int:
+    field_ = next((f for f in ("num_hidden_layers", "num_layers") if cfg.get(f) is not None), None)  # num_layers: LongCat
+    if field_ is None:
+        raise ValueError(f"{name}: num_hidden_layers is missing (ropelab needs it to read which layers use RoPE)")
+    return _positive_int(cfg[field_], field_, name)
+
+
+def _flags(values: Any, what: str, n: int, name: str) -> list[bool]:
+    if not isinstance(values, list) or len(values) != n or any(v not in (0, 1) for v in values):
+        raise ValueError(f"{name}: {what} must be a list of {n} entries 0 or 1 (one per layer), got {values!r}")
+    return [bool(v) for v in values]
+
+
+def layer_plan(cfg: Mapping[str, Any], name: str = "config") -> list[tuple[str, bool]]:
+    """Per layer of an HF config: its attention type and whether it applies RoPE, read as transformers does.
+
+    ``layer_types`` where given; else derived as the family's config class derives it
+    (``sliding_window_pattern``; Qwen2's ``max_window_layers``; Llama 4 and SmolLM3 from
+    ``no_rope_layers`` / ``no_rope_layer_interval``; one sliding window on every layer where only
+    ``sliding_window`` is given). RoPE is off on ``no_rope_layers`` zeros and on Cohere2's full-attention
+    layers (Exaone 4's where it has a window). A field the rule needs and the config lacks
+    (``num_hidden_layers`` first of all) is refused with a ``ValueError`` naming it, never defaulted.
+
+    >>> layer_plan({"model_type": "cohere2", "num_hidden_layers": 4, "sliding_window": 4096,
+    ...             "sliding_window_pattern": 4})
+    [('sliding_attention', True), ('sliding_attention', True), ('sliding_attention', True), ('full_attention', False)]
+    >>> layer_plan({"model_type": "llama", "hidden_size": 64})
+    Traceback (most recent call last):
+    ...
+    ValueError: config: num_hidden_layers is missing (ropelab needs it to read which layers use RoPE)
+    """
+    model_type = str(cfg.get("model_type", ""))
+    if model_type in UNREAD_LAYER_RULES:
+        raise ValueError(f"{name}: model_type {model_type!r} not supported yet: {UNREAD_LAYER_RULES[model_type]}")
+    layer_types = cfg.get("layer_types")
+    if layer_types is not None:
+        if not isinstance(layer_types, list) or not layer_types or not all(isinstance(t, str) for t in layer_types):
+            raise ValueError(f"{name}: layer_types must be a non-empty list of layer type names, got {layer_types!r}")
+        n = len(layer_types)
+        if cfg.get("num_hidden_layers") is not None and _layer_count(cfg, name) != n:
+            raise ValueError(f"{name}: layer_types has {n} entries but num_hidden_layers is {cfg['num_hidden_layers']}")
+    else:
+        n = _layer_count(cfg, name)
+    no_rope = cfg.get("no_rope_layers")
+    if not no_rope and model_type in NO_ROPE_INTERVAL_TYPES:  # the config class's own derivation
+        interval = _positive_int(cfg.get("no_rope_layer_interval", 4), "no_rope_layer_interval", name)
+        no_rope = [int((i + 1) % interval != 0) for i in range(n)]
+    uses_rope = _flags(no_rope, "no_rope_layers", n, name) if no_rope else [True] * n
+    if layer_types is None:
+        window = cfg.get("sliding_window")
+        pattern = next((cfg[f] for f in PATTERN_FIELDS if cfg.get(f) is not None), PATTERN_DEFAULTS.get(model_type))
+        if model_type in IRREGULAR_LAYER_TYPES:
+            raise ValueError(f"{name}: layer_types is missing (model_type {model_type!r} derives them by a rule of "
+                             "its own, not read yet)")
+        if model_type.startswith("llama4"):
+            chunked = cfg.get("attention_chunk_size") is not None
+            layer_types = ["chunked_attention" if rope and chunked else "full_attention" for rope in uses_rope]
+        elif model_type == "smollm3":
+            sliding = bool(cfg.get("use_sliding_window")) and window is not None
+            layer_types = ["sliding_attention" if sliding and not rope else "full_attention" for rope in uses_rope]
+        elif pattern is not None or cfg.get("rope_local_base_freq") is not None:
+            if pattern is None:
+                raise ValueError(f"{name}: rope_local_base_freq needs sliding_window_pattern (which layers are local)")
+            if isinstance(pattern, str):
+                raise ValueError(f"{name}: sliding_window_pattern {pattern!r} as a string not supported yet")
+            pattern = _positive_int(pattern, "sliding_window_pattern", name)
+            layer_types = ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(n)]
+            if model_type.startswith("gemma4"):
+                layer_types[-1] = "full_attention"  # Gemma4TextConfig makes the last layer global
+        elif cfg.get("max_window_layers") is not None:  # Qwen2-style: sliding from layer max_window_layers on
+            first = cfg["max_window_layers"]
+            if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+                raise ValueError(f"{name}: max_window_layers must be a non-negative integer, got {first!r}")
+            sliding = bool(cfg.get("use_sliding_window")) and window is not None
+            layer_types = ["sliding_attention" if sliding and i >= first else "full_attention" for i in range(n)]
+        else:
+            # Mistral 7B v0.1 and others: one sliding window on every layer, no layer_types
+            sliding = window is not None and cfg.get("use_sliding_window", True)
+            layer_types = ["sliding_attention" if sliding else "full_attention"] * n
+    layer_types = list(layer_types)
+    if model_type in NOPE_FULL_ATTENTION_TYPES or (model_type in NOPE_FULL_ATTENTION_WITH_WINDOW_TYPES
+                                                   and cfg.get("sliding_window") is not None):
+        uses_rope = [rope and t == "sliding_attention" for t, rope in zip(layer_types, uses_rope)]
+    if model_type == "cohere2_moe":  # as Cohere2, but dense prefix layers with a pattern of 1 force RoPE
+        for field_ in ("layer_types", "mlp_layer_types", "prefix_dense_sliding_window_pattern"):
+            if cfg.get(field_) is None:
+                raise ValueError(f"{name}: {field_} is missing (ropelab needs it to read which cohere2_moe layers use RoPE)")
+        mlp = cfg["mlp_layer_types"]
+        if not isinstance(mlp, list) or len(mlp) != n:
+            raise ValueError(f"{name}: mlp_layer_types must list {n} layers, got {mlp!r}")
+        forced = cfg["prefix_dense_sliding_window_pattern"] == 1
+        uses_rope = [rope and (t == "sliding_attention" or (forced and m == "dense"))
+                     for t, rope, m in zip(layer_types, uses_rope, mlp)]
+    return list(zip(layer_types, uses_rope))
+
+
 def _head_dim(cfg: Mapping[str, Any], name: str) -> int:
     # Multi-head latent attention (DeepSeek-V2/V3, MiniCPM3, GLM-4.5-Air ...): only the
     # qk_rope_head_dim part of each head rotates; hidden/heads is not a RoPE dimension there.
@@ -219,10 +338,16 @@ def _layer_head_dims(cfg: Mapping[str, Any], layer_types: list[str], head_dim: i
     return dims
 
 
-def _hf(config: Mapping[str, Any], name: str, where: str, context: int | None) -> list[RopeConfig]:
+def text_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """An HF config with its language model's fields on top (multimodal wrappers keep them in ``text_config``)."""
     cfg = dict(config)
-    if isinstance(cfg.get("text_config"), Mapping):  # multimodal wrappers keep the LM inside
+    if isinstance(cfg.get("text_config"), Mapping):
         cfg = {**cfg, **cfg["text_config"]}
+    return cfg
+
+
+def _hf(config: Mapping[str, Any], name: str, where: str, context: int | None) -> list[RopeConfig]:
+    cfg = text_config(config)
     present = [k for k in UNSUPPORTED_FIELDS if cfg.get(k) is not None]
     if present:
         raise ValueError(f"{name}: config field(s) {present} not supported yet")
@@ -240,26 +365,13 @@ def _hf(config: Mapping[str, Any], name: str, where: str, context: int | None) -
     if not isinstance(parameters, Mapping):
         raise ValueError(f"{name}: rope_parameters / rope_scaling must be a mapping, got {parameters!r}")
     nested = bool(parameters) and all(isinstance(v, Mapping) for v in parameters.values())
-    n_layers = cfg.get("num_hidden_layers")
-    layer_types = cfg.get("layer_types")
-    if not layer_types:
-        if nested:
-            layer_types = list(parameters)
-        elif cfg.get("rope_local_base_freq") is not None:  # Gemma 3 before layer_types: a 5:1 pattern
-            pattern = _positive_int(cfg.get("sliding_window_pattern", 6), "sliding_window_pattern", name)
-            layer_types = ["sliding_attention" if (i + 1) % pattern else "full_attention"
-                           for i in range(n_layers or pattern)]
-        else:
-            window = cfg.get("sliding_window") if cfg.get("use_sliding_window", True) else None
-            # Mistral 7B v0.1 and others: one sliding window on every layer, no layer_types
-            layer_types = ["sliding_attention" if window else "full_attention"] * (n_layers or 1)
-    layer_types = list(layer_types)
+    plan = layer_plan(cfg, name)
+    layer_types = [t for t, _ in plan]
+    uses_rope = [rope for _, rope in plan]
     head_dims = _layer_head_dims(cfg, layer_types, head_dim, name)
     attention = [i for i, t in enumerate(layer_types) if t not in NON_ATTENTION_LAYER_TYPES]
     if not attention:
         raise ValueError(f"{name}: no attention layers among layer_types {sorted(set(layer_types))}")
-    no_rope = cfg.get("no_rope_layers")
-    uses_rope = [bool(no_rope[i]) if no_rope and i < len(no_rope) else True for i in range(len(layer_types))]
 
     def parameters_for(layer_type: str) -> dict[str, Any]:
         if nested:
@@ -336,7 +448,7 @@ def parse_configs(data: Any, name: str, where: str = "user config", context: int
     model and the parameter.
 
     >>> [c.name for c in parse_configs({"rope_theta": 1e4, "head_dim": 64, "max_position_embeddings": 2048,
-    ...                                 "model_type": "llama"}, "tiny")]
+    ...                                 "model_type": "llama", "num_hidden_layers": 2}, "tiny")]
     ['tiny']
     >>> parse_configs({"name": "x", "head_dim": 8, "context": 16, "rope_theta": 1e4,
     ...                "partial_rotary_factor": 1.5}, "x")

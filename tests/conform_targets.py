@@ -34,17 +34,21 @@ def _from_half(x: np.ndarray, d_rot: int) -> np.ndarray:
     return out
 
 
-def transformers_apply(x, positions, config):
-    """transformers' rotary class (GPT-NeoX's, every rope type) and its ``apply_rotary_pos_emb``."""
+def transformers_apply(x, positions, config, family: str = "gpt_neox"):
+    """transformers' rotary class of a model family (GPT-NeoX's by default; every rope type) and that family's
+    ``apply_rotary_pos_emb``."""
+    import importlib
+
     import torch
     import transformers
-    from transformers.models.gpt_neox import modeling_gpt_neox as neox
+
+    neox = importlib.import_module(f"transformers.models.{family}.modeling_{family}")
 
     d = config["head_dim"]
     hf = transformers.LlamaConfig(hidden_size=4 * d, num_attention_heads=4, head_dim=d,
                                   max_position_embeddings=config["max_position_embeddings"],
                                   rope_parameters=_rope_parameters(config))
-    rotary = neox.GPTNeoXRotaryEmbedding(hf)
+    rotary = next(getattr(neox, n) for n in dir(neox) if n.endswith("RotaryEmbedding"))(hf)
     dtype = {"bfloat16": torch.bfloat16}.get(str(x.dtype), getattr(torch, str(x.dtype)))
     q = torch.from_numpy(x.astype(np.float32)).to(dtype)
     cos, sin = rotary(q, torch.from_numpy(positions)[None])
@@ -54,6 +58,19 @@ def transformers_apply(x, positions, config):
     out, _ = neox.apply_rotary_pos_emb(q[None, None], q[None, None], cos, sin)  # cos, sin: (1, n, d_rot)
     out = out[0, 0].float().numpy()
     return _from_half(out, d_rot) if config["layout"] == "interleaved" else out
+
+
+def _family(family):
+    def apply(x, positions, config):
+        return transformers_apply(x, positions, config, family)
+
+    apply.__name__ = f"transformers_{family}_apply"
+    return apply
+
+
+TRANSFORMERS_FAMILIES = ("llama", "qwen2", "phi3", "gpt_neox")
+for _family_name in TRANSFORMERS_FAMILIES:
+    globals()[f"transformers_{_family_name}_apply"] = _family(_family_name)
 
 
 def ropelab_apply(x, positions, config):
@@ -81,8 +98,15 @@ def _tf32(v):
     return np.ldexp(np.round(m * 2048.0) / 2048.0, e).astype(np.float32)
 
 
+_THETA_BLIND: dict = {}  # a cache keyed on everything but rope_theta (the bug class of theta_blind_cache)
+
+
 def numpy_schedule(config: dict, seq_len: int, bug: str | None = None) -> tuple[np.ndarray, float, int]:
     """(inv_freq, attention factor, rotary width) written from the HF formulas, with ``bug`` planted."""
+    if bug == "theta_blind_cache":
+        key = (seq_len, tuple(sorted((k, str(v)) for k, v in config.items()
+                                     if k in ROPE_KEYS + ("head_dim",) and k != "rope_theta")))
+        return _THETA_BLIND.setdefault(key, numpy_schedule(config, seq_len))
     kind = config.get("rope_type", "default")
     d = config["head_dim"]
     theta = config["rope_theta"]
@@ -95,6 +119,8 @@ def numpy_schedule(config: dict, seq_len: int, bug: str | None = None) -> tuple[
         return inv / config.get("factor", 1.0), 1.0, d
     dim = int(d * partial)
     inv = theta ** (-np.arange(0, dim, 2) / dim)
+    if bug == "exponent_off_by_one":
+        inv = theta ** (-np.arange(2, dim + 2, 2) / dim)
     if kind == "linear":
         return inv / config["factor"], 1.0, dim
     if kind == "dynamic":
@@ -157,7 +183,13 @@ def numpy_apply(x, positions, config, bug: str | None = None):
     if bug == "tf32_angles":
         pos, inv32 = _tf32(pos), _tf32(inv32)
     angles = np.multiply.outer(pos, inv32).astype(np.float32)
-    cos, sin = (np.cos(angles) * att).astype(np.float32), (np.sin(angles) * att).astype(np.float32)
+    if bug == "sign_flip":
+        angles = -angles
+    if bug in ("float16_angles", "bf16_angles"):
+        with np.errstate(over="ignore"):  # float16 angles overflow to inf past 65504
+            angles = angles.astype(np.float16 if bug == "float16_angles" else ml_dtypes.bfloat16).astype(np.float32)
+    with np.errstate(invalid="ignore"):  # cos(inf) is NaN: what such an implementation returns
+        cos, sin = (np.cos(angles) * att).astype(np.float32), (np.sin(angles) * att).astype(np.float32)
     x32 = x.astype(np.float32)
     n = inv.size
     layout = config["layout"]
@@ -185,9 +217,38 @@ def _broken(bug):
 
 BUG_NAMES = ("proportional_denominator", "yarn_attention_squared", "yarn_attention_dropped", "yarn_mscale_ignored",
              "llama3_blend_inverted", "longrope_switch_early", "dynamic_ntk_constant", "bf16_inv_freq",
-             "bf16_positions", "tf32_angles", "layout_confused")
+             "bf16_positions", "tf32_angles", "layout_confused", "sign_flip", "exponent_off_by_one",
+             "float16_angles", "bf16_angles", "theta_blind_cache")
 for _name in BUG_NAMES:
     globals()[f"with_{_name}"] = _broken(_name)
+
+
+def nan_past_65504(x, positions, config):
+    """Exact, except float16 rows past position 65504 come back NaN (what an overflowing cache gives)."""
+    out = correct(x, positions, config)
+    if x.dtype == np.float16:
+        out[positions > 65504] = np.nan
+    return out
+
+
+def jax_sine_from_cosine(x, positions, config):
+    """A JAX RoPE whose sine is recovered from the cosine, sqrt(1 - cos^2) with the sign of sin: in float64
+    (x64 on) that costs ~1e-8, inside every float32 bound; in JAX's default float32 it costs ~3e-4 at small
+    angles (cos rounds to 1), far outside them. Wrong only where the user's JAX is float32."""
+    import jax.numpy as jnp
+
+    inv = jnp.asarray(config["inv_freq"])  # float64 with x64 on, float32 without
+    angles = jnp.asarray(positions)[:, None] * inv[None, :]
+    cos = jnp.cos(angles)
+    sin = jnp.sign(jnp.sin(angles)) * jnp.sqrt(jnp.maximum(1 - cos * cos, 0))
+    n = inv.shape[0]
+    xj = jnp.asarray(x.astype(np.float32)).astype(cos.dtype)
+    first = np.arange(n) if config["layout"] == "half" else 2 * np.arange(n)
+    second = first + n if config["layout"] == "half" else first + 1
+    a, b = xj[:, first], xj[:, second]
+    scale = jnp.asarray(config["attention_scaling"], dtype=cos.dtype)
+    out = xj.at[:, first].set((a * cos - b * sin) * scale).at[:, second].set((a * sin + b * cos) * scale)
+    return np.asarray(out)
 
 
 def not_callable_target():

@@ -115,7 +115,57 @@ MODELS: dict[str, tuple[str, dict, str]] = {
     "Cohere Command R": ("CohereConfig", dict(), "interleaved pairs"),
     "StableLM 3B": ("StableLmConfig", dict(), "partial 0.25"),
     "Phi-2": ("PhiConfig", dict(hidden_size=2560, num_attention_heads=32, partial_rotary_factor=0.4), "partial 0.4"),
+    "Command R7B (Cohere2)": ("Cohere2Config", dict(
+        hidden_size=4096, num_attention_heads=32, num_key_value_heads=8, num_hidden_layers=32, sliding_window=4096,
+        sliding_window_pattern=4, max_position_embeddings=131072,
+        rope_parameters={"rope_type": "default", "rope_theta": 50000.0}),
+        "sliding layers with RoPE (interleaved), every 4th layer full attention without RoPE"),
+    "EXAONE 4.0 32B": ("Exaone4Config", dict(
+        hidden_size=5120, num_attention_heads=40, num_key_value_heads=8, num_hidden_layers=64, sliding_window=4096,
+        sliding_window_pattern=4, max_position_embeddings=131072,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
+        "3:1 sliding:full; the full-attention layers have no RoPE"),
+    "Qwen2 7B, sliding from layer 20": ("Qwen2Config", dict(
+        hidden_size=3584, num_attention_heads=28, num_key_value_heads=4, num_hidden_layers=28,
+        max_position_embeddings=32768, use_sliding_window=True, sliding_window=4096, max_window_layers=20,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}), "max_window_layers"),
 }
+
+# How a family's attention module decides whether a layer applies RoPE (transformers' own modules).
+ROPE_SWITCHES = {
+    "cohere2": ("Cohere2Attention", lambda attention: attention.sliding_window is not None),
+    "cohere2_moe": ("Cohere2MoeAttention", lambda attention: attention.sliding_window is not None
+                    or attention.force_rope),
+    "exaone4": ("Exaone4Attention", lambda attention: attention.sliding_window is None or attention.is_sliding),
+    "exaone_moe": ("ExaoneMoeAttention", lambda attention: attention.sliding_window is None or attention.is_sliding),
+    "kolibri1": ("Kolibri1Attention", lambda attention: attention.sliding_window is None or attention.is_sliding),
+    "llama4_text": ("Llama4TextAttention", lambda attention: bool(attention.use_rope)),
+    "smollm3": ("SmolLM3Attention", lambda attention: bool(attention.use_rope)),
+}
+
+
+def hf_layer_plan(config) -> list[list] | None:
+    """Per layer, [layer type, applies RoPE] as transformers builds the model: the layer types its config class
+    derives and, where a family switches RoPE per layer, its own attention modules (built on the meta device).
+    ``None`` where the config class derives no layer types and switches nothing."""
+    import torch
+
+    types = getattr(config, "layer_types", None)
+    switch = ROPE_SWITCHES.get(config.model_type)
+    if types is None and switch is None:
+        return None
+    if types is not None and not set(types) <= {"full_attention", "sliding_attention", "chunked_attention"}:
+        return None  # hybrid stacks (linear attention, state-space, MLP-only layers): their rows are compared instead
+    if types is not None and saved(config).get("layer_types") not in (None, list(types)):
+        return None  # the class saves other layer types than it uses: no file to read them from
+    types = list(types or ["full_attention"] * config.num_hidden_layers)
+    if switch is None:
+        return [[t, True] for t in types]
+    model_type = config.model_type.removesuffix("_text")
+    module = importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}")
+    cls, applies = getattr(module, switch[0]), switch[1]
+    with torch.device("meta"):
+        return [[t, applies(cls(config, i))] for i, t in enumerate(types)]
 
 
 def _quiet() -> None:
@@ -198,7 +248,11 @@ def reference_rows(name: str) -> dict:
         vectors = hf_vectors(config, layer_type if takes_type else None, row.head_dim, probe_positions(row.tokens))
         rows[row.name] = {"rotary": True, "tokens": row.tokens, "positions": probe_positions(row.tokens),
                           "theta": row.parameters["rope_theta"], **vectors}
-    return {"config": data, "rotary_class": rotary_class(config).__name__, "note": MODELS[name][2], "rows": rows}
+    entry = {"config": data, "rotary_class": rotary_class(config).__name__, "note": MODELS[name][2], "rows": rows}
+    layers = hf_layer_plan(config)
+    if layers is not None:
+        entry["layers"] = layers
+    return entry
 
 
 def write() -> None:
@@ -239,6 +293,9 @@ def sweep_one(model_type: str) -> str:
         cls = rotary_class(inner)
         takes_type = "layer_type" in inspect.signature(cls.forward).parameters
         entry = {"config": data, "rows": {}}
+        layers = hf_layer_plan(inner)
+        if layers is not None:
+            entry["layers"] = layers
         for row in rows:
             if not row.rotary:
                 entry["rows"][row.name] = {"rotary": False}

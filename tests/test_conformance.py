@@ -1,8 +1,10 @@
 """ropelab's RoPE schedules against transformers itself: every rope type, real configs, stored vectors."""
 
+import importlib
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,10 +237,12 @@ def test_conform_accepts_correct_implementations(target, tmp_path, capsys):
     code, out = run_cli(capsys, "conform", f"conform_targets:{target}", "--json", str(out_json))
     assert code == 0, out
     report = json.loads(out_json.read_text())
-    assert report["conformant"] and report["bugs"] == {} and report["errors"] == []
+    assert report["conformant"] and report["bugs"] == {} and report["errors"] == [] and report["non_finite"] == 0
     assert report["layouts"] == {"half": "half", "interleaved": "interleaved"}
-    assert set(report["dtypes"]) == {"float64", "float32", "bfloat16", "float16"} and report["cases"] == 96
-    assert "layout asked interleaved: implements interleaved" in out and "conformant" in out
+    assert set(report["dtypes"]) == {"float64", "float32", "bfloat16", "float16"} and report["cases"] == 120
+    assert len(report["per_case"]) == 120 and {c["verdict"] for c in report["per_case"]} == {"pass"}
+    assert "layout asked interleaved: implements interleaved" in out and "conformant: every case run" in out
+    assert "first position past the dtype's bound' is where" in out  # the verdict says what that column means
     if target == "ropelab_apply":  # float64 angles: within every dtype's own rounding bound
         assert all(d["first_failing_position"] is None for d in report["dtypes"].values())
     else:  # float32 angles: float32's own bound is passed early, bfloat16's never up to 10^6
@@ -246,23 +250,133 @@ def test_conform_accepts_correct_implementations(target, tmp_path, capsys):
         assert report["dtypes"]["bfloat16"]["first_failing_position"] is None
 
 
+def test_default_cases_cover_several_bases_and_head_sizes():
+    default = [c for c in conformance.ROPE_CASES if c.rope["rope_type"] == "default"]
+    assert {c.rope["rope_theta"] for c in default} >= set(conformance.BASES)
+    assert len({c.head_dim for c in conformance.ROPE_CASES}) >= 4
+    # two default cases of one head size differ only in theta: a cache keyed without theta shows there
+    assert len({c.rope["rope_theta"] for c in default if c.head_dim == 128}) == 3
+
+
 @pytest.mark.parametrize("bug", targets.BUG_NAMES)
 def test_conform_names_each_known_bug(bug, capsys):
     report = conformance.run(getattr(targets, f"with_{bug}"), bug, quick=True)
     assert not report.conformant
-    assert list(report.bugs) == [bug], report.bugs
+    assert bug in report.bugs, report.bugs
+    # another name only beside the planted one, where the two signatures cannot be told apart in that case
+    alone = {b for r in report.results for b in r.bugs if bug not in r.bugs}
+    assert not alone, alone
+    assert max(report.bugs, key=lambda b: len(report.bugs[b])) == bug
     if bug in ("bf16_positions", "bf16_inv_freq", "tf32_angles"):  # the layout is still read right
         assert report.layouts == {"half": "half", "interleaved": "interleaved"}
     code, out = run_cli(capsys, "conform", f"conform_targets:with_{bug}", "--quick")
     assert code == 1 and f"matches known bug {bug}" in out and "NOT conformant" in out
 
 
-def test_conform_reports_the_layout_of_a_half_only_implementation():
-    def half_only(x, positions, config):
-        return targets.numpy_apply(x, positions, {**config, "layout": "half"})
+def test_conform_fails_nan_past_65504(tmp_path, capsys):
+    """Exact except NaN past 65504 in float16: every such row is counted, named non_finite, exit 1."""
+    report = conformance.run(targets.nan_past_65504, "nan", dtypes=["float16", "float32"])
+    beyond = sum(p > 65504 for c in conformance.cases() if c.dtype == "float16" for p in c.positions)
+    assert not report.conformant and report.non_finite == beyond > 0
+    failed = {r.label for r in report.failed}
+    assert failed and all("float16" in label for label in failed)
+    out_json = tmp_path / "r.json"
+    code, out = run_cli(capsys, "conform", "conform_targets:nan_past_65504", "--dtypes", "fp16", "--json", str(out_json))
+    assert code == 1 and f"non_finite: {beyond} rows" in out and "NOT conformant" in out
+    assert "more failing cases (--cases lists every case)" in out  # ten lines, then the count of the rest
+    per_case = json.loads(out_json.read_text())["per_case"]
+    assert sum(c["non_finite"] for c in per_case) == beyond
 
-    report = conformance.run(half_only, "half only", quick=True)
-    assert report.layouts == {"half": "half", "interleaved": "half"} and "layout_confused" in report.bugs
+
+@pytest.mark.parametrize("junk", ["nan", "inf", "-inf", "integers"])
+def test_every_case_fails_closed(junk):
+    """Contract over the case registry: junk in one row of any case fails that case, whatever its dtype."""
+    def spoiled(x, positions, config):
+        out = targets.correct(x, positions, config)
+        if junk == "integers":
+            return np.round(out.astype(np.float64) * 1e6).astype(np.int64)
+        out[-1, 0] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[junk]
+        return out
+
+    report = conformance.run(spoiled, junk)
+    assert report.cases == len(conformance.cases()) and not report.conformant
+    for r in report.results:
+        if junk == "integers":
+            assert r.verdict == "error" and "expected a float dtype" in r.detail, r
+        else:
+            assert r.verdict == "fail" and r.non_finite == 1, r
+
+
+def test_a_bug_is_named_beside_other_failures():
+    """A function that raises on the rope types it lacks still has its precision bug named where it shows."""
+    def partial_support(x, positions, config):
+        if config["rope_type"] in ("longrope", "yarn"):
+            raise NotImplementedError(config["rope_type"])
+        return targets.numpy_apply(x, positions, config, "bf16_positions")
+
+    report = conformance.run(partial_support, "partial", quick=True)
+    raised = [r for r in report.results if r.verdict == "error"]
+    assert len(raised) == 16 and all(r.detail.startswith("NotImplementedError") for r in raised)
+    assert len(report.bugs["bf16_positions"]) == report.cases - len(raised)
+    # told what it supports, the same function is judged only there
+    asked = conformance.run(partial_support, "partial", quick=True,
+                            rope_types=["default", "linear", "dynamic", "llama3", "proportional"])
+    assert not asked.errors and len(asked.skipped) == 16 and list(asked.bugs) == ["bf16_positions"]
+
+
+def test_options_skip_what_is_not_supported(tmp_path, capsys):
+    out_json = tmp_path / "r.json"
+    code, out = run_cli(capsys, "conform", "conform_targets:correct", "--rope-types", "default,linear",
+                        "--layouts", "half", "--dtypes", "float32", "--max-position", "70000", "--cases",
+                        "--json", str(out_json))
+    assert code == 0, out
+    report = json.loads(out_json.read_text())
+    ran = [c for c in report["per_case"] if c["verdict"] != "skipped"]
+    assert len(ran) == report["cases"] == 6 and report["skipped"] == 114
+    assert all(c["rope_type"] in ("default", "linear") and c["layout"] == "half" for c in ran)
+    assert all("positions above --max-position 70,000 not run" in c["detail"] for c in ran)
+    assert "114 skipped as not supported" in out and "│ skipped │" in out
+    assert any(c["detail"] == "rope type yarn not asked (--rope-types)" for c in report["per_case"])
+    dynamic = conformance.run(targets.correct, rope_types=["dynamic"], max_position=5000, quick=True)
+    assert [r.detail for r in dynamic.skipped if r.rope_type == "dynamic"][0].startswith("its dynamic schedule")
+    assert dynamic.conformant and dynamic.cases == 4  # within the context: positions < 4096
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--rope-types", "ntk"], "--rope-types: unknown 'ntk'; allowed: default, dynamic"),
+    (["--layouts", "neox"], "--layouts: unknown 'neox'; allowed: half, interleaved"),
+    (["--dtypes", "int8"], "--dtypes: unknown 'int8'; allowed: float64, float32, bfloat16, float16"),
+    (["--max-position", "0"], "--max-position must be an integer >= 1, got 0"),
+])
+def test_conform_bad_options_are_one_line_exit_2(args, message, tmp_path, capsys):
+    out_json = tmp_path / "r.json"
+    code, out = run_cli(capsys, "conform", "conform_targets:correct", *args, "--json", str(out_json))
+    assert code == 2 and message in out and not out_json.exists()
+
+
+def test_conform_help_shows_brackets_and_recipes(capsys):
+    code, out = run_cli(capsys, "conform", "--help")
+    assert code == 0
+    assert "(x[m], x[m + d_rot/2])" in out and "(x[2m], x[2m+1])" in out
+    assert "Recipe, torch (bf16 input)" in out and "Recipe, JAX" in out and "never sets jax_enable_x64" in out
+
+
+def test_conform_leaves_jax_precision_to_the_user(tmp_path):
+    """A JAX implementation wrong only in float32 fails under the process's default float32 and passes with
+    JAX_ENABLE_X64=1: conform measures it in the precision the user's process runs it in."""
+    import os
+    import subprocess
+
+    script = ("import sys; sys.path.insert(0, '.'); from ropelab.cli import main; "
+              "main(['conform', 'conform_targets:jax_sine_from_cosine', '--quick', '--rope-types', 'default'])")
+    verdicts = {}
+    for x64 in ("0", "1"):
+        env = {**os.environ, "JAX_ENABLE_X64": x64, "COLUMNS": "200"}
+        done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, env=env,
+                              capture_output=True, text=True, timeout=300)
+        verdicts[x64] = (done.returncode, " ".join(done.stdout.split()))
+    assert verdicts["0"][0] == 1 and "NOT conformant" in verdicts["0"][1], verdicts["0"]
+    assert verdicts["1"][0] == 0 and "conformant: every case run" in verdicts["1"][1], verdicts["1"]
 
 
 @pytest.mark.parametrize("target,message", [
@@ -287,6 +401,7 @@ def test_conform_reports_a_raising_implementation(capsys):
     report = conformance.run(broken, "broken", quick=True)
     assert not report.conformant and len(report.errors) == report.cases
     assert report.errors[0].endswith("RuntimeError: boom")
+    assert all(r.verdict == "error" for r in report.results)
 
 
 def test_regression_vectors_state_their_parameters():
@@ -340,3 +455,53 @@ def test_sweep_of_every_config_class_is_current():
     stored = json.loads(real.SWEEP.read_text())["outcomes"]
     assert sorted(k for k, v in fresh.items() if v == "differs") == sorted(real.KNOWN_DIFFERENCES)
     assert sum(v == "agree" for v in fresh.values()) >= sum(v == "agree" for v in stored.values())
+
+
+# ---------------------------------------------------------------- third-party implementations, as installed
+
+THIRD_PARTY = {  # adapter -> (package, what it supports, the cases where the float64 reference rejects it and why)
+    "rotary_embedding_torch_apply": ("rotary_embedding_torch", {"rope_types": ["default", "linear"],
+                                                                "layouts": ["interleaved"]}, {}),
+    "x_transformers_apply": ("x_transformers", {"rope_types": ["default", "linear"], "layouts": ["interleaved"]}, {}),
+    # equinox keys its cos/sin cache on (embedding_size, dtype), not theta: after the theta-1e4 case of a
+    # 128-wide head, every other base of that width is served 1e4's rotation
+    "equinox_apply": ("equinox", {"rope_types": ["default"], "max_position": 8191},
+                      {"default theta 5e5 (Llama 3 8B)": "theta_blind_cache",
+                       "default theta 1e6 (Qwen2 7B)": "theta_blind_cache"}),
+}
+
+
+@pytest.mark.parametrize("adapter", list(THIRD_PARTY))
+def test_third_party_implementations_get_the_reference_verdict_per_case(adapter):
+    package, supports, rejected = THIRD_PARTY[adapter]
+    importlib.import_module(package)  # in the test extra: missing is a failure, never a skip
+    import conform_third_party
+
+    if package == "equinox":  # start as a fresh process does: its cache empty (the first base it sees is kept)
+        from equinox.nn import _embedding
+
+        _embedding.internal_rope_embedding_cache.clear()
+    report = conformance.run(getattr(conform_third_party, adapter), adapter, **supports)
+    ran = [r for r in report.results if r.verdict != "skipped"]
+    assert ran and not report.errors
+    for r in ran:
+        if r.case in rejected:
+            assert r.verdict == "fail" and r.bugs == [rejected[r.case]], r
+        else:
+            assert r.verdict == "pass", r
+    assert report.conformant == (not rejected)
+
+
+# Llama's and Qwen2's rotary classes rotate the whole head whatever partial_rotary_factor says (by design: their
+# models have none), so the one partial-rotary case is theirs to fail; Phi-3's and GPT-NeoX's read it
+TRANSFORMERS_REJECTED = {"llama": {"partial rotary 0.25 (GPT-NeoX)"}, "qwen2": {"partial rotary 0.25 (GPT-NeoX)"},
+                         "phi3": set(), "gpt_neox": set()}
+
+
+@pytest.mark.parametrize("family", targets.TRANSFORMERS_FAMILIES)
+def test_transformers_rotary_classes_get_the_reference_verdict_per_case(family):
+    report = conformance.run(getattr(targets, f"transformers_{family}_apply"), family, quick=True)
+    assert not report.errors and not report.bugs and report.cases == len(conformance.cases(quick=True))
+    assert {r.case for r in report.failed} == TRANSFORMERS_REJECTED[family]
+    # the partial case fails on the rotated tail a full-head rotation adds, and nothing else is named
+    assert all(r.outside_float32_angle_bound > 0 for r in report.failed)

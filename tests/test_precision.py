@@ -75,10 +75,15 @@ def test_precision_cli(tmp_path, capsys):
     out_json = tmp_path / "p.json"
     hf = tmp_path / "config.json"
     hf.write_text(json.dumps({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
-                              "max_position_embeddings": 4096, "rope_theta": 10000.0}))
+                              "num_hidden_layers": 32, "max_position_embeddings": 4096, "rope_theta": 10000.0}))
     code, out = run(capsys, "precision", "--config", str(hf), "--dtype", "bf16", "--json", str(out_json))
     assert code == 0, out
     (row,) = json.loads(out_json.read_text())["rows"]
     assert row["dtype"] == "bf16" and row["relative_position"] == 1 and row["semantic"] == 18402
+    # the last line answers the question: where bf16 first breaks this layer's positional head
+    flat = " ".join(out.split())
+    answer = flat[flat.rindex("First position where the dtype breaks the layer's positional heads"):]
+    assert row["head"] is not None and row["head"] < 4096
+    assert answer.endswith(f"bf16 at position {row['head']:,} ({hf.parent.name}, inside its context of 4,096).")
     code, out = run(capsys, "precision", "--dtype", "fp8")
     assert code == 2 and "dtype must be one of" in out

@@ -69,21 +69,24 @@ factor = 4.0
 original_max_position_embeddings = 16384
 """
 
-HF_LLAMA31 = {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
+HF_LLAMA31 = {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 32,
               "max_position_embeddings": 131072, "rope_theta": 500000.0,
               "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                "original_max_position_embeddings": 8192, "rope_type": "llama3"}}
 HF_GEMMA4 = {"model_type": "gemma4_text", "head_dim": 256, "global_head_dim": 512, "sliding_window": 512,
+             "num_hidden_layers": 30,
              "max_position_embeddings": 131072,
              "rope_parameters": {"full_attention": {"partial_rotary_factor": 0.25, "rope_theta": 1000000.0,
                                                     "rope_type": "proportional"},
                                  "sliding_attention": {"rope_theta": 10000.0, "rope_type": "default"}}}
-HF_GEMMA3_LEGACY = {"model_type": "gemma3_text", "head_dim": 128, "rope_theta": 1000000.0,
+HF_GEMMA3_LEGACY = {"model_type": "gemma3_text", "head_dim": 128, "rope_theta": 1000000.0, "num_hidden_layers": 62,
                     "rope_local_base_freq": 10000.0, "sliding_window": 1024, "max_position_embeddings": 131072,
                     "rope_scaling": {"rope_type": "linear", "factor": 8.0}}
-HF_NEOX = {"model_type": "gpt_neox", "hidden_size": 768, "num_attention_heads": 12, "rotary_pct": 0.25,
+HF_NEOX = {"model_type": "gpt_neox", "hidden_size": 768, "num_attention_heads": 12, "num_hidden_layers": 12,
+           "rotary_pct": 0.25,
            "rotary_emb_base": 10000, "max_position_embeddings": 2048}
-HF_QWEN_YARN = {"model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28, "rope_theta": 1000000.0,
+HF_QWEN_YARN = {"model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28, "num_hidden_layers": 28,
+                "rope_theta": 1000000.0,
                 "max_position_embeddings": 32768,
                 "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}
 
@@ -215,3 +218,137 @@ def test_layer_type_suffixes_survive_the_table(tmp_path, capsys):
     code, out = run(capsys, "zoo", "--only", "--config", str(path))
     assert code == 0
     assert "g4 [full_attention]" in out and "g4 [sliding_attention]" in out
+
+
+# ---------------------------------------------------------------- every layer's RoPE, read as transformers does
+
+LAYER_FAMILIES = ["Command R7B (Cohere2)", "EXAONE 4.0 32B", "Llama 4 Scout", "SmolLM3 3B", "Gemma 3 4B", "Gemma 4",
+                  "GPT-OSS 120B", "Qwen2 7B, sliding from layer 20"]
+
+
+@pytest.mark.parametrize("name", LAYER_FAMILIES)
+def test_per_layer_reading_matches_transformers(name):
+    """Stored from transformers' config classes and attention modules: each layer's type and whether it applies
+    RoPE; ropelab reads the same from the saved config and from one without the derived fields."""
+    entry = PARITY[name]
+    assert "layers" in entry and len(entry["layers"]) == entry["config"].get(
+        "num_hidden_layers", entry["config"].get("text_config", {}).get("num_hidden_layers"))
+    rows = zoo.layer_parity(name, entry["config"], entry["layers"])
+    assert [r.row for r in rows] == ["layers as saved", "layers derived"] and all(r.agrees for r in rows), rows
+    parsed = configs.parse_configs(entry["config"], name)
+    for layer_type in {t for t, _ in entry["layers"]}:
+        for rope in (True, False):
+            count = sum(1 for t, r in entry["layers"] if (t, r) == (layer_type, rope))
+            shown = sum(c.layers for c in parsed if (f"[{layer_type}" in c.name or len(parsed) == 1) and c.rotary == rope)
+            assert shown == count or (count == 0 and shown == 0), (name, layer_type, rope, parsed)
+
+
+def test_cohere2_full_attention_layers_have_no_rope(tmp_path, capsys):
+    """A Cohere2 config.json with sliding_window_pattern 4 and no layer_types: 24 sliding layers with RoPE, 8 without."""
+    raw = {"model_type": "cohere2", "hidden_size": 4096, "num_attention_heads": 32, "num_hidden_layers": 32,
+           "sliding_window": 4096, "sliding_window_pattern": 4, "rope_theta": 50000.0, "max_position_embeddings": 8192}
+    rows = {c.name: c for c in configs.parse_configs(raw, "c")}
+    assert rows["c [sliding_attention]"].rotary and rows["c [sliding_attention]"].layers == 24
+    assert not rows["c [full_attention, NoPE]"].rotary and rows["c [full_attention, NoPE]"].layers == 8
+    with_types = {**raw, "layer_types": ["sliding_attention"] * 3 + ["full_attention"]}
+    with_types["num_hidden_layers"] = 4
+    assert [c.name for c in configs.parse_configs(with_types, "c") if not c.rotary] == ["c [full_attention, NoPE]"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    code, out = run(capsys, "zoo", "--only", "--config", str(path))
+    assert code == 0 and "NoPE" in out
+
+
+def test_planted_misreadings_fail_layer_parity(monkeypatch):
+    """Forget Cohere2's NoPE rule, or its class's default pattern, and the parity rows say so."""
+    entry = PARITY["Command R7B (Cohere2)"]
+    monkeypatch.setattr(configs, "NOPE_FULL_ATTENTION_TYPES", ())
+    assert not any(r.agrees for r in zoo.layer_parity("c", entry["config"], entry["layers"]))
+    monkeypatch.undo()
+    monkeypatch.setattr(configs, "PATTERN_DEFAULTS", {})
+    rows = {r.row: r.agrees for r in zoo.layer_parity("c", entry["config"], entry["layers"])}
+    assert rows == {"layers as saved": True, "layers derived": False}
+    smol = PARITY["SmolLM3 3B"]
+    monkeypatch.setattr(configs, "NO_ROPE_INTERVAL_TYPES", ())
+    assert not zoo.layer_parity("s", smol["config"], smol["layers"])[1].agrees
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 2, "rope_theta": 1e4,
+      "max_position_embeddings": 64}, "num_hidden_layers is missing"),
+    ({"model_type": "llama4_text", "head_dim": 64, "num_hidden_layers": 4, "rope_theta": 1e4,
+      "max_position_embeddings": 64, "no_rope_layers": [1, 0]}, "no_rope_layers must be a list of 4 entries 0 or 1"),
+    ({"model_type": "gemma3_text", "head_dim": 64, "num_hidden_layers": 4, "rope_theta": 1e4, "sliding_window": 8,
+      "max_position_embeddings": 64, "layer_types": ["full_attention"] * 3}, "layer_types has 3 entries but"),
+    ({"model_type": "cohere2_moe", "head_dim": 64, "num_hidden_layers": 2, "rope_theta": 1e4, "sliding_window": 8,
+      "max_position_embeddings": 64, "layer_types": ["sliding_attention", "full_attention"]},
+     "mlp_layer_types is missing"),
+])
+def test_what_cannot_be_read_is_refused_not_defaulted(config, message, tmp_path, capsys):
+    with pytest.raises(ValueError, match=message):
+        configs.parse_configs(config, "m")
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(config))
+    code, out = run(capsys, "zoo", "--only", "--config", str(path))
+    assert code == 2 and message in " ".join(out.split())
+
+
+# ---------------------------------------------------------------- the verdict: is the base large enough?
+
+def test_base_rules_meet_the_criterion_they_state():
+    """The base each rule names is the smallest that passes that rule's own test: just above it the K-th slowest
+    channel qualifies, just below it does not (checked on the schedule itself, not the formula)."""
+    from ropelab.theory import semantic_channels as th_sc
+
+    for name, context, keep in [("Llama 2 7B", 32768, 1), ("Llama 2 7B", 131072, 4), ("Gemma 7B", 8192, 2),
+                                ("Gemma 3 global (27B)", 1_000_000, 1)]:
+        config = configs.ZOO_BY_NAME[name]
+        shape = zoo.base_shape(config)
+        for rule in ("thm6.1", "critical"):
+            base = zoo.base_to_keep(shape, context, keep, rule)
+            for theta, meets in ((base * 1.001, True), (base * 0.999, False)):
+                params = {**config.parameters, "rope_theta": theta}
+                freqs, _ = frequencies.from_hf_parameters(config.head_dim, params, context)
+                kth = np.sort(freqs)[keep - 1]
+                survives = th_sc.semantic_range(kth) > context if rule == "thm6.1" else 2 * np.pi / kth > context
+                assert survives == meets, (name, rule, theta)
+
+
+def test_men_base_keeps_the_cosine_sum_non_negative():
+    from ropelab.constructions import base_bounds
+
+    base = zoo.men_base(128, 4096)
+    assert base_bounds.first_negative_distance(np.array([base]), 128, 4096)[0] == -1
+    assert base_bounds.first_negative_distance(np.array([base * 0.99]), 128, 4096)[0] >= 0
+
+
+def test_zoo_context_ends_the_question_with_a_verdict_per_layer_type(tmp_path, capsys):
+    """Is Llama 2's base large enough for 32k? The verdict says no, gives each rule's base, then the table."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**HF_LLAMA31, "rope_scaling": None, "rope_theta": 10000.0,
+                                "max_position_embeddings": 4096}))
+    out_json = tmp_path / "rows.json"
+    code, out = run(capsys, "zoo", str(path), "--context", "32768", "--json", str(out_json))
+    assert code == 0, out
+    flat = " ".join(out.split())
+    (verdict,) = json.loads(out_json.read_text())["verdicts"]
+    assert verdict in flat and flat.index(verdict) < flat.index("ropelab zoo --context 32768")
+    shape = zoo.base_shape(configs.parse_configs(json.loads(path.read_text()), "x")[0])
+    assert "0 of 64 channels survive the whole 32,768 tokens by Thm 6.1's breaking context" in verdict
+    assert "'the slowest channel survives' is NOT met" in verdict
+    for rule, words in (("thm6.1", "by Thm 6.1's breaking context"), ("critical", "by the critical-index rule")):
+        assert f"a base >= {zoo._base(zoo.base_to_keep(shape, 32768, 1, rule))} {words}" in verdict
+    assert f"r <= 32,768) first holds at base {zoo._base(zoo.men_base(128, 32768))} on a grid of ratio e^0.1" in verdict
+    code, out = run(capsys, "zoo", str(path), "--context", "4096", "--keep-channels", "12")
+    assert code == 0 and "'at least 12 channels survive' is NOT met" in " ".join(out.split())
+    code, out = run(capsys, "zoo", str(path), "--context", "4096", "--keep-channels", "0")
+    assert code == 2 and "--keep-channels must be an integer >= 1" in out
+
+
+def test_verdicts_for_nope_and_scaled_layers_say_what_applies():
+    scout = {c.name: c for c in configs.parse_configs(PARITY["Llama 4 Scout"]["config"], "Scout")}
+    nope = configs.with_context(scout["Scout [full_attention, NoPE]"], 65536)
+    assert "no RoPE, so all 64 channels are position-free" in zoo.verdict(summarise(nope), nope)
+    chunked = configs.with_context(scout["Scout [chunked_attention]"], 65536)
+    text = zoo.verdict(summarise(chunked), chunked)
+    assert "8,192 tokens of its window (in a sequence of 65,536)" in text and "no base is given" in text

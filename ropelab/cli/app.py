@@ -39,19 +39,36 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+USER_NUMERICS = ("conform",)
+"""Commands that run the user's code and so leave JAX's numerics as the user's process has them."""
+
+
 def _configure_jax() -> None:
     """Process-edge JAX settings: float64 for proofs, and a persistent compilation cache.
 
     Neither is set on import. The cache (``$ROPELAB_CACHE/jax``, else
     ``~/.cache/ropelab/jax``) is keyed by XLA on the whole program and the backend, so a
     second run reuses compiled kernels instead of spending a third of its time compiling.
+    JAX itself is not imported here: where it is not loaded yet the settings go to the
+    environment JAX reads when a command first uses it (and worker processes inherit).
     """
-    import jax
+    if "jax" in sys.modules:
+        import jax
 
-    from ropelab.checks.findings.models.model_cache import enable_compilation_cache
+        from ropelab.checks.findings.models.model_cache import enable_compilation_cache
 
-    jax.config.update("jax_enable_x64", True)
-    enable_compilation_cache()
+        jax.config.update("jax_enable_x64", True)
+        enable_compilation_cache()
+        return
+    root = os.environ.get("ROPELAB_CACHE") or Path.home() / ".cache" / "ropelab"  # model_cache.cache_root's rule
+    os.environ["JAX_ENABLE_X64"] = "1"
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(Path(root) / "jax")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+
+
+def _command(args: list[str]) -> str | None:
+    """The command word of ``args`` (the first one that is not an option)."""
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def _fmt(x: float) -> str:
@@ -354,9 +371,11 @@ def main(argv: list[str] | None = None) -> None:
     Exit codes: 0 done, 1 a claim or workload failed, 2 a mistake the user can fix (one
     line says which), 130 interrupted (a line says what finished and what did not).
     """
-    _configure_jax()
+    args = argv if argv is not None else sys.argv[1:]
+    if _command(args) not in USER_NUMERICS:
+        _configure_jax()
     try:
-        app(args=argv if argv is not None else sys.argv[1:], prog_name="ropelab")
+        app(args=args, prog_name="ropelab")
     except SystemExit as done:
         if done.code == 130:  # typer turns Ctrl-C into exit code 130
             say(interrupted_message(), style="yellow")

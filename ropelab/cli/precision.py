@@ -14,6 +14,24 @@ from ropelab.checks.atomic import write_text_atomically
 from .render import tabular
 
 
+def head_answer(rows: list[dict], prec, formats) -> str:
+    """One line: per dtype, the first position where it can break a layer's positional head (Thm 5.3's diagonal head
+    on the 16 fastest pairs), over the layers judged."""
+    parts = []
+    for fmt in formats:
+        own = [r for r in rows if r["dtype"] == fmt.name]
+        broken = [r for r in own if r["head"] is not None]
+        if not broken:
+            parts.append(f"{fmt.name} never below 10^9 in any of the {len(own)} layer types")
+            continue
+        first = min(broken, key=lambda r: r["head"])
+        inside = "inside" if first["head"] < first["context"] else "beyond"
+        parts.append(f"{fmt.name} at position {prec.describe_position(first['head'], fmt)} ({first['model']}, "
+                     f"{inside} its context of {first['context']:,})")
+    return ("First position where the dtype breaks the layer's positional heads (a top-16 Thm 5.3 head may lose its "
+            "target; worst case): " + "; ".join(parts) + ".")
+
+
 def register(app: typer.Typer) -> None:
     from ._console import console, writable_file
 
@@ -74,3 +92,4 @@ def register(app: typer.Typer) -> None:
                        "rows": rows}
             write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n", "--json")
             console.print(Text(f"rows written to {json_path}"))
+        console.print(Text(head_answer(rows, prec, formats)))

@@ -26,11 +26,17 @@ def _number(x: float | None, digits: int = 3) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from ._console import console, writable_file
+    from ._console import Steps, console, say, writable_file
 
     @app.command()
     def zoo(
-        context: Annotated[int | None, typer.Option("--context", help="evaluate every model at this many tokens")] = None,
+        paths: Annotated[list[Path] | None, typer.Argument(
+            metavar="[CONFIG]...", help="model files (as --config) to show alone, without the built-in zoo")] = None,
+        context: Annotated[int | None, typer.Option(
+            "--context", help="evaluate every model at this many tokens, and end with a verdict per layer type")] = None,
+        keep: Annotated[int, typer.Option(
+            "--keep-channels", metavar="K", help="the verdict's criterion: at least K channels survive the whole "
+                                                 "context (default 1: the slowest channel survives)")] = 1,
         config: Annotated[list[Path] | None, typer.Option(
             "--config", help="a model file: JSON/TOML model list or an HF config.json (repeatable)")] = None,
         only: Annotated[bool, typer.Option("--only", help="show only the models of --config files")] = False,
@@ -38,7 +44,11 @@ def register(app: typer.Typer) -> None:
             "--search", help="also brute-force the slowest channel's breaking context up to this many tokens")] = None,
         json_path: Annotated[Path | None, typer.Option("--json", help="write the rows here as JSON")] = None,
     ) -> None:
-        """Frequency schedules of real models: unbroken semantic channels, critical pair, cheapest positional head."""
+        """Frequency schedules of real models: unbroken semantic channels, critical pair, cheapest positional head.
+
+        With --context N, a one-sentence verdict per layer type comes first: how many channels survive N tokens by
+        Thm 6.1's breaking context, whether that meets the criterion (--keep-channels), and the base that would
+        meet it by Thm 6.1, by the critical-index rule and by Men et al.'s bound."""
         from ropelab.checks.findings import zoo as zoo_findings
         from ropelab.constructions import configs as cfgs
 
@@ -52,9 +62,14 @@ def register(app: typer.Typer) -> None:
         if search is not None and search < 2:
             console.print(f"[red]--search must be an integer >= 2, got {search}[/red]")
             raise typer.Exit(code=2)
-        models = [] if only else list(cfgs.ZOO)
+        if keep < 1:
+            console.print(f"[red]--keep-channels must be an integer >= 1, got {keep}[/red]")
+            raise typer.Exit(code=2)
+        if json_path is not None:
+            writable_file(json_path, "--json")
+        models = [] if only or paths else list(cfgs.ZOO)
         try:
-            for path in config or []:
+            for path in [*(paths or []), *(config or [])]:
                 models.extend(zoo_findings.load_configs(path, context))
         except ValueError as err:
             console.print(Text(f"bad config: {err}", style="red"))
@@ -65,6 +80,12 @@ def register(app: typer.Typer) -> None:
         if context is not None:
             models = [cfgs.with_context(m, context) for m in models]
         rows = [summarise(m, search) for m in models]
+        verdicts = []
+        if context is not None:
+            with Steps("judging", [m.name for m in models], show=False):
+                verdicts = [zoo_findings.verdict(row, m, keep) for row, m in zip(rows, models)]
+            for line in verdicts:
+                say(line, style="bold")
         title = f"ropelab zoo{f' --context {context}' if context else ''}"
         columns = ["model [layer type]", "layers", "rope", "d", "sees (of)", "rotating / d/2", "g fastest..slowest",
                    "attention factor", "unbroken channels", "slowest breaks at", "slowest turns",
@@ -94,7 +115,7 @@ def register(app: typer.Typer) -> None:
             f"head: smallest s^2 with min alpha_ii >= {1 - HEAD_EPS} (Thm 5.3, equal weights on the fastest pairs)."
         ))
         if json_path is not None:
-            payload = {"tool": "ropelab zoo", "context_override": context,
-                       "models": [r.as_dict() for r in rows]}
+            payload = {"tool": "ropelab zoo", "context_override": context, "keep_channels": keep,
+                       "verdicts": verdicts, "models": [r.as_dict() for r in rows]}
             write_text_atomically(json_path, json.dumps(payload, indent=2) + "\n", "--json")
             console.print(f"rows written to {json_path}")
