@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 from transformers.models.gpt_neox.modeling_gpt_neox import GPTNeoXRotaryEmbedding
 
-import hf_rope_models as real
+from helpers import hf_rope_models as real
 from ropelab.checks import tolerances
 from ropelab.checks.findings import zoo
 from ropelab.constructions import configs, frequencies
@@ -218,7 +218,7 @@ def test_stored_parity_rejects_a_wrong_schedule(monkeypatch):
 
 # ---------------------------------------------------------------- ropelab conform
 
-import conform_targets as targets  # noqa: E402
+from helpers import conform_targets as targets  # noqa: E402
 from ropelab.cli import app as cli  # noqa: E402
 from ropelab.checks import conformance# noqa: E402
 
@@ -232,7 +232,7 @@ def run_cli(capsys, *args):
 @pytest.mark.parametrize("target", ["transformers_apply", "ropelab_apply", "correct"])
 def test_conform_accepts_correct_implementations(target, tmp_path, capsys):
     out_json = tmp_path / "report.json"
-    code, out = run_cli(capsys, "conform", f"conform_targets:{target}", "--json", str(out_json))
+    code, out = run_cli(capsys, "conform", f"helpers.conform_targets:{target}", "--json", str(out_json))
     assert code == 0, out
     report = json.loads(out_json.read_text())
     assert report["conformant"] and report["bugs"] == {} and report["errors"] == []
@@ -253,7 +253,7 @@ def test_conform_names_each_known_bug(bug, capsys):
     assert list(report.bugs) == [bug], report.bugs
     if bug in ("bf16_positions", "bf16_inv_freq", "tf32_angles"):  # the layout is still read right
         assert report.layouts == {"half": "half", "interleaved": "interleaved"}
-    code, out = run_cli(capsys, "conform", f"conform_targets:with_{bug}", "--quick")
+    code, out = run_cli(capsys, "conform", f"helpers.conform_targets:with_{bug}", "--quick")
     assert code == 1 and f"matches known bug {bug}" in out and "NOT conformant" in out
 
 
@@ -268,8 +268,8 @@ def test_conform_reports_the_layout_of_a_half_only_implementation():
 @pytest.mark.parametrize("target,message", [
     ("no_colon", "expected MODULE:FUNCTION"),
     ("no_such_module_xyz:f", "cannot import no_such_module_xyz: ModuleNotFoundError"),
-    ("conform_targets:missing", "conform_targets has no attribute 'missing'"),
-    ("conform_targets:NOT_A_FUNCTION", "is not callable (it is a int)"),
+    ("helpers.conform_targets:missing", "helpers.conform_targets has no attribute 'missing'"),
+    ("helpers.conform_targets:NOT_A_FUNCTION", "is not callable (it is a int)"),
     ("./missing_file.py:f", "no such file: ./missing_file.py"),
 ])
 def test_conform_bad_target_is_one_line_exit_2(target, message, capsys):

@@ -13,7 +13,7 @@ import importlib
 import matplotlib.pyplot as plt
 import pytest
 
-from figure_stubs import stub_gemma_summary
+from helpers.figure_stubs import stub_gemma_summary
 from ropelab.paper_figs import FIGURES, draw_figures, keeping_figures, layout_problems
 
 MODEL_FIGURES = tuple(name for name in FIGURES if name.startswith("gemma_"))
