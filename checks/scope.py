@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from .claim import Evidence
 
-KINDS = ("real", "log", "integer", "even")
+KINDS = ("real", "log", "integer", "even", "choice")
 
 
 @dataclass(frozen=True)
@@ -28,18 +28,28 @@ class Range:
     """One parameter's stated range ``[low, high]``.
 
     ``kind`` says how it is drawn: ``"real"`` (uniform), ``"log"`` (log-uniform, ``low > 0``),
-    ``"integer"`` or ``"even"`` (even integers, such as a head dimension).
+    ``"integer"`` or ``"even"`` (even integers, such as a head dimension), or ``"choice"``: one of
+    ``values`` (a number format, a layout), with ``low`` and ``high`` the indices of its first and
+    last value.
 
     >>> Range("d", 2, 512, "even").contains(64)
     True
     >>> Range("theta", 1.5, 1e6, "log").contains(0.5)
     False
+    >>> Range.choice("format", ("float32", "bfloat16")).contains("bfloat16")
+    True
     """
 
     name: str
     low: float
     high: float
     kind: str = "real"
+    values: tuple[Any, ...] = ()
+
+    @classmethod
+    def choice(cls, name: str, values: tuple[Any, ...]) -> "Range":
+        """A parameter that takes one of ``values``."""
+        return cls(name, 0, len(values) - 1, "choice", tuple(values))
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -54,9 +64,15 @@ class Range:
             raise ValueError(f"range {self.name}: an integer range needs integer ends, got [{self.low}, {self.high}]")
         if self.kind == "even" and (int(self.low) % 2 or int(self.high) % 2):
             raise ValueError(f"range {self.name}: an even range needs even ends, got [{self.low}, {self.high}]")
+        if (self.kind == "choice") != bool(self.values):
+            raise ValueError(f"range {self.name}: values come with kind 'choice' and only with it")
+        if self.kind == "choice" and (self.low, self.high) != (0, len(self.values) - 1):
+            raise ValueError(f"range {self.name}: a choice spans all its values")
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the range (and is an integer, or even, where the kind asks)."""
+        if self.kind == "choice":
+            return value in self.values
         if not self.low <= value <= self.high:
             return False
         if self.kind in ("integer", "even"):
@@ -65,6 +81,8 @@ class Range:
 
     def text(self) -> str:
         """``"d in [2, 512] (even)"``, the form ``explain`` prints."""
+        if self.kind == "choice":
+            return f"{self.name} in {{{', '.join(map(str, self.values))}}}"
         kind = "" if self.kind == "real" else f" ({self.kind})"
         return f"{self.name} in [{self.low:g}, {self.high:g}]{kind}"
 
@@ -127,9 +145,12 @@ class NumericScope:
         return ", ".join(r.text() for r in self.ranges) + condition
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ranges": [{"name": r.name, "low": r.low, "high": r.high, "kind": r.kind} for r in self.ranges],
+        return {"ranges": [{"name": r.name, "low": r.low, "high": r.high, "kind": r.kind, "values": list(r.values)}
+                           for r in self.ranges],
                 "requires": self.requires_text, "edges": [dict(p) for p in self.edges], "slow": self.slow}
 
 
-def _end(r: Range, value: float) -> float:
+def _end(r: Range, value: float) -> Any:
+    if r.kind == "choice":
+        return r.values[int(value)]
     return int(value) if r.kind in ("integer", "even") else float(value)

@@ -22,7 +22,9 @@ SCOPED = sorted(cid for cid, claim in REGISTRY.items() if claim.numeric_scope is
 
 
 def strategy(r: Range) -> st.SearchStrategy:
-    """Draws over the whole range: integers, even integers, uniform or log-uniform reals."""
+    """Draws over the whole range: one of its values, integers, even integers, uniform or log-uniform reals."""
+    if r.kind == "choice":
+        return st.sampled_from(r.values)
     if r.kind == "integer":
         return st.integers(int(r.low), int(r.high))
     if r.kind == "even":

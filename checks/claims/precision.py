@@ -13,6 +13,7 @@ from ropelab.theory.derivation import Derivation, is_zero
 
 from ..claim import Claim, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point
+from ..scope import NumericScope, Range
 
 SECTION = "beyond: precision"
 FORMATS = ("float32", "bf16", "fp16", "tf32")
@@ -43,6 +44,16 @@ PHASE = Claim(
                                  "160 bits against the simulated rounding"),
     tolerance_reason="none beyond the bound itself: the measured error is exact (mpmath), so error / bound <= 1",
     explain=lambda: _explain_phase(),
+    numeric_scope=NumericScope(
+        (Range.choice("format", FORMATS), Range("theta", 1e4, 1e6, "log"), Range("pair", 0, 63, "integer"),
+         Range("position", 1, max(POSITIONS), "integer")),
+        probe=lambda format, theta, pair, position: PHASE.law.judge([phase_at(BOUND.build, format, theta, pair,
+                                                                              position)]),
+        edges=tuple({"format": f, "theta": 1e4, "pair": 0, "position": p}
+                    for f, p in (("float32", 2**24 - 1), ("float32", 2**24 + 1), ("float32", 2**24 + 3),
+                                 ("tf32", 2**11 + 1), ("bf16", 257), ("fp16", 2049), ("fp16", 65_504))),
+        requires=lambda format, theta, pair, position: position <= prec.FORMATS[format].max_finite,
+        requires_text="the position is finite in the format (fp16 to 65504)", draws=40),
 )
 
 RELATIVE = Claim(
@@ -138,19 +149,18 @@ def _phase_symbolic() -> Derivation:
     return Derivation("|fl(fl(p) fl(g)) - p g| <= p g ((1 + u_in)^k (1 + u_out) - 1), k = 1, 2", holds, tuple(steps))
 
 
+def phase_at(bound, name: str, theta: float, pair: int, position: int) -> Point:
+    """One angle ``position * g_pair`` (d = 128) formed in format ``name``: its exact error against the bound."""
+    fmt = prec.FORMATS[name]
+    g = float(frequencies.rope(128, theta)[pair])
+    return Point({"format": name, "theta": theta, "pair": pair, "position": position},
+                 error=prec.exact_phase_error(position, g, fmt), bound=bound(position, g, fmt))
+
+
 def _phase(bound, quick: bool) -> list[Point]:
-    points = []
     pairs = range(0, 64, 16 if quick else 8)
-    for name in FORMATS:
-        fmt = prec.FORMATS[name]
-        for theta in BASES:
-            g = frequencies.rope(128, theta)
-            for m in pairs:
-                for p in _positions(fmt, quick):
-                    error = prec.exact_phase_error(p, float(g[m]), fmt)
-                    points.append(Point({"format": name, "theta": theta, "pair": m, "position": p},
-                                        error=error, bound=bound(p, float(g[m]), fmt)))
-    return points
+    return [phase_at(bound, name, theta, m, p) for name in FORMATS for theta in BASES for m in pairs
+            for p in _positions(prec.FORMATS[name], quick)]
 
 
 def _relative(bound, quick: bool, rng: np.random.Generator) -> list[Point]:
