@@ -15,6 +15,7 @@ from ropelab.theory.derivation import Derivation, combine
 from .. import tolerances as tol
 from ..claim import Claim, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§6 semantic channels, p-RoPE, base"
@@ -89,6 +90,12 @@ PARTIAL = Claim(
     explain=lambda: _explain_partial(),
     figures=("frequency_spectra",),
     seed=65,
+    numeric_scope=NumericScope(
+        (Range("d", 8, 256, "even"), Range("theta", 1e4, 5e5, "log"), Range("p", 0.25, 0.75)),
+        probe=lambda d, theta, p: PARTIAL.law.judge([partial_at(PARTIAL.construction.build, d, theta, p,
+                                                                np.random.default_rng(65), 8)]),
+        edges=({"d": 100, "theta": 1e4, "p": 0.58}, {"d": 8, "theta": 5e5, "p": 0.25}, {"d": 256, "theta": 1e4, "p": 0.75},
+               {"d": 10, "theta": 123456.0, "p": 0.7})),
 )
 
 CLAIMS = [KEEPS, UNROTATED, PARTIAL]
@@ -261,26 +268,27 @@ def _partial_symbolic() -> Derivation:
     )
 
 
+def partial_at(base_of, d: int, theta: float, p: float, rng: np.random.Generator, n: int) -> Point:
+    """One (d, theta, p): p-RoPE logits against partial rotary over the kept coordinates with the
+    base ``base_of(d, theta, kept)``, at ``n`` sorted positions below 10^6."""
+    kept = frequencies.p_rope_pairs(d, p)
+    perm = p_rope.to_partial_order(d, kept)
+    q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    pos = np.sort(rng.integers(0, 10**6, n))
+    freqs = frequencies.p_rope(d, theta, p)
+    ours = np.asarray(rotary.apply(q, pos, freqs)) @ np.asarray(rotary.apply(k, pos, freqs)).T
+    base = base_of(d, theta, kept)
+    rq = np.asarray(rotary.partial_rotary(q[:, perm], pos, 2 * kept, base))
+    rk = np.asarray(rotary.partial_rotary(k[:, perm], pos, 2 * kept, base))
+    scale = float(np.max(np.linalg.norm(q, axis=1)) * np.max(np.linalg.norm(k, axis=1)))
+    bound = tol.rotation_identity(np.float64, d, 1e6, scale)
+    return Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(ours - rq @ rk.T))), bound=bound.value)
+
+
 def _partial(base_of, quick: bool, rng: np.random.Generator) -> list[Point]:
     n = 8 if quick else 32
-    points = []
-    for d in (8, 256) if quick else (8, 64, 256):
-        for theta in c.BASES:
-            for p in (0.75,) if quick else (0.25, 0.5, 0.75):
-                kept = frequencies.p_rope_pairs(d, p)
-                perm = p_rope.to_partial_order(d, kept)
-                q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
-                pos = np.sort(rng.integers(0, 10**6, n))
-                freqs = frequencies.p_rope(d, theta, p)
-                ours = np.asarray(rotary.apply(q, pos, freqs)) @ np.asarray(rotary.apply(k, pos, freqs)).T
-                base = base_of(d, theta, kept)
-                rq = np.asarray(rotary.partial_rotary(q[:, perm], pos, 2 * kept, base))
-                rk = np.asarray(rotary.partial_rotary(k[:, perm], pos, 2 * kept, base))
-                scale = float(np.max(np.linalg.norm(q, axis=1)) * np.max(np.linalg.norm(k, axis=1)))
-                bound = tol.rotation_identity(np.float64, d, 1e6, scale)
-                points.append(Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(ours - rq @ rk.T))),
-                                    bound=bound.value))
-    return points
+    return [partial_at(base_of, d, theta, p, rng, n) for d in ((8, 256) if quick else (8, 64, 256))
+            for theta in c.BASES for p in ((0.75,) if quick else (0.25, 0.5, 0.75))]
 
 
 def _explain_partial() -> str:
