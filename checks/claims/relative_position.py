@@ -57,6 +57,12 @@ CHUNK = Claim(
               "alpha_(i,n)) and its eps are erratum E8.",
     errata=("E8",),
     seed=23,
+    numeric_scope=NumericScope(
+        (Range("position", 0, 4099, "integer"), Range("seed", 0, 2**31, "integer")),
+        probe=lambda position, seed: CHUNK.law.judge(chunk_at(
+            _polar(th.chunk_score_closed_form()), *np.random.default_rng(seed).standard_normal((2, 1, 2)),
+            np.array([position]))),
+        edges=({"position": 0, "seed": 0}, {"position": 4099, "seed": 1}, {"position": 2049, "seed": 2})),
 )
 
 CLAIMS = [RELATIVE, CHUNK]
@@ -85,12 +91,18 @@ def _relative(rotate_key, quick: bool, rng: np.random.Generator) -> list[Point]:
                      lambda d, theta: relative_at(rotate_key, d, theta, rng, n_pos))
 
 
+CHUNK_FREQ = 50.0 / 4099.0  # an irrational-looking g: positions 0..4099 cover [0, 50] rad
+
+
 def _chunk(closed_form, quick: bool, rng: np.random.Generator) -> list[Point]:
     n = 200 if quick else 5000
     x, y = rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
-    # angles phi = position * g with an irrational-looking g cover [0, 50] rad in one call
-    g = 50.0 / 4099.0
-    positions = rng.integers(0, 4100, n)
+    return chunk_at(closed_form, x, y, rng.integers(0, 4100, n))
+
+
+def chunk_at(closed_form, x: np.ndarray, y: np.ndarray, positions: np.ndarray) -> list[Point]:
+    """Chunk scores x . R^p y against the closed form at angles phi = p g (rows of ``x``, ``y``: 2-vectors)."""
+    n, g = len(x), CHUNK_FREQ
     phi = positions * g
     ours = np.sum(x * np.asarray(rotary.apply(y, positions, [g])), axis=-1)
     theirs = closed_form(x[:, 0], x[:, 1], y[:, 0], y[:, 1], phi)
