@@ -87,6 +87,17 @@ def test_a_scope_wider_than_what_holds_fails():
         fuzz(claim_id, no_condition)
 
 
+def test_a_commensurate_frequency_is_outside_the_head_scope():
+    """Thm 5.3's head needs delta_N > 0: widening the one-pair head from g = 1 to g in [0.05, 1] takes in
+    g = 2 pi/7, where distances 0, 7, 14, ... tie in float64, and the construction refuses it."""
+    claim_id = "rope_head_can_be_diagonal"
+    right = REGISTRY[claim_id].numeric_scope
+    wide = dataclasses.replace(right, ranges=(Range("g", 0.05, 1.0, "log"), *right.ranges[1:]),
+                               edges=({"g": 2 * math.pi / 7, "context": 100, "eps": 1e-3},))
+    with pytest.raises(ValueError, match="not the strict maximum"):
+        fuzz(claim_id, wide)
+
+
 def test_a_point_outside_the_scope_is_named():
     scope = REGISTRY["semantic_channel_breaks_at_long_context"].numeric_scope
     with pytest.raises(ValueError, match="g = 2.0 is outside"):
