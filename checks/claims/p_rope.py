@@ -47,6 +47,12 @@ KEEPS = Claim(
     corrected="The count is int(p*d//2) evaluated in binary floating point (as Gemma and HF do): p = 0.58, "
               "d = 100 keeps 28 pairs, not 29.",
     figures=("frequency_spectra",),
+    numeric_scope=NumericScope(
+        (Range("d", 2, 512, "even"), Range("theta", 1e4, 5e5, "log"), Range("p", 0.0, 1.0)),
+        probe=lambda d, theta, p: KEEPS.law["frequencies"].judge(
+            [keeps_at(KEEPS.construction.build, _expected_frequencies(), d, theta, p)]),
+        edges=({"d": 100, "theta": 1e4, "p": 0.58}, {"d": 2, "theta": 5e5, "p": 0.5}, {"d": 512, "theta": 1e4, "p": 1.0},
+               {"d": 8, "theta": 1e4, "p": 0.0})),
 )
 
 UNROTATED = Claim(
@@ -140,22 +146,27 @@ def measured_frequencies(freqs: np.ndarray) -> np.ndarray:
     return np.arctan2(turned[m, m + d // 2], turned[m, m])
 
 
-def _keeps(schedule, quick: bool) -> dict[str, list[Point]]:
+def _expected_frequencies():
     # lambdified at every run, so that the check reads the theory's closed form as it is now
-    expected_of = sp.lambdify((sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n"), th_p.theta),
-                              th_p.p_rope_frequency(sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n")), "numpy")
+    return sp.lambdify((sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n"), th_p.theta),
+                       th_p.p_rope_frequency(sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n")), "numpy")
+
+
+def keeps_at(schedule, expected_of, d: int, theta: float, p: float) -> Point:
+    """One (d, theta, p): the schedule's measured frequencies against the closed form's, kept count included."""
     bound = tol.rotation_identity(np.float64, 2, 1.0)  # one angle <= 1 rad per pair
-    points = []
-    for d in (8, 100) if quick else (8, 64, 100, 256):
-        for theta in c.BASES:
-            for p in P_GRID:
-                kept = th_p.kept_pairs_ieee(p, d)
-                expected = np.asarray(expected_of(np.arange(d // 2), d, kept, theta), dtype=np.float64) \
-                    * np.ones(d // 2)
-                measured = measured_frequencies(schedule(d, theta, p))
-                same_count = int(np.sum(measured != 0)) == int(np.sum(expected != 0))
-                error = float(np.max(np.abs(measured - expected))) if same_count else float("inf")
-                points.append(Point({"d": d, "theta": theta, "p": p, "kept": kept}, error=error, bound=bound.value))
+    kept = th_p.kept_pairs_ieee(p, d)
+    expected = np.asarray(expected_of(np.arange(d // 2), d, kept, theta), dtype=np.float64) * np.ones(d // 2)
+    measured = measured_frequencies(schedule(d, theta, p))
+    same_count = int(np.sum(measured != 0)) == int(np.sum(expected != 0))
+    error = float(np.max(np.abs(measured - expected))) if same_count else float("inf")
+    return Point({"d": d, "theta": theta, "p": p, "kept": kept}, error=error, bound=bound.value)
+
+
+def _keeps(schedule, quick: bool) -> dict[str, list[Point]]:
+    expected_of = _expected_frequencies()
+    points = [keeps_at(schedule, expected_of, d, theta, p) for d in ((8, 100) if quick else (8, 64, 100, 256))
+              for theta in c.BASES for p in P_GRID]
     hazards = [Point({"p": p, "d": d}, violations=float(int(np.sum(schedule(d, 1e4, p) != 0)) != ieee),
                      extra={"ieee": ieee, "decimal": decimal})
                for p, d, ieee, decimal in th_p.float_hazards(128 if quick else 512)]
