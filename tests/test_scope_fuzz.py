@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 
 import pytest
 from hypothesis import example, given, settings
@@ -25,13 +26,18 @@ def strategy(r: Range) -> st.SearchStrategy:
     """Draws over the whole range: one of its values, integers, even integers, uniform or log-uniform reals."""
     if r.kind == "choice":
         return st.sampled_from(r.values)
-    if r.kind == "integer":
-        return st.integers(int(r.low), int(r.high))
-    if r.kind == "even":
-        return st.integers(int(r.low) // 2, int(r.high) // 2).map(lambda h: 2 * h)
+    if r.kind in ("integer", "even"):
+        step = 2 if r.kind == "even" else 1
+        low, high = int(r.low) // step, int(r.high) // step
+        spread = st.integers(0, 2**32 - 1).map(lambda k: random.Random(k).randint(low, high))
+        return st.one_of(st.integers(low, high), spread).map(lambda n: step * n)
+    # a uniform fraction, from hypothesis's own floats and from a seeded generator (so that draws
+    # spread over the whole range instead of clustering at the simple values hypothesis prefers)
+    fraction = st.one_of(st.floats(0.0, 1.0), st.integers(0, 2**32 - 1).map(lambda k: random.Random(k).random()))
     if r.kind == "log":
-        return st.floats(math.log(r.low), math.log(r.high)).map(lambda x: min(max(math.exp(x), r.low), r.high))
-    return st.floats(r.low, r.high, allow_nan=False, allow_infinity=False)
+        low, high = math.log(r.low), math.log(r.high)
+        return fraction.map(lambda u: min(max(math.exp(low + u * (high - low)), r.low), r.high))
+    return fraction.map(lambda u: min(max(r.low + u * (r.high - r.low), r.low), r.high))
 
 
 def points(scope: NumericScope) -> st.SearchStrategy:
