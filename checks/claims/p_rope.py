@@ -73,6 +73,11 @@ UNROTATED = Claim(
                      "positions up to 10^7",
     explain=lambda: _explain_unrotated(),
     seed=64,
+    numeric_scope=NumericScope(
+        (Range("d", 2, 256, "even"), Range("theta", 1e4, 5e5, "log"), Range("p", 0.0, 1.0)),
+        probe=lambda d, theta, p: UNROTATED.law.judge([unrotated_at(UNROTATED.construction.build, _dot_function(), d,
+                                                                    theta, p, np.random.default_rng(64), 16)]),
+        edges=({"d": 256, "theta": 1e4, "p": 0.0}, {"d": 256, "theta": 5e5, "p": 1.0}, {"d": 100, "theta": 1e4, "p": 0.58})),
 )
 
 PARTIAL = Claim(
@@ -212,26 +217,27 @@ def _slowest_instead_of_zero(d: int, theta: float, p: float) -> np.ndarray:
     return f
 
 
+def unrotated_at(schedule, dot, d: int, theta: float, p: float, rng: np.random.Generator, n: int) -> Point:
+    """One (d, theta, p): the unrotated pairs' share of a_ij at ``n`` position pairs below 10^7 against
+    the plain dot product (SymPy's, lambdified as ``dot``)."""
+    kept = frequencies.p_rope_pairs(d, p)
+    freqs = schedule(d, theta, p)
+    q, k = rng.standard_normal(d), rng.standard_normal(d)
+    i, j = rng.integers(0, c.LONGEST_POSITION, n), rng.integers(0, c.LONGEST_POSITION, n)
+    rq, rk = np.asarray(rotary.apply(q, i, freqs)), np.asarray(rotary.apply(k, j, freqs))
+    idle = np.concatenate([np.arange(kept, d // 2), np.arange(kept, d // 2) + d // 2])
+    share = np.sum(rq[:, idle] * rk[:, idle], axis=-1)
+    (q1, q2), (k1, k2) = c.halves(q), c.halves(k)
+    expected = float(np.sum(dot(q1[kept:], q2[kept:], k1[kept:], k2[kept:])))
+    bound = tol.rotation_identity(np.float64, d, 0.0, float(np.linalg.norm(q) * np.linalg.norm(k)))
+    return Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(share - expected))), bound=bound.value)
+
+
 def _unrotated(schedule, quick: bool, rng: np.random.Generator) -> list[Point]:
     dot = _dot_function()
     n = 16 if quick else 128
-    points = []
-    for d in (8, 256) if quick else (8, 64, 256):
-        for theta in c.BASES:
-            for p in (0.25, 0.75):
-                kept = frequencies.p_rope_pairs(d, p)
-                freqs = schedule(d, theta, p)
-                q, k = rng.standard_normal(d), rng.standard_normal(d)
-                i, j = rng.integers(0, c.LONGEST_POSITION, n), rng.integers(0, c.LONGEST_POSITION, n)
-                rq, rk = np.asarray(rotary.apply(q, i, freqs)), np.asarray(rotary.apply(k, j, freqs))
-                idle = np.concatenate([np.arange(kept, d // 2), np.arange(kept, d // 2) + d // 2])
-                share = np.sum(rq[:, idle] * rk[:, idle], axis=-1)
-                (q1, q2), (k1, k2) = c.halves(q), c.halves(k)
-                expected = float(np.sum(dot(q1[kept:], q2[kept:], k1[kept:], k2[kept:])))
-                bound = tol.rotation_identity(np.float64, d, 0.0, float(np.linalg.norm(q) * np.linalg.norm(k)))
-                points.append(Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(share - expected))),
-                                    bound=bound.value))
-    return points
+    return [unrotated_at(schedule, dot, d, theta, p, rng, n) for d in ((8, 256) if quick else (8, 64, 256))
+            for theta in c.BASES for p in (0.25, 0.75)]
 
 
 def _explain_unrotated() -> str:
