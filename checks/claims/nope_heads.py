@@ -13,8 +13,9 @@ from ropelab.theory import positional_heads as th_ph
 from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, Slope
+from ..scope import NumericScope, Range
 from . import _common as c
 from .positional_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND
 
@@ -67,6 +68,11 @@ REPEAT_COUNT = Claim(
     tolerance_reason="c alpha_ii - 1 <= (n + 4) eps64, the rounding of a softmax over n = 32 keys",
     explain=lambda: _explain_repeat(),
     seed=53,
+    numeric_scope=NumericScope(
+        (Range("n", 1, 64, "integer"), Range("vocab", 1, 8, "integer"), Range("sigma", 0.1, 10.0, "log"),
+         Range("seed", 0, 2**31, "integer")),
+        probe=lambda n, vocab, sigma, seed: _repeat_at(n, vocab, sigma, seed),
+        edges=({"n": 64, "vocab": 1, "sigma": 10.0, "seed": 0}, {"n": 1, "vocab": 8, "sigma": 0.1, "seed": 1})),
 )
 
 BOS_SIGNAL = Claim(
@@ -164,22 +170,37 @@ def _repeat(freqs: np.ndarray, quick: bool, rng: np.random.Generator) -> list[Po
     n, vocab, d = 32, 5, freqs.size * 2
     sequences = [rng.integers(0, vocab, n) for _ in range(4 if quick else 20)]
     sequences += [np.zeros(n, dtype=np.int64), np.array([0] + [1] * (n - 1))]
-    bound = tol.Tolerance((n + 4) * tol.EPS64, "softmax over n keys: (n + 4) eps64 relative error")
     points = []
     for seq_id, tokens in enumerate(sequences):
-        counts = token_heads.repeat_counts(tokens)
         emb = rng.standard_normal((vocab, 6))
         candidates = [rng.standard_normal((2, 6, d)) * sigma for sigma in (0.3, 1.0, 3.0)]
         # the sharpest diagonal attempt: every token's query and key s * psi (top band)
         psi = positional_heads.band_vector(d, range(min(4, d // 2)))
         candidates.append(np.stack([np.tile(psi * 8.0, (6, 1)) / 6.0 ** 0.5 / np.abs(emb).mean()] * 2))
-        for head, (w_q, w_k) in enumerate(candidates):
-            w = np.asarray(token_heads.token_head_weights(emb, tokens, w_q, w_k, freqs))
-            excess = counts * np.diag(w) - 1.0
-            i = int(excess.argmax())
-            points.append(Point({"sequence": seq_id, "head": head, "row": i, "count": int(counts[i])},
-                                value=float(excess[i]), limit=bound.value, extra={"alpha_ii": float(w[i, i])}))
+        points += [repeat_at(freqs, emb, tokens, w_q, w_k, {"sequence": seq_id, "head": head})
+                   for head, (w_q, w_k) in enumerate(candidates)]
     return points
+
+
+def repeat_at(freqs: np.ndarray, emb: np.ndarray, tokens: np.ndarray, w_q: np.ndarray, w_k: np.ndarray,
+              where: dict) -> Point:
+    """One head on one sequence: the largest c_i alpha_ii - 1 over its rows (c_i: copies of token i so far)."""
+    bound = tol.Tolerance((tokens.size + 4) * tol.EPS64, "softmax over n keys: (n + 4) eps64 relative error")
+    counts = token_heads.repeat_counts(tokens)
+    w = np.asarray(token_heads.token_head_weights(emb, tokens, w_q, w_k, freqs))
+    excess = counts * np.diag(w) - 1.0
+    i = int(excess.argmax())
+    return Point({**where, "row": i, "count": int(counts[i])}, value=float(excess[i]), limit=bound.value,
+                 extra={"alpha_ii": float(w[i, i])})
+
+
+def _repeat_at(n: int, vocab: int, sigma: float, seed: int) -> Evidence:
+    """The numeric side at one point of its scope: a seeded sequence of ``n`` tokens from ``vocab``
+    and a seeded NoPE head with weights of scale ``sigma`` (d = 8)."""
+    rng = np.random.default_rng(seed)
+    tokens, emb = rng.integers(0, vocab, n), rng.standard_normal((vocab, 6))
+    w_q, w_k = rng.standard_normal((2, 6, 8)) * sigma
+    return REPEAT_COUNT.law.judge([repeat_at(_repeat_freqs(REPEAT_COUNT.construction.build), emb, tokens, w_q, w_k, {})])
 
 
 def _explain_repeat() -> str:
