@@ -14,7 +14,7 @@ from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
 from ..claim import Claim, Evidence, Shown, Symbolic, Trust, Variant
-from ..laws import AtMost, Identity, Point, Slope
+from ..laws import AtMost, Identity, Point, Slope, judge
 from ..scope import NumericScope, Range
 from . import _common as c
 from .positional_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND
@@ -50,6 +50,10 @@ NOPE_CANNOT = Claim(
     explain=lambda: _explain_prop52(),
     figures=("nope_vs_rope_optimisation", "positional_heads"),
     seed=51,
+    numeric_scope=NumericScope(
+        (Range("sigma", 0.1, 1.0, "log"), Range("seed", 0, 2**31, "integer")),
+        probe=lambda sigma, seed: _prop52_at(sigma, seed),
+        edges=({"sigma": 0.1, "seed": 0}, {"sigma": 1.0, "seed": 0})),
 )
 
 REPEAT_COUNT = Claim(
@@ -128,15 +132,9 @@ def _prop52(encoding: str, quick: bool, rng: np.random.Generator) -> dict[str, l
         sigma = 10.0 ** rng.uniform(-1, 0)
         emb = rng.standard_normal((2, ASCENT_D_MODEL))
         w_q, w_k = sigma * rng.standard_normal((2, ASCENT_D_MODEL, ASCENT_D)) / math.sqrt(ASCENT_D_MODEL)
-        a = np.asarray(token_heads.token_head_logits(emb, BOS_X_X, w_q, w_k, freqs))
-        w = np.asarray(attention.causal_softmax(a))
-        with np.errstate(over="ignore"):  # e^(a31 - a33) = inf gives the limit 0 exactly
-            formula = float(closed(a[2, 0], a[2, 2]))
-        params = {"head": h, "sigma": sigma}
-        below.append(Point(params, value=float(max(w[2, 2], w[2, 1]) - 0.5), limit=0.0,
-                           extra={"alpha_33": float(w[2, 2]), "alpha_32": float(w[2, 1])}))
-        form.append(Point(params, error=abs(float(w[2, 2]) - formula), bound=tol.SOFTMAX_ROUNDING.value,
-                          extra={"closed_form": formula}))
+        one_below, one_form = prop52_head_at(freqs, closed, emb, w_q, w_k, {"head": h, "sigma": sigma})
+        below.append(one_below)
+        form.append(one_form)
     run, nope, rope = ascent_run(encoding), ascent_run("NoPE"), ascent_run("RoPE")
     final = np.asarray(attention.causal_softmax(run.logits))
     ascent = Point({"optimiser": f"optax.adam({ASCENT_LR}), {ASCENT_STEPS} steps, loss -log alpha_33"},
@@ -145,6 +143,32 @@ def _prop52(encoding: str, quick: bool, rng: np.random.Generator) -> dict[str, l
                           "nope_best_alpha_33": nope.best, "rope_best_alpha_33": rope.best,
                           "rope_first_step_above_0.99": int(np.argmax(rope.weights > 0.99)) if rope.best > 0.99 else None})
     return {"random heads": below, "closed form": form, "gradient ascent": [ascent]}
+
+
+def prop52_head_at(freqs, closed, emb, w_q, w_k, params: dict) -> tuple[Point, Point]:
+    """One head on [bos, x, x]: row 3's weights on its two x keys below 1/2, and alpha_33 against the
+    closed form ``closed(a31, a33)``."""
+    a = np.asarray(token_heads.token_head_logits(emb, BOS_X_X, w_q, w_k, freqs))
+    w = np.asarray(attention.causal_softmax(a))
+    with np.errstate(over="ignore"):  # e^(a31 - a33) = inf gives the limit 0 exactly
+        formula = float(closed(a[2, 0], a[2, 2]))
+    below = Point(params, value=float(max(w[2, 2], w[2, 1]) - 0.5), limit=0.0,
+                  extra={"alpha_33": float(w[2, 2]), "alpha_32": float(w[2, 1])})
+    form = Point(params, error=abs(float(w[2, 2]) - formula), bound=tol.SOFTMAX_ROUNDING.value,
+                 extra={"closed_form": formula})
+    return below, form
+
+
+def _prop52_at(sigma: float, seed: int) -> Evidence:
+    """The numeric side's random heads at one point of its scope: a seeded NoPE head of scale ``sigma``."""
+    sym31, sym33 = sp.symbols("a31 a33", real=True)
+    closed = sp.lambdify((sym31, sym33), th_sb.nope_repeated_pair_weight()(sym31, sym33), "numpy")
+    rng = np.random.default_rng(seed)
+    emb = rng.standard_normal((2, ASCENT_D_MODEL))
+    w_q, w_k = sigma * rng.standard_normal((2, ASCENT_D_MODEL, ASCENT_D)) / math.sqrt(ASCENT_D_MODEL)
+    below, form = prop52_head_at(_ascent_freqs(NOPE_CANNOT.construction.build), closed, emb, w_q, w_k, {})
+    return judge({key: NOPE_CANNOT.law[key] for key in ("random heads", "closed form")},
+                 {"random heads": [below], "closed form": [form]})
 
 
 def _explain_prop52() -> str:
