@@ -21,6 +21,8 @@ import numpy as np
 
 from ropelab.theory.derivation import Derivation
 
+from .scope import NumericScope
+
 
 class Trust(enum.Enum):
     """How strongly a side of a claim is shown (SPEC §2), strongest first."""
@@ -206,6 +208,8 @@ class Claim:
     errata: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
     seed: int = 0
+    # the numeric side's stated ranges as data, and the side at one point of them (fuzzed by the tests)
+    numeric_scope: NumericScope | None = None
 
     def __post_init__(self) -> None:
         if self.symbolic is None and not self.symbolic_reason:

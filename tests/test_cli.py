@@ -79,7 +79,7 @@ def test_figs_render_png_and_pdf(tmp_path, capsys):
 def test_figs_skip_what_needs_a_missing_extra_and_draw_the_rest(tmp_path, capsys, monkeypatch):
     """Without the models extra, ``figs`` draws every other figure, exits 0 and names the extra;
     asked by name for a figure it cannot draw, it exits 2."""
-    from figure_stubs import placeholder_png
+    from helpers.figure_stubs import placeholder_png
 
     from ropelab.paper_figs import FIGURES
 

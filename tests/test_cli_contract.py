@@ -43,7 +43,7 @@ SAMPLES = {
     ("verify",): ["rope_preserves_norm", "--quick"],
     ("explain",): ["rope_preserves_norm", "table2"],
     ("figs",): ["frequency_spectra", "--out", "{tmp}"],
-    ("conform",): [str(REPO / "tests" / "conform_targets.py") + ":correct", "--quick"],
+    ("conform",): [str(REPO / "tests" / "helpers" / "conform_targets.py") + ":correct", "--quick"],
     ("precision",): ["--dtype", "bf16"],
     ("analyze-model",): ["--committed"],
     ("bench",): ["logit-curve", "--quick"],

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 from transformers.models.gpt_neox.modeling_gpt_neox import GPTNeoXRotaryEmbedding
 
-import hf_rope_models as real
+from helpers import hf_rope_models as real
 from ropelab.checks import tolerances
 from ropelab.checks.findings import zoo
 from ropelab.constructions import configs, frequencies
@@ -220,7 +220,7 @@ def test_stored_parity_rejects_a_wrong_schedule(monkeypatch):
 
 # ---------------------------------------------------------------- ropelab conform
 
-import conform_targets as targets  # noqa: E402
+from helpers import conform_targets as targets  # noqa: E402
 from ropelab.cli import app as cli  # noqa: E402
 from ropelab.checks import conformance# noqa: E402
 
@@ -234,7 +234,7 @@ def run_cli(capsys, *args):
 @pytest.mark.parametrize("target", ["transformers_apply", "ropelab_apply", "correct"])
 def test_conform_accepts_correct_implementations(target, tmp_path, capsys):
     out_json = tmp_path / "report.json"
-    code, out = run_cli(capsys, "conform", f"conform_targets:{target}", "--json", str(out_json))
+    code, out = run_cli(capsys, "conform", f"helpers.conform_targets:{target}", "--json", str(out_json))
     assert code == 0, out
     report = json.loads(out_json.read_text())
     assert report["conformant"] and report["bugs"] == {} and report["errors"] == [] and report["non_finite"] == 0
@@ -269,7 +269,7 @@ def test_conform_names_each_known_bug(bug, capsys):
     assert max(report.bugs, key=lambda b: len(report.bugs[b])) == bug
     if bug in ("bf16_positions", "bf16_inv_freq", "tf32_angles"):  # the layout is still read right
         assert report.layouts == {"half": "half", "interleaved": "interleaved"}
-    code, out = run_cli(capsys, "conform", f"conform_targets:with_{bug}", "--quick")
+    code, out = run_cli(capsys, "conform", f"helpers.conform_targets:with_{bug}", "--quick")
     assert code == 1 and f"matches known bug {bug}" in out and "NOT conformant" in out
 
 
@@ -281,7 +281,7 @@ def test_conform_fails_nan_past_65504(tmp_path, capsys):
     failed = {r.label for r in report.failed}
     assert failed and all("float16" in label for label in failed)
     out_json = tmp_path / "r.json"
-    code, out = run_cli(capsys, "conform", "conform_targets:nan_past_65504", "--dtypes", "fp16", "--json", str(out_json))
+    code, out = run_cli(capsys, "conform", "helpers.conform_targets:nan_past_65504", "--dtypes", "fp16", "--json", str(out_json))
     assert code == 1 and f"non_finite: {beyond} rows" in out and "NOT conformant" in out
     assert "more failing cases (--cases lists every case)" in out  # ten lines, then the count of the rest
     per_case = json.loads(out_json.read_text())["per_case"]
@@ -326,7 +326,7 @@ def test_a_bug_is_named_beside_other_failures():
 
 def test_options_skip_what_is_not_supported(tmp_path, capsys):
     out_json = tmp_path / "r.json"
-    code, out = run_cli(capsys, "conform", "conform_targets:correct", "--rope-types", "default,linear",
+    code, out = run_cli(capsys, "conform", "helpers.conform_targets:correct", "--rope-types", "default,linear",
                         "--layouts", "half", "--dtypes", "float32", "--max-position", "70000", "--cases",
                         "--json", str(out_json))
     assert code == 0, out
@@ -350,7 +350,7 @@ def test_options_skip_what_is_not_supported(tmp_path, capsys):
 ])
 def test_conform_bad_options_are_one_line_exit_2(args, message, tmp_path, capsys):
     out_json = tmp_path / "r.json"
-    code, out = run_cli(capsys, "conform", "conform_targets:correct", *args, "--json", str(out_json))
+    code, out = run_cli(capsys, "conform", "helpers.conform_targets:correct", *args, "--json", str(out_json))
     assert code == 2 and message in out and not out_json.exists()
 
 
@@ -368,7 +368,7 @@ def test_conform_leaves_jax_precision_to_the_user(tmp_path):
     import subprocess
 
     script = ("import sys; sys.path.insert(0, '.'); from ropelab.cli import main; "
-              "main(['conform', 'conform_targets:jax_sine_from_cosine', '--quick', '--rope-types', 'default'])")
+              "main(['conform', 'helpers.conform_targets:jax_sine_from_cosine', '--quick', '--rope-types', 'default'])")
     verdicts = {}
     for x64 in ("0", "1"):
         env = {**os.environ, "JAX_ENABLE_X64": x64, "COLUMNS": "200"}
@@ -382,8 +382,8 @@ def test_conform_leaves_jax_precision_to_the_user(tmp_path):
 @pytest.mark.parametrize("target,message", [
     ("no_colon", "expected MODULE:FUNCTION"),
     ("no_such_module_xyz:f", "cannot import no_such_module_xyz: ModuleNotFoundError"),
-    ("conform_targets:missing", "conform_targets has no attribute 'missing'"),
-    ("conform_targets:NOT_A_FUNCTION", "is not callable (it is a int)"),
+    ("helpers.conform_targets:missing", "helpers.conform_targets has no attribute 'missing'"),
+    ("helpers.conform_targets:NOT_A_FUNCTION", "is not callable (it is a int)"),
     ("./missing_file.py:f", "no such file: ./missing_file.py"),
 ])
 def test_conform_bad_target_is_one_line_exit_2(target, message, capsys):
@@ -475,7 +475,7 @@ THIRD_PARTY = {  # adapter -> (package, what it supports, the cases where the fl
 def test_third_party_implementations_get_the_reference_verdict_per_case(adapter):
     package, supports, rejected = THIRD_PARTY[adapter]
     importlib.import_module(package)  # in the test extra: missing is a failure, never a skip
-    import conform_third_party
+    from helpers import conform_third_party
 
     if package == "equinox":  # start as a fresh process does: its cache empty (the first base it sees is kept)
         from equinox.nn import _embedding

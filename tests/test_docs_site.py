@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from figure_stubs import stub_render_figures
+from helpers.figure_stubs import stub_render_figures
 from ropelab import catalogue
 from ropelab.checks.registry import REGISTRY, select
 from ropelab.checks.runner import run_claims, write_report
@@ -54,7 +54,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 def site(tmp_path_factory) -> Path:
     """The site built with ``--strict`` (in this process) from a verify report of two claims.
 
-    Figures other than ``figure_stubs.DRAWN_FOR_REAL`` are placeholders, and the examples'
+    Figures other than ``helpers.figure_stubs.DRAWN_FOR_REAL`` are placeholders, and the examples'
     output and the derivations of unverified claims are left out: other tests draw every
     figure, run every example and every derivation already.
     """

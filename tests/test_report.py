@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from figure_stubs import DRAWN_FOR_REAL, stub_render_figures
+from helpers.figure_stubs import DRAWN_FOR_REAL, stub_render_figures
 from ropelab import catalogue
 from ropelab.cli import app as cli
 from ropelab.cli.report import REPORT_NAME

@@ -18,6 +18,7 @@ import itertools
 import mpmath
 import sympy as sp
 
+from . import rotations
 from .derivation import Derivation, derive
 
 theta = sp.Symbol("theta", positive=True)
@@ -121,7 +122,7 @@ def cosine_sum_is_expected_logit() -> Derivation:
     True
     """
     q1, q2, e1, e2 = sp.symbols("q1 q2 e1 e2", real=True)
-    rot = sp.Matrix([[sp.cos(r * g), sp.sin(r * g)], [-sp.sin(r * g), sp.cos(r * g)]])  # rho(-rg)
+    rot = rotations.rho(-r * g)
     logit = sp.expand((sp.Matrix([[q1, q2]]) * rot * sp.Matrix([q1 + e1, q2 + e2]))[0])
     variables = (q1, q2, e1, e2)
     moments = {}

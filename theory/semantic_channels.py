@@ -320,3 +320,53 @@ def certified_first_break(freq: float, rival_angle: float, ratio: float, context
                 "distances_checked": max(context - 1, 0) + 1}
     finally:
         flint.ctx.prec = old
+
+
+def _sign(value: sp.Expr) -> int:
+    """The sign of a closed-form real number, from an evaluation whose accuracy SymPy guarantees."""
+    number = sp.N(value, 30, strict=True)
+    if number == 0:
+        raise ValueError(f"cannot decide the sign of {value}: it evaluates to 0")
+    return 1 if number > 0 else -1
+
+
+def anti_aligned_first_break(freqs: list[float]) -> list[tuple[str, sp.Expr]]:
+    r"""Steps proving that ``semantic_range(g)`` is the first context in which an anti-aligned rival
+    of equal norm out-scores the target, at each of the exact binary frequencies ``freqs``.
+
+    With :math:`\rho = 1, \phi = \pi` a placement (target at ``a``, rival at ``b``) has
+    :func:`margin` :math:`-(\cos ag + \cos bg)`. While :math:`(N - 2) g \le \pi`, cosine decreases
+    along every distance of a context of ``N - 1`` tokens, so its best placement is the two last
+    distances; hence ``N = semantic_range(g)`` is the first breaking context iff the adjacent
+    placement ``(N - 2, N - 1)`` wins (margin > 0) and ``(N - 3, N - 2)`` does not (margin <= 0).
+    Each sign is read from :func:`margin` itself at the exact ``g`` (a residual counts the
+    frequencies where it fails), so a wrong margin or a wrong closed form fails the step.
+
+    >>> from ropelab.theory.derivation import derive
+    >>> derive("first break", anti_aligned_first_break([0.01, 0.3])).holds
+    True
+    """
+    anti = {rho: 1, phi: sp.pi}
+    adjacent = margin(-g).subs(anti)  # rival at y, target one token earlier
+    x = sp.Symbol("x", real=True)
+    not_first, wins_late, wins_early = 0, 0, 0
+    for value in freqs:
+        exact = sp.Rational(value)  # the float's exact binary value
+        n = sp.Integer(semantic_range(value))
+        # the distances of a context of N - 1 tokens lie where cosine decreases
+        not_first += int(n < 3 or not (n - 2) * exact <= sp.pi)
+        # margin of (N-2, N-1) in N tokens > 0; margin of (N-3, N-2) in N - 1 tokens <= 0
+        wins_late += int(_sign(adjacent.subs({g: exact, y: (n - 1) * exact})) <= 0)
+        last_before = adjacent.subs({g: exact, y: (n - 2) * exact})
+        wins_early += int(_sign(last_before) > 0)
+    return [
+        ("rho = 1, phi = pi: the margin of a placement (target a, rival b) is -(cos a g + cos b g)",
+         margin(x - y).subs(anti) + sp.cos(x) + sp.cos(y)),
+        ("cos decreases on [0, pi], so in N - 1 tokens with (N - 2) g <= pi the best placement is the last two",
+         sp.Integer(0) if sp.is_decreasing(sp.cos(x), sp.Interval(0, sp.pi)) else sp.Integer(1)),
+        (f"(N - 2) g <= pi for N = semantic_range(g), at {len(freqs)} stated g", sp.Integer(not_first)),
+        (f"the adjacent placement (N - 2, N - 1) wins in N = semantic_range(g) tokens, at {len(freqs)} stated g",
+         sp.Integer(wins_late)),
+        (f"no placement wins in N - 1 tokens (the last two do not), at {len(freqs)} stated g",
+         sp.Integer(wins_early)),
+    ]

@@ -25,9 +25,11 @@ def theory_frequencies(d: int, theta: float) -> np.ndarray:
     r"""The SymPy side's frequencies :math:`g_k = \theta^{-2(k-1)/d}`, evaluated to float64.
 
     Independent of :func:`ropelab.constructions.frequencies.rope`: SymPy evaluates the exact
-    power to 20 digits and rounds once.
+    power to 20 digits and rounds once, at the float ``theta``'s exact binary value (held exactly
+    by a 40-digit Float; a decimal guess such as ``nsimplify`` makes is another base, and SymPy
+    factors the numerators of some exact rationals for a very long time or fails).
     """
-    theta_exact = sp.nsimplify(theta)
+    theta_exact = sp.Float(theta, 40)
     return np.array(
         [float(sp.N(th.frequency(k, d, theta_exact), 20)) for k in range(1, d // 2 + 1)],
         dtype=np.float64,

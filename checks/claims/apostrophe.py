@@ -31,8 +31,9 @@ ARITHMETIC = Claim(
               "how far the BOS key keeps its lead.",
     symbolic=Symbolic(lambda: _symbolic(),
                       Shown(Trust.PROVED_FINITE, "exact rationals: g_119 = 10^(-59/16), the two printed dot products, "
-                                                 "and semantic_range(g_119) = floor(((pi - g)/2)/g) + 3 at the "
-                                                 "float's exact value")),
+                                                 "and semantic_range(g_119) is the first breaking context against "
+                                                 "an anti-aligned rival (the adjacent placement wins there, none "
+                                                 "one token earlier) at the float's exact value")),
     parts=(Part("Chunk 119 of Gemma 7B: g_119 = 1e4^(-236/256) = 2.05e-4", ("symbolic", "numeric")),
            Part("8000 g_119 = 1.64 (about pi/2)", ("numeric",)),
            Part("the printed chunk vectors give dot products -85.5 and +24.9", ("symbolic", "numeric")),
@@ -95,15 +96,13 @@ def implied_breaking(pair_index: int) -> dict[str, float | None]:
 def _symbolic() -> Derivation:
     exact = apostrophe_exact()
     g_float = float(frequencies.rope(256, 1e4)[118])
-    g = sp.Rational(g_float)
     return derive(
-        "g_119 = 10^(-59/16); the printed dot products are -85.47 and 24.94; semantic_range is the exact crossing",
+        "g_119 = 10^(-59/16); the printed dot products are -85.47 and 24.94; semantic_range(g_119) is the first break",
         [
             ("1e4^(-236/256) - 10^(-59/16) = 0", exact["g_119"] - sp.Integer(10) ** sp.Rational(-59, 16)),
             ("q_notBOS . k_notBOS = -85.47", exact["q.k not-BOS"] - sp.Rational("-85.47")),
             ("q_notBOS . k_BOS = 24.94", exact["q.k BOS"] - sp.Rational("24.94")),
-            ("semantic_range(g_119) = floor(((pi - g)/2)/g) + 3",
-             sp.Integer(th_sc.semantic_range(g_float)) - (sp.floor((sp.pi - g) / (2 * g)) + 3)),
+            *th_sc.anti_aligned_first_break([g_float]),
         ],
     )
 

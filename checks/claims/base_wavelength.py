@@ -14,6 +14,7 @@ from ropelab.theory import semantic_channels as th_sc
 from .. import tolerances as tol
 from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§6 semantic channels, p-RoPE, base"
@@ -46,6 +47,13 @@ LARGER_BASE = Claim(
               "slowest frequency of d = 128 gives 2.35.",
     errata=("E2", "E4"),
     figures=("semantic_range", "logit_drift"),
+    numeric_scope=NumericScope(
+        # d as printed: with d not a power of two the exponent -2m/d is rounded and g_(d/2) moves by
+        # about |ln theta| u, beyond the check's 4 eps (d = 196, theta = 1987.3: 4.1 eps)
+        (Range.choice("d", (64, 128, 256)), Range("theta", 500.0, 50_000.0, "log")),
+        probe=lambda d, theta: LARGER_BASE.law.judge([_larger_base_at(d, theta)]),
+        edges=({"d": 128, "theta": 10_000.0}, {"d": 64, "theta": 50_000.0}, {"d": 256, "theta": 500.0},
+               {"d": 256, "theta": 1987.3053246944855})),
 )
 
 CRITICAL = Claim(
@@ -72,6 +80,11 @@ CRITICAL = Claim(
                      "0.779 within half a unit of its last digit",
     explain=lambda: _explain_critical(),
     figures=("frequency_spectra",),
+    numeric_scope=NumericScope(
+        (Range.choice("d", (64, 128, 256)), Range("theta", 1e4, 5e5, "log"), Range("L", 2048, 8192, "integer")),
+        probe=lambda d, theta, L: CRITICAL.law.judge([critical_at(CRITICAL.construction.build, d, theta, L)]),
+        edges=({"d": 128, "theta": 1e4, "L": 4096}, {"d": 256, "theta": 1e4, "L": 8192},
+               {"d": 64, "theta": 5e5, "L": 2048})),
 )
 
 CLAIMS = [LARGER_BASE, CRITICAL]
@@ -117,6 +130,26 @@ def base_constants() -> dict[str, dict]:
     return out
 
 
+def slowest_pair_at(slowest, d: int, theta: float, previous_g: float = math.inf, previous_n: float = 0) -> Point:
+    """One (d, theta): the slowest frequency against SymPy's, its brute-force breaking context against
+    semantic_range, and both moved the right way from a smaller base's ``(previous_g, previous_n)``."""
+    g = slowest(d, theta)
+    found = semantic_channels.breaking_context(g, math.pi, limit=10**6)
+    n = found.context if found is not None else math.inf
+    exact = float(sp.N(th_base.slowest_frequency(d, sp.Rational(theta)), 20))  # the float's exact value
+    closed = th_sc.semantic_range(exact)
+    bad = (not (g < previous_g and n > previous_n)) + (abs(g - exact) > 4 * tol.EPS64 * exact) + (n != closed)
+    return Point({"d": d, "theta": theta}, violations=float(bad),
+                 extra={"g_slowest": g, "exact_g": exact, "breaking_context": n, "semantic_range": closed})
+
+
+def _larger_base_at(d: int, theta: float) -> Point:
+    """The numeric side at one point of its scope: against the same pair at a base 2/3 as large."""
+    smaller = slowest_pair_at(LARGER_BASE.construction.build, d, theta * 2 / 3)
+    return slowest_pair_at(LARGER_BASE.construction.build, d, theta, smaller.extra["g_slowest"],
+                           smaller.extra["breaking_context"])
+
+
 def _larger_base(slowest, quick: bool) -> list[Point]:
     points = []
     dims = (64, 128) if quick else (64, 128, 256)
@@ -124,15 +157,8 @@ def _larger_base(slowest, quick: bool) -> list[Point]:
     for d in dims:
         previous_g, previous_n = math.inf, 0
         for theta in thetas:
-            g = slowest(d, theta)
-            found = semantic_channels.breaking_context(g, math.pi, limit=10**6)
-            n = found.context if found is not None else math.inf
-            exact = float(sp.N(th_base.slowest_frequency(d, sp.nsimplify(theta)), 20))
-            closed = th_sc.semantic_range(exact)
-            bad = (not (g < previous_g and n > previous_n)) + (abs(g - exact) > 4 * tol.EPS64 * exact) + (n != closed)
-            points.append(Point({"d": d, "theta": theta}, violations=float(bad),
-                                extra={"g_slowest": g, "exact_g": exact, "breaking_context": n, "semantic_range": closed}))
-            previous_g, previous_n = g, n
+            points.append(slowest_pair_at(slowest, d, theta, previous_g, previous_n))
+            previous_g, previous_n = points[-1].extra["g_slowest"], points[-1].extra["breaking_context"]
     constants = base_constants()
     for name, row in constants.items():
         # a printed value should agree unless the facts file flags an erratum
@@ -164,14 +190,19 @@ def _explain_larger_base() -> str:
     )
 
 
+def critical_at(index_of, d: int, theta: float, length: int) -> Point:
+    """One (d, theta, L): pairs that complete a turn within L tokens (rotating unit vectors) against
+    2 ceil(i*) at the float theta's exact value."""
+    turns = semantic_channels.completed_turns(frequencies.rope(d, theta), length)
+    measured = 2 * int(np.sum(turns >= 1))
+    predicted = int(2 * sp.ceiling(index_of(d, sp.Rational(theta), length)))
+    return Point({"d": d, "theta": theta, "L": length}, violations=float(measured != predicted),
+                 extra={"measured_dimension": measured, "formula_dimension": predicted})
+
+
 def _critical(index_of, quick: bool) -> list[Point]:
-    points = []
-    for d, theta, length in CRITICAL_CASES[:2] if quick else CRITICAL_CASES:
-        turns = semantic_channels.completed_turns(frequencies.rope(d, theta), length)
-        measured = 2 * int(np.sum(turns >= 1))
-        predicted = int(2 * sp.ceiling(index_of(d, sp.nsimplify(theta), length)))
-        points.append(Point({"d": d, "theta": theta, "L": length}, violations=float(measured != predicted),
-                            extra={"measured_dimension": measured, "formula_dimension": predicted}))
+    points = [critical_at(index_of, d, theta, length)
+              for d, theta, length in (CRITICAL_CASES[:2] if quick else CRITICAL_CASES)]
     fraction = float(index_of(256, sp.Integer(10_000), 8192) / 128)
     llama = int(2 * sp.ceiling(index_of(128, sp.Integer(10_000), 4096)))
     points.append(Point({"Llama 2 critical dimension": llama}, violations=float(llama != 92)))

@@ -13,6 +13,7 @@ from ropelab.theory import logit_statistics as th_stats
 from .. import tolerances as tol
 from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, StandardErrors, ZeroCount
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§3 does RoPE decay?"
@@ -61,6 +62,11 @@ ALL_ONES = Claim(
     "figure readings within 0.005 (two decimals); the best fit is the stated one and within 0.005",
     explain=lambda: _explain_all_ones(),
     figures=("fig2_decay",),
+    numeric_scope=NumericScope(
+        (Range("d", 2, 1024, "even"), Range("theta", 3e3, 5e5, "log"), Range("length", 1, 5001, "integer")),
+        probe=lambda d, theta, length: ALL_ONES.law["closed form"].judge([all_ones_closed_form_at(
+            np.asarray(ALL_ONES.construction.build(d, theta, length)), d, theta)]),
+        edges=({"d": 256, "theta": 1e4, "length": 5001}, {"d": 1024, "theta": 5e5, "length": 5001})),
 )
 
 FIXED_GAUSSIAN = Claim(
@@ -119,15 +125,21 @@ def fit_to_readings(curve_fn, dims=FIT_DIMS, bases=FIT_BASES) -> list[tuple[floa
     return sorted(fits)
 
 
+def all_ones_closed_form_at(curve, d: int, theta: float) -> Point:
+    """The all-ones curve A(r), r = 0 .. len(curve) - 1, against the lambdified SymPy pair logits."""
+    length = len(curve)
+    pair = sp.lambdify((th_stats.r, th_stats.g), th_stats.all_ones_pair_logit(), "numpy")
+    g = c.theory_frequencies(d, theta)
+    distances = np.arange(length, dtype=np.float64)
+    sympy_curve = np.sum(pair(distances[:, None], g[None, :]), axis=1) / d
+    bound = tol.rotation_identity(np.float64, d, float(length), 1.0)
+    err = np.abs(curve - sympy_curve)
+    return Point({"d": d, "theta": theta, "r": int(err.argmax())}, error=float(err.max()), bound=bound.value)
+
+
 def _all_ones(curve_fn, quick: bool) -> dict[str, list[Point]]:
     length = WINDOW * WINDOWS + 1
     curve = np.asarray(curve_fn(FIG2_D, FIG2_THETA, length))
-    pair = sp.lambdify((th_stats.r, th_stats.g), th_stats.all_ones_pair_logit(), "numpy")
-    g = c.theory_frequencies(FIG2_D, FIG2_THETA)
-    distances = np.arange(length, dtype=np.float64)
-    sympy_curve = np.sum(pair(distances[:, None], g[None, :]), axis=1) / FIG2_D
-    bound = tol.rotation_identity(np.float64, FIG2_D, float(length), 1.0)
-    err = np.abs(curve - sympy_curve)
     windows = logit_statistics.window_means(curve, WINDOW, WINDOWS)
     ours, paper = _readings(curve), _paper_readings()
     fits = fit_to_readings(curve_fn)
@@ -135,7 +147,7 @@ def _all_ones(curve_fn, quick: bool) -> dict[str, list[Point]]:
     is_stated = (best_d, best_theta) == (FIG2_D, FIG2_THETA) and best_residual <= READING.value
     where = {"d": FIG2_D, "theta": FIG2_THETA}
     return {
-        "closed form": [Point({**where, "r": int(err.argmax())}, error=float(err.max()), bound=bound.value)],
+        "closed form": [all_ones_closed_form_at(curve, FIG2_D, FIG2_THETA)],
         "windows decrease": [Point({**where, "window": w + 2}, violations=float(windows[w + 1] >= windows[w]),
                                    extra={"mean_abs": float(windows[w + 1])}) for w in range(WINDOWS - 1)],
         "figure readings": [Point({**where, "reading": k}, value=abs(ours[k] - paper[k]), limit=READING.value,

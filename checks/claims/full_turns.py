@@ -14,8 +14,9 @@ from ropelab.constructions import frequencies
 from ropelab.theory import diophantine, full_turns
 
 from .. import tolerances as tol
-from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
-from ..laws import AtMost, Identity, Point, ZeroCount
+from ..claim import Certificate, Claim, Evidence, Part, Shown, Symbolic, Trust, Variant
+from ..laws import AtMost, Identity, Point, ZeroCount, judge
+from ..scope import NumericScope, Range
 
 SECTION = "§3 does RoPE decay?"
 
@@ -27,6 +28,19 @@ PUBLISHED_RECORD_LOWS = (6, 19, 25, 44, 333, 710, 103993)
 CERTIFIED_TURN_FRACTION = 1e-50
 ARB_BITS = 128
 CERTIFIED_TURNS = {False: 10**6, True: 10**5}  # the certificate's n <= N, full and quick
+
+def lemma_frequencies() -> list[float]:
+    """g = 1 (the top pair of every head) and a spread of g_k from the paper's bases.
+
+    >>> lemma_frequencies()[0], len(lemma_frequencies())
+    (1.0, 6)
+    """
+    out = [1.0]
+    for d, theta, ks in ((64, 1e4, (2, 17, 32)), (256, 5e5, (65, 128))):
+        freqs = frequencies.rope(d, theta)
+        out += [float(freqs[k - 1]) for k in ks]
+    return out
+
 
 LEMMA = Claim(
     id="frequency_multiple_never_full_turn",
@@ -65,22 +79,13 @@ LEMMA = Claim(
     "(rounding of the angle n g); turn fraction above 1e-50 (60-digit arithmetic)",
     explain=lambda: _explain_lemma(),
     figures=("rotated_key_argmax",),
+    numeric_scope=NumericScope(
+        (Range.choice("g", tuple(lemma_frequencies())), Range("N", 2, 10**5, "integer")),
+        probe=lambda g, N: _lemma_at(g, N),
+        edges=({"g": 1.0, "N": 710}, {"g": 1.0, "N": 709}, {"g": 1.0, "N": 10**5})),
 )
 
 CLAIMS = [LEMMA]
-
-
-def lemma_frequencies() -> list[float]:
-    """g = 1 (the top pair of every head) and a spread of g_k from the paper's bases.
-
-    >>> lemma_frequencies()[0], len(lemma_frequencies())
-    (1.0, 6)
-    """
-    out = [1.0]
-    for d, theta, ks in ((64, 1e4, (2, 17, 32)), (256, 5e5, (65, 128))):
-        freqs = frequencies.rope(d, theta)
-        out += [float(freqs[k - 1]) for k in ks]
-    return out
 
 
 def _commensurate_frequencies() -> list:
@@ -108,6 +113,29 @@ def _scan_tolerance(delta: float, n_max: int, g: float) -> float:
     return max(value, 1e-300)  # an exact full turn (delta = 0) must give a finite, huge ratio
 
 
+def closest_return_at(g, n_ctx: int, prefix_min: np.ndarray) -> tuple[Point, Point]:
+    """One (g, N): the float64 scan's minimum of 1 - cos(n g) over n <= N (``prefix_min[N - 1]``)
+    against the exact closest return, and that return's distance from a whole number of turns."""
+    g_float = float(g)
+    exact = diophantine.closest_return(g, n_ctx)
+    scanned = float(prefix_min[n_ctx - 1])
+    where = {"g": g_float, "N": n_ctx, "argmin": exact.n}
+    agreement = Point(where, error=abs(scanned - exact.delta), bound=_scan_tolerance(exact.delta, n_ctx, g_float),
+                      extra={"delta_exact": exact.delta, "delta_scan": scanned})
+    with mpmath.workdps(diophantine.DIGITS):
+        fraction = float(diophantine.distance_to_integer(mpmath.mpf(exact.n) * mpmath.mpf(g) / (2 * mpmath.pi)))
+    apart = Point(where, value=CERTIFIED_TURN_FRACTION / max(fraction, 1e-300), limit=1.0,
+                  extra={"turn_fraction": fraction})
+    return agreement, apart
+
+
+def _lemma_at(g: float, n: int) -> Evidence:
+    """The numeric side at one point of its scope: the scan to 10^5 tokens read at N."""
+    agreement, apart = closest_return_at(g, n, np.asarray(_scan_function(10**5)(g)))
+    return judge({key: LEMMA.law[key] for key in ("scan agrees with the exact minimum", "never a whole number of turns")},
+                 {"scan agrees with the exact minimum": [agreement], "never a whole number of turns": [apart]})
+
+
 def _lemma(freq_list, quick: bool) -> dict[str, list[Point]]:
     longest = CONTEXTS[-1] if not quick else 10**5
     contexts = [n for n in CONTEXTS if n <= longest]
@@ -116,16 +144,9 @@ def _lemma(freq_list, quick: bool) -> dict[str, list[Point]]:
         g_float = float(g)
         prefix_min = np.asarray(_scan_function(longest)(g_float))
         for n_ctx in contexts:
-            exact = diophantine.closest_return(g, n_ctx)
-            scanned = float(prefix_min[n_ctx - 1])
-            where = {"g": g_float, "N": n_ctx, "argmin": exact.n}
-            agreement.append(Point(where, error=abs(scanned - exact.delta),
-                                   bound=_scan_tolerance(exact.delta, n_ctx, g_float),
-                                   extra={"delta_exact": exact.delta, "delta_scan": scanned}))
-            with mpmath.workdps(diophantine.DIGITS):
-                fraction = float(diophantine.distance_to_integer(mpmath.mpf(exact.n) * mpmath.mpf(g) / (2 * mpmath.pi)))
-            turns_apart.append(Point(where, value=CERTIFIED_TURN_FRACTION / max(fraction, 1e-300), limit=1.0,
-                                     extra={"turn_fraction": fraction}))
+            agree, apart = closest_return_at(g, n_ctx, prefix_min)
+            agreement.append(agree)
+            turns_apart.append(apart)
         # record lows: the scan's strict new minima against the continued-fraction convergents
         scanned_records = (np.flatnonzero(np.diff(prefix_min, prepend=np.inf) < 0) + 1).tolist()
         exact_records = diophantine.record_lows(g, longest)

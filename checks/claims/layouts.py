@@ -10,6 +10,7 @@ from ropelab.theory import rotations as th
 from .. import tolerances as tol
 from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount, grid, over_grid
+from ..scope import NumericScope, Range
 
 SECTION = "§2 RoPE algebra"
 
@@ -35,9 +36,27 @@ LAYOUTS = Claim(
     tolerance_reason="8 ops x d x (largest angle 10^6 + 1) x eps64 x max |q_i||k_j|; the index map exactly",
     explain=lambda: _explain_layout(),
     seed=24,
+    numeric_scope=NumericScope(
+        (Range("d", 2, 256, "even"), Range("theta", 1e4, 5e5, "log")),
+        probe=lambda d, theta: LAYOUTS.law["logits"].judge(
+            [layouts_at(rotary.layout_permutation, d, theta, np.random.default_rng(24), 8)]),
+        edges=({"d": 256, "theta": 5e5}, {"d": 2, "theta": 1e4}, {"d": 6, "theta": 77777.0})),
 )
 
 CLAIMS = [LAYOUTS]
+
+
+def layouts_at(permutation, d: int, theta: float, rng: np.random.Generator, n: int) -> Point:
+    """One (d, theta): logits in both layouts on permuted inputs at ``n`` sorted positions below 10^6."""
+    freqs = frequencies.rope(d, theta)
+    q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    pos = np.sort(rng.integers(0, 10**6, n))
+    perm = permutation(d)
+    half = np.asarray(attention.logits(q, k, freqs, "half", pos, pos))
+    inter = np.asarray(attention.logits(q[:, perm], k[:, perm], freqs, "interleaved", pos, pos))
+    scale = float(np.max(np.linalg.norm(q, axis=1) * np.linalg.norm(k, axis=1)))
+    bound = tol.rotation_identity(np.float64, d, 1e6, scale)
+    return Point({"d": d, "theta": theta}, error=float(np.max(np.abs(half - inter))), bound=bound.value)
 
 
 def _layouts(permutation, quick: bool, rng: np.random.Generator) -> dict[str, list[Point]]:
@@ -45,22 +64,11 @@ def _layouts(permutation, quick: bool, rng: np.random.Generator) -> dict[str, li
     n = 8 if quick else 32
     dims = (8, 64, 256)
 
-    def at(d: int, theta: float) -> Point:
-        freqs = frequencies.rope(d, theta)
-        q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
-        pos = np.sort(rng.integers(0, 10**6, n))
-        perm = permutation(d)
-        half = np.asarray(attention.logits(q, k, freqs, "half", pos, pos))
-        inter = np.asarray(attention.logits(q[:, perm], k[:, perm], freqs, "interleaved", pos, pos))
-        scale = float(np.max(np.linalg.norm(q, axis=1) * np.linalg.norm(k, axis=1)))
-        bound = tol.rotation_identity(np.float64, d, 1e6, scale)
-        return Point({"d": d, "theta": theta}, error=float(np.max(np.abs(half - inter))), bound=bound.value)
-
     def index_map(d: int) -> Point:
         theory = np.array([int(th.interleaved_source(c, d // 2)) for c in range(d)])
         return Point({"d": d}, violations=float(np.count_nonzero(np.asarray(permutation(d)) != theory)))
 
-    return {"logits": over_grid(grid(d=dims, theta=(1e4, 5e5)), at),
+    return {"logits": over_grid(grid(d=dims, theta=(1e4, 5e5)), lambda d, theta: layouts_at(permutation, d, theta, rng, n)),
             "index map": over_grid(grid(d=(2,) + dims), index_map)}
 
 

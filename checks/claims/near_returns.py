@@ -14,6 +14,7 @@ from ropelab.theory import near_returns as th_nr
 
 from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount, grid, over_grid
+from ..scope import NumericScope, Range
 from . import _common as c
 from .positional_heads import ARB_BITS, THETA
 
@@ -59,6 +60,12 @@ NEAR_RETURNS = Claim(
     explain=lambda: _explain(),
     errata=("E14",),
     figures=("near_returns",),
+    numeric_scope=NumericScope(
+        (Range("g", float(frequencies.rope(64, THETA)[-1]), 1.0, "log"), Range("context", 100, 8192, "integer")),
+        probe=lambda g, context: NEAR_RETURNS.law["argmin per frequency"].judge(
+            [argmin_at(NEAR_RETURNS.construction.build, g, context)]),
+        edges=({"g": 1.0, "context": 8192}, {"g": 1.0, "context": 711}, {"g": 2 * math.pi / 7 * (1 + 2**-30), "context": 1000},
+               {"g": float(frequencies.rope(64, THETA)[-1]), "context": 100})),
 )
 
 CLAIMS = [NEAR_RETURNS]
@@ -93,18 +100,21 @@ def _near_returns(predict, quick: bool) -> dict[str, list[Point]]:
                      extra={"records_from_scan": found, "predicted": predicted})]
     records += [Point({"spec_record": m}, violations=float(m not in predicted)) for m in SPEC_RECORDS_G1
                 if m < long_context]
-    unit = np.array([1.0, 0.0])
-
-    def argmin(context: int, g: float) -> Point:
-        scan = int(np.argmin(1.0 - relative_position.logit_curve(unit, unit, np.array([g]), context)[1:])) + 1
-        worst = predict(g, context)[0]
-        mp = diophantine.closest_return(g, context - 1).n
-        return Point({"g": g, "context": context}, violations=float((scan != worst) + (scan != mp)),
-                     extra={"scan": scan, "predicted": worst, "mpmath": mp})
-
     freqs = [float(g) for g in frequencies.rope(64, THETA)[:: 2 if quick else 1]]
     return {"records of g = 1": records,
-            "argmin per frequency": over_grid(grid(context=NEAR_RETURN_CONTEXTS, g=freqs), argmin)}
+            "argmin per frequency": over_grid(grid(context=NEAR_RETURN_CONTEXTS, g=freqs),
+                                              lambda context, g: argmin_at(predict, g, context))}
+
+
+def argmin_at(predict, g: float, context: int) -> Point:
+    """One (g, N): the worst competitor distance 1 <= m < N of the float64 curve, against the
+    prediction and against mpmath's closest return."""
+    unit = np.array([1.0, 0.0])
+    scan = int(np.argmin(1.0 - relative_position.logit_curve(unit, unit, np.array([g]), context)[1:])) + 1
+    worst = predict(g, context)[0]
+    mp = diophantine.closest_return(g, context - 1).n
+    return Point({"g": g, "context": context}, violations=float((scan != worst) + (scan != mp)),
+                 extra={"scan": scan, "predicted": worst, "mpmath": mp})
 
 
 def _explain() -> str:

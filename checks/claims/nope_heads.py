@@ -13,8 +13,9 @@ from ropelab.theory import positional_heads as th_ph
 from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
-from ..laws import AtMost, Identity, Point, Slope
+from ..claim import Claim, Evidence, Part, Shown, Symbolic, Trust, Variant
+from ..laws import AtMost, Identity, Point, Slope, judge
+from ..scope import NumericScope, Range
 from . import _common as c
 from .positional_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND
 
@@ -52,6 +53,10 @@ NOPE_CANNOT = Claim(
     explain=lambda: _explain_prop52(),
     figures=("nope_vs_rope_optimisation", "positional_heads"),
     seed=51,
+    numeric_scope=NumericScope(
+        (Range("sigma", 0.1, 1.0, "log"), Range("seed", 0, 2**31, "integer")),
+        probe=lambda sigma, seed: _prop52_at(sigma, seed),
+        edges=({"sigma": 0.1, "seed": 0}, {"sigma": 1.0, "seed": 0})),
 )
 
 REPEAT_COUNT = Claim(
@@ -71,6 +76,11 @@ REPEAT_COUNT = Claim(
     tolerance_reason="c alpha_ii - 1 <= (n + 4) eps64, the rounding of a softmax over n = 32 keys",
     explain=lambda: _explain_repeat(),
     seed=53,
+    numeric_scope=NumericScope(
+        (Range("n", 1, 64, "integer"), Range("vocab", 1, 8, "integer"), Range("sigma", 0.1, 10.0, "log"),
+         Range("seed", 0, 2**31, "integer")),
+        probe=lambda n, vocab, sigma, seed: _repeat_at(n, vocab, sigma, seed),
+        edges=({"n": 64, "vocab": 1, "sigma": 10.0, "seed": 0}, {"n": 1, "vocab": 8, "sigma": 0.1, "seed": 1})),
 )
 
 BOS_SIGNAL = Claim(
@@ -129,15 +139,9 @@ def _prop52(encoding: str, quick: bool, rng: np.random.Generator) -> dict[str, l
         sigma = 10.0 ** rng.uniform(-1, 0)
         emb = rng.standard_normal((2, ASCENT_D_MODEL))
         w_q, w_k = sigma * rng.standard_normal((2, ASCENT_D_MODEL, ASCENT_D)) / math.sqrt(ASCENT_D_MODEL)
-        a = np.asarray(token_heads.token_head_logits(emb, BOS_X_X, w_q, w_k, freqs))
-        w = np.asarray(attention.causal_softmax(a))
-        with np.errstate(over="ignore"):  # e^(a31 - a33) = inf gives the limit 0 exactly
-            formula = float(closed(a[2, 0], a[2, 2]))
-        params = {"head": h, "sigma": sigma}
-        below.append(Point(params, value=float(max(w[2, 2], w[2, 1]) - 0.5), limit=0.0,
-                           extra={"alpha_33": float(w[2, 2]), "alpha_32": float(w[2, 1])}))
-        form.append(Point(params, error=abs(float(w[2, 2]) - formula), bound=tol.SOFTMAX_ROUNDING.value,
-                          extra={"closed_form": formula}))
+        one_below, one_form = prop52_head_at(freqs, closed, emb, w_q, w_k, {"head": h, "sigma": sigma})
+        below.append(one_below)
+        form.append(one_form)
     run, nope, rope = ascent_run(encoding), ascent_run("NoPE"), ascent_run("RoPE")
     final = np.asarray(attention.causal_softmax(run.logits))
     ascent = Point({"optimiser": f"optax.adam({ASCENT_LR}), {ASCENT_STEPS} steps, loss -log alpha_33"},
@@ -146,6 +150,32 @@ def _prop52(encoding: str, quick: bool, rng: np.random.Generator) -> dict[str, l
                           "nope_best_alpha_33": nope.best, "rope_best_alpha_33": rope.best,
                           "rope_first_step_above_0.99": int(np.argmax(rope.weights > 0.99)) if rope.best > 0.99 else None})
     return {"random heads": below, "closed form": form, "gradient ascent": [ascent]}
+
+
+def prop52_head_at(freqs, closed, emb, w_q, w_k, params: dict) -> tuple[Point, Point]:
+    """One head on [bos, x, x]: row 3's weights on its two x keys below 1/2, and alpha_33 against the
+    closed form ``closed(a31, a33)``."""
+    a = np.asarray(token_heads.token_head_logits(emb, BOS_X_X, w_q, w_k, freqs))
+    w = np.asarray(attention.causal_softmax(a))
+    with np.errstate(over="ignore"):  # e^(a31 - a33) = inf gives the limit 0 exactly
+        formula = float(closed(a[2, 0], a[2, 2]))
+    below = Point(params, value=float(max(w[2, 2], w[2, 1]) - 0.5), limit=0.0,
+                  extra={"alpha_33": float(w[2, 2]), "alpha_32": float(w[2, 1])})
+    form = Point(params, error=abs(float(w[2, 2]) - formula), bound=tol.SOFTMAX_ROUNDING.value,
+                 extra={"closed_form": formula})
+    return below, form
+
+
+def _prop52_at(sigma: float, seed: int) -> Evidence:
+    """The numeric side's random heads at one point of its scope: a seeded NoPE head of scale ``sigma``."""
+    sym31, sym33 = sp.symbols("a31 a33", real=True)
+    closed = sp.lambdify((sym31, sym33), th_sb.nope_repeated_pair_weight()(sym31, sym33), "numpy")
+    rng = np.random.default_rng(seed)
+    emb = rng.standard_normal((2, ASCENT_D_MODEL))
+    w_q, w_k = sigma * rng.standard_normal((2, ASCENT_D_MODEL, ASCENT_D)) / math.sqrt(ASCENT_D_MODEL)
+    below, form = prop52_head_at(_ascent_freqs(NOPE_CANNOT.construction.build), closed, emb, w_q, w_k, {})
+    return judge({key: NOPE_CANNOT.law[key] for key in ("random heads", "closed form")},
+                 {"random heads": [below], "closed form": [form]})
 
 
 def _explain_prop52() -> str:
@@ -171,22 +201,37 @@ def _repeat(freqs: np.ndarray, quick: bool, rng: np.random.Generator) -> list[Po
     n, vocab, d = 32, 5, freqs.size * 2
     sequences = [rng.integers(0, vocab, n) for _ in range(4 if quick else 20)]
     sequences += [np.zeros(n, dtype=np.int64), np.array([0] + [1] * (n - 1))]
-    bound = tol.Tolerance((n + 4) * tol.EPS64, "softmax over n keys: (n + 4) eps64 relative error")
     points = []
     for seq_id, tokens in enumerate(sequences):
-        counts = token_heads.repeat_counts(tokens)
         emb = rng.standard_normal((vocab, 6))
         candidates = [rng.standard_normal((2, 6, d)) * sigma for sigma in (0.3, 1.0, 3.0)]
         # the sharpest diagonal attempt: every token's query and key s * psi (top band)
         psi = positional_heads.band_vector(d, range(min(4, d // 2)))
         candidates.append(np.stack([np.tile(psi * 8.0, (6, 1)) / 6.0 ** 0.5 / np.abs(emb).mean()] * 2))
-        for head, (w_q, w_k) in enumerate(candidates):
-            w = np.asarray(token_heads.token_head_weights(emb, tokens, w_q, w_k, freqs))
-            excess = counts * np.diag(w) - 1.0
-            i = int(excess.argmax())
-            points.append(Point({"sequence": seq_id, "head": head, "row": i, "count": int(counts[i])},
-                                value=float(excess[i]), limit=bound.value, extra={"alpha_ii": float(w[i, i])}))
+        points += [repeat_at(freqs, emb, tokens, w_q, w_k, {"sequence": seq_id, "head": head})
+                   for head, (w_q, w_k) in enumerate(candidates)]
     return points
+
+
+def repeat_at(freqs: np.ndarray, emb: np.ndarray, tokens: np.ndarray, w_q: np.ndarray, w_k: np.ndarray,
+              where: dict) -> Point:
+    """One head on one sequence: the largest c_i alpha_ii - 1 over its rows (c_i: copies of token i so far)."""
+    bound = tol.Tolerance((tokens.size + 4) * tol.EPS64, "softmax over n keys: (n + 4) eps64 relative error")
+    counts = token_heads.repeat_counts(tokens)
+    w = np.asarray(token_heads.token_head_weights(emb, tokens, w_q, w_k, freqs))
+    excess = counts * np.diag(w) - 1.0
+    i = int(excess.argmax())
+    return Point({**where, "row": i, "count": int(counts[i])}, value=float(excess[i]), limit=bound.value,
+                 extra={"alpha_ii": float(w[i, i])})
+
+
+def _repeat_at(n: int, vocab: int, sigma: float, seed: int) -> Evidence:
+    """The numeric side at one point of its scope: a seeded sequence of ``n`` tokens from ``vocab``
+    and a seeded NoPE head with weights of scale ``sigma`` (d = 8)."""
+    rng = np.random.default_rng(seed)
+    tokens, emb = rng.integers(0, vocab, n), rng.standard_normal((vocab, 6))
+    w_q, w_k = rng.standard_normal((2, 6, 8)) * sigma
+    return REPEAT_COUNT.law.judge([repeat_at(_repeat_freqs(REPEAT_COUNT.construction.build), emb, tokens, w_q, w_k, {})])
 
 
 def _explain_repeat() -> str:

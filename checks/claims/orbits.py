@@ -13,6 +13,7 @@ from ropelab.theory.derivation import Derivation, combine
 
 from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§6 semantic channels, p-RoPE, base"
@@ -45,6 +46,11 @@ DENSE = Claim(
     tolerance_reason="gap lengths within 2 (u N g + turns |fl(2 pi) - 2 pi|) + 2 pi u + |fl(2 pi) - 2 pi| of "
                      "the continued-fraction prediction (mpmath, 60 digits); multiplicities exact",
     explain=lambda: _explain(),
+    numeric_scope=NumericScope(
+        (Range("g", float(frequencies.rope(256, 1e4)[-1]), 1.0, "log"), Range("N", 10, 10**5, "integer")),
+        probe=lambda g, N: Identity("gap error / float64 angle bound").judge([orbit_at(g, N)]),
+        edges=({"g": 2 * math.pi / 7 * (1 + 2**-40), "N": 10**5}, {"g": 1.0, "N": 12_345},
+               {"g": 2 * math.pi / 710 * (1 + 2**-30), "N": 10**4})),
 )
 
 CLAIMS = [DENSE]
@@ -63,25 +69,32 @@ def _orbit(dtype, quick: bool) -> list[Point]:
     for g in frequencies.rope(256, 1e4)[list(ORBIT_FREQ_PAIRS)]:
         previous_largest = math.inf
         for n in sizes + (EXTRA_SIZE,):
-            predicted = th_orbits.three_gaps(float(g), n)
-            gaps = orbit.orbit_gaps(float(g), n, dtype)
-            # every arc is within the float64 error bound of its true length
-            tau = orbit.gap_error_bound(float(g), n, np.float64)
-            lengths, counts = orbit.distinct_lengths(gaps, tau)
-            if len(lengths) != len(predicted.lengths) or tuple(counts) != predicted.counts:
-                error = math.inf
-            else:
-                error = float(np.max(np.abs(lengths - np.array(predicted.lengths))))
-            largest = float(gaps.max())
+            points.append(orbit_at(float(g), n, dtype, previous_largest if n in sizes else None))
             if n in sizes:
-                # adding points only splits arcs, and the largest stays below 2 pi / q_k
-                if largest > previous_largest + tau or largest > predicted.largest_bound + tau:
-                    error = math.inf
-                previous_largest = largest
-            points.append(Point({"g": float(g), "N": n}, error=error, bound=tau,
-                                extra={"measured_counts": counts.tolist(), "predicted_counts": list(predicted.counts),
-                                       "largest_gap": largest, "bound_2pi_over_qk": predicted.largest_bound}))
+                previous_largest = points[-1].extra["largest_gap"]
     return points
+
+
+def orbit_at(g: float, n: int, dtype=np.float64, previous_largest: float | None = math.inf) -> Point:
+    """One (g, N): the measured arcs against the three-gap prediction (lengths and counts) and, unless
+    ``previous_largest`` is None, the largest below 2 pi/q_k and not above ``previous_largest`` (a
+    smaller orbit's), all within the float64 bound."""
+    predicted = th_orbits.three_gaps(g, n)
+    gaps = orbit.orbit_gaps(g, n, dtype)
+    # every arc is within the float64 error bound of its true length
+    tau = orbit.gap_error_bound(g, n, np.float64)
+    lengths, counts = orbit.distinct_lengths(gaps, tau)
+    if len(lengths) != len(predicted.lengths) or tuple(counts) != predicted.counts:
+        error = math.inf
+    else:
+        error = float(np.max(np.abs(lengths - np.array(predicted.lengths))))
+    largest = float(gaps.max())
+    # adding points only splits arcs, and the largest stays below 2 pi / q_k
+    if previous_largest is not None and (largest > previous_largest + tau or largest > predicted.largest_bound + tau):
+        error = math.inf
+    return Point({"g": g, "N": n}, error=error, bound=tau,
+                 extra={"measured_counts": counts.tolist(), "predicted_counts": list(predicted.counts),
+                        "largest_gap": largest, "bound_2pi_over_qk": predicted.largest_bound})
 
 
 def _explain() -> str:

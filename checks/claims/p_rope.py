@@ -15,6 +15,7 @@ from ropelab.theory.derivation import Derivation, combine
 from .. import tolerances as tol
 from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§6 semantic channels, p-RoPE, base"
@@ -52,6 +53,12 @@ KEEPS = Claim(
     corrected="The count is int(p*d//2) evaluated in binary floating point (as Gemma and HF do): p = 0.58, "
               "d = 100 keeps 28 pairs, not 29.",
     figures=("frequency_spectra",),
+    numeric_scope=NumericScope(
+        (Range("d", 2, 512, "even"), Range("theta", 1e4, 5e5, "log"), Range("p", 0.0, 1.0)),
+        probe=lambda d, theta, p: KEEPS.law["frequencies"].judge(
+            [keeps_at(KEEPS.construction.build, _expected_frequencies(), d, theta, p)]),
+        edges=({"d": 100, "theta": 1e4, "p": 0.58}, {"d": 2, "theta": 5e5, "p": 0.5}, {"d": 512, "theta": 1e4, "p": 1.0},
+               {"d": 8, "theta": 1e4, "p": 0.0})),
 )
 
 UNROTATED = Claim(
@@ -74,6 +81,11 @@ UNROTATED = Claim(
                      "positions up to 10^7",
     explain=lambda: _explain_unrotated(),
     seed=64,
+    numeric_scope=NumericScope(
+        (Range("d", 2, 256, "even"), Range("theta", 1e4, 5e5, "log"), Range("p", 0.0, 1.0)),
+        probe=lambda d, theta, p: UNROTATED.law.judge([unrotated_at(UNROTATED.construction.build, _dot_function(), d,
+                                                                    theta, p, np.random.default_rng(64), 16)]),
+        edges=({"d": 256, "theta": 1e4, "p": 0.0}, {"d": 256, "theta": 5e5, "p": 1.0}, {"d": 100, "theta": 1e4, "p": 0.58})),
 )
 
 PARTIAL = Claim(
@@ -99,6 +111,12 @@ PARTIAL = Claim(
     explain=lambda: _explain_partial(),
     figures=("frequency_spectra",),
     seed=65,
+    numeric_scope=NumericScope(
+        (Range("d", 8, 256, "even"), Range("theta", 1e4, 5e5, "log"), Range("p", 0.25, 0.75)),
+        probe=lambda d, theta, p: PARTIAL.law.judge([partial_at(PARTIAL.construction.build, d, theta, p,
+                                                                np.random.default_rng(65), 8)]),
+        edges=({"d": 100, "theta": 1e4, "p": 0.58}, {"d": 8, "theta": 5e5, "p": 0.25}, {"d": 256, "theta": 1e4, "p": 0.75},
+               {"d": 10, "theta": 123456.0, "p": 0.7})),
 )
 
 CLAIMS = [KEEPS, UNROTATED, PARTIAL]
@@ -143,22 +161,27 @@ def measured_frequencies(freqs: np.ndarray) -> np.ndarray:
     return np.arctan2(turned[m, m + d // 2], turned[m, m])
 
 
-def _keeps(schedule, quick: bool) -> dict[str, list[Point]]:
+def _expected_frequencies():
     # lambdified at every run, so that the check reads the theory's closed form as it is now
-    expected_of = sp.lambdify((sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n"), th_p.theta),
-                              th_p.p_rope_frequency(sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n")), "numpy")
+    return sp.lambdify((sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n"), th_p.theta),
+                       th_p.p_rope_frequency(sp.Symbol("m"), sp.Symbol("d"), sp.Symbol("n")), "numpy")
+
+
+def keeps_at(schedule, expected_of, d: int, theta: float, p: float) -> Point:
+    """One (d, theta, p): the schedule's measured frequencies against the closed form's, kept count included."""
     bound = tol.rotation_identity(np.float64, 2, 1.0)  # one angle <= 1 rad per pair
-    points = []
-    for d in (8, 100) if quick else (8, 64, 100, 256):
-        for theta in c.BASES:
-            for p in P_GRID:
-                kept = th_p.kept_pairs_ieee(p, d)
-                expected = np.asarray(expected_of(np.arange(d // 2), d, kept, theta), dtype=np.float64) \
-                    * np.ones(d // 2)
-                measured = measured_frequencies(schedule(d, theta, p))
-                same_count = int(np.sum(measured != 0)) == int(np.sum(expected != 0))
-                error = float(np.max(np.abs(measured - expected))) if same_count else float("inf")
-                points.append(Point({"d": d, "theta": theta, "p": p, "kept": kept}, error=error, bound=bound.value))
+    kept = th_p.kept_pairs_ieee(p, d)
+    expected = np.asarray(expected_of(np.arange(d // 2), d, kept, theta), dtype=np.float64) * np.ones(d // 2)
+    measured = measured_frequencies(schedule(d, theta, p))
+    same_count = int(np.sum(measured != 0)) == int(np.sum(expected != 0))
+    error = float(np.max(np.abs(measured - expected))) if same_count else float("inf")
+    return Point({"d": d, "theta": theta, "p": p, "kept": kept}, error=error, bound=bound.value)
+
+
+def _keeps(schedule, quick: bool) -> dict[str, list[Point]]:
+    expected_of = _expected_frequencies()
+    points = [keeps_at(schedule, expected_of, d, theta, p) for d in ((8, 100) if quick else (8, 64, 100, 256))
+              for theta in c.BASES for p in P_GRID]
     hazards = [Point({"p": p, "d": d}, violations=float(int(np.sum(schedule(d, 1e4, p) != 0)) != ieee),
                      extra={"ieee": ieee, "decimal": decimal})
                for p, d, ieee, decimal in th_p.float_hazards(128 if quick else 512)]
@@ -204,26 +227,27 @@ def _slowest_instead_of_zero(d: int, theta: float, p: float) -> np.ndarray:
     return f
 
 
+def unrotated_at(schedule, dot, d: int, theta: float, p: float, rng: np.random.Generator, n: int) -> Point:
+    """One (d, theta, p): the unrotated pairs' share of a_ij at ``n`` position pairs below 10^7 against
+    the plain dot product (SymPy's, lambdified as ``dot``)."""
+    kept = frequencies.p_rope_pairs(d, p)
+    freqs = schedule(d, theta, p)
+    q, k = rng.standard_normal(d), rng.standard_normal(d)
+    i, j = rng.integers(0, c.LONGEST_POSITION, n), rng.integers(0, c.LONGEST_POSITION, n)
+    rq, rk = np.asarray(rotary.apply(q, i, freqs)), np.asarray(rotary.apply(k, j, freqs))
+    idle = np.concatenate([np.arange(kept, d // 2), np.arange(kept, d // 2) + d // 2])
+    share = np.sum(rq[:, idle] * rk[:, idle], axis=-1)
+    (q1, q2), (k1, k2) = c.halves(q), c.halves(k)
+    expected = float(np.sum(dot(q1[kept:], q2[kept:], k1[kept:], k2[kept:])))
+    bound = tol.rotation_identity(np.float64, d, 0.0, float(np.linalg.norm(q) * np.linalg.norm(k)))
+    return Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(share - expected))), bound=bound.value)
+
+
 def _unrotated(schedule, quick: bool, rng: np.random.Generator) -> list[Point]:
     dot = _dot_function()
     n = 16 if quick else 128
-    points = []
-    for d in (8, 256) if quick else (8, 64, 256):
-        for theta in c.BASES:
-            for p in (0.25, 0.75):
-                kept = frequencies.p_rope_pairs(d, p)
-                freqs = schedule(d, theta, p)
-                q, k = rng.standard_normal(d), rng.standard_normal(d)
-                i, j = rng.integers(0, c.LONGEST_POSITION, n), rng.integers(0, c.LONGEST_POSITION, n)
-                rq, rk = np.asarray(rotary.apply(q, i, freqs)), np.asarray(rotary.apply(k, j, freqs))
-                idle = np.concatenate([np.arange(kept, d // 2), np.arange(kept, d // 2) + d // 2])
-                share = np.sum(rq[:, idle] * rk[:, idle], axis=-1)
-                (q1, q2), (k1, k2) = c.halves(q), c.halves(k)
-                expected = float(np.sum(dot(q1[kept:], q2[kept:], k1[kept:], k2[kept:])))
-                bound = tol.rotation_identity(np.float64, d, 0.0, float(np.linalg.norm(q) * np.linalg.norm(k)))
-                points.append(Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(share - expected))),
-                                    bound=bound.value))
-    return points
+    return [unrotated_at(schedule, dot, d, theta, p, rng, n) for d in ((8, 256) if quick else (8, 64, 256))
+            for theta in c.BASES for p in (0.25, 0.75)]
 
 
 def _explain_unrotated() -> str:
@@ -271,26 +295,27 @@ def _partial_symbolic() -> Derivation:
     )
 
 
+def partial_at(base_of, d: int, theta: float, p: float, rng: np.random.Generator, n: int) -> Point:
+    """One (d, theta, p): p-RoPE logits against partial rotary over the kept coordinates with the
+    base ``base_of(d, theta, kept)``, at ``n`` sorted positions below 10^6."""
+    kept = frequencies.p_rope_pairs(d, p)
+    perm = p_rope.to_partial_order(d, kept)
+    q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    pos = np.sort(rng.integers(0, 10**6, n))
+    freqs = frequencies.p_rope(d, theta, p)
+    ours = np.asarray(rotary.apply(q, pos, freqs)) @ np.asarray(rotary.apply(k, pos, freqs)).T
+    base = base_of(d, theta, kept)
+    rq = np.asarray(rotary.partial_rotary(q[:, perm], pos, 2 * kept, base))
+    rk = np.asarray(rotary.partial_rotary(k[:, perm], pos, 2 * kept, base))
+    scale = float(np.max(np.linalg.norm(q, axis=1)) * np.max(np.linalg.norm(k, axis=1)))
+    bound = tol.rotation_identity(np.float64, d, 1e6, scale)
+    return Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(ours - rq @ rk.T))), bound=bound.value)
+
+
 def _partial(base_of, quick: bool, rng: np.random.Generator) -> list[Point]:
     n = 8 if quick else 32
-    points = []
-    for d in (8, 256) if quick else (8, 64, 256):
-        for theta in c.BASES:
-            for p in (0.75,) if quick else (0.25, 0.5, 0.75):
-                kept = frequencies.p_rope_pairs(d, p)
-                perm = p_rope.to_partial_order(d, kept)
-                q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
-                pos = np.sort(rng.integers(0, 10**6, n))
-                freqs = frequencies.p_rope(d, theta, p)
-                ours = np.asarray(rotary.apply(q, pos, freqs)) @ np.asarray(rotary.apply(k, pos, freqs)).T
-                base = base_of(d, theta, kept)
-                rq = np.asarray(rotary.partial_rotary(q[:, perm], pos, 2 * kept, base))
-                rk = np.asarray(rotary.partial_rotary(k[:, perm], pos, 2 * kept, base))
-                scale = float(np.max(np.linalg.norm(q, axis=1)) * np.max(np.linalg.norm(k, axis=1)))
-                bound = tol.rotation_identity(np.float64, d, 1e6, scale)
-                points.append(Point({"d": d, "theta": theta, "p": p}, error=float(np.max(np.abs(ours - rq @ rk.T))),
-                                    bound=bound.value))
-    return points
+    return [partial_at(base_of, d, theta, p, rng, n) for d in ((8, 256) if quick else (8, 64, 256))
+            for theta in c.BASES for p in ((0.75,) if quick else (0.25, 0.5, 0.75))]
 
 
 def _explain_partial() -> str:

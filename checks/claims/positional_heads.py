@@ -14,6 +14,7 @@ from ropelab.theory import positional_heads as th_ph
 from .. import tolerances as tol
 from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point, over_grid
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§5 positional heads"
@@ -56,6 +57,28 @@ def _certificate(distance: int) -> Certificate:
                        shown=Shown(Trust.CERTIFIED, _CERT_SCOPE), covers=lambda quick: certificate_scope(distance, quick))
 
 
+def single_pair_at(distance: int, g: float, context: int, eps: float) -> Evidence:
+    """The numeric side's one-pair head (psi = (1, 0), frequency ``g``) at one (N, eps): every row's
+    weight on its target at least 1 - eps, at the construction's explicit scale."""
+    psi, freqs = np.array([1.0, 0.0]), np.array([g])
+    curve = np.asarray(positional_heads.target_curve(psi, freqs, context, distance))
+    s2 = positional_heads.sufficient_scale_squared(psi, freqs, context, eps, distance)
+    min_weight = float(np.min(relative_position.weight_at_distance(s2 * curve, distance)))
+    rounding = tol.target_weight_rounding(1, float((context - 1) * g), s2, context)
+    point = Point({"g": g, "context": context, "eps": eps}, value=(1 - eps) - min_weight, limit=rounding.value,
+                  extra={"scale_squared": s2, "min_weight": min_weight})
+    return AtMost("1 - eps - min weight").judge([point])
+
+
+def _single_pair_scope(distance: int) -> NumericScope:
+    """The one-pair head as printed (g = 1, N <= 100); a commensurate g (2 pi/7) ties and is outside."""
+    return NumericScope(
+        (Range.choice("g", (1.0,)), Range("context", 2, 100, "integer"), Range("eps", 1e-6, 0.1, "log")),
+        probe=lambda g, context, eps: single_pair_at(distance, g, context, eps),
+        edges=({"g": 1.0, "context": 100, "eps": 1e-6}, {"g": 1.0, "context": 2, "eps": 0.1},
+               {"g": 1.0, "context": 45, "eps": 1e-3}))
+
+
 DIAGONAL = Claim(
     id="rope_head_can_be_diagonal",
     label="Thm 5.3",
@@ -87,6 +110,7 @@ DIAGONAL = Claim(
     corrected="Thm 5.3's proof writes 'sup' where the limit s -> oo is meant (E7).",
     errata=("E3", "E7"),
     figures=("positional_heads",),
+    numeric_scope=_single_pair_scope(0),
     seed=55,
 )
 
@@ -117,6 +141,7 @@ PREVIOUS_TOKEN = Claim(
     "limit (E7).",
     errata=("E1", "E3", "E7"),
     figures=("positional_heads", "positional_construction"),
+    numeric_scope=_single_pair_scope(1),
     seed=55,
 )
 

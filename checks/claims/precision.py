@@ -11,8 +11,9 @@ from ropelab.constructions import semantic_channels, frequencies
 from ropelab.constructions import precision as prec
 from ropelab.theory.derivation import Derivation, is_zero
 
-from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
+from ..claim import Claim, Evidence, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point
+from ..scope import NumericScope, Range
 
 SECTION = "beyond: precision"
 FORMATS = ("float32", "bf16", "fp16", "tf32")
@@ -46,6 +47,16 @@ PHASE = Claim(
                                  "160 bits against the simulated rounding"),
     tolerance_reason="none beyond the bound itself: the measured error is exact (mpmath), so error / bound <= 1",
     explain=lambda: _explain_phase(),
+    numeric_scope=NumericScope(
+        (Range.choice("format", FORMATS), Range("theta", 1e4, 1e6, "log"), Range("pair", 0, 63, "integer"),
+         Range("position", 1, max(POSITIONS), "integer")),
+        probe=lambda format, theta, pair, position: PHASE.law.judge([phase_at(BOUND.build, format, theta, pair,
+                                                                              position)]),
+        edges=tuple({"format": f, "theta": 1e4, "pair": 0, "position": p}
+                    for f, p in (("float32", 2**24 - 1), ("float32", 2**24 + 1), ("float32", 2**24 + 3),
+                                 ("tf32", 2**11 + 1), ("bf16", 257), ("fp16", 2049), ("fp16", 65_504))),
+        requires=lambda format, theta, pair, position: position <= prec.FORMATS[format].max_finite,
+        requires_text="the position is finite in the format (fp16 to 65504)", draws=40),
 )
 
 RELATIVE = Claim(
@@ -69,6 +80,14 @@ RELATIVE = Claim(
     tolerance_reason="the float64 reference phases (j - i) g are off by < 1e-9 rad, far below every format's bound",
     explain=lambda: _explain_relative(),
     seed=71,
+    numeric_scope=NumericScope(
+        (Range.choice("format", FORMATS), Range("theta", 1e4, 5e5, "log"), Range("i", 0, 10**6, "integer"),
+         Range("j", 0, 10**6, "integer")),
+        probe=lambda format, theta, i, j: _relative_at(format, theta, i, j),
+        edges=({"format": "fp16", "theta": 1e4, "i": 0, "j": 65_504}, {"format": "bf16", "theta": 5e5, "i": 256, "j": 257},
+               {"format": "float32", "theta": 1e4, "i": 0, "j": 10**6}, {"format": "tf32", "theta": 1e4, "i": 2047, "j": 2049}),
+        requires=lambda format, theta, i, j: max(i, j) <= prec.FORMATS[format].max_finite,
+        requires_text="both positions finite in the format (fp16 to 65504)"),
 )
 
 HEAD = Claim(
@@ -150,46 +169,59 @@ def _phase_symbolic() -> Derivation:
     return Derivation("|fl(fl(p) fl(g)) - p g| <= p g ((1 + u_in)^k (1 + u_out) - 1), k = 1, 2", holds, tuple(steps))
 
 
+def phase_at(bound, name: str, theta: float, pair: int, position: int) -> Point:
+    """One angle ``position * g_pair`` (d = 128) formed in format ``name``: its exact error against the bound."""
+    fmt = prec.FORMATS[name]
+    g = float(frequencies.rope(128, theta)[pair])
+    return Point({"format": name, "theta": theta, "pair": pair, "position": position},
+                 error=prec.exact_phase_error(position, g, fmt), bound=bound(position, g, fmt))
+
+
 def _phase(bound, quick: bool) -> list[Point]:
-    points = []
     pairs = range(0, 64, 16 if quick else 8)
-    for name in FORMATS:
-        fmt = prec.FORMATS[name]
-        for theta in BASES:
-            g = frequencies.rope(128, theta)
-            for m in pairs:
-                for p in _positions(fmt, quick):
-                    error = prec.exact_phase_error(p, float(g[m]), fmt)
-                    points.append(Point({"format": name, "theta": theta, "pair": m, "position": p},
-                                        error=error, bound=bound(p, float(g[m]), fmt)))
-    return points
+    return [phase_at(bound, name, theta, m, p) for name in FORMATS for theta in BASES for m in pairs
+            for p in _positions(prec.FORMATS[name], quick)]
+
+
+def relative_error_at(bound, name: str, theta: float, i: int, j: int, q: np.ndarray, k: np.ndarray) -> Point:
+    """Rows of ``q``, ``k`` (d = 64) with angles formed in format ``name`` at positions i <= j: the worst
+    logit error against sum_m |q_m||k_m| min(beta_m(i) + beta_m(j), 2)."""
+    fmt, d = prec.FORMATS[name], q.shape[1]
+    g = frequencies.rope(d, theta)
+    exact = np.array([(j - i) * gm for gm in g])
+    formed = np.array([prec.format_phases(np.array([j]), gm, fmt)[0]
+                       - prec.format_phases(np.array([i]), gm, fmt)[0] for gm in g])
+    qa, qb, ka, kb = q[:, : d // 2], q[:, d // 2:], k[:, : d // 2], k[:, d // 2:]
+
+    # pair logit (R^i q)^T (R^j k) = (qa ka + qb kb) cos(phase) + (qa kb - qb ka) sin(phase)
+    def logit(phase):
+        return np.sum((qa * ka + qb * kb) * np.cos(phase) + (qa * kb - qb * ka) * np.sin(phase), axis=1)
+
+    errors = np.abs(logit(formed) - logit(exact))
+    beta = np.array([bound(i, gm, fmt) + bound(j, gm, fmt) for gm in g])
+    allowed = np.sum(np.hypot(qa, qb) * np.hypot(ka, kb) * np.minimum(beta, 2.0), axis=1)
+    worst = int(np.argmax(errors / np.where(allowed > 0, allowed, np.inf)))
+    return Point({"format": name, "theta": theta, "i": i, "j": j}, error=float(errors[worst]),
+                 bound=float(allowed[worst]) if allowed[worst] > 0 else math.inf)
+
+
+def _relative_at(format: str, theta: float, i: int, j: int) -> Evidence:
+    """The numeric side at one point of its scope (12 seeded q, k of d = 64)."""
+    rng = np.random.default_rng(RELATIVE.seed)
+    q, k = rng.standard_normal((12, 64)), rng.standard_normal((12, 64))
+    return RELATIVE.law.judge([relative_error_at(BOUND.build, format, theta, min(i, j), max(i, j), q, k)])
 
 
 def _relative(bound, quick: bool, rng: np.random.Generator) -> list[Point]:
     d, n = 64, 12
     points = []
     for name in FORMATS:
-        fmt = prec.FORMATS[name]
-        top = min(10**6, int(fmt.max_finite))
+        top = min(10**6, int(prec.FORMATS[name].max_finite))
         for theta in BASES[:2]:
-            g = frequencies.rope(d, theta)
             q, k = rng.standard_normal((n, d)), rng.standard_normal((n, d))
             for _ in range(3 if quick else 8):
                 i, j = sorted(int(x) for x in rng.integers(0, top, 2))
-                exact = np.array([(j - i) * gm for gm in g])
-                formed = np.array([prec.format_phases(np.array([j]), gm, fmt)[0]
-                                   - prec.format_phases(np.array([i]), gm, fmt)[0] for gm in g])
-                qa, qb, ka, kb = q[:, : d // 2], q[:, d // 2:], k[:, : d // 2], k[:, d // 2:]
-                # pair logit (R^i q)^T (R^j k) = (qa ka + qb kb) cos(phase) + (qa kb - qb ka) sin(phase)
-                def logit(phase):
-                    return np.sum((qa * ka + qb * kb) * np.cos(phase) + (qa * kb - qb * ka) * np.sin(phase), axis=1)
-
-                errors = np.abs(logit(formed) - logit(exact))
-                beta = np.array([bound(i, gm, fmt) + bound(j, gm, fmt) for gm in g])
-                allowed = np.sum(np.hypot(qa, qb) * np.hypot(ka, kb) * np.minimum(beta, 2.0), axis=1)
-                worst = int(np.argmax(errors / np.where(allowed > 0, allowed, np.inf)))
-                points.append(Point({"format": name, "theta": theta, "i": i, "j": j}, error=float(errors[worst]),
-                                    bound=float(allowed[worst]) if allowed[worst] > 0 else math.inf))
+                points.append(relative_error_at(bound, name, theta, i, j, q, k))
     return points
 
 

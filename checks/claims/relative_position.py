@@ -12,6 +12,7 @@ from ropelab.theory import rotations as th
 from .. import tolerances as tol
 from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, grid, over_grid
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§2 RoPE algebra"
@@ -34,6 +35,10 @@ RELATIVE = Claim(
     tolerance_reason="8 ops x d x (largest angle 10^7 + 1) x eps64 x |q||k|",
     explain=lambda: _explain_relative(),
     seed=22,
+    numeric_scope=NumericScope(
+        (Range("d", 2, 256, "even"), Range("theta", 1e4, 5e5, "log")),
+        probe=lambda d, theta: RELATIVE.law.judge([relative_at(rotary.apply, d, theta, c.rng(22), 16)]),
+        edges=({"d": 256, "theta": 5e5}, {"d": 2, "theta": 1e4}, {"d": 98, "theta": 123456.0})),
 )
 
 CHUNK = Claim(
@@ -55,37 +60,52 @@ CHUNK = Claim(
               "alpha_(i,n)) and its eps are erratum E8.",
     errata=("E8",),
     seed=23,
+    numeric_scope=NumericScope(
+        (Range("position", 0, 4099, "integer"), Range("seed", 0, 2**31, "integer")),
+        probe=lambda position, seed: CHUNK.law.judge(chunk_at(
+            _polar(th.chunk_score_closed_form()), *np.random.default_rng(seed).standard_normal((2, 1, 2)),
+            np.array([position]))),
+        edges=({"position": 0, "seed": 0}, {"position": 4099, "seed": 1}, {"position": 2049, "seed": 2})),
 )
 
 CLAIMS = [RELATIVE, CHUNK]
 
 
 
+def relative_at(rotate_key, d: int, theta: float, rng: np.random.Generator, n_pos: int) -> Point:
+    """One (d, theta): a_(i,j) and a_(i+s, j+s) against SymPy's relative form at ``n_pos`` draws of
+    i, j, s below 5 x 10^6."""
+    freqs, g = frequencies.rope(d, theta), c.theory_frequencies(d, theta)
+    q, k = rng.standard_normal(d), rng.standard_normal(d)
+    i, j, s = (rng.integers(0, c.LONGEST_POSITION // 2, n_pos) for _ in range(3))
+    ours = np.sum(np.asarray(rotary.apply(q, i, freqs)) * np.asarray(rotate_key(k, j, freqs)), -1)
+    shifted = np.sum(np.asarray(rotary.apply(q, i + s, freqs)) * np.asarray(rotate_key(k, j + s, freqs)), -1)
+    theirs = c.symbolic_logit(q, k, i, j, g)
+    err = np.maximum(np.abs(ours - theirs), np.abs(shifted - theirs))
+    m = int(err.argmax())
+    bound = tol.rotation_identity(np.float64, d, float(c.LONGEST_POSITION), np.linalg.norm(q) * np.linalg.norm(k))
+    return Point({"d": d, "theta": theta, "i": int(i[m]), "j": int(j[m]), "s": int(s[m])},
+                 error=float(err[m]), bound=bound.value, extra={"ours": float(ours[m]), "sympy": float(theirs[m])})
+
+
 def _relative(rotate_key, quick: bool, rng: np.random.Generator) -> list[Point]:
     n_pos = 16 if quick else 256
+    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES),
+                     lambda d, theta: relative_at(rotate_key, d, theta, rng, n_pos))
 
-    def at(d: int, theta: float) -> Point:
-        freqs, g = frequencies.rope(d, theta), c.theory_frequencies(d, theta)
-        q, k = rng.standard_normal(d), rng.standard_normal(d)
-        i, j, s = (rng.integers(0, c.LONGEST_POSITION // 2, n_pos) for _ in range(3))
-        ours = np.sum(np.asarray(rotary.apply(q, i, freqs)) * np.asarray(rotate_key(k, j, freqs)), -1)
-        shifted = np.sum(np.asarray(rotary.apply(q, i + s, freqs)) * np.asarray(rotate_key(k, j + s, freqs)), -1)
-        theirs = c.symbolic_logit(q, k, i, j, g)
-        err = np.maximum(np.abs(ours - theirs), np.abs(shifted - theirs))
-        m = int(err.argmax())
-        bound = tol.rotation_identity(np.float64, d, float(c.LONGEST_POSITION), np.linalg.norm(q) * np.linalg.norm(k))
-        return Point({"d": d, "theta": theta, "i": int(i[m]), "j": int(j[m]), "s": int(s[m])},
-                     error=float(err[m]), bound=bound.value, extra={"ours": float(ours[m]), "sympy": float(theirs[m])})
 
-    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), at)
+CHUNK_FREQ = 50.0 / 4099.0  # an irrational-looking g: positions 0..4099 cover [0, 50] rad
 
 
 def _chunk(closed_form, quick: bool, rng: np.random.Generator) -> list[Point]:
     n = 200 if quick else 5000
     x, y = rng.standard_normal((n, 2)), rng.standard_normal((n, 2))
-    # angles phi = position * g with an irrational-looking g cover [0, 50] rad in one call
-    g = 50.0 / 4099.0
-    positions = rng.integers(0, 4100, n)
+    return chunk_at(closed_form, x, y, rng.integers(0, 4100, n))
+
+
+def chunk_at(closed_form, x: np.ndarray, y: np.ndarray, positions: np.ndarray) -> list[Point]:
+    """Chunk scores x . R^p y against the closed form at angles phi = p g (rows of ``x``, ``y``: 2-vectors)."""
+    n, g = len(x), CHUNK_FREQ
     phi = positions * g
     ours = np.sum(x * np.asarray(rotary.apply(y, positions, [g])), axis=-1)
     theirs = closed_form(x[:, 0], x[:, 1], y[:, 0], y[:, 1], phi)

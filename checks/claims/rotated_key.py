@@ -16,6 +16,7 @@ from ropelab.theory import rotations as th_rot
 from .. import tolerances as tol
 from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Point, ZeroCount
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§3 does RoPE decay?"
@@ -68,6 +69,11 @@ PROP31 = Claim(
     explain=lambda: _explain_prop31(),
     figures=("rotated_key_argmax",),
     seed=30,
+    numeric_scope=NumericScope(
+        (Range("d", 2, 256, "even"), Range("theta", 1e4, 5e5, "log"), Range("r", 0, 4095, "integer")),
+        probe=lambda d, theta, r: _prop31_at(d, theta, r),
+        edges=({"d": 2, "theta": 1e4, "r": 710}, {"d": 8, "theta": 5e5, "r": 1}, {"d": 256, "theta": 1e4, "r": 7}),
+        draws=10, slow=True),
 )
 
 FLOAT32 = Claim(
@@ -124,18 +130,28 @@ def prop31_grid(quick: bool) -> list[tuple[int, float, int, int]]:
     return sorted(points, key=lambda p: p[3] * p[0])
 
 
+def prop31_at(key_fn, d: int, theta: float, shift: int, length: int, q: np.ndarray) -> Point:
+    """One grid point: every row of the float64 head with the key ``key_fn(q, r)``; wrong rows counted."""
+    freqs = frequencies.rope(d, theta)
+    verdict = rotated_key.row_argmax(relative_position.logit_curve(q, np.asarray(key_fn(q, shift, freqs)), freqs, length),
+                                     shift)
+    return Point({"d": d, "theta": theta, "r": shift, "context": length}, violations=verdict.wrong_rows,
+                 extra={"rows": verdict.rows, "runner_up": verdict.runner_up,
+                        "margin_over_norm2": verdict.margin / float(q @ q)})
+
+
+def _prop31_at(d: int, theta: float, r: int) -> Evidence:
+    """The numeric side at one point of its scope: a context reaching row 2r, at least 2^12 tokens."""
+    q = np.random.default_rng(PROP31.seed).standard_normal(d)
+    return PROP31.law.judge([prop31_at(rotated_key.rotated_key, d, theta, r, max(2**12, 2 * r + 1), q)])
+
+
 def _prop31(key_fn, quick: bool, rng: np.random.Generator) -> list[Point]:
     """Every row of every grid point's float64 head; stops at the first point with a wrong row."""
     points = []
     for d, theta, shift, length in prop31_grid(quick):
-        freqs = frequencies.rope(d, theta)
-        q = rng.standard_normal(d)
-        verdict = rotated_key.row_argmax(relative_position.logit_curve(q, np.asarray(key_fn(q, shift, freqs)), freqs, length),
-                                         shift)
-        points.append(Point({"d": d, "theta": theta, "r": shift, "context": length}, violations=verdict.wrong_rows,
-                            extra={"rows": verdict.rows, "runner_up": verdict.runner_up,
-                                   "margin_over_norm2": verdict.margin / float(q @ q)}))
-        if verdict.wrong_rows:
+        points.append(prop31_at(key_fn, d, theta, shift, length, rng.standard_normal(d)))
+        if points[-1].violations:
             break  # the count is already nonzero: the remaining (longer) points cannot change the verdict
     return points
 

@@ -11,6 +11,7 @@ from ropelab.theory import rotations as th
 from .. import tolerances as tol
 from ..claim import Certificate, Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, grid, over_grid
+from ..scope import NumericScope, Range
 from . import _common as c
 from ._certify import certificate_chunks, certify_composition, composition_scope
 
@@ -42,6 +43,10 @@ COMPOSITION = Claim(
                                      "g_k = theta^(-2(k-1)/d), in 128-bit Arb balls"),
         covers=lambda quick: composition_scope(quick, seed=20)),
     seed=20,
+    numeric_scope=NumericScope(
+        (Range("d", 2, 256, "even"), Range("theta", 1e4, 5e5, "log")),
+        probe=lambda d, theta: COMPOSITION.law.judge([composition_at(rotary.apply, d, theta, c.rng(20), 8)]),
+        edges=({"d": 130, "theta": 1e4}, {"d": 2, "theta": 5e5}), draws=12),
 )
 
 NORM = Claim(
@@ -61,52 +66,59 @@ NORM = Claim(
     tolerance_reason="relative norm error within 8 ops x d x eps64 (the angle does not enter a norm)",
     explain=lambda: _explain_norm(),
     seed=21,
+    numeric_scope=NumericScope(
+        (Range("d", 2, 256, "even"), Range("theta", 1e4, 5e5, "log")),
+        probe=lambda d, theta: NORM.law.judge([norm_at(rotary.apply, d, theta, c.rng(21), 16)]),
+        edges=({"d": 256, "theta": 1e4}, {"d": 2, "theta": 5e5})),
 )
 
 CLAIMS = [COMPOSITION, NORM]
 
 
+def composition_at(rotate, d: int, theta: float, rng: np.random.Generator, n_pos: int) -> Point:
+    """One (d, theta): R^j R^i x against SymPy's rho((i+j) g) x at ``n_pos`` position pairs below
+    10^7; n-fold R^1 against rho(n g) x; R^T R x = x."""
+    pair_rot = c.pair_rotation_function()
+    g, freqs = c.theory_frequencies(d, theta), frequencies.rope(d, theta)
+    x = rng.standard_normal(d)
+    i = rng.integers(0, c.LONGEST_POSITION // 2, n_pos)
+    j = rng.integers(0, c.LONGEST_POSITION // 2, n_pos)
+    x1, x2 = c.halves(x)
+    composed = np.asarray(rotate(np.asarray(rotate(x, i, freqs)), j, freqs))
+    y1, y2 = pair_rot((i + j)[:, None], g, x1, x2)
+    err_comp = float(np.max(np.abs(composed - np.concatenate([y1, y2], axis=-1))))
+    y, err_pow = np.asarray(x), 0.0
+    for n in range(1, 41):
+        y = np.asarray(rotate(y, 1, freqs))
+        z1, z2 = pair_rot(n, g, x1, x2)
+        err_pow = max(err_pow, float(np.max(np.abs(y - np.concatenate([z1, z2])))))
+    back = np.stack([rotary.rotation_matrix(int(p), freqs).T @ np.asarray(rotate(x, int(p), freqs)) for p in i[:4]])
+    err_t = float(np.max(np.abs(back - x)))
+    bound = tol.rotation_identity(np.float64, d, float(c.LONGEST_POSITION), np.linalg.norm(x))
+    return Point({"d": d, "theta": theta}, error=max(err_comp, err_pow, err_t), bound=bound.value,
+                 extra={"composition": err_comp, "power": err_pow, "transpose": err_t})
+
+
 def _composition(rotate, quick: bool, rng: np.random.Generator) -> list[Point]:
     """R^j R^i x against SymPy's rho((i+j) g) x; n-fold R^1 against rho(n g) x; R^T R x = x."""
-    pair_rot = c.pair_rotation_function()
     n_pos = 8 if quick else 64
+    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), lambda d, theta: composition_at(rotate, d, theta, rng, n_pos))
 
-    def at(d: int, theta: float) -> Point:
-        g, freqs = c.theory_frequencies(d, theta), frequencies.rope(d, theta)
-        x = rng.standard_normal(d)
-        i = rng.integers(0, c.LONGEST_POSITION // 2, n_pos)
-        j = rng.integers(0, c.LONGEST_POSITION // 2, n_pos)
-        x1, x2 = c.halves(x)
-        composed = np.asarray(rotate(np.asarray(rotate(x, i, freqs)), j, freqs))
-        y1, y2 = pair_rot((i + j)[:, None], g, x1, x2)
-        err_comp = float(np.max(np.abs(composed - np.concatenate([y1, y2], axis=-1))))
-        y, err_pow = np.asarray(x), 0.0
-        for n in range(1, 41):
-            y = np.asarray(rotate(y, 1, freqs))
-            z1, z2 = pair_rot(n, g, x1, x2)
-            err_pow = max(err_pow, float(np.max(np.abs(y - np.concatenate([z1, z2])))))
-        back = np.stack([rotary.rotation_matrix(int(p), freqs).T @ np.asarray(rotate(x, int(p), freqs)) for p in i[:4]])
-        err_t = float(np.max(np.abs(back - x)))
-        bound = tol.rotation_identity(np.float64, d, float(c.LONGEST_POSITION), np.linalg.norm(x))
-        return Point({"d": d, "theta": theta}, error=max(err_comp, err_pow, err_t), bound=bound.value,
-                     extra={"composition": err_comp, "power": err_pow, "transpose": err_t})
 
-    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), at)
+def norm_at(rotate, d: int, theta: float, rng: np.random.Generator, n_pos: int) -> Point:
+    """One (d, theta): the relative norm error of R^i x at positions 0, 1, 10^7 and ``n_pos`` below."""
+    x = rng.standard_normal(d)
+    pos = np.concatenate([[0, 1, c.LONGEST_POSITION], rng.integers(0, c.LONGEST_POSITION, n_pos)])
+    y = np.asarray(rotate(x, pos, frequencies.rope(d, theta)))
+    err = np.abs(np.linalg.norm(y, axis=-1) - np.linalg.norm(x)) / np.linalg.norm(x)
+    bound = tol.rotation_identity(np.float64, d, 0.0)  # norms do not depend on the angle
+    return Point({"d": d, "theta": theta, "position": int(pos[err.argmax()])},
+                 error=float(err.max()), bound=bound.value)
 
 
 def _norm(rotate, quick: bool, rng: np.random.Generator) -> list[Point]:
     n_pos = 16 if quick else 256
-
-    def at(d: int, theta: float) -> Point:
-        x = rng.standard_normal(d)
-        pos = np.concatenate([[0, 1, c.LONGEST_POSITION], rng.integers(0, c.LONGEST_POSITION, n_pos)])
-        y = np.asarray(rotate(x, pos, frequencies.rope(d, theta)))
-        err = np.abs(np.linalg.norm(y, axis=-1) - np.linalg.norm(x)) / np.linalg.norm(x)
-        bound = tol.rotation_identity(np.float64, d, 0.0)  # norms do not depend on the angle
-        return Point({"d": d, "theta": theta, "position": int(pos[err.argmax()])},
-                     error=float(err.max()), bound=bound.value)
-
-    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), at)
+    return over_grid(grid(d=c.HEAD_DIMS, theta=c.BASES), lambda d, theta: norm_at(rotate, d, theta, rng, n_pos))
 
 
 def _explain_composition() -> str:

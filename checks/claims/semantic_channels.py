@@ -15,6 +15,7 @@ from ropelab.theory.derivation import Derivation, combine
 from .. import tolerances as tol
 from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§6 semantic channels, p-RoPE, base"
@@ -68,6 +69,15 @@ BREAKS = Claim(
     errata=("E8", "E9"),
     figures=("semantic_range",),
     seed=BREAK_SEED,
+    numeric_scope=NumericScope(
+        (Range("g", 1e-3, 0.3, "log"), Range("phi", -math.pi, math.pi), Range("rho", 0.5, 2.0, "log")),
+        probe=lambda g, phi, rho: _break_at(g, phi, rho),
+        edges=({"g": 2 * math.pi / 25, "phi": math.pi, "rho": 1.0},  # commensurate: 25 tokens make a turn
+               {"g": 2 * math.pi / 25 * (1 + 2**-40), "phi": math.pi, "rho": 1.0},  # and near it
+               {"g": 1e-3, "phi": -math.pi, "rho": 2.0}, {"g": 0.3, "phi": 1e-3, "rho": 0.5},
+               {"g": float(frequencies.rope(256, 1e4)[-1]) * 10, "phi": math.pi / 2, "rho": 2.0}),
+        requires=lambda g, phi, rho: rho * math.cos(phi) < 1,
+        requires_text="rho cos(phi) < 1 (the channel prefers its target when nothing has turned)"),
 )
 
 RANGE = Claim(
@@ -78,9 +88,11 @@ RANGE = Claim(
     "anti-aligned rival breaks it within 10^6 tokens.",
     symbolic=Symbolic(lambda: _range_symbolic(),
                       Shown(Trust.PROVED_FINITE, "slope -pi/(pi + 3g) -> -1 for symbolic g > 0 (proved); "
-                                                 "semantic_range(g) = floor(y*/g) + 3 with y* = (pi - g)/2 the "
-                                                 "crossing of the sinusoid, exactly, at all 128 frequencies of "
-                                                 "d = 256, theta = 1e4 and each zoo model's slowest pair")),
+                                                 "semantic_range(g) is the first breaking context against an "
+                                                 "anti-aligned rival (the adjacent placement wins there, no "
+                                                 "placement wins one token earlier), signs of the margin decided "
+                                                 "exactly at all 128 frequencies of d = 256, theta = 1e4 and each "
+                                                 "zoo model's slowest pair")),
     parts=(Part("The breaking context of a channel scales as 1/g (log-log slope -1)", ("symbolic", "numeric"),
                 Trust.CHECKED),
            Part("for g = 0 no placement of an anti-aligned rival breaks it within 10^6 tokens", ("numeric",))),
@@ -97,6 +109,10 @@ RANGE = Claim(
                      "that bounds the least-squares slope error by 5 g_max/pi x sum|dx| / sum dx^2",
     explain=lambda: _explain_range(),
     figures=("semantic_range",),
+    numeric_scope=NumericScope(
+        (Range("g", float(frequencies.rope(256, 1e4)[-1]), 0.01, "log"),),
+        probe=lambda g: _range_at(g),
+        edges=({"g": 2 * math.pi / 1000}, {"g": 2 * math.pi / 1000 * (1 + 2**-40)}, {"g": math.pi / 2000})),
 )
 
 CLAIMS = [BREAKS, RANGE]
@@ -135,22 +151,31 @@ def _only_target_drifts(g: float, phi: float, ratio: float) -> float:
     return math.floor(math.acos(max(-1.0, min(1.0, ratio * math.cos(phi)))) / g) + 2
 
 
+def break_case(closed_form, g: float, phi: float, ratio: float) -> Point:
+    """One (g, phi, rho) case: brute force over every distance against the closed form, and the
+    target's weight below 1/2 once broken (a violation each)."""
+    limit = int(1.2 * math.pi / g) + 16
+    found = semantic_channels.breaking_context(g, phi, ratio, limit=limit)
+    predicted = closed_form(g, phi, ratio)
+    measured = found.context if found is not None else math.inf
+    near_tie = found is not None and min(found.margin, -found.closest_before) < tie_tolerance(g, ratio, limit)
+    heavy = 0
+    if found is not None:  # Lemma A.3: below 1/2 at every norm of the query
+        heavy = sum(semantic_channels.target_weight(g, phi, ratio, found.context, found.target_distance, s) > 0.5
+                    for s in (1.0, 50.0))
+    wrong = measured != predicted and not near_tie
+    return Point({"g": g, "phi": phi, "ratio": ratio}, violations=float(wrong + heavy),
+                 extra={"brute_force": measured, "closed_form": predicted, "near_tie": near_tie})
+
+
 def _breaks(closed_form, quick: bool, rng: np.random.Generator) -> list[Point]:
-    points = []
-    for g, phi, ratio in break_cases(rng, quick):
-        limit = int(1.2 * math.pi / g) + 16
-        found = semantic_channels.breaking_context(g, phi, ratio, limit=limit)
-        predicted = closed_form(g, phi, ratio)
-        measured = found.context if found is not None else math.inf
-        near_tie = found is not None and min(found.margin, -found.closest_before) < tie_tolerance(g, ratio, limit)
-        heavy = 0
-        if found is not None:  # Lemma A.3: below 1/2 at every norm of the query
-            heavy = sum(semantic_channels.target_weight(g, phi, ratio, found.context, found.target_distance, s) > 0.5
-                        for s in (1.0, 50.0))
-        wrong = measured != predicted and not near_tie
-        points.append(Point({"g": g, "phi": phi, "ratio": ratio}, violations=float(wrong + heavy),
-                            extra={"brute_force": measured, "closed_form": predicted, "near_tie": near_tie}))
+    points = [break_case(closed_form, g, phi, ratio) for g, phi, ratio in break_cases(rng, quick)]
     return points + _general_targets(quick, rng)
+
+
+def _break_at(g: float, phi: float, rho: float) -> Evidence:
+    """The numeric side at one point of its scope (the construction's closed form)."""
+    return BREAKS.law.judge([break_case(th_sc.breaking_context, g, phi, rho)])
 
 
 def _general_targets(quick: bool, rng: np.random.Generator) -> list[Point]:
@@ -243,26 +268,36 @@ def _range_frequencies() -> list[float]:
 
 
 def _range_symbolic() -> Derivation:
-    """semantic_range against the crossing of the sinusoid, exactly, at every stated frequency."""
+    """semantic_range(g) is the first context an anti-aligned rival breaks, at every stated frequency."""
     g = th_sc.g
     a, b = (expr.subs({th_sc.rho: 1, th_sc.phi: sp.pi}) for expr in th_sc.sinusoid_coefficients(1))
     crossing = (sp.pi - g) / 2
-    mismatch = sp.Integer(0)
-    for value in _range_frequencies():
-        exact = sp.Rational(value)  # the float's exact binary value, as semantic_range reads it
-        mismatch += abs(sp.Integer(th_sc.semantic_range(value)) - (sp.floor(crossing.subs(g, exact) / exact) + 3))
     return combine(
-        "N*(g) ~ pi/(2g) with log-log slope -> -1; semantic_range is the exact crossing",
+        "N*(g) ~ pi/(2g) with log-log slope -> -1; semantic_range is the first breaking context",
         [th_sc.semantic_range_scales_inverse_frequency()],
         [
             ("rho = 1, phi = pi: A cos y* + B_+ sin y* = 0 at y* = (pi - g)/2 (the sinusoid's zero)",
              sp.expand_trig(a * sp.cos(crossing) + b * sp.sin(crossing))),
             ("rho = 1, phi = pi: it turns positive there (derivative 2 cos(g/2) > 0 for 0 < g <= 1)",
              sp.expand_trig(-a * sp.sin(crossing) + b * sp.cos(crossing) - 2 * sp.cos(g / 2))),
-            (f"semantic_range(g) = floor(((pi - g)/2)/g) + 3 exactly at {len(_range_frequencies())} stated g",
-             mismatch),
+            *th_sc.anti_aligned_first_break(_range_frequencies()),
         ],
     )
+
+
+def range_case(used: float, declared: float, horizon: int, where: dict) -> Point:
+    """One channel turning at ``used`` rad/token: the brute-force breaking context against an
+    anti-aligned rival (searched to ``horizon``) against semantic_range of the ``declared`` g."""
+    found = semantic_channels.breaking_context(used, math.pi, limit=horizon)
+    measured = found.context if found is not None else math.inf
+    predicted = th_sc.semantic_range(declared)
+    return Point({**where, "g": declared}, violations=float(measured != predicted),
+                 extra={"brute_force": measured, "semantic_range": predicted})
+
+
+def _range_at(g: float) -> Evidence:
+    """The numeric side's exact part at one frequency of its scope."""
+    return RANGE.law["closed form"].judge([range_case(g, g, int(4 * math.pi / (2 * g)), {})])
 
 
 def _range(schedule, quick: bool) -> dict[str, list[Point]]:
@@ -275,12 +310,8 @@ def _range(schedule, quick: bool) -> dict[str, list[Point]]:
     horizon = int(4 * math.pi / (2 * declared[keep].min()))
     exact, n_star = [], []
     for m in keep:
-        found = semantic_channels.breaking_context(float(used[m]), math.pi, limit=horizon)
-        measured = found.context if found is not None else math.inf
-        predicted = th_sc.semantic_range(float(declared[m]))
-        exact.append(Point({"pair": int(m), "g": float(declared[m])}, violations=float(measured != predicted),
-                           extra={"brute_force": measured, "semantic_range": predicted}))
-        n_star.append(measured)
+        exact.append(range_case(float(used[m]), float(declared[m]), horizon, {"pair": int(m)}))
+        n_star.append(exact[-1].extra["brute_force"])
     x, y = np.log(declared[keep]), np.log(np.array(n_star, dtype=np.float64))
     # N* lies in [pi/(2g) + 1/2, pi/(2g) + 5/2]: ln N* departs from a slope -1 line by at most
     # delta = 5 g_max / pi, which moves a least-squares slope by at most delta sum|dx| / sum dx^2.

@@ -9,8 +9,9 @@ import sympy as sp
 from ropelab.theory import softmax_bounds as th_sb
 
 from .. import tolerances as tol
-from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
-from ..laws import AtMost, Point
+from ..claim import Claim, Evidence, Part, Shown, Symbolic, Trust, Variant
+from ..laws import AtMost, Point, judge
+from ..scope import NumericScope, Range
 from . import _common as c
 
 SECTION = "§5 positional heads"
@@ -39,6 +40,11 @@ NON_ARGMAX_BELOW_HALF = Claim(
     explain=lambda: _explain(),
     errata=("E8",),
     seed=50,
+    numeric_scope=NumericScope(
+        (Range("n", 2, LEMMA_WIDTH, "integer"), Range("scale", 1e-2, 1e2, "log"), Range("gap", 1e-12, 1e-1, "log"),
+         Range("seed", 0, 2**31, "integer")),
+        probe=lambda n, scale, gap, seed: _lemma_a3_at(n, scale, gap, seed),
+        edges=({"n": 2, "scale": 1e-2, "gap": 1e-12, "seed": 1}, {"n": 64, "scale": 1e2, "gap": 0.1, "seed": 2})),
 )
 
 CLAIMS = [NON_ARGMAX_BELOW_HALF]
@@ -56,14 +62,33 @@ def _logit_vectors(quick: bool, rng: np.random.Generator) -> tuple[np.ndarray, l
         a[:2] = (5.0, 5.0 + 10.0**-k)
         rows.append(a)
         kinds.append(f"near-tie 1e-{k}")
+    return _padded(rows), kinds
+
+
+def _padded(rows: list[np.ndarray]) -> np.ndarray:
     out = np.full((len(rows), LEMMA_WIDTH), -np.inf)
     for i, a in enumerate(rows):
         out[i, : a.size] = a
-    return out, kinds
+    return out
+
+
+def _lemma_a3_at(n: int, scale: float, gap: float, seed: int) -> Evidence:
+    """The numeric side at one point of its scope: a seeded vector of ``n`` logits at ``scale``, and
+    a near-tie whose top two logits are ``gap`` apart."""
+    tie = np.full(8, -60.0)
+    tie[:2] = (5.0, 5.0 + gap)
+    rows = [np.random.default_rng(seed).standard_normal(n) * scale, tie]
+    weights = NON_ARGMAX_BELOW_HALF.construction.build
+    return judge(NON_ARGMAX_BELOW_HALF.law, lemma_a3_rows(weights, _padded(rows), ["random", f"near-tie {gap:g}"]))
 
 
 def _lemma_a3(weights_of, quick: bool, rng: np.random.Generator) -> dict[str, list[Point]]:
     a, kinds = _logit_vectors(quick, rng)
+    return lemma_a3_rows(weights_of, a, kinds)
+
+
+def lemma_a3_rows(weights_of, a: np.ndarray, kinds: list[str]) -> dict[str, list[Point]]:
+    """Each row of logits ``a`` (absent keys -inf): every non-maximal weight below 1/2 and within the two-key bound."""
     w = weights_of(a)
     top = np.max(a, axis=-1, keepdims=True)
     below = np.isfinite(a) & (a < top)

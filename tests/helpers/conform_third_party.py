@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conform_targets import _from_half, _to_half
+from helpers.conform_targets import _from_half, _to_half
 
 
 def _rotary_width(config: dict) -> int:

@@ -4,7 +4,7 @@ transformers' own rotary embedding classes compute from them.
 Each entry gives a config class and the published hyper-parameters of the model (the RoPE
 fields, head geometry and context; the rest stay at the class defaults). ``hf_vectors`` runs
 the model's rotary embedding class and returns, per layer type, its inverse frequencies, its
-attention scaling and cos/sin at a few positions. ``python tests/hf_rope_models.py`` rewrites
+attention scaling and cos/sin at a few positions. ``python tests/helpers/hf_rope_models.py`` rewrites
 ``checks/data/hf_rope_parity.json`` (and the sweep of every config class,
 ``hf_rope_sweep.json``) so that the base install checks parity without transformers.
 """
@@ -18,7 +18,7 @@ import logging
 import math
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1] / "checks" / "data" / "hf_rope_parity.json"
+DATA = Path(__file__).resolve().parents[2] / "checks" / "data" / "hf_rope_parity.json"
 
 # Phi-3.5-mini-instruct's published LongRoPE factors (48 pairs of a 96-dimensional head).
 PHI35_LONG = [1.0800000429153442, 1.1100000143051147, 1.1399999856948853, 1.340000033378601, 1.5899999141693115,
@@ -259,7 +259,7 @@ def write() -> None:
     import transformers
 
     payload = {"description": "RoPE schedules of real model configs as transformers' own rotary classes compute "
-                              "them (float32); written by tests/hf_rope_models.py",
+                              "them (float32); written by tests/helpers/hf_rope_models.py",
                "transformers": transformers.__version__,
                "models": {name: reference_rows(name) for name in MODELS}}
     DATA.write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")

@@ -1,0 +1,1 @@
+"""Shared test helpers: conformance targets, figure stubs, real models' RoPE configurations."""
