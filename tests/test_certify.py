@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from ropelab.checks.claim import Certificate, Claim, Evidence, Shown, Trust, Variant
@@ -11,6 +12,8 @@ from ropelab.checks.laws import Identity, Point
 from ropelab.checks.registry import REGISTRY
 from ropelab.checks.runner import certify_claim, report, run_claim
 from ropelab.cli import app as cli
+from ropelab.theory import base_bounds as th_base
+from ropelab.theory import semantic_channels as th_sc
 
 SECTION_2 = [claim.id for claim in REGISTRY.values() if claim.section.startswith("§2")]
 
@@ -377,3 +380,23 @@ def test_row_sum_certificate_rejects_a_scale_above_the_exact_explicit_scale():
         evidence = ph.certify_row_sums((*chunk[:3], chunk[3] * (1 + 2.0**-20), *chunk[4:]))
         assert not evidence.passed and evidence.details["scale_at_or_below_exact_scale"] is False
         assert evidence.details["sum_upper"] < evidence.details["budget"]
+
+
+def test_breaking_and_base_certificates_catch_a_planted_closed_form(monkeypatch):
+    from ropelab.checks.claims import base_bounds, semantic_channels
+
+    chunk = semantic_channels._break_chunks(True)[0]
+    assert semantic_channels.certify_break_cases(chunk).passed
+    original = th_sc.breaking_context
+    monkeypatch.setattr(th_sc, "breaking_context", lambda g, phi, ratio=1.0: original(g, phi, ratio) - 1)
+    assert not semantic_channels.certify_break_cases(chunk).passed
+    cases = base_bounds._certificate_chunks(True)
+    assert all(base_bounds.certify_base_case(case).passed for case in cases)
+    assert {feasible for _, _, _, feasible, _ in cases} == {True, False}
+    monkeypatch.setattr(th_base, "cosine_sum", lambda distance, base, d, digits=40: np.float64(1.0))
+    assert not base_bounds.certify_base_case(cases[1]).passed
+
+
+def test_breaking_context_certificate_runs_in_worker_processes():
+    evidence = certify_claim(REGISTRY["semantic_channel_breaks_at_long_context"], quick=True, processes=2)
+    assert evidence.passed and len(evidence.parts) == 8

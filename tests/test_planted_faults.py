@@ -192,6 +192,23 @@ def _respread_p_rope_frequency(original):
     return lambda m, d, kept: original(m, 2 * sp.sympify(kept), kept)
 
 
+def _flipped_sinusoid_sine(original):
+    """The neighbour's sine term with the other sign: the crossing of the sinusoid moves."""
+    return lambda sign: original(-sign)
+
+
+def _one_kept_pair_too_many(original):
+    """p-RoPE keeping pair m = kept too (m <= kept instead of m < kept)."""
+    return lambda m, d, kept: original(m, d, kept + 1)
+
+
+def _kept_pairs_by_decimal_arithmetic(original):
+    """int(p*d//2) read in decimal, not IEEE arithmetic (differs where p*d rounds across an integer)."""
+    import math
+
+    return lambda p, d: math.floor(round(p * d, 9) / 2)
+
+
 def _swapped_rotated_coordinates(original):
     def permutation(d, kept):
         perm = original(d, kept)
@@ -333,6 +350,12 @@ FAULTS = [
           ("semantic_channel_breaks_at_long_context",)),
     Fault("rival_angle_shrunk", channels_cx, "breaking_context", _rival_angle_shrunk,
           ("semantic_channel_breaks_at_long_context",)),
+    Fault("flipped_sinusoid_sine", th_sc, "sinusoid_coefficients", _flipped_sinusoid_sine,
+          ("semantic_channel_breaks_at_long_context",), "all"),
+    Fault("one_kept_pair_too_many", th_p, "p_rope_frequency", _one_kept_pair_too_many,
+          ("p_rope_keeps_highest_frequencies",)),
+    Fault("kept_pairs_by_decimal_arithmetic", th_p, "kept_pairs_ieee", _kept_pairs_by_decimal_arithmetic,
+          ("p_rope_keeps_highest_frequencies",)),
     Fault("respread_p_rope_frequency", th_p, "p_rope_frequency", _respread_p_rope_frequency,
           ("p_rope_keeps_highest_frequencies",), "all"),
     Fault("swapped_rotated_coordinates", th_p, "p_rope_partial_permutation", _swapped_rotated_coordinates,
