@@ -40,6 +40,7 @@ def paths(text: str) -> list[str]:
 
 def command_lines(text: str) -> list[str]:
     blocks = re.findall(r"```(?:bash|console|sh|text)?\n(.*?)```", text, flags=re.S)
+    blocks = [re.sub(r"\\\n\s*", " ", block) for block in blocks]  # a command continued over lines
     spans = re.findall(r"`((?:\.venv/bin/)?ropelab [^`]+)`", text)
     lines = [m.group(1).strip() for block in blocks for m in COMMAND.finditer(block)]
     lines += [COMMAND.match(span).group(1).strip() for span in spans if COMMAND.match(span)]
