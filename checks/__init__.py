@@ -3,3 +3,20 @@
 ``REGISTRY`` (in :mod:`ropelab.checks.registry`) drives the ``ropelab`` command, the JSON
 report, the docs index and the contract test.
 """
+
+__all__ = [
+    "atomic",
+    "claim",
+    "claims",
+    "claims_index",
+    "conformance",
+    "errata",
+    "findings",
+    "laws",
+    "reference",
+    "registry",
+    "runner",
+    "scope",
+    "shards",
+    "tolerances",
+]

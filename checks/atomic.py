@@ -7,6 +7,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+__all__ = [
+    "DestinationError",
+    "check_destination",
+    "usual_mode",
+    "write_atomically",
+    "write_text_atomically",
+]
+
 
 def usual_mode(folder: bool) -> int:
     """The mode ``open()`` (0666) or ``mkdir()`` (0777) would give under the current umask.

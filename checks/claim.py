@@ -23,6 +23,22 @@ from ropelab.theory.derivation import Derivation
 
 from .scope import NumericScope
 
+__all__ = [
+    "Certificate",
+    "Claim",
+    "ClaimResult",
+    "Evidence",
+    "Part",
+    "Shown",
+    "Symbolic",
+    "Trust",
+    "Variant",
+    "declared_part",
+    "part_problems",
+    "part_shown",
+    "weakest_part",
+]
+
 
 class Trust(enum.Enum):
     """How strongly a side of a claim is shown (SPEC §2), strongest first."""

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["INDEX_FILE", "Entry", "build", "load", "write"]
+__all__ = ["build", "load"]
 
 INDEX_FILE = Path(__file__).with_name("data") / "claims_index.json"
 

@@ -35,6 +35,20 @@ import numpy as np
 
 from ropelab.constructions import frequencies
 
+__all__ = [
+    "BASES",
+    "BUGS_BY_NAME",
+    "ROPE_CASES",
+    "cases",
+    "eps",
+    "ml_dtypes",
+    "rotate",
+    "round_tf32",
+    "round_to",
+    "run",
+    "select",
+]
+
 DTYPES: dict[str, Any] = {"float64": np.float64, "float32": np.float32, "bfloat16": ml_dtypes.bfloat16,
                           "float16": np.float16}
 LAYOUTS = ("half", "interleaved")

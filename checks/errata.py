@@ -24,6 +24,16 @@ from ropelab.theory import base_bounds as th_base
 
 from .reference import paper_facts
 
+__all__ = [
+    "ERRATA",
+    "ERRATA_BY_ID",
+    "Erratum",
+    "cited_claims",
+    "llama_band_onset",
+    "missing_links",
+    "slowest_channel_turns",
+]
+
 
 @dataclass(frozen=True)
 class Erratum:

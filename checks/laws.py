@@ -29,6 +29,18 @@ from scipy import stats
 
 from .claim import Evidence
 
+__all__ = [
+    "AtMost",
+    "Identity",
+    "Point",
+    "Slope",
+    "StandardErrors",
+    "ZeroCount",
+    "grid",
+    "judge",
+    "over_grid",
+]
+
 
 @dataclass(frozen=True)
 class Point:

@@ -11,6 +11,8 @@ import functools
 import json
 from importlib import resources
 
+__all__ = ["paper_facts", "peer_vectors"]
+
 
 @functools.cache
 def peer_vectors() -> dict:

@@ -7,6 +7,8 @@ import importlib
 from . import claims as claim_modules
 from .claim import Claim
 
+__all__ = ["REGISTRY", "select"]
+
 
 def _discover() -> dict[str, Claim]:
     found: dict[str, Claim] = {}

@@ -27,6 +27,17 @@ from ropelab.theory.derivation import Derivation
 from .claim import Claim, ClaimResult, Evidence, Variant, part_shown, weakest_part
 from .laws import judge
 
+__all__ = [
+    "certify_claim",
+    "derivation",
+    "library_versions",
+    "measure",
+    "report",
+    "run_claim",
+    "run_claims",
+    "write_report",
+]
+
 LIBRARIES = ("ropelab", "jax", "jaxlib", "numpy", "scipy", "sympy", "mpmath", "matplotlib")
 
 

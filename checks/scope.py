@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+__all__ = ["NumericScope", "Range"]
+
 if TYPE_CHECKING:  # pragma: no cover
     from .claim import Evidence
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COSTS_FILE", "Shard", "assign", "merge_reports", "parse_shard", "recorded_costs", "shard_record"]
+__all__ = ["assign", "merge_reports", "parse_shard", "shard_record"]
 
 COSTS_FILE = Path(__file__).with_name("data") / "claim_costs.json"
 

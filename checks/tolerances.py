@@ -7,6 +7,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = [
+    "EPS32",
+    "EPS64",
+    "SOFTMAX_ROUNDING",
+    "Tolerance",
+    "eps",
+    "peer_frequencies",
+    "peer_rotation",
+    "rotation_identity",
+    "target_weight_rounding",
+]
+
 EPS64 = float(np.finfo(np.float64).eps)
 EPS32 = float(np.finfo(np.float32).eps)
 

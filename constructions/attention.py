@@ -13,6 +13,8 @@ import numpy as np
 from . import rotary
 from . import validation as _v
 
+__all__ = ["attention_weights", "causal_softmax", "logits"]
+
 
 def logits(
     q: jax.Array,

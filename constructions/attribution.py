@@ -29,6 +29,18 @@ from ropelab.theory import semantic_channels as th_sc
 
 from . import relative_position, rotary
 
+__all__ = [
+    "BANDS",
+    "Decisions",
+    "band_slices",
+    "band_sums",
+    "channel_breaking_contexts",
+    "decisions",
+    "margin_breaking_context",
+    "pair_logits",
+    "shift_keep_rate",
+]
+
 BANDS = ("top", "middle", "bottom")
 
 

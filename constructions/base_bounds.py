@@ -26,6 +26,8 @@ import numpy as np
 
 from . import validation as _v
 
+__all__ = ["FeasibleBases", "cosine_sum", "feasible_bases", "first_negative_distance", "scans_by_context"]
+
 # Each kernel call covers T x J distances for BATCH bases: cos/sin of T offsets and J block
 # starts per pair (T + J of them, balanced near sqrt(T J)) and one matrix product.
 # (T, J) per call: spans 64, 192, 832 (reaching 1088 > 1024), 1024, 2048, 4096, then 8192

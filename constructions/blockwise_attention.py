@@ -28,6 +28,8 @@ from . import phases as _ph
 from . import rotary as _rotary
 from . import validation as _v
 
+__all__ = ["causal_attention"]
+
 
 def _online_update(carry: tuple, scores: jax.Array, values: jax.Array) -> tuple:
     top, total, acc = carry

@@ -19,6 +19,20 @@ import numpy as np
 
 from . import frequencies
 
+__all__ = [
+    "NOPE_FULL_ATTENTION_TYPES",
+    "NO_ROPE_INTERVAL_TYPES",
+    "PATTERN_DEFAULTS",
+    "RopeConfig",
+    "ZOO",
+    "ZOO_BY_NAME",
+    "layer_plan",
+    "parse_configs",
+    "text_config",
+    "wavelengths",
+    "with_context",
+]
+
 
 @dataclass(frozen=True)
 class RopeConfig:

@@ -23,6 +23,8 @@ import numpy as np
 
 from . import semantic_channels, frequencies, relative_position
 
+__all__ = ["head_weight", "longest_semantic_range", "sharpest_heads", "table1_encodings"]
+
 BANDS = (1, 2, 4, 8, 16, 32, 64)
 
 

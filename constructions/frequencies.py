@@ -15,6 +15,24 @@ import numpy as np
 
 from . import validation as _v
 
+__all__ = [
+    "ROPE_TYPES",
+    "dynamic_ntk",
+    "from_hf_parameters",
+    "linear",
+    "llama3",
+    "llama3_bands",
+    "longrope",
+    "nope",
+    "p_rope",
+    "p_rope_pairs",
+    "reversed_p_rope",
+    "rope",
+    "yarn",
+    "yarn_attention_factor",
+    "yarn_mscale",
+]
+
 
 def rope(d: int, theta: float = 10_000.0) -> np.ndarray:
     r"""Standard RoPE frequencies :math:`g_m = \theta^{-2m/d}`, ``m = 0 .. d/2-1``.

@@ -24,6 +24,16 @@ import numpy as np
 from . import rotary
 from . import validation as _v
 
+__all__ = [
+    "attention_scores",
+    "band_onset",
+    "band_share",
+    "budget_profile",
+    "logit_table",
+    "low_half_share",
+    "pair_norms",
+]
+
 
 def pair_norms(x: object, layout: str = "half") -> np.ndarray:
     r"""2-norm of each rotary pair: shape ``(..., d)`` in, ``(..., d/2)`` out (float64; a JAX array

@@ -21,6 +21,8 @@ import optax
 from . import rotary
 from . import validation as _v
 
+__all__ = ["AscentRun", "maximise_attention_weight", "random_start"]
+
 
 @dataclass(frozen=True)
 class AscentRun:

@@ -16,6 +16,16 @@ import numpy as np
 
 from . import frequencies, relative_position, rotary, shapes
 
+__all__ = [
+    "abel_bound",
+    "all_ones_curve",
+    "curves_at_distances",
+    "gaussian_pairs",
+    "logits_at_distances",
+    "window_mean_squares",
+    "window_means",
+]
+
 
 def logits_at_distances(q: jax.Array, k: jax.Array, freqs: object, distances: object, rotate=rotary.apply) -> jax.Array:
     r""":math:`a(r) = (R^{r} q)^\top k` for each distance ``r``.

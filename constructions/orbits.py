@@ -16,6 +16,8 @@ import numpy as np
 
 from . import validation as _v
 
+__all__ = ["angle_error_bound", "distinct_lengths", "gap_error_bound", "orbit_gaps", "orbit_points"]
+
 with mpmath.workdps(30):  # |fl(2 pi) - 2 pi| in each dtype, computed beyond float64
     _TWO_PI_ERROR = {
         np.dtype(dt): float(abs(mpmath.mpf(float(dt(2 * math.pi))) - 2 * mpmath.pi)) for dt in (np.float64, np.float32)

@@ -15,6 +15,8 @@ import numpy as np
 from . import frequencies
 from . import validation as _v
 
+__all__ = ["partial_frequencies", "scaled_base", "to_partial_order"]
+
 
 def scaled_base(d: int, theta: float, kept: int) -> float:
     r"""The partial-rotary base :math:`\theta^{2n/d}` that reproduces p-RoPE's ``n`` frequencies.

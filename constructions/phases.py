@@ -35,6 +35,17 @@ import numpy as np
 
 from . import validation as _v
 
+__all__ = [
+    "ANGLE_ERROR",
+    "TRIG_ERROR",
+    "U",
+    "angles_from_turns",
+    "cos_sin",
+    "frequency_turns",
+    "reduced_angles",
+    "require_x64",
+]
+
 U = 2.0**-53  # unit roundoff of float64
 _LIMB = 32
 _MASK = (1 << _LIMB) - 1

@@ -26,6 +26,19 @@ from scipy.special import logsumexp
 from . import frequencies, relative_position, rotary
 from . import validation as _v
 
+__all__ = [
+    "band_offset_scales",
+    "band_vector",
+    "head_vectors",
+    "min_target_weight",
+    "off_pattern_mass",
+    "single_frequency_scales",
+    "smallest_logit_gap",
+    "smallest_sharp_scale",
+    "sufficient_scale_squared",
+    "target_curve",
+]
+
 # relative precision of the bisection for the smallest sharp scale
 SCALE_RTOL = 1e-12
 

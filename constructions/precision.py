@@ -26,6 +26,23 @@ import mpmath
 import numpy as np
 from scipy import special
 
+__all__ = [
+    "FORMATS",
+    "Format",
+    "describe_position",
+    "exact_phase_error",
+    "format_phase",
+    "format_phases",
+    "get_format",
+    "head_threshold",
+    "head_weight_lower_bound",
+    "phase_error_bound",
+    "relative_phase_bound",
+    "relative_position_threshold",
+    "semantic_threshold",
+    "thresholds",
+]
+
 
 @dataclass(frozen=True)
 class Format:

@@ -13,6 +13,8 @@ import numpy as np
 from . import logit_statistics
 from . import validation as _v
 
+__all__ = ["last_row_logits", "randomised_positions"]
+
 
 def randomised_positions(rng: np.random.Generator, tokens: int, max_position: int) -> np.ndarray:
     """``tokens`` distinct positions from ``0 .. max_position-1``, sorted (int64, ``(tokens,)``).

@@ -44,6 +44,20 @@ from jax.sharding import PartitionSpec as P
 from . import phases as _ph
 from . import validation as _v
 
+__all__ = [
+    "BLOCK",
+    "CHUNK_BLOCKS",
+    "direct_logit_error_bound",
+    "logit_curve",
+    "logit_curve_chunks",
+    "logit_curve_error_bound",
+    "logits_at_distances",
+    "pair_coefficients",
+    "row_log_normalisers",
+    "weight_at_distance",
+    "weight_at_distance_chunks",
+]
+
 BLOCK = 1024  # distances per angle-addition block (the offset table is BLOCK x d/2)
 CHUNK_BLOCKS = (1, 16, 256)  # blocks per device per kernel call: the only shapes compiled
 NORMALISER_CHUNK = 1 << 16  # curve entries per prefix-log-sum-exp call

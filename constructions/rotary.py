@@ -22,6 +22,18 @@ from . import frequencies as _freqs
 from . import shapes as _shapes
 from . import validation as _v
 
+__all__ = [
+    "angles",
+    "apply",
+    "cos_sin",
+    "layout_permutation",
+    "pair_indices",
+    "partial_rotary",
+    "rotate",
+    "rotate_prefix",
+    "rotation_matrix",
+]
+
 
 def pair_indices(d: int, layout: str = "half") -> tuple[np.ndarray, np.ndarray]:
     """Coordinates ``(first, second)`` of each pair ``m = 0 .. d/2-1`` in a layout.

@@ -18,6 +18,8 @@ import numpy as np
 from . import relative_position, rotary
 from . import validation as _v
 
+__all__ = ["near_competitors", "rotated_key", "rotated_key_curve", "row_argmax"]
+
 
 def rotated_key(q: object, shift: int, freqs: object) -> jax.Array:
     r"""The key :math:`k = R^{r} q` of Prop 3.1 (``shift`` is ``r``).

@@ -28,6 +28,24 @@ import numpy as np
 from . import relative_position, rotary
 from . import validation as _v
 
+__all__ = [
+    "DriftEnvelope",
+    "breaking_context",
+    "cheapest_scale_sq",
+    "completed_turns",
+    "curve_blocks",
+    "diagonal_head_curve",
+    "diagonal_head_min_weight",
+    "drift_envelope",
+    "first_overtaking",
+    "rival_key",
+    "sample_distances",
+    "sufficient_scale_sq",
+    "target_weight",
+    "top_band",
+    "weight_among_rivals",
+]
+
 BLOCK = 1 << 16  # distances per streamed block: two float64 curves of 0.5 MB each
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+__all__ = ["at_rank", "same_rank"]
+
 
 def at_rank(a: jnp.ndarray, rank: int) -> jnp.ndarray:
     """``a`` with leading unit axes added up to ``rank`` axes, as NumPy broadcasting aligns it.

@@ -17,6 +17,8 @@ import numpy as np
 from . import attention
 from . import validation as _v
 
+__all__ = ["BosAnchorHead", "repeat_counts", "token_head_logits", "token_head_weights"]
+
 
 def _checked_tokens(tokens: object, vocab: int) -> np.ndarray:
     arr = np.asarray(tokens)

@@ -8,6 +8,20 @@ import numbers
 import jax
 import numpy as np
 
+__all__ = [
+    "base",
+    "finite_vector",
+    "fraction",
+    "frequency_vector",
+    "head_dim",
+    "is_traced",
+    "keeps_float64",
+    "layout",
+    "positions",
+    "positive",
+    "require_x64",
+]
+
 LAYOUTS = ("half", "interleaved")
 
 

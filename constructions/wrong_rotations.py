@@ -11,6 +11,8 @@ import numpy as np
 
 from . import rotary
 
+__all__ = ["key_rotated_backwards", "reflection", "xpos_pair_scale", "xpos_scaled"]
+
 XPOS_GAMMA = 0.4
 r"""xPos's per-pair offset: :math:`\zeta_m = (2m/d + \gamma)/(1 + \gamma)`."""
 XPOS_SPAN = 512.0

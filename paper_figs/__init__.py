@@ -15,6 +15,32 @@ from pathlib import Path
 
 from . import _style
 
+__all__ = [
+    "FIGURES",
+    "draw_figures",
+    "fig2_decay",
+    "fig8_random_positions",
+    "fig9_fixed_gaussian",
+    "frequency_spectra",
+    "gemma_head_norms",
+    "gemma_head_types",
+    "gemma_layer_norms",
+    "gemma_logit_tables",
+    "gemma_positional_heads",
+    "head_norm_vs_band",
+    "keeping_figures",
+    "layout_problems",
+    "logit_drift",
+    "near_returns",
+    "nope_vs_rope_optimisation",
+    "positional_construction",
+    "positional_heads",
+    "rotated_key_argmax",
+    "semantic_range",
+    "table1_properties",
+    "table2_training",
+]
+
 
 def _discover() -> dict[str, Callable[[Path], list[Path]]]:
     found = {}

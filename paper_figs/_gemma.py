@@ -15,6 +15,16 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "FIGURE_DATA",
+    "FIGURE_FIELDS",
+    "figure_data",
+    "layer_labels",
+    "model_title",
+    "pair_heatmap",
+    "summary",
+]
+
 BANNER = "Gemma 3 270M, not the paper's Gemma 7B"
 COMMITTED = "gemma3_270m"
 FIGURE_DATA = "figure_data.json"

@@ -13,6 +13,8 @@ from pathlib import Path
 import matplotlib
 import matplotlib.container
 
+__all__ = ["ENCODING_COLOURS", "HEATMAP_CMAP", "keeping_figures", "layout_problems", "plt", "save"]
+
 matplotlib.use("Agg")  # figures are files; no screen is assumed
 
 import matplotlib.pyplot as plt  # noqa: E402

@@ -19,6 +19,8 @@ from ropelab.constructions import frequencies, logit_statistics, random_position
 
 from . import _style
 
+__all__ = ["render"]
+
 WINDOW = 64
 
 

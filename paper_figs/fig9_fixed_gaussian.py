@@ -16,6 +16,8 @@ from ropelab.constructions import frequencies, logit_statistics
 
 from . import _style
 
+__all__ = ["render"]
+
 LENGTH = dc.WINDOW * dc.WINDOWS + 1
 
 

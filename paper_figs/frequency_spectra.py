@@ -22,6 +22,8 @@ from ropelab.theory import base_bounds as th_base
 
 from . import _style
 
+__all__ = ["render"]
+
 D, THETA, P, CONTEXT = 256, 10_000.0, 0.75, 8192
 
 # Where two spectra coincide (p-RoPE and RoPE on the kept pairs, reversed p-RoPE and RoPE on

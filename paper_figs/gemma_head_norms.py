@@ -14,6 +14,8 @@ import numpy as np
 
 from . import _gemma, _style
 
+__all__ = ["draw", "render"]
+
 
 def draw(summary: Mapping[str, Any], out_dir: str | Path, layer: int | None = None) -> list[Path]:
     """Draw the per-head heatmaps of ``layer`` (default: the most diagonal head's layer)."""

@@ -17,6 +17,8 @@ import numpy as np
 
 from . import _gemma, _style
 
+__all__ = ["draw", "render"]
+
 CAPTIONS = {"diagonal": "diagonal", "previous_token": "previous-token", "content": "closest to content (semantic)",
             "bos_sink": "BOS sink"}
 

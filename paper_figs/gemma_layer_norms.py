@@ -15,6 +15,8 @@ import numpy as np
 
 from . import _gemma, _style
 
+__all__ = ["draw", "render"]
+
 
 def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     """Draw the four per-layer heatmaps from a model summary."""

@@ -14,6 +14,8 @@ from typing import Any
 
 from . import _gemma, _style
 
+__all__ = ["draw", "render"]
+
 PAIRS = (
     ("diagonal", "table3_layer1_head5_diagonal", "Table 3: paper layer 1 head 5 (diagonal)"),
     ("last_layer_diagonal", "table4_layer27_head8_diagonal", "Table 4: paper layer 27 head 8 (diagonal, last layer)"),

@@ -15,6 +15,8 @@ import numpy as np
 
 from . import _gemma, _style
 
+__all__ = ["draw", "render"]
+
 HEADS = (("diagonal", "most diagonal head"), ("previous_token", "most previous-token head"))
 
 

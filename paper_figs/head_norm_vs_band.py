@@ -19,6 +19,8 @@ from ropelab.checks.claims import head_norms, positional_heads
 
 from . import _style
 
+__all__ = ["render"]
+
 OFFSETS = tuple(range(0, positional_heads.D_GEMMA // 2 - positional_heads.BAND_WIDTH + 1, 8))
 
 

@@ -21,6 +21,8 @@ from ropelab.constructions import semantic_channels, frequencies
 
 from . import _style
 
+__all__ = ["render"]
+
 D = 128
 LENGTH = 10**7
 

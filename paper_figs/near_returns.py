@@ -18,6 +18,8 @@ from ropelab.theory import near_returns
 
 from . import _style
 
+__all__ = ["render"]
+
 CONTEXT = 10**6
 
 

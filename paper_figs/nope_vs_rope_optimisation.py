@@ -16,6 +16,8 @@ from ropelab.checks.claims import nope_heads
 
 from . import _style
 
+__all__ = ["render"]
+
 
 def render(out_dir: str | Path) -> list[Path]:
     runs = {name: nope_heads.ascent_run(name) for name in ("NoPE", "RoPE")}

@@ -20,6 +20,8 @@ from ropelab.constructions import relative_position as relative
 
 from . import _style
 
+__all__ = ["render"]
+
 G = 0.6  # one pair's frequency, large enough to see the turns
 QUERY_POSITION = 3
 SPAN = 8

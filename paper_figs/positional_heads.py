@@ -21,6 +21,8 @@ from ropelab.constructions import positional_heads as heads
 
 from . import _style
 
+__all__ = ["render"]
+
 WINDOW = 20
 
 

@@ -21,6 +21,8 @@ from ropelab.theory import diophantine
 
 from . import _style
 
+__all__ = ["render"]
+
 D, THETA, LENGTH = 64, 1e4, 5000
 SHIFTS = (0, 1000, 2500, 4000)
 

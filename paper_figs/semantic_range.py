@@ -22,6 +22,8 @@ from ropelab.theory import semantic_channels as th_sc
 
 from . import _style
 
+__all__ = ["render"]
+
 
 def _groups(points: list[float], ratio: float = 1.5) -> list[list[int]]:
     """Indices of ``points`` (positive) grouped where neighbours lie within ``ratio`` of each other."""

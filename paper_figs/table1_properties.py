@@ -16,6 +16,8 @@ from ropelab.checks.reference import paper_facts
 
 from . import _style
 
+__all__ = ["render"]
+
 
 def _weight(value: float) -> str:
     """An attention weight to as many digits as tell it from 1 (a sharp head reads 1 - 1e-5, not 1)."""

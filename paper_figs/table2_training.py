@@ -21,6 +21,8 @@ from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from ._style import ENCODING_COLOURS, HEATMAP_CMAP, plt, save
 
+__all__ = ["draw", "render"]
+
 
 def _colour(variant_id: str) -> str:
     from ropelab.checks.findings import table2

@@ -27,6 +27,23 @@ from ropelab.checks import runner
 from ropelab.checks.claim import Claim
 from ropelab.extras import missing_extra
 
+__all__ = [
+    "ClaimSheet",
+    "FindingsSection",
+    "by_section",
+    "derivation_from_report",
+    "entries_by_id",
+    "figure_caption",
+    "findings_sections",
+    "load_verify_report",
+    "outcome_of",
+    "pngs_of",
+    "render_available_figures",
+    "render_figures",
+    "sheets",
+    "status_line",
+]
+
 
 @dataclass(frozen=True)
 class ClaimSheet:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+__all__ = ["install_line", "missing_extra"]
+
 EXTRAS = {
     "torch": "models",
     "transformers": "models",

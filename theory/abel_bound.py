@@ -17,6 +17,8 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
+__all__ = ["h", "summation_by_parts"]
+
 n = sp.Symbol("n", integer=True, positive=True)
 _k, _i = sp.symbols("k i", integer=True)
 h, e = sp.IndexedBase("h"), sp.IndexedBase("e")

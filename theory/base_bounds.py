@@ -21,6 +21,19 @@ import sympy as sp
 from . import rotations
 from .derivation import Derivation, derive
 
+__all__ = [
+    "certified_cosine_sums",
+    "certify_cosine_sum_sign",
+    "cosine_sum",
+    "cosine_sum_is_expected_logit",
+    "critical_dimension",
+    "critical_pair_index",
+    "critical_pair_turns_once",
+    "larger_base_slows_slowest_pair",
+    "slowest_frequency",
+    "turns",
+]
+
 theta = sp.Symbol("theta", positive=True)
 d_sym = sp.Symbol("d", positive=True)
 context = sp.Symbol("L", positive=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+__all__ = ["Derivation", "combine", "derive", "is_zero"]
+
 
 @dataclass(frozen=True)
 class Derivation:

@@ -12,6 +12,16 @@ from dataclasses import dataclass
 
 import mpmath
 
+__all__ = [
+    "DIGITS",
+    "closest_return",
+    "continued_fraction",
+    "convergent_denominators",
+    "distance_to_integer",
+    "one_minus_cos",
+    "record_lows",
+]
+
 # 60 significant digits: enough to resolve ||n alpha|| ~ 1/n for n up to 10^25.
 DIGITS = 60
 

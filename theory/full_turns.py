@@ -17,6 +17,8 @@ import sympy as sp
 from .derivation import Derivation
 from .rotations import frequency
 
+__all__ = ["frequency_multiple_never_full_turn", "is_algebraic_frequency"]
+
 
 def _step(description: str, ok: bool | None) -> tuple[str, bool]:
     # SymPy's three-valued logic: only an explicit True counts as proved.

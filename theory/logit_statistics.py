@@ -23,6 +23,25 @@ import sympy as sp
 from .derivation import Derivation, derive
 from .rotations import chunk_logit, g, i, j, k1, k2, q1, q2
 
+__all__ = [
+    "R1",
+    "R2",
+    "all_ones_closed_form",
+    "all_ones_pair_logit",
+    "correlated_logit_mean_is_cosine_sum",
+    "fixed_gaussian_logit_does_not_decay",
+    "g",
+    "gaussian_expectation",
+    "gaussian_logit_covariance_is_cosine_sum",
+    "gaussian_logit_mean_is_zero",
+    "gaussian_logit_variance_is_dimension",
+    "pair_logit",
+    "pair_logit_covariance",
+    "pair_logit_product_moment",
+    "pair_symbols",
+    "r",
+]
+
 r = sp.Symbol("r", integer=True)
 R1, R2 = sp.symbols("r1 r2", integer=True)  # two distances, for covariances
 

@@ -16,6 +16,8 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
+__all__ = ["convergent_denominators", "frequency_ratio", "near_return_identity"]
+
 
 def convergent_denominators(alpha: sp.Expr, limit: int, terms: int = 64) -> list[int]:
     r"""Denominators ``<= limit`` of the convergents of the exact real ``alpha`` (increasing).

@@ -26,6 +26,8 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
+__all__ = ["largest_gap_tends_to_zero", "three_gap_theorem", "three_gaps"]
+
 # Enough digits to resolve eta_k ~ 1/q_{k+1} for q up to 1e25, like theory.diophantine.
 DIGITS = 60
 

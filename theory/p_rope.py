@@ -17,6 +17,18 @@ import sympy as sp
 from . import rotations as rot
 from .derivation import Derivation, derive
 
+__all__ = [
+    "float_hazards",
+    "kept_pairs_decimal",
+    "kept_pairs_ieee",
+    "p_rope_equals_partial_rotary_with_scaled_base",
+    "p_rope_frequency",
+    "p_rope_keeps_highest_frequencies",
+    "p_rope_partial_permutation",
+    "p_rope_unrotated_channels_ignore_distance",
+    "theta",
+]
+
 theta = sp.Symbol("theta", positive=True)
 h = sp.Symbol("h", positive=True, integer=True)  # d = 2h pairs... d/2 = h
 m_sym = sp.Symbol("m", nonnegative=True, integer=True)

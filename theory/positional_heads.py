@@ -22,6 +22,33 @@ from .derivation import Derivation, is_zero
 from .rotations import rho
 from .softmax_bounds import derive_with_signs, sign_holds
 
+__all__ = [
+    "M",
+    "N",
+    "band_gap_small_angle",
+    "bos_anchor_signal",
+    "bos_separation_gain",
+    "chunk_head_logit",
+    "delta",
+    "eps",
+    "figure_1_convention_attends_to_future",
+    "figure_1_printed_logit",
+    "g",
+    "i",
+    "j",
+    "nope_bos_position_signal_needs_growing_logits",
+    "off_pattern_mass",
+    "positional_patterns_are_defined",
+    "rope_head_can_be_diagonal",
+    "rope_head_can_be_previous_token",
+    "s",
+    "single_frequency_necessary_scale",
+    "single_frequency_needs_large_scale",
+    "sufficient_scale_squared_expr",
+    "w",
+    "x",
+]
+
 i, j, r = sp.symbols("i j r", integer=True)
 g, phi = sp.symbols("g phi", real=True)
 s, w, x = sp.symbols("s w x", positive=True)  # scale, a pair's squared norm, x = s^2

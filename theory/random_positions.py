@@ -15,6 +15,8 @@ import sympy as sp
 
 from .derivation import Derivation
 
+__all__ = ["mean_gap", "randomised_distance_is_stretched"]
+
 
 def mean_gap(max_position: int, tokens: int, start: int, index_distance: int) -> sp.Rational:
     r"""Exact :math:`E[p_{(s + r)} - p_{(s)}]` over every ``N``-subset of ``1..L`` (equally likely).

@@ -20,6 +20,16 @@ from .derivation import Derivation, derive, is_zero
 from .full_turns import frequency_multiple_never_full_turn
 from .rotations import g, i, j, q1, q2, rho
 
+__all__ = [
+    "chunk_gap",
+    "distance",
+    "exact_frequencies",
+    "r",
+    "rotated_key_logit_balls",
+    "rotated_key_maximises_logit_at_distance",
+    "rotated_key_peak_ball",
+]
+
 r = sp.Symbol("r", integer=True, nonnegative=True)
 distance = sp.Symbol("t", integer=True)
 

@@ -14,6 +14,33 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
+__all__ = [
+    "a",
+    "chunk_logit",
+    "chunk_score_closed_form",
+    "chunk_score_is_norm_times_cosine",
+    "freqs",
+    "frequency",
+    "g",
+    "i",
+    "interleaved_source",
+    "j",
+    "k1",
+    "k2",
+    "layouts_agree_up_to_permutation",
+    "n",
+    "pair_of",
+    "q1",
+    "q2",
+    "rho",
+    "rope_preserves_norm",
+    "rope_score_depends_on_relative_position",
+    "rotary_entry",
+    "rotary_pair",
+    "rotation_composition",
+    "vector",
+]
+
 a, b, phi, g = sp.symbols("a b phi g", real=True)
 i, j, n = sp.symbols("i j n", integer=True)
 q1, q2, k1, k2 = sp.symbols("q1 q2 k1 k2", real=True)

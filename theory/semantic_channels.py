@@ -41,6 +41,23 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
+__all__ = [
+    "anti_aligned_first_break",
+    "breaking_condition",
+    "breaking_context",
+    "certified_first_break",
+    "continuum_breaking_angle",
+    "g",
+    "overtaking_in_general",
+    "phi",
+    "rho",
+    "semantic_channel_breaks",
+    "semantic_range",
+    "semantic_range_scales_inverse_frequency",
+    "sinusoid_coefficients",
+    "y",
+]
+
 DIGITS = 50  # floor() of thresholds near an integer needs more than float64
 
 g = sp.Symbol("g", positive=True)

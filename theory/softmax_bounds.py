@@ -14,6 +14,16 @@ import sympy as sp
 from .derivation import Derivation, is_zero
 from .rotations import rho
 
+__all__ = [
+    "derive_with_signs",
+    "non_argmax_softmax_weight_below_half",
+    "nope_cannot_be_diagonal_or_previous_token",
+    "nope_repeated_pair_weight",
+    "nope_weight_bounded_by_repeat_count",
+    "sign_holds",
+    "two_key_bound",
+]
+
 # exp of a logit is a positive number; the other keys' exponentials sum to R >= 0
 E = sp.Symbol("E", positive=True)  # e^{a_i}
 U = sp.Symbol("U", positive=True)  # e^{a_j - a_i} - 1 > 0 when a_j > a_i

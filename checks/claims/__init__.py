@@ -4,6 +4,34 @@
 and the site list the claims in this order.
 """
 
+__all__ = [
+    "MODULES",
+    "abel_bound",
+    "apostrophe",
+    "base_bounds",
+    "base_wavelength",
+    "decay_curves",
+    "encoding_properties",
+    "full_turns",
+    "head_norms",
+    "layouts",
+    "logit_statistics",
+    "near_returns",
+    "nope_heads",
+    "orbits",
+    "p_rope",
+    "peers",
+    "positional_heads",
+    "positional_patterns",
+    "precision",
+    "random_positions",
+    "relative_position",
+    "rotated_key",
+    "rotations",
+    "semantic_channels",
+    "softmax_bounds",
+]
+
 MODULES: tuple[str, ...] = (
     # §2 RoPE algebra
     "rotations",

@@ -20,6 +20,17 @@ from .. import tolerances as tol
 from ..claim import Evidence
 from . import _common as c
 
+__all__ = [
+    "COMPOSITION_PAIRS",
+    "Coverage",
+    "certificate_chunks",
+    "certify_composition",
+    "check_coverage",
+    "composition_draws",
+    "composition_scope",
+    "ranges_without",
+]
+
 CERTIFY_BITS = 128
 """Arb working precision: far beyond float64, so the balls are tight and every comparison decides."""
 

@@ -11,6 +11,20 @@ from ropelab.theory import rotations as th
 
 from ..reference import paper_facts, peer_vectors  # noqa: F401  (the claims read them as c.*)
 
+__all__ = [
+    "BASES",
+    "HEAD_DIMS",
+    "LONGEST_POSITION",
+    "fmt",
+    "halves",
+    "pair_rotation_function",
+    "paper_facts",
+    "peer_vectors",
+    "rng",
+    "symbolic_logit",
+    "theory_frequencies",
+]
+
 HEAD_DIMS = (2, 8, 64, 256)
 BASES = (1e4, 5e5)
 LONGEST_POSITION = 10**7

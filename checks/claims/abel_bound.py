@@ -15,6 +15,8 @@ from ..laws import AtMost, Point
 from . import _common as c
 from .decay_curves import FIG2_D, FIG2_THETA, WINDOW, WINDOWS
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§3 does RoPE decay?"
 
 ABEL_DISTANCES = np.arange(0, WINDOW * WINDOWS + 1)

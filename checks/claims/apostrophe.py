@@ -16,6 +16,8 @@ from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 
+__all__ = ["CLAIMS", "apostrophe_numbers", "implied_breaking"]
+
 SECTION = "§6 semantic channels, p-RoPE, base"
 APOSTROPHE = {"q_not_bos": (-4.1, 11.3), "k_not_bos": (11.2, -3.5), "q_bos": (0.7, -1.9), "k_bos": (-2.5, 1.3)}
 CONTEXT = 8192  # Gemma 7B's training context

@@ -16,6 +16,8 @@ from ..claim import Certificate, Claim, Part, Evidence, Shown, Symbolic, Trust, 
 from ..laws import Identity, Point, ZeroCount
 from . import _common as c
 
+__all__ = ["CLAIMS", "certificate_scope", "certify_base_case", "men_scans", "reported_bases", "witness"]
+
 SECTION = "§6 semantic channels, p-RoPE, base"
 MEN_D = 128
 MEN_PRINTED = {1024: 4.3e3, 8192: 8.4e4, 65536: 2.1e6}

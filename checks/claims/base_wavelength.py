@@ -17,6 +17,8 @@ from ..laws import Point, ZeroCount
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = ["CLAIMS", "base_constants", "half_unit"]
+
 SECTION = "§6 semantic channels, p-RoPE, base"
 CRITICAL_CASES = ((128, 10_000.0, 4096), (256, 10_000.0, 8192), (64, 500_000.0, 2048))
 

@@ -16,6 +16,22 @@ from ..laws import AtMost, Identity, Point, StandardErrors, ZeroCount
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = [
+    "BASES",
+    "CLAIMS",
+    "EARLY",
+    "FIG2_D",
+    "FIG2_THETA",
+    "GAUSSIAN_SEED",
+    "LATE",
+    "SEEDS",
+    "SPEC_BAND",
+    "STANDARD_ERRORS",
+    "WINDOW",
+    "WINDOWS",
+    "ratio_with_error",
+]
+
 SECTION = "§3 does RoPE decay?"
 
 FIG2_D, FIG2_THETA, WINDOW, WINDOWS = 256, 1e4, 1000, 5

@@ -11,6 +11,8 @@ from ..claim import Claim, Part, Shown, Trust, Variant
 from ..laws import Point, ZeroCount
 from ..reference import paper_facts
 
+__all__ = ["CLAIMS", "TABLE1", "cells", "measure", "swap", "table1"]
+
 SECTION = "§6 semantic channels, p-RoPE, base"
 D, THETA, P = 256, 1e4, 0.75
 BUDGET = 64.0  # s^2: query and key norm 8, below the chunk norms Gemma uses (< 10)

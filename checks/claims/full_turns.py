@@ -18,6 +18,8 @@ from ..claim import Certificate, Claim, Evidence, Part, Shown, Symbolic, Trust, 
 from ..laws import AtMost, Identity, Point, ZeroCount, judge
 from ..scope import NumericScope, Range
 
+__all__ = ["CLAIMS", "LEMMA", "lemma_frequencies", "turns_scope"]
+
 SECTION = "§3 does RoPE decay?"
 
 CONTEXTS = (10, 100, 10**3, 10**4, 10**5, 10**6)

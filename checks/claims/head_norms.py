@@ -18,6 +18,16 @@ from ..laws import AtMost, Identity, Point, Slope, grid, over_grid
 from . import _common as c
 from .positional_heads import BAND_WIDTH, CONTEXT_8K, D_GEMMA, EPS_8K, THETA, TOP_BAND, gemma_frequencies
 
+__all__ = [
+    "CLAIMS",
+    "SPEC_PRINTED_HALF_UNIT",
+    "SPEC_SINGLE_FREQUENCY_FLOOR",
+    "SPEC_TOP_BAND_SCALE_SQUARED",
+    "band_offset_scales",
+    "dirichlet_floor",
+    "single_frequency_scales",
+]
+
 SECTION = "§5 positional heads"
 
 # SPEC §5 prints the top band's smallest s^2 as "about 23.6": three significant digits, so the

@@ -12,6 +12,8 @@ from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Identity, Point, ZeroCount, grid, over_grid
 from ..scope import NumericScope, Range
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§2 RoPE algebra"
 
 FINITE_DIMS = (2, 4, 6, 8, 10, 12)

@@ -17,6 +17,8 @@ from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import Point, StandardErrors
 from . import _common as c
 
+__all__ = ["CLAIMS", "product_standard_error"]
+
 SECTION = "§3 does RoPE decay?"
 
 # Monte Carlo checks accept a deviation of this many standard errors (fixed seeds).

@@ -18,6 +18,8 @@ from ..scope import NumericScope, Range
 from . import _common as c
 from .positional_heads import ARB_BITS, THETA
 
+__all__ = ["CLAIMS", "SPEC_RECORDS_G1", "certify_records", "record_chunks", "record_scope"]
+
 SECTION = "§5 positional heads"
 
 SPEC_RECORDS_G1 = (6, 19, 25, 44, 333, 710, 103993)

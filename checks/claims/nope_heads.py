@@ -19,6 +19,16 @@ from ..scope import NumericScope, Range
 from . import _common as c
 from .positional_heads import D_GEMMA, EPS_8K, THETA, TOP_BAND
 
+__all__ = [
+    "ASCENT_D",
+    "ASCENT_LR",
+    "ASCENT_STEPS",
+    "CLAIMS",
+    "NOPE_CANNOT",
+    "ascent_embeddings",
+    "ascent_run",
+]
+
 SECTION = "§5 positional heads"
 
 # gradient ascent on [bos, x, x]: one random start shared by NoPE and RoPE (and the figures)

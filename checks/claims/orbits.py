@@ -16,6 +16,8 @@ from ..laws import Identity, Point
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§6 semantic channels, p-RoPE, base"
 
 ORBIT_FREQ_PAIRS = (0, 16, 64, 127)  # pairs of d = 256, theta = 1e4: g = 1 down to the slowest

@@ -18,6 +18,8 @@ from ..laws import Identity, Point, ZeroCount
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§6 semantic channels, p-RoPE, base"
 P_GRID = (0.0, 0.25, 0.5, 0.58, 0.75, 1.0)
 PERMUTATION_DIMS = range(2, 66, 2)  # every even d <= 64, every kept count: the finite check of the index map

@@ -11,6 +11,8 @@ from ..claim import Claim, Part, Shown, Trust, Variant
 from ..laws import Identity, Point
 from . import _common as c
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§2 RoPE algebra"
 
 PEERS = Claim(

@@ -17,6 +17,23 @@ from ..laws import AtMost, Identity, Point, over_grid
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = [
+    "ARB_BITS",
+    "BAND_WIDTH",
+    "CERTIFIED_EPS",
+    "CLAIMS",
+    "CONTEXT_8K",
+    "D_GEMMA",
+    "EPS_8K",
+    "SCALE_SLACK",
+    "THETA",
+    "TOP_BAND",
+    "certificate_chunks",
+    "certificate_scope",
+    "certify_row_sums",
+    "gemma_frequencies",
+]
+
 SECTION = "§5 positional heads"
 
 # The setting of the paper's Gemma 7B discussion (Fig 6) and of SPEC §5's numbers.

@@ -17,6 +17,8 @@ from . import _common as c
 from .nope_heads import ascent_embeddings, ascent_run
 from .positional_heads import D_GEMMA, EPS_8K, TOP_BAND, gemma_frequencies
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§5 positional heads"
 
 PATTERN_CONTEXT = 64

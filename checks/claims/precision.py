@@ -15,6 +15,8 @@ from ..claim import Claim, Evidence, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point
 from ..scope import NumericScope, Range
 
+__all__ = ["CLAIMS", "PHASE"]
+
 SECTION = "beyond: precision"
 FORMATS = ("float32", "bf16", "fp16", "tf32")
 BASES = (1e4, 5e5, 1e6)

@@ -15,6 +15,8 @@ from ..claim import Claim, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Point, StandardErrors, ZeroCount
 from .decay_curves import FIG2_D, FIG2_THETA, SEEDS, SPEC_BAND, STANDARD_ERRORS, ratio_with_error
 
+__all__ = ["CLAIMS", "RANDOM_RANGES", "RANDOM_TOKENS"]
+
 SECTION = "§3 does RoPE decay?"
 
 RANDOM_TOKENS = 2048

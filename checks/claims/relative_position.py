@@ -15,6 +15,8 @@ from ..laws import Identity, Point, grid, over_grid
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§2 RoPE algebra"
 
 RELATIVE = Claim(

@@ -19,6 +19,20 @@ from ..laws import Point, ZeroCount
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = [
+    "CLAIMS",
+    "LONGEST_CONTEXT",
+    "PROP31",
+    "SHIFTS",
+    "arb_gaps",
+    "certify_rotated_key_point",
+    "commensurate_counterexample",
+    "curve_in",
+    "prop31_grid",
+    "prop31_scope",
+    "resolution_limit",
+]
+
 SECTION = "§3 does RoPE decay?"
 
 SHIFTS = (0, 1, 7, 100, 4095, 10**5, 10**6)

@@ -15,6 +15,8 @@ from ..scope import NumericScope, Range
 from . import _common as c
 from ._certify import certificate_chunks, certify_composition, composition_scope
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§2 RoPE algebra"
 
 COMPOSITION = Claim(

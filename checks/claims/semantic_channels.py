@@ -18,6 +18,8 @@ from ..laws import Identity, Point, ZeroCount
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = ["BREAK_SEED", "CLAIMS", "break_cases", "break_scope", "certify_break_cases", "tie_tolerance"]
+
 SECTION = "§6 semantic channels, p-RoPE, base"
 U64 = tol.EPS64 / 2  # unit roundoff
 BREAK_SEED = 60

@@ -14,6 +14,8 @@ from ..laws import AtMost, Point, judge
 from ..scope import NumericScope, Range
 from . import _common as c
 
+__all__ = ["CLAIMS"]
+
 SECTION = "§5 positional heads"
 
 LEMMA_WIDTH = 64  # keys per logit vector at most (absent keys are -inf)

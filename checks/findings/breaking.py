@@ -34,9 +34,15 @@ from ropelab.checks.findings import task_experiments
 from ropelab.checks.findings.breaking_findings import (COLLAPSE_ACCURACY, REPORTED_RESULTS, collapse_distance, explain,
                                                      findings, load_results, slope_fit, summarise, table_rows)
 
-__all__ = ["COLLAPSE_ACCURACY", "PRESETS", "RECORD", "REPORTED_RESULTS", "RESULTS_NAME", "Preset", "collapse_distance",
-           "describe", "encodings", "explain", "findings", "load_results", "pair_shares", "slope_fit", "summarise",
-           "table_rows", "train_and_evaluate"]
+__all__ = [
+    "PRESETS",
+    "RECORD",
+    "RESULTS_NAME",
+    "collapse_distance",
+    "encodings",
+    "load_results",
+    "slope_fit",
+]
 
 RESULTS_NAME = task_experiments.results_name("breaking")
 

@@ -16,6 +16,18 @@ from scipy import stats
 from ropelab.checks.findings import task_experiments
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER, detectable_difference
 
+__all__ = [
+    "COLLAPSE_ACCURACY",
+    "REPORTED_RESULTS",
+    "collapse_distance",
+    "explain",
+    "findings",
+    "load_results",
+    "slope_fit",
+    "summarise",
+    "table_rows",
+]
+
 COLLAPSE_ACCURACY = 0.5
 """A distance has collapsed when fewer than half the recalls are right (chance is 1/n_values)."""
 

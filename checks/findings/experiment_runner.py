@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+__all__ = ["ExperimentRecord", "Invocation", "run"]
+
 TrainRun = Callable[[Any, Any, int, Path, Callable[[int, float], None]], dict]
 """``train(preset, row, seed, checkpoint, on_step) -> run record``: train one (row, seed) of a
 preset, resuming from ``checkpoint``, calling ``on_step(step, loss)`` after every step, and

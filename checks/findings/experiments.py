@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["EXPERIMENTS"]
+
 
 @dataclass(frozen=True)
 class Experiment:

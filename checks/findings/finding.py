@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+__all__ = ["Finding", "read_results"]
+
 
 def read_results(path: str | Path, command: str) -> dict:
     """Read an experiment's results JSON; a missing file names the ``command`` that writes it.

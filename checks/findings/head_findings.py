@@ -29,6 +29,14 @@ from ropelab.theory import base_bounds as th_bb
 from ropelab.checks.findings import head_types as ht
 from ropelab.checks.findings.finding import Finding
 
+__all__ = [
+    "band_onset_near_critical_pair_index",
+    "content_margins_come_from_low_band",
+    "layer_context",
+    "positional_margins_come_from_high_band",
+    "semantic_channels_hold_within_context",
+]
+
 SEED = 20241008
 RESAMPLES = 999
 ALPHA = 0.05

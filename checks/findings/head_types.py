@@ -29,6 +29,18 @@ import numpy as np
 from ropelab.constructions import attribution as at
 from ropelab.checks.findings.models import model_adapter as ma
 
+__all__ = [
+    "TYPES",
+    "TYPE_ROWS",
+    "apostrophe_head",
+    "band_shares",
+    "classify",
+    "closest_content_heads",
+    "keyed_tokens",
+    "measure",
+    "row_kinds",
+]
+
 SHARE = 0.5
 CONTENT_ROWS = 0.15
 SHIFT = 16

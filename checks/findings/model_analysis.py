@@ -32,6 +32,19 @@ from ropelab.checks.findings import head_types as ht
 from ropelab.checks.findings import model_findings as mf
 from ropelab.checks.reference import paper_facts
 
+__all__ = [
+    "COMMITTED",
+    "FINDING_IDS",
+    "PROMPTS",
+    "analyze",
+    "committed_report",
+    "default_summary",
+    "model_from_path",
+    "next_token_loss",
+    "paper_comparison",
+    "summarise",
+]
+
 NOT_THE_PAPER_MODEL = (
     "This is Gemma 3 270M (18 layers, 4 heads, head_dim 256, local theta=1e4 / global theta=1e6, QK-norm), "
     "not the paper's Gemma 7B (28 layers, 16 heads, head_dim 256, theta=1e4 everywhere); "

@@ -32,6 +32,21 @@ from ropelab.constructions import frequency_usage as fu
 
 from ropelab.checks.findings.finding import Finding
 
+__all__ = [
+    "BAND_FRACTION",
+    "BOOTSTRAP",
+    "FINDINGS",
+    "PERMUTATIONS",
+    "Pooled",
+    "SEED",
+    "budget_by_layer",
+    "domain_profiles",
+    "head_budget_band_share",
+    "larger_base_starts_band_at_lower_pair_index",
+    "measure_all",
+    "values_show_no_frequency_pattern",
+]
+
 SEED = 20241008
 BOOTSTRAP = 200  # token resamples; the 2.5/97.5 percentiles make the 95% intervals
 PERMUTATIONS = 2000  # pair-label permutations for the "pattern in the pair index" p-value

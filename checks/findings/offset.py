@@ -28,6 +28,8 @@ from ropelab.checks.findings.models import transformer as tf
 from ropelab.checks.findings import task_experiments
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER, paired_difference
 
+__all__ = ["PRESETS", "RECORD", "RESULTS_NAME", "encodings", "load_results", "steps_to_learn"]
+
 RESULTS_NAME = task_experiments.results_name("offset")
 LEARNED_ACCURACY = 0.9
 """A run has learned the task once its held-out accuracy reaches this."""

@@ -15,6 +15,16 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
+__all__ = [
+    "CONFIDENCE",
+    "POWER",
+    "detectable_difference",
+    "holm",
+    "minimum_detectable_difference",
+    "paired_difference",
+    "verdict",
+]
+
 CONFIDENCE = 0.95
 POWER = 0.80
 """The minimum detectable difference is the paired difference a two-sided t-test at level

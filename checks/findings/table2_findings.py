@@ -17,6 +17,8 @@ from ropelab.checks.findings.table2_rows import (FLAT_SHARE, LONG_RESULTS, PAPER
                                                  trained_ids, turning_share)
 from ropelab.checks.findings.table2_statistics import flattening, learning_pace
 
+__all__ = ["findings", "format_interval", "format_spread", "length_check", "nope_length_check"]
+
 
 def format_spread(s: dict, digits: int = 3) -> str:
     sd = "" if s["sd"] is None else f" ± {s['sd']:.{digits}f}"

@@ -19,6 +19,37 @@ from ropelab.checks.findings.models import transformer as tf
 from ropelab.checks.reference import paper_facts
 from ropelab.theory import base_bounds as th_base
 
+__all__ = [
+    "ANALYSED",
+    "CONTEXT_MULTIPLES",
+    "FIGURE_NAME",
+    "FLAT_SHARE",
+    "LONG_RESULTS",
+    "NOPE_LONG_RESULTS",
+    "PAPER_CONTEXT",
+    "PILOT_RESULTS",
+    "POSITION_BINS",
+    "REFERENCE",
+    "REPORTED_FOLDER",
+    "REPORTED_RESULTS",
+    "RESULTS_NAME",
+    "ROWS",
+    "ROW_OF",
+    "Row",
+    "TABLE_NAME",
+    "VARIANT_IDS",
+    "compares_with_paper",
+    "context_multiples",
+    "is_pipeline_check",
+    "load_results",
+    "matched_base",
+    "paper_direction",
+    "paper_facts",
+    "runs_of",
+    "trained_ids",
+    "turning_share",
+]
+
 CONTEXT_MULTIPLES = (1, 2, 4, 8)
 """Validation contexts as multiples of the training length ``T``."""
 POSITION_BINS = 32

@@ -16,6 +16,8 @@ from ropelab.checks.findings.paired_tests import holm, minimum_detectable_differ
 from ropelab.checks.findings.table2_rows import (ANALYSED, FLAT_SHARE, REFERENCE, ROW_OF, context_multiples, runs_of,
                                                  paper_direction, paper_facts, trained_ids)
 
+__all__ = ["flattening", "learning_pace", "settling", "summarise"]
+
 
 def _spread(values: list[float]) -> dict:
     arr = np.asarray(values, dtype=np.float64)

@@ -11,6 +11,8 @@ from ropelab.checks.findings.table2_findings import format_interval, format_spre
 from ropelab.checks.findings.table2_rows import (REFERENCE, RESULTS_NAME, ROW_OF, TABLE_NAME, context_multiples,
                                                  compares_with_paper, is_pipeline_check, paper_facts, trained_ids)
 
+__all__ = ["render_table", "table_rows", "write_outputs"]
+
 
 def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the results table beside the paper's Table 2 (one row per variant)."""

@@ -21,6 +21,17 @@ from ropelab.checks.findings.finding import read_results
 from ropelab.checks.findings.models import transformer as tf
 from ropelab.checks.runner import library_versions
 
+__all__ = [
+    "Labelled",
+    "PIPELINE_ONLY",
+    "committed_results",
+    "head",
+    "load",
+    "record",
+    "regenerate_line",
+    "results_name",
+]
+
 PIPELINE_ONLY = "pipeline check only: this preset trains too briefly to support any finding"
 """The one finding of a preset too small to support any (its ``reports_findings`` false)."""
 

@@ -29,6 +29,21 @@ from ropelab.constructions import semantic_channels, configs
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import semantic_channels as th_sc
 
+__all__ = [
+    "HEAD_BAND",
+    "HEAD_EPS",
+    "PARITY_FILE",
+    "base_shape",
+    "base_to_keep",
+    "hf_parity",
+    "hf_parity_of",
+    "layer_parity",
+    "load_configs",
+    "men_base",
+    "summarise",
+    "verdict",
+]
+
 HEAD_BAND = 16
 HEAD_EPS = 0.01
 

@@ -6,4 +6,16 @@ itself on :data:`ropelab.cli.app.app`.
 
 from .app import main
 
-__all__ = ["main"]
+__all__ = [
+    "analyze_model",
+    "app",
+    "bench",
+    "conform",
+    "errata",
+    "experiment",
+    "main",
+    "precision",
+    "render",
+    "report",
+    "zoo",
+]

@@ -20,6 +20,22 @@ from rich.text import Text
 
 from ropelab.extras import install_line, missing_extra  # noqa: F401 (the commands import them from here)
 
+__all__ = [
+    "Steps",
+    "closest",
+    "console",
+    "fail",
+    "fail_unknown",
+    "install_line",
+    "interrupted_message",
+    "missing_extra",
+    "require_known",
+    "say",
+    "unknown_line",
+    "writable_file",
+    "writable_folder",
+]
+
 # Piped to a file, output keeps 150-column rows instead of rich's 80-column default,
 # unless COLUMNS says otherwise.
 console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 150)

@@ -24,6 +24,8 @@ from ropelab.checks.atomic import write_text_atomically
 
 from .render import tabular
 
+__all__ = []
+
 
 def report_payload(summary: dict) -> dict:
     """The compact JSON report: model, capture check, every finding (holds / does not hold with its

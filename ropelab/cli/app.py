@@ -19,6 +19,8 @@ from ._console import (Steps, console, fail, install_line, interrupted_message, 
                        say, writable_file, writable_folder)
 from .render import Column, Tabular, tabular
 
+__all__ = ["app", "auto_workers", "claims_table", "main", "verify_table"]
+
 app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,  # help texts print as written: brackets such as x[m] are not markup

@@ -23,6 +23,8 @@ from ropelab.checks.atomic import write_text_atomically
 from ._console import Steps, console, fail, install_line, require_known, say, writable_file
 from .render import Column, Tabular, tabular
 
+__all__ = ["run_workload", "summary_table"]
+
 WORKLOADS = {
     "logit-curve": "logit_curve.py",
     "diagonal-head": "diagonal_head.py",

@@ -17,6 +17,8 @@ from ropelab.checks.atomic import write_text_atomically
 
 from .render import tabular
 
+__all__ = []
+
 SIGNATURE = """The function is called as f(x, positions, config) and returns the rotated x:
   x          numpy array (n, d) in the dtype under test (float64, float32, float16, ml_dtypes.bfloat16)
   positions  int64 array (n,), sorted; the sequence length is positions.max() + 1

@@ -13,6 +13,8 @@ from ropelab.checks.atomic import write_text_atomically
 
 from .render import Column, Tabular, tabular
 
+__all__ = ["computed_sentences"]
+
 
 def register(app: typer.Typer) -> None:
     from ._console import console, fail_unknown, writable_file

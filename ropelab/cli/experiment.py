@@ -14,6 +14,8 @@ from rich.text import Text
 from ._console import Steps, console, fail, fail_unknown, say, writable_folder
 from .render import Column, Tabular, tabular
 
+__all__ = ["PlainProgress", "fitted_tables"]
+
 
 class PlainProgress:
     """The part of :class:`rich.progress.Progress` that the experiment runner uses, as plain lines.

@@ -13,6 +13,8 @@ from ropelab.checks.atomic import write_text_atomically
 
 from .render import tabular
 
+__all__ = []
+
 
 def head_answer(rows: list[dict], prec, formats) -> str:
     """One line: per dtype, the first position where it can break a layer's positional head (Thm 5.3's diagonal head

@@ -28,6 +28,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+__all__ = ["Column", "Tabular", "table_width", "tabular", "words"]
+
 Cell = str | Text
 
 STACK_INDENT = 2

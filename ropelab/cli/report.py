@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+__all__ = ["REPORT_NAME", "finding_figure_id", "parts_html", "render_html"]
+
 if TYPE_CHECKING:  # the catalogue pulls in SymPy; the command imports it only when it runs
     from ropelab.catalogue import ClaimSheet, FindingsSection
 

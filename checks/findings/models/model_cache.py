@@ -342,7 +342,19 @@ def load_json(path: str | Path) -> dict | None:
 
 
 __all__ = [
-    "GEMMA_NAME", "ModelPackagesMissing", "cache_root", "sha256_file", "cache_key", "versions",
-    "folder_is_complete", "build_folder", "gemma_gguf", "gemma_checkpoint", "load_gemma",
-    "save_capture", "load_capture", "cached_capture", "save_json", "load_json",
+    "GEMMA_NAME",
+    "build_folder",
+    "cache_key",
+    "cache_root",
+    "cached_capture",
+    "enable_compilation_cache",
+    "folder_is_complete",
+    "gemma_gguf",
+    "gemma_package",
+    "load_capture",
+    "load_gemma",
+    "load_json",
+    "save_json",
+    "sha256_file",
+    "versions",
 ]

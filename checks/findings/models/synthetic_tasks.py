@@ -26,6 +26,17 @@ import optax
 from . import training
 from . import transformer as tf
 
+__all__ = [
+    "OffsetTask",
+    "RecallTask",
+    "TaskTrainer",
+    "offset_batch",
+    "recall_batch",
+    "recall_targets",
+    "task_trainer",
+    "train_task",
+]
+
 
 @dataclass(frozen=True)
 class RecallTask:

@@ -32,9 +32,20 @@ from ropelab.checks.findings.models.checkpoints import (CHECKPOINT_MAGIC, Checkp
                                                         save_checkpoint)
 
 __all__ = [
-    "CHECKPOINT_MAGIC", "CheckpointError", "RunSpec", "TrainConfig", "TrainState", "Trainer", "evaluation_chunks",
-    "learning_rate_schedule", "load_checkpoint", "make_optimizer", "rotary_tables", "sample_batch",
-    "save_checkpoint", "split_windows", "train", "trainer",
+    "CheckpointError",
+    "RunSpec",
+    "TrainConfig",
+    "TrainState",
+    "evaluation_chunks",
+    "learning_rate_schedule",
+    "load_checkpoint",
+    "make_optimizer",
+    "rotary_tables",
+    "sample_batch",
+    "save_checkpoint",
+    "split_windows",
+    "train",
+    "trainer",
 ]
 
 

@@ -32,6 +32,16 @@ from ropelab.constructions import rotary as _rotary
 from ropelab.constructions import shapes as _shapes
 from ropelab.constructions import validation as _v
 
+__all__ = [
+    "ModelConfig",
+    "PositionalEncoding",
+    "RotaryTables",
+    "forward",
+    "forward_with_internals",
+    "init_params",
+    "token_nll",
+]
+
 SCHEDULES = ("nope", "rope", "p_rope", "reversed_p_rope", "partial_rotary")
 
 

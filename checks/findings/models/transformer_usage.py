@@ -22,6 +22,8 @@ import numpy as np
 from ropelab.constructions.frequency_usage import pair_norms
 from ropelab.checks.findings.models import transformer as tf
 
+__all__ = ["POSITIONAL_WEIGHT", "measure", "summarise"]
+
 POSITIONAL_WEIGHT = 0.5
 """A head is called positional when its mean attention on one fixed offset (0 or 1) exceeds
 1/2: by Lemma A.3 a weight above 1/2 can only sit on the row's largest logit."""
