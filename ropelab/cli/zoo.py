@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
             with Steps("judging", [m.name for m in models], show=False):
                 verdicts = [zoo_findings.verdict(row, m, keep) for row, m in zip(rows, models)]
             for line in verdicts:
-                say(line, style="bold")
+                console.print(Text(line, style="bold"))  # wrapped at the terminal width, words whole
         title = f"ropelab zoo{f' --context {context}' if context else ''}"
         columns = ["model [layer type]", "layers", "rope", "d", "sees (of)", "rotating / d/2", "g fastest..slowest",
                    "attention factor", "unbroken channels", "slowest breaks at", "slowest turns",
