@@ -29,6 +29,7 @@ from ropelab.checks.findings.models import model_cache as mc
 
 from ropelab.checks.findings import head_findings as hf
 from ropelab.checks.findings import head_types as ht
+from ropelab.checks.findings import model_identity as identity
 from ropelab.checks.findings import model_findings as mf
 from ropelab.checks.reference import paper_facts
 
@@ -308,12 +309,14 @@ def analyze(
     root = mc.cache_root() if root is None else root
     if model_dir is None:
         label, sha = mc.GEMMA_NAME, mc.gemma_package().EXPECTED_SHA256
+        who = {"name": "Gemma 3 270M", "family": "gemma3", "file": mc.GEMMA_PACKAGE}
     else:
         model_dir = Path(model_dir)
-        label, sha = str(model_dir), model_fingerprint(model_dir, gguf_file)
-    info = {"label": label, "sha256": sha, "prompts": prompts}
+        who = identity.describe(model_dir, gguf_file)
+        label, sha = who.pop("label"), model_fingerprint(model_dir, gguf_file)
+    info = {"label": label, **who, "sha256": sha, "prompts": prompts}
     versions = mc.versions()
-    summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, prompts=prompts, versions=versions,
+    summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, label=label, prompts=prompts, versions=versions,
                                seed=mf.SEED, bootstrap=mf.BOOTSTRAP, permutations=mf.PERMUTATIONS, band=mf.BAND_FRACTION)
     summary_path = root / "summaries" / f"{summary_key}.json"
     if not refresh:

@@ -157,24 +157,50 @@ def _print_report(console, payload: dict) -> None:
         console.print(table)
 
 
+def _print_comparison(console, folders: list[Path]) -> None:
+    """Print the cross-family table of :func:`ropelab.checks.findings.model_comparison.compare` (exit 2 on bad input)."""
+    from ropelab.checks.findings import model_comparison
+
+    try:
+        comparison = model_comparison.compare(folders)
+    except ValueError as err:
+        console.print(str(err).splitlines()[0], style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(code=2) from err
+    header, rows = model_comparison.table_rows(comparison)
+    table = Table(title="Section 4, App C and App E findings across model families (measured, not proved)")
+    for col in header:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(c) for c in row))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``analyze-model`` to the ``ropelab`` command."""
 
     @app.command("analyze-model")
     def analyze_model(
-        out: Annotated[Path, typer.Option("--out", help="folder for the figures and summary.json")] = Path("figs/gemma3-270m"),
+        out: Annotated[Path | None, typer.Option("--out", help="folder for the figures and summary.json (default: figs/<model name>)")] = None,
         model: Annotated[Path | None, typer.Option("--model", help="a local model: a GGUF file or a Hugging Face folder (config.json + safetensors)")] = None,
         model_dir: Annotated[Path | None, typer.Option("--model-dir", help="an HF checkpoint folder (same as --model FOLDER)")] = None,
         gguf_file: Annotated[str | None, typer.Option("--gguf-file", help="a GGUF file inside --model-dir")] = None,
         layer: Annotated[int | None, typer.Option("--layer", help="layer for the per-head figure (default: the most diagonal head's)")] = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="recompute captures and summary, ignoring the cache")] = False,
         committed: Annotated[bool, typer.Option("--committed", help="print the committed Gemma 3 270M report (results/gemma3_270m) without running the model")] = False,
+        compare: Annotated[bool, typer.Option("--compare", help="compare the reports in the FOLDERS given after it (two or more), finding by finding, beside the paper")] = False,
+        folders: Annotated[list[Path] | None, typer.Argument(help="results folders holding summary.json (with --compare)", metavar="FOLDERS")] = None,
     ) -> None:
         """Measure RoPE frequency usage, head types and their deciding frequencies on a real model (default: Gemma 3 270M)."""
         from ropelab.checks.findings.models.model_adapter import ModelPackagesMissing
 
         from ._console import console
 
+        if folders and not compare:
+            console.print(f"FOLDERS ({', '.join(map(str, folders))}) are read only with --compare", style="red", markup=False)
+            raise typer.Exit(code=2)
+        if compare:
+            _print_comparison(console, folders or [])
+            return
         if committed:
             from ropelab.checks.findings.model_analysis import committed_report
 
@@ -185,9 +211,12 @@ def register(app: typer.Typer) -> None:
                                             gemma_positional_heads)
 
             from ropelab.checks.findings.model_analysis import analyze, model_from_path
+            from ropelab.checks.findings.model_identity import describe, slug
 
             if model is not None:
                 model_dir, gguf_file = model_from_path(model)
+            if out is None:
+                out = Path("figs") / ("gemma3-270m" if model_dir is None else slug(describe(model_dir, gguf_file)["name"]))
             progress, step = _progress(console)
             with progress:
                 summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step)

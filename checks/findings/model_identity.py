@@ -1,0 +1,116 @@
+"""Which model an analysis read: its name and family, from the GGUF metadata or the HF config.
+
+Every output of ``ropelab analyze-model`` (report heading, figure titles, ``summary.json``) is
+headed by :func:`describe`'s label, so an analysis of a Llama-family checkpoint never carries
+another family's name. The GGUF header is read here with a small key/value walker that stops
+once it has the two fields it needs (``general.name``, ``general.architecture``), so naming a
+model costs milliseconds, not a parse of its tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+GGUF_MAGIC = b"GGUF"
+# GGUF value types: 0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool, 8 string, 9 array, 10 u64, 11 i64, 12 f64
+_SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+WANTED = ("general.name", "general.architecture")
+
+
+def _read(handle, fmt: str):
+    size = struct.calcsize("<" + fmt)
+    data = handle.read(size)
+    if len(data) != size:
+        raise ValueError("GGUF header ends early")
+    return struct.unpack("<" + fmt, data)[0]
+
+
+def _string(handle) -> str:
+    n = _read(handle, "Q")
+    data = handle.read(n)
+    if len(data) != n:
+        raise ValueError("GGUF header ends early")
+    return data.decode("utf-8", errors="replace")
+
+
+def _value(handle, kind: int):
+    if kind in _SCALAR:
+        return _read(handle, _SCALAR[kind])
+    if kind == 8:
+        return _string(handle)
+    if kind == 9:
+        inner, count = _read(handle, "I"), _read(handle, "Q")
+        if inner in _SCALAR:  # skip numeric arrays without reading them item by item
+            handle.seek(count * struct.calcsize("<" + _SCALAR[inner]), 1)
+            return None
+        for _ in range(count):
+            _value(handle, inner)
+        return None
+    raise ValueError(f"GGUF header has an unknown value type {kind}")
+
+
+def gguf_metadata(path: str | Path, wanted: tuple[str, ...] = WANTED) -> dict[str, object]:
+    """The ``wanted`` string/number fields of a GGUF file's header (those present).
+
+    Raises ``ValueError`` if the file is not GGUF.
+    """
+    found: dict[str, object] = {}
+    with open(path, "rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise ValueError(f"{path} is not a GGUF file (no GGUF magic)")
+        version = _read(handle, "I")
+        if version < 2:
+            raise ValueError(f"{path}: GGUF version {version} is not supported (needs 2 or later)")
+        _read(handle, "Q")  # tensor count
+        for _ in range(_read(handle, "Q")):
+            key = _string(handle)
+            value = _value(handle, _read(handle, "I"))
+            if key in wanted:
+                found[key] = value
+                if len(found) == len(wanted):
+                    break
+    return found
+
+
+def describe(model_dir: str | Path, gguf_file: str | None = None) -> dict[str, str]:
+    """``{"name", "family", "file", "label"}`` of a local model: a GGUF file in ``model_dir`` or an HF folder.
+
+    GGUF: ``general.name`` and ``general.architecture``; HF: the config's ``_name_or_path``
+    (else the folder's name) and its ``model_type``. A missing name falls back to the file or
+    folder name; a missing family raises ``ValueError`` naming the field.
+    """
+    model_dir = Path(model_dir)
+    if gguf_file is not None:
+        meta = gguf_metadata(model_dir / gguf_file)
+        if "general.architecture" not in meta:
+            raise ValueError(f"--model: {gguf_file} declares no general.architecture in its GGUF metadata")
+        name = str(meta.get("general.name") or Path(gguf_file).stem)
+        family, file = str(meta["general.architecture"]), gguf_file
+    else:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        if not config.get("model_type"):
+            raise ValueError(f"--model: {model_dir / 'config.json'} declares no model_type")
+        name = str(config.get("_name_or_path") or model_dir.name)
+        family, file = str(config["model_type"]), model_dir.name
+    return {"name": name, "family": family, "file": file, "label": label(name, family, file)}
+
+
+def label(name: str, family: str, file: str) -> str:
+    """The heading every output of an analysis carries.
+
+    >>> label("Smollm2 135M", "llama", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    'Smollm2 135M (llama family, SmolLM2-135M-Instruct.Q4_1.gguf)'
+    """
+    return f"{name} ({family} family, {file})"
+
+
+def slug(name: str) -> str:
+    """A folder name for a model's results: lower case, letters, digits and underscores.
+
+    >>> slug("Smollm2 135M 8k")
+    'smollm2_135m_8k'
+    """
+    out = "".join(c if c.isalnum() else "_" for c in name.lower())
+    return "_".join(part for part in out.split("_") if part) or "model"
