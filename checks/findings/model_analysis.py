@@ -25,6 +25,7 @@ import numpy as np
 from ropelab.constructions import attribution as at
 from ropelab.constructions import frequency_usage as fu
 from ropelab.checks.findings.models import model_adapter as ma
+from ropelab.checks.findings.models import gguf_check
 from ropelab.checks.findings.models import model_cache as mc
 
 from ropelab.checks.findings import head_findings as hf
@@ -63,7 +64,7 @@ HEAD_FINDINGS = (
 )
 FINDING_IDS = (*(f.__name__ for f in mf.FINDINGS), *HEAD_FINDINGS)
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
-SUMMARY_FORMAT = 4
+SUMMARY_FORMAT = 5  # 5: GGUF files also checked against their own layer-0 tensors
 CAPTURE_FORMAT = 2  # captures record the model's context in meta
 
 
@@ -327,6 +328,14 @@ def analyze(
     captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root)
     step("measuring frequency usage, head types and the findings")
     summary = summarise(captures, info)
+    if gguf_file is not None and who["family"] in gguf_check.LAYOUTS:
+        step("checking layer 0 against the GGUF file's own tensors")
+        first = gguf_check.FirstLayer.read(Path(model_dir) / gguf_file)
+        per = {name: gguf_check.check_first_layer(c, first) for name, c in captures.items()}
+        check = summary["capture_check"]
+        check["gguf_first_layer"] = {"per_prompt": per, "passed": all(v["passed"] for v in per.values()),
+                                     "layout": gguf_check.LAYOUTS[who["family"]]}
+        check["passed"] = bool(check["passed"] and check["gguf_first_layer"]["passed"])
     mc.save_json(summary_path, summary)
     return summary
 

@@ -97,6 +97,12 @@ def _print_report(console, payload: dict) -> None:
     verdict = Text("passed", style="green") if check["passed"] else Text("FAILED", style="red")
     console.print(Text.assemble("capture check (", verdict, f"): ropelab's rotary map on the captured q, k reproduces the "
                                 f"model's attention maps; worst error {worst:.2e} of its float32 bound"))
+    gguf = check.get("gguf_first_layer")
+    if gguf:
+        worst = max(v["ratio"] for v in gguf["per_prompt"].values())
+        verdict = Text("passed", style="green") if gguf["passed"] else Text("FAILED", style="red")
+        console.print(Text.assemble("GGUF check (", verdict, f"): layer 0 rebuilt from the file's own tensors ({gguf['layout']} "
+                                    f"pairs, not un-permuted) gives the captured attention; worst error {worst:.2e} of its bound"))
     kinds = {}
     for head in summary["head_types"]:
         kinds.setdefault(head["type"], []).append(f"{head['layer']}.{head['head']}")
