@@ -31,7 +31,9 @@ from ropelab.checks.findings.models import model_cache as mc
 from ropelab.checks.findings import head_findings as hf
 from ropelab.checks.findings import head_types as ht
 from ropelab.checks.findings import model_identity as identity
+from ropelab.checks.findings import model_reductions
 from ropelab.checks.findings import model_findings as mf
+from ropelab.checks.atomic import write_atomically
 from ropelab.checks.reference import paper_facts
 
 NOT_THE_PAPER_MODEL = (
@@ -64,7 +66,7 @@ HEAD_FINDINGS = (
 )
 FINDING_IDS = (*(f.__name__ for f in mf.FINDINGS), *HEAD_FINDINGS)
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
-SUMMARY_FORMAT = 5  # 5: GGUF files also checked against their own layer-0 tensors
+SUMMARY_FORMAT = 6  # 5: GGUF files also checked against their own layer-0 tensors; 6: reductions stored
 CAPTURE_FORMAT = 2  # captures record the model's context in meta
 
 
@@ -181,16 +183,20 @@ def next_token_loss(cap: ma.Capture) -> float:
     return float(np.mean(log_norm - target))
 
 
-def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> dict:
+def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any], keep: dict | None = None) -> dict:
     """Everything the report and the figures need, from captures of the prompts (JSON-able).
 
     ``captures`` maps a domain name to its capture; ``model`` describes the model (label,
-    file hash). Findings are measured here; the capture check runs on every prompt.
+    file hash). Findings are measured here; the capture check runs on every prompt. ``keep``, if
+    given, receives the stored reductions (:func:`ropelab.checks.findings.model_reductions.reduce`)
+    under ``"reductions"``.
     """
     pooled = pool(captures)
     first = next(iter(captures.values()))
     measured = ht.measure(captures)
     types = ht.classify(measured)
+    if keep is not None:
+        keep["reductions"] = model_reductions.reduce(captures, measured)
     heads = chosen_heads(pooled, types)
     onsets = fu.band_onset(mf.budget_by_layer(pooled, np.full(pooled.domain.size, 1.0 / pooled.domain.size)))
     contexts = [hf.layer_context(first, layer) for layer in range(pooled.n_layers)]
@@ -249,6 +255,18 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any]) -> d
         "paper": {"tables3to5": facts["tables3to5_gemma7b_activations"], "heads_named": facts["gemma7b_heads_named"]},
         "versions": mc.versions(),
     }
+
+
+def _savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def reductions_path(summary: Mapping[str, Any], root: Path | None = None) -> Path:
+    """Where the cache keeps the reductions of ``summary``'s captures (written with the summary)."""
+    if "reductions" not in summary:
+        raise ValueError("the summary names no reductions file (written by an older ropelab: rerun with --refresh)")
+    return (mc.cache_root() if root is None else root) / "summaries" / summary["reductions"]
 
 
 def model_from_path(path: str | Path) -> tuple[Path, str | None]:
@@ -327,7 +345,10 @@ def analyze(
             return cached
     captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root)
     step("measuring frequency usage, head types and the findings")
-    summary = summarise(captures, info)
+    kept: dict = {}
+    summary = summarise(captures, info, kept)
+    summary["reductions"] = f"{summary_key}.npz"
+    write_atomically(reductions_path(summary, root), lambda tmp: _savez(tmp, kept["reductions"]))
     if gguf_file is not None and who["family"] in gguf_check.LAYOUTS:
         step("checking layer 0 against the GGUF file's own tensors")
         first = gguf_check.FirstLayer.read(Path(model_dir) / gguf_file)

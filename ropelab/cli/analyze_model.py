@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ropelab.checks.atomic import write_text_atomically
+from ropelab.checks.atomic import write_atomically, write_text_atomically
 
 
 def report_payload(summary: dict) -> dict:
@@ -249,8 +250,16 @@ def register(app: typer.Typer) -> None:
             console.print(line, style="red", markup=False, soft_wrap=True)
             raise typer.Exit(code=2) from err
         payload = report_payload(summary)
+        from ropelab.checks.findings.model_analysis import reductions_path
+
+        source = reductions_path(summary)
+        if not source.is_file():
+            console.print(f"the cached reductions {source} are missing: rerun with --refresh", style="red", markup=False)
+            raise typer.Exit(code=2)
+        reductions = write_atomically(out / "reductions.npz", lambda tmp: shutil.copyfile(source, tmp))
         report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True))
         _print_report(console, payload)
         for path in paths:
             console.print(Text(f"{'wrote' if redrawn else 'up to date'} {path}"))
+        console.print(Text(f"wrote {reductions}"))
         console.print(Text(f"wrote {report}"))
