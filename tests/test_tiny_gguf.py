@@ -128,3 +128,53 @@ def test_gguf_check_refuses_what_it_cannot_read(tmp_path):
     w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
     with pytest.raises(ValueError, match="head_count"):
         gguf_check.FirstLayer.read(tmp_path / "l.gguf")
+
+
+def gemma_gguf(path, kind: Q):
+    """A random Gemma 3 as a GGUF file (half layout, no permutation; norms stored as 1 + w, as llama.cpp does)."""
+    from test_model_families import FAMILIES
+
+    torch.manual_seed(2)
+    extra = FAMILIES["gemma3"][2]
+    config = transformers.Gemma3TextConfig(**{**COMMON, "vocab_size": len(LETTERS), "bos_token_id": 1, "eos_token_id": 2,
+                                              "pad_token_id": 0}, **extra)
+    model = transformers.Gemma3ForCausalLM(config).eval()
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA3, config.num_hidden_layers)
+    w = gguf.GGUFWriter(str(path), "gemma3")
+    w.add_name("Tiny Gemma")
+    w.add_block_count(2), w.add_context_length(256), w.add_embedding_length(64), w.add_feed_forward_length(128)
+    w.add_head_count(4), w.add_head_count_kv(1), w.add_key_length(16), w.add_value_length(16)
+    w.add_rope_freq_base(1_000_000.0), w.add_layer_norm_rms_eps(config.rms_norm_eps), w.add_sliding_window(4)
+    w.add_tokenizer_model("llama"), w.add_token_list(LETTERS), w.add_token_scores([0.0] * len(LETTERS))
+    w.add_token_types([2, 3, 3] + [1] * (len(LETTERS) - 3))
+    w.add_bos_token_id(1), w.add_eos_token_id(2), w.add_unk_token_id(0), w.add_add_bos_token(True)
+    stored = {}
+    for key, value in model.state_dict().items():
+        if key == "lm_head.weight":  # tied to the embedding
+            continue
+        value = value.detach().numpy().astype(np.float32)
+        if "norm" in key:
+            data, raw = value + 1.0, None
+            stored[key] = value
+        else:
+            data, raw = quantised(value, kind) if value.ndim == 2 and "embed" not in key else (value, None)
+            stored[key] = value if raw is None else gguf.quants.dequantize(data, raw)
+        w.add_tensor(names.get_name(key, try_suffixes=(".weight",)), data, raw_dtype=raw)
+    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
+    return stored
+
+
+@pytest.mark.parametrize("kind", [Q.Q8_0, Q.F16])
+def test_gemma_gguf_in_the_half_layout_runs_the_analysis(tmp_path, kind):
+    stored = gemma_gguf(tmp_path / "tiny-gemma.gguf", kind)
+    model, tok = model_adapter.load_model(tmp_path, "tiny-gemma.gguf")
+    loaded = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    for key, value in stored.items():  # no permutation for Gemma; norms back to w (the loader subtracts the 1)
+        np.testing.assert_allclose(loaded[key], value, rtol=0, atol=1e-6, err_msg=key)
+    cap = model_adapter.capture_text(model, tok, PROMPT)
+    assert model_adapter.validate_capture(cap).passed
+    assert model_adapter.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
+    summary = model_analysis.analyze({"English": PROMPT, "code": "def one if two return three"},
+                                     model_dir=tmp_path, gguf_file="tiny-gemma.gguf", root=tmp_path / "cache")
+    assert summary["capture_check"]["passed"] and "gguf_first_layer" not in summary["capture_check"]
+    assert (summary["model"]["name"], summary["model"]["family"]) == ("Tiny Gemma", "gemma3")
