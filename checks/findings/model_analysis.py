@@ -32,6 +32,7 @@ from ropelab.checks.findings import head_findings as hf
 from ropelab.checks.findings import head_types as ht
 from ropelab.checks.findings import model_identity as identity
 from ropelab.checks.findings import model_reductions
+from ropelab.checks.findings import model_requirements as requirements
 from ropelab.checks.findings import model_findings as mf
 from ropelab.checks.atomic import write_atomically
 from ropelab.checks.reference import paper_facts
@@ -286,7 +287,7 @@ def model_from_path(path: str | Path) -> tuple[Path, str | None]:
     return path, None
 
 
-def model_fingerprint(model_dir: str | Path, gguf_file: str | None = None) -> str:
+def model_fingerprint(model_dir: str | Path, gguf_file: str | None = None, tokenizer: str | Path | None = None) -> str:
     """A key for a local model covering everything that shapes a capture: weights, config and tokenizer files.
 
     Two checkpoints with equal weights but different configs (a Llama and a Mistral built
@@ -302,10 +303,13 @@ def model_fingerprint(model_dir: str | Path, gguf_file: str | None = None) -> st
         files += [model_dir / "config.json"]
         files += [model_dir / name for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
                   if (model_dir / name).is_file()]
+    if tokenizer is not None:
+        files += sorted(p for p in Path(tokenizer).iterdir() if p.is_file() and p.name.startswith(("tokenizer", "vocab", "merges", "special")))
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ValueError(f"model files missing: {', '.join(missing)}")
-    return mc.cache_key(**{f.name: mc.sha256_file(f) for f in files})
+    return mc.cache_key(**{str(f.relative_to(model_dir)) if f.is_relative_to(model_dir) else f"tokenizer/{f.name}": mc.sha256_file(f)
+                           for f in files})
 
 
 def analyze(
@@ -315,13 +319,16 @@ def analyze(
     refresh: bool = False,
     on_step: Callable[[str], None] | None = None,
     root: Path | None = None,
+    tokenizer: str | Path | None = None,
 ) -> dict:
     """Capture the prompts on a model (default Gemma 3 270M), summarise, and cache the summary.
 
     ``model_dir`` (with optional ``gguf_file``) points at another HF Llama- or Gemma-family
     checkpoint instead. Captures and the summary are cached under
     :func:`ropelab.checks.findings.models.model_cache.cache_root`, keyed by the model file's SHA-256,
-    the prompt, the dtype and the package versions; ``refresh`` recomputes them.
+    the prompt, the dtype and the package versions; ``refresh`` recomputes them. ``tokenizer``
+    names a folder to read the tokenizer from (a checkpoint saved without one); a model that
+    cannot be loaded is refused first (:func:`ropelab.checks.findings.model_requirements.refuse_unloadable`).
     """
     prompts = dict(PROMPTS if prompts is None else prompts)
     step = on_step or (lambda message: None)
@@ -331,8 +338,9 @@ def analyze(
         who = {"name": "Gemma 3 270M", "family": "gemma3", "file": mc.GEMMA_PACKAGE}
     else:
         model_dir = Path(model_dir)
+        requirements.refuse_unloadable(model_dir, gguf_file, tokenizer)
         who = identity.describe(model_dir, gguf_file)
-        label, sha = who.pop("label"), model_fingerprint(model_dir, gguf_file)
+        label, sha = who.pop("label"), model_fingerprint(model_dir, gguf_file, tokenizer)
     info = {"label": label, **who, "sha256": sha, "prompts": prompts}
     versions = mc.versions()
     summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, label=label, prompts=prompts, versions=versions,
@@ -343,7 +351,7 @@ def analyze(
         if cached is not None:
             step("summary found in the cache")
             return cached
-    captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root)
+    captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root, tokenizer)
     step("measuring frequency usage, head types and the findings")
     kept: dict = {}
     summary = summarise(captures, info, kept)
@@ -363,7 +371,8 @@ def analyze(
 
 def capture_prompts(prompts: Mapping[str, str], label: str, sha: str, model_dir: str | Path | None = None,
                     gguf_file: str | None = None, refresh: bool = False,
-                    on_step: Callable[[str], None] | None = None, root: Path | None = None) -> dict[str, ma.Capture]:
+                    on_step: Callable[[str], None] | None = None, root: Path | None = None,
+                    tokenizer: str | Path | None = None) -> dict[str, ma.Capture]:
     """Captures of ``prompts`` on the model (default Gemma 3 270M), each cached under its own key.
 
     The model is loaded only if some capture is not in the cache.
@@ -376,11 +385,11 @@ def capture_prompts(prompts: Mapping[str, str], label: str, sha: str, model_dir:
     def model_and_tokenizer():
         if not loaded:
             if model_dir is None:
-                model, tokenizer, _ = mc.load_gemma(root, step)
+                model, tok, _ = mc.load_gemma(root, step)
             else:
                 step(f"loading {model_dir}")
-                model, tokenizer = ma.load_model(model_dir, gguf_file)
-            loaded.update(model=model, tokenizer=tokenizer)
+                model, tok = ma.load_model(model_dir, gguf_file, tokenizer_dir=tokenizer)
+            loaded.update(model=model, tokenizer=tok)
         return loaded["model"], loaded["tokenizer"]
 
     captures = {}

@@ -77,10 +77,10 @@ def read_result(folder: str | Path) -> ModelResult:
     missing = [key for key in PAPER if key not in findings]
     if missing:
         raise ValueError(f"--compare: {path} lacks the findings {missing}")
-    name = model.get("name") or model.get("label")
+    name = model.get("name")
     if not name:
-        raise ValueError(f"--compare: {path} names no model (model.name / model.label)")
-    family = model.get("family") or ("gemma3" if "Gemma 3" in name else "")
+        raise ValueError(f"--compare: {path} names no model (model.name)")
+    family = model.get("family")
     if not family:
         raise ValueError(f"--compare: {path} names no model family (model.family)")
     return ModelResult(str(folder), str(name), str(family), findings)

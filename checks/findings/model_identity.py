@@ -51,6 +51,15 @@ def _value(handle, kind: int):
     raise ValueError(f"GGUF header has an unknown value type {kind}")
 
 
+def _header(handle, path) -> tuple[int, int]:
+    if handle.read(4) != GGUF_MAGIC:
+        raise ValueError(f"{path} is not a GGUF file (no GGUF magic)")
+    version = _read(handle, "I")
+    if version < 2:
+        raise ValueError(f"{path}: GGUF version {version} is not supported (needs 2 or later)")
+    return _read(handle, "Q"), _read(handle, "Q")  # tensor count, key/value count
+
+
 def gguf_metadata(path: str | Path, wanted: tuple[str, ...] = WANTED) -> dict[str, object]:
     """The ``wanted`` string/number fields of a GGUF file's header (those present).
 
@@ -58,13 +67,8 @@ def gguf_metadata(path: str | Path, wanted: tuple[str, ...] = WANTED) -> dict[st
     """
     found: dict[str, object] = {}
     with open(path, "rb") as handle:
-        if handle.read(4) != GGUF_MAGIC:
-            raise ValueError(f"{path} is not a GGUF file (no GGUF magic)")
-        version = _read(handle, "I")
-        if version < 2:
-            raise ValueError(f"{path}: GGUF version {version} is not supported (needs 2 or later)")
-        _read(handle, "Q")  # tensor count
-        for _ in range(_read(handle, "Q")):
+        _, n_kv = _header(handle, path)
+        for _ in range(n_kv):
             key = _string(handle)
             value = _value(handle, _read(handle, "I"))
             if key in wanted:
@@ -72,6 +76,22 @@ def gguf_metadata(path: str | Path, wanted: tuple[str, ...] = WANTED) -> dict[st
                 if len(found) == len(wanted):
                     break
     return found
+
+
+def gguf_tensor_types(path: str | Path) -> dict[str, int]:
+    """Each tensor's GGML type number (``gguf.GGMLQuantizationType``), read from the header alone."""
+    out: dict[str, int] = {}
+    with open(path, "rb") as handle:
+        n_tensors, n_kv = _header(handle, path)
+        for _ in range(n_kv):
+            _string(handle)
+            _value(handle, _read(handle, "I"))
+        for _ in range(n_tensors):
+            name = _string(handle)
+            handle.seek(8 * _read(handle, "I"), 1)  # the dimensions
+            out[name] = _read(handle, "I")
+            _read(handle, "Q")  # offset
+    return out
 
 
 def describe(model_dir: str | Path, gguf_file: str | None = None) -> dict[str, str]:

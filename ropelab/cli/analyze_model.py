@@ -191,6 +191,7 @@ def register(app: typer.Typer) -> None:
         model: Annotated[Path | None, typer.Option("--model", help="a local model: a GGUF file or a Hugging Face folder (config.json + safetensors)")] = None,
         model_dir: Annotated[Path | None, typer.Option("--model-dir", help="an HF checkpoint folder (same as --model FOLDER)")] = None,
         gguf_file: Annotated[str | None, typer.Option("--gguf-file", help="a GGUF file inside --model-dir")] = None,
+        tokenizer: Annotated[Path | None, typer.Option("--tokenizer", help="a folder with the tokenizer, for a checkpoint saved without one")] = None,
         layer: Annotated[int | None, typer.Option("--layer", help="layer for the per-head figure (default: the most diagonal head's)")] = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="recompute captures and summary, ignoring the cache")] = False,
         committed: Annotated[bool, typer.Option("--committed", help="print the committed Gemma 3 270M report (results/gemma3_270m) without running the model")] = False,
@@ -222,11 +223,13 @@ def register(app: typer.Typer) -> None:
 
             if model is not None:
                 model_dir, gguf_file = model_from_path(model)
+            if tokenizer is not None and model_dir is None:
+                raise ValueError("--tokenizer is read only with --model (the default Gemma 3 270M brings its own)")
             if out is None:
                 out = Path("figs") / ("gemma3-270m" if model_dir is None else slug(describe(model_dir, gguf_file)["name"]))
             progress, step = _progress(console)
             with progress:
-                summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step)
+                summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step, tokenizer=tokenizer)
                 stamp = out / FIGURES_STAMP
                 key = hashlib.sha256(json.dumps([summary, layer], sort_keys=True).encode("utf-8")).hexdigest()
                 paths = _drawn_figures(stamp, key)
