@@ -13,6 +13,8 @@ import json
 import struct
 from pathlib import Path
 
+from ropelab.checks.findings.models import model_cache as mc
+
 GGUF_MAGIC = b"GGUF"
 # GGUF value types: 0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool, 8 string, 9 array, 10 u64, 11 i64, 12 f64
 _SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
@@ -134,3 +136,45 @@ def slug(name: str) -> str:
     """
     out = "".join(c if c.isalnum() else "_" for c in name.lower())
     return "_".join(part for part in out.split("_") if part) or "model"
+
+
+def model_from_path(path: str | Path) -> tuple[Path, str | None]:
+    """``(model_dir, gguf_file)`` for a local model: a GGUF file, or an HF folder with config.json and weights.
+
+    Raises ``ValueError`` naming what is missing.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise ValueError(f"--model must be a .gguf file or a Hugging Face folder (config.json + *.safetensors), got {path}")
+        return path.parent, path.name
+    if not path.is_dir():
+        raise ValueError(f"--model: no such file or folder: {path}")
+    if not (path / "config.json").is_file() or not any(path.glob("*.safetensors")):
+        raise ValueError(f"--model: {path} is not a Hugging Face checkpoint folder (needs config.json and *.safetensors)")
+    return path, None
+
+
+def model_fingerprint(model_dir: str | Path, gguf_file: str | None = None, tokenizer: str | Path | None = None) -> str:
+    """A key for a local model covering everything that shapes a capture: weights, config and tokenizer files.
+
+    Two checkpoints with equal weights but different configs (a Llama and a Mistral built
+    alike differ only in base and window) get different keys.
+    """
+    model_dir = Path(model_dir)
+    if gguf_file is not None:
+        files = [model_dir / gguf_file]
+    else:
+        files = sorted(model_dir.glob("*.safetensors"))
+        if not files:
+            raise ValueError(f"model_dir must hold a GGUF file (gguf_file) or *.safetensors weights, found none in {model_dir}")
+        files += [model_dir / "config.json"]
+        files += [model_dir / name for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+                  if (model_dir / name).is_file()]
+    if tokenizer is not None:
+        files += sorted(p for p in Path(tokenizer).iterdir() if p.is_file() and p.name.startswith(("tokenizer", "vocab", "merges", "special")))
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ValueError(f"model files missing: {', '.join(missing)}")
+    return mc.cache_key(**{str(f.relative_to(model_dir)) if f.is_relative_to(model_dir) else f"tokenizer/{f.name}": mc.sha256_file(f)
+                           for f in files})

@@ -28,7 +28,7 @@ from ropelab.checks.atomic import write_atomically, write_text_atomically
 def report_payload(summary: dict) -> dict:
     """The compact JSON report: model, capture check, every finding (holds / does not hold with its
     statistic), head types, Tables 3-5 and the paper comparison."""
-    from ropelab.checks.findings.model_analysis import paper_comparison
+    from ropelab.checks.findings.logit_tables import paper_comparison
 
     keep = ("model", "capture_check", "findings", "chosen_heads", "band_onsets", "zero_gain_pairs", "versions",
             "head_types", "layer_contexts", "tables", "apostrophe_head")
