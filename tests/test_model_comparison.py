@@ -90,6 +90,8 @@ def test_across_families_sentence_follows_the_outcomes():
     for r in split:
         r.findings[key]["outcome"] = "does not hold"
     assert model_comparison.across_families(split, key).startswith("Holds in none")
+    split[1].findings[key].update(outcome="holds", details={"substitute": True})
+    assert model_comparison.across_families(split, key).startswith("Not the same question")
 
 
 def test_compare_refuses_missing_report_finding_or_outcome(tmp_path):
@@ -123,3 +125,24 @@ def test_compare_command_prints_table_and_refuses_bad_input_in_one_line(tmp_path
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["analyze-model", str(tmp_path)])
     assert exit_info.value.code == 2 and "--compare" in capsys.readouterr().out
+
+
+def test_site_page_is_generated_from_the_committed_results_and_listed():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    name = "ropelab_docs_site"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, root / "docs" / "hooks" / "site.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    site = sys.modules[name]
+    page = site.model_families_page()
+    comparison = model_comparison.committed_comparison()
+    for row in comparison["rows"]:
+        assert f"| {site.text(row['section'])} | {site.text(row['finding'])} |" in page
+    assert "ropelab analyze-model --compare results/gemma3_270m results/smollm2_135m" in page
+    assert {"Across model families": "model-families.md"} in site.navigation([], {}, [])

@@ -25,7 +25,7 @@ PAPER = {
     "values_show_no_frequency_pattern": "Gemma 7B, Fig 13: values show no frequency pattern (read from the figure)",
     "frequency_pattern_is_similar_across_domains": "Gemma 7B, Fig 19: the same pattern on English, Italian, code and arithmetic (read from the figures)",
     "larger_base_starts_band_at_lower_pair_index": "App C: band onset at pair 0.8 d/2 in Gemma 7B (theta=1e4) and at pair 40 of 64 in Llama 3 (theta=5e5)",
-    "positional_margins_come_from_high_band": "Gemma 7B, Secs 5: positional heads are built from the highest frequencies (two heads shown)",
+    "positional_margins_come_from_high_band": "Gemma 7B, Sec 5: positional heads are built from the highest frequencies (two heads shown)",
     "content_margins_come_from_low_band": "Gemma 7B, App E: the apostrophe head (layer 1 head 10) decides through low-frequency chunk 119",
     "semantic_channels_hold_within_context": "App E.1: chunk 119 of Gemma 7B turns 8000 g_119 = {e1} rad (about pi/2) over its 8192-token context",
     "band_onset_near_critical_pair_index": "App C: onsets 10000^-0.8 = {gemma:.1e} (Gemma 7B) and 500000^(-40/64) = {llama:.1e} (Llama 3) as frequencies",
@@ -100,6 +100,9 @@ def across_families(results: Sequence[ModelResult], key: str) -> str:
         f = r.findings[key]
         outcome = f["outcome"] + (" (substitute)" if f.get("details", {}).get("substitute") else "")
         by_outcome.setdefault(outcome, []).append(f"{r.name} ({r.family})")
+    if any(o.endswith("(substitute)") for o in by_outcome) and not all(o.endswith("(substitute)") for o in by_outcome):
+        return ("Not the same question in every family: " + "; ".join(f"{o} in {', '.join(m)}" for o, m in by_outcome.items())
+                + "; a substitute reads the premise on a model where the finding itself cannot be measured.")
     if list(by_outcome) == ["holds"]:
         return f"Holds in every family read ({', '.join(by_outcome['holds'])}), as the paper reports for Gemma 7B."
     if "holds" not in by_outcome and "holds (substitute)" not in by_outcome:
