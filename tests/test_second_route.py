@@ -5,7 +5,8 @@ head's pair of query heads is diagonal, previous-token or content by constructio
 rotates with its own cos/sin (not ropelab's rotary map), takes its own argmax, and checks the
 head-to-key-head assignment, each row's winner and kind, the 16-token shift test, the head types,
 the band onset (half-maximum of an 8-pair moving average) and the critical pair index (the share
-of pairs that turn a full circle within the context) against what the measuring code reports.
+of pairs that turn a full circle within the context) against what the measuring code reports;
+on a synthetic pooled model, the head rank correlation and the per-layer low-half shares.
 """
 
 import numpy as np
@@ -122,3 +123,28 @@ def test_band_onset_and_turning_share_by_a_second_route():
         assert turning - 1 <= f.details["critical_index"][0] <= turning and f.holds
         far = head_findings.band_onset_near_critical_pair_index(np.array([turning + 64 // 8 + 2]), 128, [theta], [context])
         assert not far.holds
+
+
+def test_rank_correlation_and_half_shares_by_a_second_route():
+    from test_model_adapter import synthetic
+
+    from ropelab.checks.findings import model_findings
+
+    pooled = synthetic(low_tilt=3.0, band_link=True)
+    f = model_findings.positional_heads_use_highest_frequencies(pooled)
+    band = 32 // model_findings.BAND_FRACTION
+    budget = pooled.q.mean(axis=2) * np.repeat(pooled.k.mean(axis=2), pooled.q.shape[1] // pooled.k.shape[1], axis=1)
+    usage = (budget[..., :band].sum(-1) / budget.sum(-1)).ravel()  # top band = the first (highest-frequency) pairs
+    positional = np.maximum(pooled.scores["diagonal"], pooled.scores["previous_token"]).ravel()
+
+    def ranks(x):
+        r = np.empty(x.size)
+        r[np.argsort(x)] = np.arange(x.size)
+        return r
+
+    assert f.value == pytest.approx(np.corrcoef(ranks(positional), ranks(usage))[0, 1], abs=1e-12)  # Spearman, no ties
+    halves = model_findings.low_frequencies_carry_largest_query_key_norms(pooled).details["layers"]
+    for name in ("q", "k"):
+        energy = (getattr(pooled, name) ** 2).mean(axis=(1, 2))  # (L, P): mean squared pair norm
+        share = energy[:, energy.shape[1] // 2:].sum(-1) / energy.sum(-1)  # the low-frequency half: the later pairs
+        np.testing.assert_allclose([row["low_half_share"] for row in halves[name]], share, rtol=1e-12)
