@@ -3,7 +3,8 @@
 :func:`refuse_unloadable` runs before any work starts (``ropelab analyze-model --model PATH``):
 a GGUF file must declare an architecture transformers converts; an HF folder must declare a
 model type transformers knows, a causal-LM architecture and RoPE parameters of a type ropelab
-reads (:data:`ropelab.constructions.frequencies.ROPE_TYPES`); and either must come with a
+reads (:data:`ropelab.constructions.frequencies.ROPE_TYPES`) in every layer (a config whose
+``no_rope_layers`` marks NoPE layers, as SmolLM3's does, is refused); and either must come with a
 tokenizer (a GGUF file carries its own; an HF folder needs ``tokenizer.json``,
 ``tokenizer.model`` or ``vocab.json``, or ``--tokenizer FOLDER``).
 """
@@ -73,5 +74,10 @@ def refuse_unloadable(model_dir: str | Path, gguf_file: str | None = None, token
     unknown = sorted(set(types) - set(frequencies.ROPE_TYPES))
     if unknown:
         raise ValueError(f"--model: rope_type {unknown[0]!r} is not supported (rope_type must be one of {frequencies.ROPE_TYPES})")
+    text = config.get("text_config", config)
+    no_rope = [i for i, uses in enumerate(text.get("no_rope_layers") or []) if not uses]
+    if no_rope:
+        raise ValueError(f"--model: layers {no_rope} use no RoPE (no_rope_layers); the capture reads RoPE layers only, "
+                         "so a model that mixes RoPE and NoPE layers is not analysed yet")
     if tokenizer is None and not has_tokenizer(model_dir):
         raise ValueError(f"--model: {model_dir} holds no tokenizer ({', '.join(TOKENIZER_FILES)}): pass --tokenizer FOLDER")
