@@ -17,7 +17,7 @@ from . import _gemma, _style
 __all__ = ["draw", "render"]
 
 
-def draw(summary: Mapping[str, Any], out_dir: str | Path, layer: int | None = None) -> list[Path]:
+def draw(summary: Mapping[str, Any], out_dir: str | Path, layer: int | None = None, stem: str = "head_norms") -> list[Path]:
     """Draw the per-head heatmaps of ``layer`` (default: the most diagonal head's layer)."""
     n_layers = summary["model"]["layers"]
     layer = summary["chosen_heads"]["diagonal"]["layer"] if layer is None else int(layer)
@@ -40,9 +40,9 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path, layer: int | None = No
     theta = summary["model"]["thetas"][layer]
     fig.suptitle(f"{_gemma.model_title(summary)}: layer {layer} (theta={theta:g}) per head (cf. paper Fig 4)", fontsize=9)
     fig.tight_layout()
-    return _style.save(fig, out_dir, "gemma_head_norms")
+    return _style.save(fig, out_dir, stem)
 
 
 def render(out_dir: str | Path) -> list[Path]:
     """Draw from the committed Gemma 3 270M figure data (no model is run)."""
-    return draw(_gemma.summary(), out_dir)
+    return draw(_gemma.summary(), out_dir, stem="gemma_head_norms")

@@ -40,7 +40,7 @@ def _token_axes(ax, tokens: list[str], labelled: bool) -> None:
         ax.tick_params(labelsize=5)
 
 
-def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
+def draw(summary: Mapping[str, Any], out_dir: str | Path, stem: str = "head_types") -> list[Path]:
     """Draw one row of four panels per head type in ``summary["head_type_views"]`` (none if it holds none)."""
     views = summary["head_type_views"]
     if not views:  # a model where no head meets any criterion: nothing to draw
@@ -72,9 +72,9 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     fig.suptitle(f"{_gemma.model_title(summary)}: head types (cf. paper Figs 6, 7, 12, 14-18)", fontsize=10)
     fig.tight_layout()
-    return _style.save(fig, out_dir, "gemma_head_types")
+    return _style.save(fig, out_dir, stem)
 
 
 def render(out_dir: str | Path) -> list[Path]:
     """Draw from the committed Gemma 3 270M figure data (no model is run)."""
-    return draw(_gemma.summary(), out_dir)
+    return draw(_gemma.summary(), out_dir, stem="gemma_head_types")

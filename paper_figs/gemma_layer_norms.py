@@ -18,7 +18,7 @@ from . import _gemma, _style
 __all__ = ["draw", "render"]
 
 
-def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
+def draw(summary: Mapping[str, Any], out_dir: str | Path, stem: str = "layer_norms") -> list[Path]:
     """Draw the four per-layer heatmaps from a model summary."""
     labels = _gemma.layer_labels(summary)
     profiles = {name: np.asarray(summary["profiles"][name]) for name in ("q", "k", "v")}
@@ -40,9 +40,9 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
     axes[0].set_ylabel("frequency pair m (0 = highest frequency)")
     fig.suptitle(f"{_gemma.model_title(summary)}: mean pair norm per layer (cf. paper Fig 3)", fontsize=10)
     fig.tight_layout()
-    return _style.save(fig, out_dir, "gemma_layer_norms")
+    return _style.save(fig, out_dir, stem)
 
 
 def render(out_dir: str | Path) -> list[Path]:
     """Draw from the committed Gemma 3 270M figure data (no model is run)."""
-    return draw(_gemma.summary(), out_dir)
+    return draw(_gemma.summary(), out_dir, stem="gemma_layer_norms")

@@ -27,7 +27,7 @@ def _cell(x) -> str:
     return "-" if x is None or x != x else f"{x:.2f}"
 
 
-def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
+def draw(summary: Mapping[str, Any], out_dir: str | Path, stem: str = "logit_tables") -> list[Path]:
     """Render the three table pairs as one figure."""
     fig, axes = _style.plt.subplots(len(PAIRS), 1, figsize=(11, 8.5))
     for ax, (ours_key, paper_key, caption) in zip(axes, PAIRS):
@@ -52,9 +52,9 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
                      f"(attention mass {ours['score']:.2f})", fontsize=8)
     fig.suptitle(f"{_gemma.model_title(summary)}: logits / sqrt(d) against the Cauchy-Schwarz bound (cf. Tables 3-5)", fontsize=10)
     fig.tight_layout()
-    return _style.save(fig, out_dir, "gemma_logit_tables")
+    return _style.save(fig, out_dir, stem)
 
 
 def render(out_dir: str | Path) -> list[Path]:
     """Draw from the committed Gemma 3 270M figure data (no model is run)."""
-    return draw(_gemma.summary(), out_dir)
+    return draw(_gemma.summary(), out_dir, stem="gemma_logit_tables")

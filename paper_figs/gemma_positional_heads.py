@@ -20,7 +20,7 @@ __all__ = ["draw", "render"]
 HEADS = (("diagonal", "most diagonal head"), ("previous_token", "most previous-token head"))
 
 
-def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
+def draw(summary: Mapping[str, Any], out_dir: str | Path, stem: str = "positional_heads") -> list[Path]:
     """Draw attention maps and per-token query pair norms of the chosen heads."""
     fig, axes = _style.plt.subplots(2, len(HEADS), figsize=(10, 8.5))
     for col, (name, caption) in enumerate(HEADS):
@@ -42,9 +42,9 @@ def draw(summary: Mapping[str, Any], out_dir: str | Path) -> list[Path]:
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     fig.suptitle(f"{_gemma.model_title(summary)}: positional heads (cf. paper Figs 5-6)", fontsize=10)
     fig.tight_layout()
-    return _style.save(fig, out_dir, "gemma_positional_heads")
+    return _style.save(fig, out_dir, stem)
 
 
 def render(out_dir: str | Path) -> list[Path]:
     """Draw from the committed Gemma 3 270M figure data (no model is run)."""
-    return draw(_gemma.summary(), out_dir)
+    return draw(_gemma.summary(), out_dir, stem="gemma_positional_heads")

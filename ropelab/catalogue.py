@@ -246,14 +246,14 @@ NO_DECISION_RULE = "no decision rule"
 
 # The committed Gemma 3 270M figure that shows each finding (None: no committed figure does).
 GEMMA_FIGURE = {
-    "low_frequencies_carry_largest_query_key_norms": "gemma_layer_norms.png",
-    "values_show_no_frequency_pattern": "gemma_layer_norms.png",
-    "positional_heads_use_highest_frequencies": "gemma_positional_heads.png",
-    "larger_base_starts_band_at_lower_pair_index": "gemma_layer_norms.png",
-    "band_onset_near_critical_pair_index": "gemma_layer_norms.png",
-    "positional_margins_come_from_high_band": "gemma_head_types.png",
-    "content_margins_come_from_low_band": "gemma_head_types.png",
-    "semantic_channels_hold_within_context": "gemma_head_types.png",
+    "low_frequencies_carry_largest_query_key_norms": "layer_norms.png",
+    "values_show_no_frequency_pattern": "layer_norms.png",
+    "positional_heads_use_highest_frequencies": "positional_heads.png",
+    "larger_base_starts_band_at_lower_pair_index": "layer_norms.png",
+    "band_onset_near_critical_pair_index": "layer_norms.png",
+    "positional_margins_come_from_high_band": "head_types.png",
+    "content_margins_come_from_low_band": "head_types.png",
+    "semantic_channels_hold_within_context": "head_types.png",
 }
 _VERDICT = re.compile(r"\b(does not hold|holds|undecided(?: at this power| \([^)]*\))?)")
 
@@ -329,7 +329,7 @@ def _gemma_section() -> FindingsSection:
             ours=f"{row['our_head']}: diagonal {row['our_diagonal_over_bound']:.2f}, "
                  f"previous token {row['our_previous_over_bound']:.2f}",
             statistic="mean over the tokens after BOS of logit / (|q||k|)", outcome=NO_DECISION_RULE,
-            figure=_result_file(model_analysis.COMMITTED, "gemma_logit_tables.png")))
+            figure=_result_file(model_analysis.COMMITTED, "logit_tables.png")))
     return FindingsSection(
         title="Gemma 3 270M (Sec 4-6, App C, Tables 3-5)",
         about=summary["model"]["not_the_paper_model"], command="ropelab analyze-model --committed",

@@ -341,8 +341,17 @@ def test_band_onset_finding_reads_direction_and_needs_two_bases():
         pooled.q[layer] *= (early if theta == 1e6 else band)
     f = model_findings.larger_base_starts_band_at_lower_pair_index(pooled)
     assert f.holds is True and f.value < 0
-    pooled.thetas = np.full(pooled.thetas.shape, 1e4)
-    assert model_findings.larger_base_starts_band_at_lower_pair_index(pooled).holds is None
+    # one base everywhere: the substitute reads the onset against the paper's fixed onset frequencies
+    # (base 1e4, 32 pairs: predicted pairs 25.6-28.5, accepted within P/8 = 4 of that range)
+    for onset, expected in ((24, True), (12, False)):
+        one = synthetic(low_tilt=0.0, band_link=False)
+        one.thetas = np.full(one.thetas.shape, 1e4)
+        profile = np.ones(32)
+        profile[onset:] = 8.0
+        one.q *= profile
+        f = model_findings.larger_base_starts_band_at_lower_pair_index(one)
+        assert f.details["substitute"] and f.holds is expected, (onset, f.uncertainty)
+        assert 0 <= f.details["median_onset"] - onset <= 4 and "two different bases" in f.uncertainty  # 8-pair smoothing
 
 
 # --- the whole pipeline and the command on a tiny saved model -------------------------------
@@ -410,9 +419,12 @@ def test_analyze_model_command_writes_figures_and_summary(tmp_path, shared_cache
     report = json.loads((out / "summary.json").read_text())
     assert len(report["findings"]) == len(model_analysis.FINDING_IDS) and report["capture_check"]["passed"]
     assert all(f["outcome"] in {"holds", "does not hold", "not measurable"} and f["statistic"] for f in report["findings"])
-    for name in ("gemma_layer_norms", "gemma_head_norms", "gemma_positional_heads", "gemma_head_types", "gemma_logit_tables"):
+    for name in ("layer_norms", "head_norms", "positional_heads", "head_types", "logit_tables"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.pdf").stat().st_size > 1000
+    assert not list(out.glob("gemma*")), "files are named by measurement, not by model"
     assert "not the paper's Gemma 7B" in text and "Empirical findings" in text
+    # the heading names the model (its config's name and family), not the folder path
+    assert report["model"]["family"] == "gemma3_text" and report["model"]["label"].startswith(report["model"]["name"])
     assert re.search(r"^\[\s*\d+\.\d s\] \S", text, re.M)  # plain progress lines off a terminal
 
 

@@ -30,6 +30,7 @@ from ropelab.checks.findings import head_types as ht
 from ropelab.checks.findings.finding import Finding
 
 __all__ = [
+    "SEED",
     "band_onset_near_critical_pair_index",
     "content_margins_come_from_low_band",
     "layer_context",

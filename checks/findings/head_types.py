@@ -30,6 +30,9 @@ from ropelab.constructions import attribution as at
 from ropelab.checks.findings.models import model_adapter as ma
 
 __all__ = [
+    "CONTENT_ROWS",
+    "KEEP",
+    "SHIFT",
     "TYPES",
     "TYPE_ROWS",
     "apostrophe_head",

@@ -43,7 +43,9 @@ __all__ = [
     "domain_profiles",
     "head_budget_band_share",
     "larger_base_starts_band_at_lower_pair_index",
+    "low_frequencies_carry_largest_query_key_norms",
     "measure_all",
+    "positional_heads_use_highest_frequencies",
     "values_show_no_frequency_pattern",
 ]
 
@@ -319,14 +321,10 @@ def larger_base_starts_band_at_lower_pair_index(pooled: Pooled, seed: int = SEED
     point = fu.band_onset(budget_by_layer(pooled, np.full(pooled.domain.size, 1.0 / pooled.domain.size)))
     P = pooled.q.shape[-1]
     if len(bases) < 2:
-        return Finding(
-            id="larger_base_starts_band_at_lower_pair_index", label="App C",
-            paper_statement="A larger base moves the start of the high-norm band to a lower pair index.",
-            measured="half-maximum onset of the per-layer logit-budget profile", holds=None,
-            statistic="difference of median onsets between bases", value=None,
-            uncertainty="every layer of this model has the same base", rule="needs layers with two bases",
-            details={"onsets": point.tolist(), "bases": bases},
-        )
+        from ropelab.checks.findings.onset_substitute import fixed_frequency_onset
+
+        boot = fu.band_onset(budget_by_layer(pooled, resample_weights(pooled.domain, seed)))
+        return fixed_frequency_onset(point, boot, float(bases[0]), int(pooled.q.shape[-1]))
     small, large = bases[0], bases[-1]
     in_small, in_large = pooled.thetas == small, pooled.thetas == large
     test = stats.mannwhitneyu(point[in_large], point[in_small], alternative="less", method="exact")

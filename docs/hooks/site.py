@@ -457,6 +457,7 @@ def on_files(files: Files, config) -> Files:
     findings = catalogue.findings_sections()
     _add_finding_figures(files, config, findings)
     pages["findings.md"] = findings_page(findings)
+    pages["model-families.md"] = model_families_page()
     examples = example_pages(files, config)
     pages.update(examples)
     modules = api_modules()
@@ -954,6 +955,25 @@ def _add_finding_figures(files: Files, config, sections) -> None:
         files.append(File.generated(config, finding_figure_uri(png), content=png.read_bytes()))
 
 
+def model_families_page() -> str:
+    """The Section 4 / App C / App E findings side by side across model families, from the committed results."""
+    from ropelab.checks.findings import model_comparison
+
+    comparison = model_comparison.committed_comparison()
+    header, rows = model_comparison.table_rows(comparison)
+    models = "; ".join(f"{m['name']} ({m['family']} family, `{m['folder']}`)" for m in comparison["models"])
+    out = ["# Across model families\n",
+           "Each of the paper's Section 4, App C and App E findings as the paper reports it for Gemma 7B, beside the "
+           f"committed analyses of {text(models)}, each with its outcome, statistic and uncertainty, and one sentence on "
+           "whether it holds across the families read. Measurements, not proofs; compare patterns, not layer or head "
+           "numbers. A \"substitute\" cell measures the closest reading a model allows (App C on a model with one "
+           "base in every layer).\n",
+           "Command: `ropelab analyze-model --compare " + " ".join(m["folder"] for m in comparison["models"]) + "`\n",
+           "| " + " | ".join(text(h) for h in header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(text(c) for c in row) + " |" for row in rows]
+    return "\n".join(out) + "\n"
+
+
 def findings_page(sections) -> str:
     """Every measured finding (:func:`ropelab.catalogue.findings_sections`): the paper's statement and
     number, ropelab's, the statistic, the outcome and the figure; the committed results, nothing rerun."""
@@ -1195,6 +1215,7 @@ def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
         {"Claims": claim_nav},
         {"Figures": "figures.md"},
         {"Findings": "findings.md"},
+        {"Across model families": "model-families.md"},
         {"Errata": "errata.md"},
         {"API reference": api_nav},
     ]

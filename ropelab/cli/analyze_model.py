@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ropelab.checks.atomic import write_text_atomically
+from ropelab.checks.atomic import write_atomically, write_text_atomically
 
 from .render import tabular
 
@@ -30,7 +31,7 @@ __all__ = []
 def report_payload(summary: dict) -> dict:
     """The compact JSON report: model, capture check, every finding (holds / does not hold with its
     statistic), head types, Tables 3-5 and the paper comparison."""
-    from ropelab.checks.findings.model_analysis import paper_comparison
+    from ropelab.checks.findings.logit_tables import paper_comparison
 
     keep = ("model", "capture_check", "findings", "chosen_heads", "band_onsets", "zero_gain_pairs", "versions",
             "head_types", "layer_contexts", "tables", "apostrophe_head")
@@ -100,6 +101,12 @@ def _print_report(console, payload: dict) -> None:
     verdict = Text("passed", style="green") if check["passed"] else Text("FAILED", style="red")
     console.print(Text.assemble("capture check (", verdict, f"): ropelab's rotary map on the captured q, k reproduces the "
                                 f"model's attention maps; worst error {worst:.2e} of its float32 bound"))
+    gguf = check.get("gguf_first_layer")
+    if gguf:
+        worst = max(v["ratio"] for v in gguf["per_prompt"].values())
+        verdict = Text("passed", style="green") if gguf["passed"] else Text("FAILED", style="red")
+        console.print(Text.assemble("GGUF check (", verdict, f"): layer 0 rebuilt from the file's own tensors ({gguf['layout']} "
+                                    f"pairs, not un-permuted) gives the captured attention; worst error {worst:.2e} of its bound"))
     kinds = {}
     for head in summary["head_types"]:
         kinds.setdefault(head["type"], []).append(f"{head['layer']}.{head['head']}")
@@ -158,25 +165,48 @@ def _print_report(console, payload: dict) -> None:
                                     f"the {ours['prompt']} prompt"))
 
 
+def _print_comparison(console, folders: list[Path]) -> None:
+    """Print the cross-family table of :func:`ropelab.checks.findings.model_comparison.compare` (exit 2 on bad input)."""
+    from ropelab.checks.findings import model_comparison
+
+    try:
+        comparison = model_comparison.compare(folders)
+    except ValueError as err:
+        console.print(str(err).splitlines()[0], style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(code=2) from err
+    header, rows = model_comparison.table_rows(comparison)
+    console.print(tabular(header, [[Text(c) for c in row] for row in rows],
+                          title="Section 4, App C and App E findings across model families (measured, not proved)"))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``analyze-model`` to the ``ropelab`` command."""
 
     @app.command("analyze-model")
     def analyze_model(
-        out: Annotated[Path, typer.Option("--out", help="folder for the figures and summary.json")] = Path("figs/gemma3-270m"),
+        out: Annotated[Path | None, typer.Option("--out", help="folder for the figures and summary.json (default: figs/<model name>)")] = None,
         model: Annotated[Path | None, typer.Option("--model", help="a local model: a GGUF file or a Hugging Face folder (config.json + safetensors)")] = None,
         model_dir: Annotated[Path | None, typer.Option("--model-dir", help="an HF checkpoint folder (same as --model FOLDER)")] = None,
         gguf_file: Annotated[str | None, typer.Option("--gguf-file", help="a GGUF file inside --model-dir")] = None,
+        tokenizer: Annotated[Path | None, typer.Option("--tokenizer", help="a folder with the tokenizer, for a checkpoint saved without one")] = None,
         layer: Annotated[int | None, typer.Option("--layer", help="layer for the per-head figure (default: the most diagonal head's)")] = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="recompute captures and summary, ignoring the cache")] = False,
         committed: Annotated[bool, typer.Option("--committed", help="print the committed Gemma 3 270M report (results/gemma3_270m) without running the model")] = False,
+        compare: Annotated[bool, typer.Option("--compare", help="compare the reports in the FOLDERS given after it (two or more), finding by finding, beside the paper")] = False,
+        folders: Annotated[list[Path] | None, typer.Argument(help="results folders holding summary.json (with --compare)", metavar="FOLDERS")] = None,
     ) -> None:
         """Measure RoPE frequency usage, head types and their deciding frequencies on a real model (default: Gemma 3 270M)."""
         from ropelab.checks.findings.models.model_adapter import ModelPackagesMissing
 
         from ._console import console, writable_folder
 
-        if not committed:  # refused before any model is loaded
+        if folders and not compare:
+            console.print(f"FOLDERS ({', '.join(map(str, folders))}) are read only with --compare", style="red", markup=False)
+            raise typer.Exit(code=2)
+        if compare:
+            _print_comparison(console, folders or [])
+            return
+        if not committed and out is not None:  # refused before any model is loaded
             writable_folder(out, "--out")
         if committed:
             from ropelab.checks.findings.model_analysis import committed_report
@@ -188,12 +218,18 @@ def register(app: typer.Typer) -> None:
                                             gemma_logit_tables, gemma_positional_heads)
 
             from ropelab.checks.findings.model_analysis import analyze, model_from_path
+            from ropelab.checks.findings.model_identity import describe, slug
 
             if model is not None:
                 model_dir, gguf_file = model_from_path(model)
+            if tokenizer is not None and model_dir is None:
+                raise ValueError("--tokenizer is read only with --model (the default Gemma 3 270M brings its own)")
+            if out is None:
+                out = Path("figs") / ("gemma3-270m" if model_dir is None else slug(describe(model_dir, gguf_file)["name"]))
+                writable_folder(out, "--out")  # the default, named by the model: still before any model is loaded
             progress, step = _progress(console)
             with progress:
-                summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step)
+                summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step, tokenizer=tokenizer)
                 stamp = out / FIGURES_STAMP
                 key = hashlib.sha256(json.dumps([summary, layer], sort_keys=True).encode("utf-8")).hexdigest()
                 paths = _drawn_figures(stamp, key)
@@ -218,6 +254,13 @@ def register(app: typer.Typer) -> None:
             console.print(line, style="red", markup=False, soft_wrap=True)
             raise typer.Exit(code=2) from err
         payload = report_payload(summary)
+        from ropelab.checks.findings.model_analysis import reductions_path
+
+        source = reductions_path(summary)
+        if not source.is_file():
+            console.print(f"the cached reductions {source} are missing: rerun with --refresh", style="red", markup=False)
+            raise typer.Exit(code=2)
+        reductions = write_atomically(out / "reductions.npz", lambda tmp: shutil.copyfile(source, tmp), "--out")
         report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True), "--out")
         # what the figures draw: `ropelab figs` and the site redraw them from it without the model
         figure_data = write_text_atomically(out / _gemma.FIGURE_DATA, json.dumps(
@@ -225,5 +268,6 @@ def register(app: typer.Typer) -> None:
         _print_report(console, payload)
         for path in paths:
             console.print(Text(f"{'wrote' if redrawn else 'up to date'} {path}"))
+        console.print(Text(f"wrote {reductions}"))
         console.print(Text(f"wrote {report}"))
         console.print(Text(f"wrote {figure_data}"))

@@ -4,6 +4,7 @@ loop and the corpus it trains on."""
 __all__ = [
     "checkpoints",
     "corpus",
+    "gguf_check",
     "model_adapter",
     "model_cache",
     "synthetic_tasks",

@@ -312,12 +312,14 @@ class Capture:
         )
 
 
-def load_model(model_dir: str | Path, gguf_file: str | None = None, dtype: str = "float32") -> tuple[Any, Any]:
+def load_model(model_dir: str | Path, gguf_file: str | None = None, dtype: str = "float32",
+               tokenizer_dir: str | Path | None = None) -> tuple[Any, Any]:
     """Load an HF causal LM and its tokenizer on the CPU with eager attention.
 
     ``gguf_file`` names a GGUF file inside ``model_dir`` (dequantised on load; needs the
     ``gguf`` package). Eager attention is required: it is the implementation that returns
-    attention maps.
+    attention maps. ``tokenizer_dir`` loads the tokenizer from another folder (a checkpoint saved
+    without one).
     """
     torch = require("torch")
     transformers = require("transformers")
@@ -328,7 +330,8 @@ def load_model(model_dir: str | Path, gguf_file: str | None = None, dtype: str =
     shown = bars.is_progress_bar_enabled()
     bars.disable_progress_bar()  # the caller's own progress lines say what is loading
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir), **extra)
+        tokenizer = (transformers.AutoTokenizer.from_pretrained(str(model_dir), **extra) if tokenizer_dir is None
+                     else transformers.AutoTokenizer.from_pretrained(str(tokenizer_dir)))
         model = transformers.AutoModelForCausalLM.from_pretrained(
             str(model_dir), dtype=getattr(torch, dtype), attn_implementation="eager", **extra
         )

@@ -343,6 +343,7 @@ def load_json(path: str | Path) -> dict | None:
 
 __all__ = [
     "GEMMA_NAME",
+    "GEMMA_PACKAGE",
     "build_folder",
     "cache_key",
     "cache_root",
