@@ -18,7 +18,7 @@ import transformers
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from ropelab.cli import app as cli
-from ropelab.checks.findings import model_analysis, model_findings
+from ropelab.checks.findings import model_analysis, model_findings, model_statistics
 from ropelab.constructions import frequencies, frequency_usage
 from ropelab.checks.findings.models import model_adapter, model_cache
 
@@ -310,7 +310,7 @@ def synthetic(low_tilt: float, band_link: bool, seed: int = 0, layers: int = 9, 
     domain = np.repeat(np.array(["a", "b", "c"]), tokens // 3)
     scores = {"diagonal": positional, "previous_token": positional / 2, "bos": 1 - positional}
     thetas = np.where(np.arange(layers) % 3 == 2, 1e6, 1e4)
-    return model_findings.Pooled(q=q, k=k, v=v, domain=domain, scores=scores, thetas=thetas)
+    return model_statistics.Pooled(q=q, k=k, v=v, domain=domain, scores=scores, thetas=thetas)
 
 
 def test_findings_recover_planted_structure():

@@ -128,11 +128,11 @@ def test_band_onset_and_turning_share_by_a_second_route():
 def test_rank_correlation_and_half_shares_by_a_second_route():
     from test_model_adapter import synthetic
 
-    from ropelab.checks.findings import model_findings
+    from ropelab.checks.findings import model_findings, model_statistics
 
     pooled = synthetic(low_tilt=3.0, band_link=True)
     f = model_findings.positional_heads_use_highest_frequencies(pooled)
-    band = 32 // model_findings.BAND_FRACTION
+    band = 32 // model_statistics.BAND_FRACTION
     budget = pooled.q.mean(axis=2) * np.repeat(pooled.k.mean(axis=2), pooled.q.shape[1] // pooled.k.shape[1], axis=1)
     usage = (budget[..., :band].sum(-1) / budget.sum(-1)).ravel()  # top band = the first (highest-frequency) pairs
     positional = np.maximum(pooled.scores["diagonal"], pooled.scores["previous_token"]).ravel()

@@ -17,6 +17,7 @@ __all__ = [
     "model_identity",
     "model_reductions",
     "model_requirements",
+    "model_statistics",
     "model_views",
     "models",
     "offset",

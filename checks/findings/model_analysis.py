@@ -37,6 +37,7 @@ from ropelab.checks.findings.model_views import (TABLE_TOKENS, chosen_heads, hea
                                                  next_token_loss, pool, zero_gain_pairs)
 from ropelab.checks.findings import model_requirements as requirements
 from ropelab.checks.findings import model_findings as mf
+from ropelab.checks.findings import model_statistics as ms
 from ropelab.checks.atomic import write_atomically
 from ropelab.checks.reference import paper_facts
 
@@ -102,7 +103,7 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any], keep
     if keep is not None:
         keep["reductions"] = model_reductions.reduce(captures, measured)
     heads = chosen_heads(pooled, types)
-    onsets = fu.band_onset(mf.budget_by_layer(pooled, np.full(pooled.domain.size, 1.0 / pooled.domain.size)))
+    onsets = fu.band_onset(ms.budget_by_layer(pooled, np.full(pooled.domain.size, 1.0 / pooled.domain.size)))
     contexts = [hf.layer_context(first, layer) for layer in range(pooled.n_layers)]
     table_prompt = next(iter(captures))
     cap = captures[table_prompt]
@@ -136,9 +137,9 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any], keep
                           "reason": ma.validate_capture(first).reason},
         "profiles": {name: getattr(pooled, name).mean(axis=(1, 2)).tolist() for name in ("q", "k", "v")},
         "head_profiles": {name: getattr(pooled, name).mean(axis=2).tolist() for name in ("q", "k", "v")},
-        "domain_budget_profiles": {name: prof.tolist() for name, prof in mf.domain_profiles(pooled).items()},
+        "domain_budget_profiles": {name: prof.tolist() for name, prof in ms.domain_profiles(pooled).items()},
         "head_scores": {name: val.tolist() for name, val in pooled.scores.items()},
-        "head_band_share": mf.head_budget_band_share(pooled).tolist(),
+        "head_band_share": ms.head_budget_band_share(pooled).tolist(),
         "band_onsets": onsets.tolist(),
         "layer_contexts": contexts,
         "chosen_heads": heads,
@@ -205,7 +206,7 @@ def analyze(
     info = {"label": label, **who, "sha256": sha, "prompts": prompts}
     versions = mc.versions()
     summary_key = mc.cache_key(kind="summary", format=SUMMARY_FORMAT, model=sha, label=label, prompts=prompts, versions=versions,
-                               seed=mf.SEED, bootstrap=mf.BOOTSTRAP, permutations=mf.PERMUTATIONS, band=mf.BAND_FRACTION)
+                               seed=ms.SEED, bootstrap=ms.BOOTSTRAP, permutations=ms.PERMUTATIONS, band=ms.BAND_FRACTION)
     summary_path = root / "summaries" / f"{summary_key}.json"
     if not refresh:
         cached = mc.load_json(summary_path)

@@ -28,7 +28,7 @@ from ropelab.constructions import attribution as at
 from ropelab.constructions import frequency_usage as fu
 
 from ropelab.checks.findings import head_findings as hf
-from ropelab.checks.findings import model_findings as mf
+from ropelab.checks.findings import model_statistics as ms
 
 __all__ = ["recompute", "reduce"]
 
@@ -99,7 +99,7 @@ def recompute(red: Mapping[str, np.ndarray], head_types: list[dict], head_dim: i
     q_mean, k_mean = red["q_abs"].sum(0) / N, red["k_abs"].sum(0) / N  # (L, H, P), (L, G, P)
     shares = {name: fu.low_half_share(red[f"{name}_sq"].sum(0).mean(axis=1) / N) for name in ("q", "k", "v")}
     k_rep = np.repeat(k_mean, q_mean.shape[1] // k_mean.shape[1], axis=1)
-    band = max(1, q_mean.shape[-1] // mf.BAND_FRACTION)
+    band = max(1, q_mean.shape[-1] // ms.BAND_FRACTION)
     usage = fu.band_share(fu.budget_profile(q_mean, k_rep), band).ravel()
     w = red["score_weights"] / red["score_weights"].sum()
     scores = {s: np.tensordot(w, red[f"score_{s}"], axes=1) for s in SCORES}
@@ -114,7 +114,7 @@ def recompute(red: Mapping[str, np.ndarray], head_types: list[dict], head_dim: i
         profiles.setdefault(name, []).append(p)
     domain = {name: layer_budget(red["q_abs"][idx].sum(0) / red["tokens"][idx].sum(), red["k_abs"][idx].sum(0) / red["tokens"][idx].sum())
               for name, idx in profiles.items()}
-    across, within = mf._similarities(domain)
+    across, within = ms._similarities(domain)
     onsets = fu.band_onset(layer_budget(q_mean, k_mean))
     types = {(t["layer"], t["head"]): t["type"] for t in head_types}
     positional_units = _units(red, types, hf._positional)

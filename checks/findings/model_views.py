@@ -1,7 +1,7 @@
 """What the report and the figures show of a model's captures: pooled pair norms, chosen heads, per-head views.
 
 :func:`pool` pools the pair norms of every non-BOS token of every prompt with the heads'
-attention scores (:class:`ropelab.checks.findings.model_findings.Pooled`); :func:`chosen_heads`
+attention scores (:class:`ropelab.checks.findings.model_statistics.Pooled`); :func:`chosen_heads`
 picks the heads the paper's Tables 3-5 and Figs 5-6 look at; :func:`head_type_views` and
 :func:`head_views` cut out what the figures draw for one head; :func:`next_token_loss` and
 :func:`zero_gain_pairs` are sanity readings of the capture.
@@ -18,7 +18,7 @@ from ropelab.constructions import frequency_usage as fu
 from ropelab.checks.findings.models import model_adapter as ma
 
 from ropelab.checks.findings import head_types as ht
-from ropelab.checks.findings import model_findings as mf
+from ropelab.checks.findings import model_statistics as ms
 
 __all__ = [
     "TABLE_TOKENS",
@@ -33,7 +33,7 @@ __all__ = [
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
 
 
-def pool(captures: Mapping[str, ma.Capture]) -> mf.Pooled:
+def pool(captures: Mapping[str, ma.Capture]) -> ms.Pooled:
     """Pair norms of all non-BOS tokens of all captures, and token-weighted head scores."""
     q, k, v, domain, weights, scores = [], [], [], [], [], {}
     for name, cap in captures.items():
@@ -46,7 +46,7 @@ def pool(captures: Mapping[str, ma.Capture]) -> mf.Pooled:
             scores.setdefault(key, []).append(value)
     w = np.asarray(weights, dtype=np.float64) / sum(weights)
     first = next(iter(captures.values()))
-    return mf.Pooled(
+    return ms.Pooled(
         q=np.concatenate(q, axis=2), k=np.concatenate(k, axis=2), v=np.concatenate(v, axis=2),
         domain=np.asarray(domain),
         scores={key: np.tensordot(w, np.stack(vals), axes=1) for key, vals in scores.items()},
@@ -61,7 +61,7 @@ def _head(scores: np.ndarray, layer: int | None = None) -> dict:
     return {"layer": l, "head": int(h), "score": float(scores[l, h])}
 
 
-def _typed_head(pooled: mf.Pooled, types: Mapping[tuple[int, int], dict], kind: str, layer: int | None = None) -> dict:
+def _typed_head(pooled: ms.Pooled, types: Mapping[tuple[int, int], dict], kind: str, layer: int | None = None) -> dict:
     """The head of type ``kind`` (in ``layer`` if given) with most rows of its kind, else the largest attention mass."""
     found = [k for k, v in types.items() if v["type"] == kind and (layer is None or k[0] == layer)]
     if not found:
@@ -70,7 +70,7 @@ def _typed_head(pooled: mf.Pooled, types: Mapping[tuple[int, int], dict], kind: 
     return {"layer": int(l), "head": int(h), "score": float(pooled.scores[kind][l, h]), "typed": True}
 
 
-def chosen_heads(pooled: mf.Pooled, types: Mapping[tuple[int, int], dict]) -> dict[str, dict]:
+def chosen_heads(pooled: ms.Pooled, types: Mapping[tuple[int, int], dict]) -> dict[str, dict]:
     """The heads the paper's Tables 3-5 and Figs 5-6 look at: found by the head-type criteria
     (:mod:`ropelab.checks.findings.head_types`), else by attention mass (``typed`` says which)."""
     last = pooled.n_layers - 1
