@@ -17,7 +17,7 @@ from transformers.models.gpt_neox.modeling_gpt_neox import GPTNeoXRotaryEmbeddin
 
 from helpers import hf_rope_models as real
 from ropelab.checks import tolerances
-from ropelab.checks.findings import zoo
+from ropelab.checks.findings import zoo_parity
 from ropelab.constructions import configs, frequencies
 
 # ---------------------------------------------------------------- property test over every rope type
@@ -168,7 +168,7 @@ def test_real_config_agrees_with_its_rotary_class(name):
     fresh = real.reference_rows(name)
     stored = json.loads(real.DATA.read_text())["models"][name]
     assert set(fresh["rows"]) == set(stored["rows"])
-    rows = zoo.hf_parity_of({"models": {name: fresh}})
+    rows = zoo_parity.hf_parity_of({"models": {name: fresh}})
     assert rows and all(r.agrees for r in rows), rows
     for row_name, ref in fresh["rows"].items():  # the stored vectors are this transformers' output
         if ref["rotary"]:
@@ -205,7 +205,7 @@ def test_stored_parity_needs_no_transformers(monkeypatch):
         monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "torch", None)
     monkeypatch.setitem(sys.modules, "transformers", None)
-    rows = zoo.hf_parity()
+    rows = zoo_parity.hf_parity()
     assert len({r.model for r in rows}) == len(real.MODELS) and all(r.agrees for r in rows)
     worst = max(r.frequency_error for r in rows)
     assert 0 < worst <= 1.0
@@ -214,7 +214,7 @@ def test_stored_parity_needs_no_transformers(monkeypatch):
 def test_stored_parity_rejects_a_wrong_schedule(monkeypatch):
     """Planting the old DeepSeek bug (no mscale) makes the stored parity fail where it should."""
     monkeypatch.setattr(frequencies, "yarn_attention_factor", lambda factor, *_: frequencies.yarn_mscale(factor))
-    failing = {r.model for r in zoo.hf_parity() if not r.agrees}
+    failing = {r.model for r in zoo_parity.hf_parity() if not r.agrees}
     assert failing == {"DeepSeek-V3"}
 
 

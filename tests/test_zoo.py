@@ -7,8 +7,9 @@ import pytest
 
 from ropelab.cli import app as cli
 from ropelab.checks import reference, tolerances
-from ropelab.checks.findings import zoo
-from ropelab.checks.findings.zoo import PARITY_FILE as hf_parity_file_path, summarise
+from ropelab.checks.findings import zoo, zoo_parity, zoo_verdicts
+from ropelab.checks.findings.zoo import summarise
+from ropelab.checks.findings.zoo_parity import PARITY_FILE as hf_parity_file_path
 from ropelab.constructions import configs, frequencies
 
 
@@ -233,7 +234,7 @@ def test_per_layer_reading_matches_transformers(name):
     entry = PARITY[name]
     assert "layers" in entry and len(entry["layers"]) == entry["config"].get(
         "num_hidden_layers", entry["config"].get("text_config", {}).get("num_hidden_layers"))
-    rows = zoo.layer_parity(name, entry["config"], entry["layers"])
+    rows = zoo_parity.layer_parity(name, entry["config"], entry["layers"])
     assert [r.row for r in rows] == ["layers as saved", "layers derived"] and all(r.agrees for r in rows), rows
     parsed = configs.parse_configs(entry["config"], name)
     for layer_type in {t for t, _ in entry["layers"]}:
@@ -263,14 +264,14 @@ def test_planted_misreadings_fail_layer_parity(monkeypatch):
     """Forget Cohere2's NoPE rule, or its class's default pattern, and the parity rows say so."""
     entry = PARITY["Command R7B (Cohere2)"]
     monkeypatch.setattr(configs, "NOPE_FULL_ATTENTION_TYPES", ())
-    assert not any(r.agrees for r in zoo.layer_parity("c", entry["config"], entry["layers"]))
+    assert not any(r.agrees for r in zoo_parity.layer_parity("c", entry["config"], entry["layers"]))
     monkeypatch.undo()
     monkeypatch.setattr(configs, "PATTERN_DEFAULTS", {})
-    rows = {r.row: r.agrees for r in zoo.layer_parity("c", entry["config"], entry["layers"])}
+    rows = {r.row: r.agrees for r in zoo_parity.layer_parity("c", entry["config"], entry["layers"])}
     assert rows == {"layers as saved": True, "layers derived": False}
     smol = PARITY["SmolLM3 3B"]
     monkeypatch.setattr(configs, "NO_ROPE_INTERVAL_TYPES", ())
-    assert not zoo.layer_parity("s", smol["config"], smol["layers"])[1].agrees
+    assert not zoo_parity.layer_parity("s", smol["config"], smol["layers"])[1].agrees
 
 
 @pytest.mark.parametrize("config,message", [
@@ -303,9 +304,9 @@ def test_base_rules_meet_the_criterion_they_state():
     for name, context, keep in [("Llama 2 7B", 32768, 1), ("Llama 2 7B", 131072, 4), ("Gemma 7B", 8192, 2),
                                 ("Gemma 3 global (27B)", 1_000_000, 1)]:
         config = configs.ZOO_BY_NAME[name]
-        shape = zoo.base_shape(config)
+        shape = zoo_verdicts.base_shape(config)
         for rule in ("thm6.1", "critical"):
-            base = zoo.base_to_keep(shape, context, keep, rule)
+            base = zoo_verdicts.base_to_keep(shape, context, keep, rule)
             for theta, meets in ((base * 1.001, True), (base * 0.999, False)):
                 params = {**config.parameters, "rope_theta": theta}
                 freqs, _ = frequencies.from_hf_parameters(config.head_dim, params, context)
@@ -317,7 +318,7 @@ def test_base_rules_meet_the_criterion_they_state():
 def test_men_base_keeps_the_cosine_sum_non_negative():
     from ropelab.constructions import base_bounds
 
-    base = zoo.men_base(128, 4096)
+    base = zoo_verdicts.men_base(128, 4096)
     assert base_bounds.first_negative_distance(np.array([base]), 128, 4096)[0] == -1
     assert base_bounds.first_negative_distance(np.array([base * 0.99]), 128, 4096)[0] >= 0
 
@@ -333,12 +334,12 @@ def test_zoo_context_ends_the_question_with_a_verdict_per_layer_type(tmp_path, c
     flat = " ".join(out.split())
     (verdict,) = json.loads(out_json.read_text())["verdicts"]
     assert verdict in flat and flat.index(verdict) < flat.index("ropelab zoo --context 32768")
-    shape = zoo.base_shape(configs.parse_configs(json.loads(path.read_text()), "x")[0])
+    shape = zoo_verdicts.base_shape(configs.parse_configs(json.loads(path.read_text()), "x")[0])
     assert "0 of 64 channels survive the whole 32,768 tokens by Thm 6.1's breaking context" in verdict
     assert "'the slowest channel survives' is NOT met" in verdict
     for rule, words in (("thm6.1", "by Thm 6.1's breaking context"), ("critical", "by the critical-index rule")):
-        assert f"a base >= {zoo._base(zoo.base_to_keep(shape, 32768, 1, rule))} {words}" in verdict
-    assert f"r <= 32,768) first holds at base {zoo._base(zoo.men_base(128, 32768))} on a grid of ratio e^0.1" in verdict
+        assert f"a base >= {zoo_verdicts._base(zoo_verdicts.base_to_keep(shape, 32768, 1, rule))} {words}" in verdict
+    assert f"r <= 32,768) first holds at base {zoo_verdicts._base(zoo_verdicts.men_base(128, 32768))} on a grid of ratio e^0.1" in verdict
     code, out = run(capsys, "zoo", str(path), "--context", "4096", "--keep-channels", "12")
     assert code == 0 and "'at least 12 channels survive' is NOT met" in " ".join(out.split())
     code, out = run(capsys, "zoo", str(path), "--context", "4096", "--keep-channels", "0")
@@ -348,7 +349,7 @@ def test_zoo_context_ends_the_question_with_a_verdict_per_layer_type(tmp_path, c
 def test_verdicts_for_nope_and_scaled_layers_say_what_applies():
     scout = {c.name: c for c in configs.parse_configs(PARITY["Llama 4 Scout"]["config"], "Scout")}
     nope = configs.with_context(scout["Scout [full_attention, NoPE]"], 65536)
-    assert "no RoPE, so all 64 channels are position-free" in zoo.verdict(summarise(nope), nope)
+    assert "no RoPE, so all 64 channels are position-free" in zoo_verdicts.verdict(summarise(nope), nope)
     chunked = configs.with_context(scout["Scout [chunked_attention]"], 65536)
-    text = zoo.verdict(summarise(chunked), chunked)
+    text = zoo_verdicts.verdict(summarise(chunked), chunked)
     assert "8,192 tokens of its window (in a sequence of 65,536)" in text and "no base is given" in text

@@ -30,4 +30,6 @@ __all__ = [
     "table2_table",
     "task_experiments",
     "zoo",
+    "zoo_parity",
+    "zoo_verdicts",
 ]

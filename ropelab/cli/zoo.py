@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
         Thm 6.1's breaking context, whether that meets the criterion (--keep-channels), and the base that would
         meet it by Thm 6.1, by the critical-index rule and by Men et al.'s bound."""
         from ropelab.checks.findings import zoo as zoo_findings
+        from ropelab.checks.findings import zoo_verdicts
         from ropelab.constructions import configs as cfgs
 
         from ropelab.checks.findings.zoo import HEAD_BAND, HEAD_EPS, summarise
@@ -85,7 +86,7 @@ def register(app: typer.Typer) -> None:
         verdicts = []
         if context is not None:
             with Steps("judging", [m.name for m in models], show=False):
-                verdicts = [zoo_findings.verdict(row, m, keep) for row, m in zip(rows, models)]
+                verdicts = [zoo_verdicts.verdict(row, m, keep) for row, m in zip(rows, models)]
             for line in verdicts:
                 console.print(Text(line, style="bold"))  # wrapped at the terminal width, words whole
         title = f"ropelab zoo{f' --context {context}' if context else ''}"

@@ -272,7 +272,7 @@ def sweep_one(model_type: str) -> str:
     import torch
     from transformers import CONFIG_MAPPING
 
-    from ropelab.checks.findings import zoo
+    from ropelab.checks.findings import zoo_parity
     from ropelab.constructions import configs as cfgs
 
     _quiet()
@@ -308,7 +308,7 @@ def sweep_one(model_type: str) -> str:
         return f"skipped: rotary class not runnable generically ({type(err).__name__})"
     del torch
     try:
-        parity = zoo.hf_parity_of({"models": {model_type: entry}})
+        parity = zoo_parity.hf_parity_of({"models": {model_type: entry}})
     except ValueError as err:
         return f"ropelab: {err}"
     return "agree" if all(r.agrees for r in parity) else "differs"
