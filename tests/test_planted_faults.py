@@ -460,7 +460,7 @@ def test_every_proved_claim_has_a_planted_fault():
 
 def test_every_proved_claim_has_a_fault_that_breaks_its_proof():
     broken = {claim for fault in FAULTS for claim in _proofs(fault)}
-    assert _proved() - broken == set(), f"proved claims no planted fault breaks the proof of: {sorted(_proved() - broken)}"
+    assert _proved() - broken == set(), f"proved claims whose proof no fault breaks: {sorted(_proved() - broken)}"
 
 
 def test_the_table_is_well_formed():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .derivation import Derivation
-from .rotations import frequency
+from . import rotations
 
 __all__ = ["frequency_multiple_never_full_turn", "is_algebraic_frequency"]
 
@@ -60,7 +60,7 @@ def frequency_multiple_never_full_turn() -> Derivation:
         _step("cos(x) = 1 exactly for x in 2*pi*Z (solveset over the reals)",
               is_full_turns),
         _step("g_k = theta^(-2(k-1)/d) is algebraic for integers theta, k, d > 0 (a rational power of an integer)",
-              frequency(k, d, theta).is_algebraic),
+              rotations.frequency(k, d, theta).is_algebraic),
         _step("n*g/(2*m) is algebraic for nonzero integers n, m and algebraic g",
               (n * g / (2 * m)).is_algebraic),
         _step("pi is transcendental (Lindemann), so n*g/(2*m) != pi, i.e. n*g != 2*pi*m",
@@ -80,4 +80,4 @@ def is_algebraic_frequency(k: int, d: int, theta: int) -> bool:
     >>> is_algebraic_frequency(3, 8, 10_000), is_algebraic_frequency(1, 2, 500_000)
     (True, True)
     """
-    return frequency(k, d, sp.Integer(theta)).is_algebraic is True
+    return rotations.frequency(k, d, sp.Integer(theta)).is_algebraic is True
