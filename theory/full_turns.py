@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .derivation import Derivation
-from .rotations import frequency
+from . import rotations
 
 __all__ = ["frequency_multiple_never_full_turn", "is_algebraic_frequency"]
 
@@ -31,8 +31,9 @@ def frequency_multiple_never_full_turn() -> Derivation:
     Steps (each a fact SymPy's assumption system or ``solveset`` confirms):
 
     1. :math:`\cos x = 1` exactly on :math:`2\pi\mathbb{Z}` (``solveset`` over the reals);
-    2. :math:`\theta^{e}` is algebraic for a positive integer :math:`\theta` and rational
-       ``e`` (every RoPE frequency, for symbolic :math:`\theta`, ``e``);
+    2. :math:`g_k = \theta^{-2(k-1)/d}` (:func:`ropelab.theory.rotations.frequency`) is algebraic
+       for positive integers :math:`\theta`, ``k``, ``d`` (a rational power of an integer; every
+       RoPE frequency, for symbolic :math:`\theta`, ``k``, ``d``);
     3. for nonzero integers ``n``, ``m`` and algebraic :math:`g \ne 0`, :math:`n g / (2m)` is
        algebraic, while :math:`\pi` is transcendental, so :math:`n g \ne 2\pi m`;
     4. :math:`n g \ne 0` (the case ``m = 0``).
@@ -45,7 +46,8 @@ def frequency_multiple_never_full_turn() -> Derivation:
     x = sp.Symbol("x", real=True)
     n, m = sp.symbols("n m", integer=True, nonzero=True)
     theta = sp.Symbol("theta", integer=True, positive=True)
-    e = sp.Symbol("e", rational=True)
+    k = sp.Symbol("k", integer=True, positive=True)
+    d = sp.Symbol("d", integer=True, positive=True)
     g = sp.Symbol("g", algebraic=True, nonzero=True)
     ones = sp.solveset(sp.cos(x) - 1, x, sp.S.Reals)
     # solveset returns {2*pi*_n : _n in Z} with its own dummy variable; compare structurally
@@ -57,8 +59,8 @@ def frequency_multiple_never_full_turn() -> Derivation:
     steps = [
         _step("cos(x) = 1 exactly for x in 2*pi*Z (solveset over the reals)",
               is_full_turns),
-        _step("theta^e is algebraic for integer theta > 0 and rational e (every g_k)",
-              (theta**e).is_algebraic),
+        _step("g_k = theta^(-2(k-1)/d) is algebraic for integers theta, k, d > 0 (a rational power of an integer)",
+              rotations.frequency(k, d, theta).is_algebraic),
         _step("n*g/(2*m) is algebraic for nonzero integers n, m and algebraic g",
               (n * g / (2 * m)).is_algebraic),
         _step("pi is transcendental (Lindemann), so n*g/(2*m) != pi, i.e. n*g != 2*pi*m",
@@ -78,4 +80,4 @@ def is_algebraic_frequency(k: int, d: int, theta: int) -> bool:
     >>> is_algebraic_frequency(3, 8, 10_000), is_algebraic_frequency(1, 2, 500_000)
     (True, True)
     """
-    return frequency(k, d, sp.Integer(theta)).is_algebraic is True
+    return rotations.frequency(k, d, sp.Integer(theta)).is_algebraic is True

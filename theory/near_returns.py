@@ -16,7 +16,7 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
-__all__ = ["convergent_denominators", "frequency_ratio", "near_return_identity"]
+__all__ = ["convergent_denominators", "frequency_ratio", "near_return_identity", "return_gap"]
 
 
 def convergent_denominators(alpha: sp.Expr, limit: int, terms: int = 64) -> list[int]:
@@ -50,6 +50,15 @@ def frequency_ratio(g: float) -> sp.Expr:
     return sp.Rational(g) / (2 * sp.pi)
 
 
+def return_gap(angle: sp.Expr) -> sp.Expr:
+    r"""How far a rotation by ``angle`` stays from a full turn: :math:`1 - \cos(\text{angle})`.
+
+    >>> return_gap(sp.pi / 3)
+    1/2
+    """
+    return 1 - sp.cos(angle)
+
+
 def near_return_identity() -> Derivation:
     r""":math:`1 - \cos(2\pi(p + x)) = 2\sin^2(\pi x)` for every integer ``p``: only the distance of
     :math:`n g / 2\pi` to the nearest integer matters.
@@ -62,5 +71,5 @@ def near_return_identity() -> Derivation:
     return derive(
         "1 - cos(n g) = 2 sin^2(pi ||n g / 2 pi||)",
         [("1 - cos(2 pi (p + x)) - 2 sin^2(pi x) = 0 for integer p",
-          1 - sp.cos(2 * sp.pi * (p + x)) - 2 * sp.sin(sp.pi * x) ** 2)],
+          return_gap(2 * sp.pi * (p + x)) - 2 * sp.sin(sp.pi * x) ** 2)],
     )

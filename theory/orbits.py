@@ -26,7 +26,7 @@ import sympy as sp
 
 from .derivation import Derivation, derive
 
-__all__ = ["largest_gap_tends_to_zero", "three_gap_theorem", "three_gaps"]
+__all__ = ["convergent_step", "largest_gap_tends_to_zero", "three_gap_theorem", "three_gaps"]
 
 # Enough digits to resolve eta_k ~ 1/q_{k+1} for q up to 1e25, like theory.diophantine.
 DIGITS = 60
@@ -43,6 +43,17 @@ class GapStructure:
     q_k: int
 
 
+def convergent_step(a, previous, before):
+    r"""One step of the convergent recursion: :math:`p_k = a_k p_{k-1} + p_{k-2}` (the same for ``q``).
+
+    Works on integers and on SymPy expressions alike.
+
+    >>> convergent_step(2, 3, 1)
+    7
+    """
+    return a * previous + before
+
+
 def _convergent_table(alpha: mpmath.mpf, limit: int) -> list[tuple[int, int, int]]:
     """``(a_k, p_k, q_k)`` for ``k = 0, 1, ...`` until ``q_k`` exceeds ``limit`` (one past it)."""
     table = []
@@ -50,7 +61,7 @@ def _convergent_table(alpha: mpmath.mpf, limit: int) -> list[tuple[int, int, int
     x = alpha
     while True:
         a = int(mpmath.floor(x))
-        p_prev, q_prev, p, q = p, q, a * p + p_prev, a * q + q_prev
+        p_prev, q_prev, p, q = p, q, convergent_step(a, p, p_prev), convergent_step(a, q, q_prev)
         table.append((a, p, q))
         frac = x - a
         if q > limit or frac == 0:
@@ -119,8 +130,8 @@ def three_gap_theorem() -> Derivation:
     p = [sp.Integer(1), sp.Integer(0)]  # p_{-1}, p_0
     q = [sp.Integer(0), sp.Integer(1)]  # q_{-1}, q_0
     for a in (a1, a2, a3, a4):
-        p.append(a * p[-1] + p[-2])
-        q.append(a * q[-1] + q[-2])
+        p.append(convergent_step(a, p[-1], p[-2]))
+        q.append(convergent_step(a, q[-1], q[-2]))
     # k = 0..4 sits at list index k + 1
     determinant_steps = [
         (f"p_{k} q_{k - 1} - p_{k - 1} q_{k} = (-1)^{k - 1}",
@@ -175,7 +186,7 @@ def largest_gap_tends_to_zero() -> Derivation:
     eta_k, eta_km1, alpha = sp.symbols("eta_k eta_km1 alpha", real=True)
     k = sp.Symbol("k", positive=True, integer=True)
     i, j = sp.symbols("i j", nonnegative=True, integer=True)
-    p_next, q_next = a * p_k + p_km1, a * q_k + q_km1
+    p_next, q_next = convergent_step(a, p_k, p_km1), convergent_step(a, q_k, q_km1)
     eta_next = eta_km1 - a * eta_k
     sign = sp.Integer(-1) ** k
     # signed errors e_k = q_k alpha - p_k alternate: eta_k = (-1)^k e_k

@@ -38,6 +38,7 @@ __all__ = [
     "j",
     "nope_bos_position_signal_needs_growing_logits",
     "off_pattern_mass",
+    "pair_gap",
     "positional_patterns_are_defined",
     "rope_head_can_be_diagonal",
     "rope_head_can_be_previous_token",
@@ -357,6 +358,15 @@ def single_frequency_needs_large_scale(context: int = 8192, epsilon: sp.Rational
     return Derivation(derivation.statement, derivation.holds and exceeds, steps)
 
 
+def pair_gap(weight: sp.Expr, distance: sp.Expr, freq: sp.Expr) -> sp.Expr:
+    r"""One pair's share :math:`w_k(1 - \cos(r g_k))` of the gap :math:`D_r` to a competitor at distance ``r``.
+
+    >>> pair_gap(2, 1, sp.pi / 2)
+    2
+    """
+    return weight * (1 - sp.cos(distance * freq))
+
+
 def band_gap_small_angle() -> Derivation:
     r"""Scaling a band's frequencies by :math:`\lambda` scales every gap :math:`D_r` by :math:`\lambda^2`.
 
@@ -370,7 +380,7 @@ def band_gap_small_angle() -> Derivation:
     """
     lam, rr = sp.symbols("lambda r", positive=True)
     h_k = sp.IndexedBase("h", positive=True)
-    term = w_k[k] * (1 - sp.cos(rr * lam * h_k[k]))
+    term = pair_gap(w_k[k], rr, lam * h_k[k])
     leading_term = lam**2 * rr**2 * w_k[k] * h_k[k] ** 2 / 2
     series_residual = sp.series(term, lam, 0, 4).removeO() - leading_term
     leading = sp.Sum(leading_term, (k, 1, P))

@@ -72,7 +72,11 @@ def frequency(k: int, d: int, theta: sp.Expr | int) -> sp.Expr:
     >>> frequency(2, 4, 100)
     1/10
     """
-    return sp.Pow(sp.sympify(theta), sp.Rational(-2 * (k - 1), d))
+    try:
+        exponent = sp.Rational(-2 * (k - 1), d)
+    except TypeError:  # symbolic k or d (integer symbols): the exponent stays a rational expression
+        exponent = -2 * (sp.sympify(k) - 1) / sp.sympify(d)
+    return sp.Pow(sp.sympify(theta), exponent)
 
 
 def pair_of(v: sp.IndexedBase, k: sp.Expr) -> sp.Matrix:
