@@ -14,7 +14,7 @@ import pytest
 
 from ropelab.checks.findings import model_analysis
 from ropelab.constructions import frequencies
-from ropelab.checks.findings.models import model_adapter, model_cache
+from ropelab.checks.findings.models import capture_validation, gemma_files, model_adapter, model_cache, model_schedules
 from ropelab.paper_figs import gemma_head_types, gemma_layer_norms
 
 pytestmark = pytest.mark.slow
@@ -22,26 +22,26 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def gemma():
-    model, tokenizer, sha = model_cache.load_gemma()
-    assert sha == model_cache.gemma_package().EXPECTED_SHA256
+    model, tokenizer, sha = gemma_files.load_gemma()
+    assert sha == gemma_files.gemma_package().EXPECTED_SHA256
     return model, tokenizer
 
 
 @pytest.fixture(scope="module")
 def captures(gemma):
     model, tokenizer = gemma
-    return {name: model_adapter.capture_text(model, tokenizer, text, model_name=model_cache.GEMMA_NAME)
+    return {name: model_adapter.capture_text(model, tokenizer, text, model_name=gemma_files.GEMMA_NAME)
             for name, text in model_analysis.PROMPTS.items()}
 
 
 def test_cached_gguf_matches_the_package_hash():
-    path = model_cache.gemma_gguf()
-    assert model_cache.sha256_file(path) == model_cache.gemma_package().EXPECTED_SHA256
+    path = gemma_files.gemma_gguf()
+    assert model_cache.sha256_file(path) == gemma_files.gemma_package().EXPECTED_SHA256
 
 
 def test_schedules_read_from_the_config(gemma):
     model, _ = gemma
-    schedules = model_adapter.layer_schedules(model)
+    schedules = model_schedules.layer_schedules(model)
     assert len(schedules) == model.config.num_hidden_layers == 18
     for s in schedules:
         is_global = s.layer_type == "full_attention"
@@ -56,18 +56,18 @@ def test_capture_reproduces_gemma_attention(captures):
     cap = captures["English"]
     assert cap.queries.shape == (18, 4, cap.n_tokens, 256) and cap.keys.shape == (18, 1, cap.n_tokens, 256)
     assert cap.tokens[0] == "<bos>"
-    result = model_adapter.validate_capture(cap)
+    result = capture_validation.validate_capture(cap)
     assert result.passed, result.worst
     flipped = [dataclasses.replace(s, theta=t, freqs=frequencies.rope(256, t))
                for s, t in ((s, 1e6 if s.theta == 1e4 else 1e4) for s in cap.schedules)]
-    assert model_adapter.validate_capture(cap, schedules=flipped).attention_ratio > 1.0
-    assert model_adapter.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap, schedules=flipped).attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
     # the model predicts its own prompt far better than chance (ln V nats): the weights loaded right
     assert model_analysis.next_token_loss(cap) < 0.5 * math.log(cap.logits.shape[-1])
 
 
 def test_findings_and_figures_on_gemma(captures, tmp_path):
-    summary = model_analysis.summarise(captures, {"label": model_cache.GEMMA_NAME, "sha256": "test", "prompts": model_analysis.PROMPTS})
+    summary = model_analysis.summarise(captures, {"label": gemma_files.GEMMA_NAME, "sha256": "test", "prompts": model_analysis.PROMPTS})
     assert summary["capture_check"]["passed"]
     assert "not the paper's Gemma 7B" in summary["model"]["not_the_paper_model"]
     findings = summary["findings"]

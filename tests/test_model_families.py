@@ -20,7 +20,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from ropelab.checks.findings import model_analysis
 from ropelab.constructions import frequencies
-from ropelab.checks.findings.models import model_adapter
+from ropelab.checks.findings.models import capture_validation, model_adapter
 
 # whole words for word-level tokenizers, and single characters (with byte-level BPE's space mark) for
 # families whose AutoTokenizer rebuilds the vocabulary as byte-level BPE (Qwen2)
@@ -104,11 +104,11 @@ def test_family_runs_the_whole_pipeline_and_its_capture_check_has_teeth(family, 
         assert s.rotary_dim == rotary_dim and s.softcap == softcap
         if rotary_dim is not None:  # the unrotated pairs of a partial-rotary head turn at frequency 0
             assert np.all(s.freqs[rotary_dim // 2 :] == 0) and np.all(s.freqs[: rotary_dim // 2] > 0)
-    assert model_adapter.validate_capture(cap).passed
-    assert model_adapter.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap).passed
+    assert capture_validation.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
     wrong = [dataclasses.replace(s, freqs=np.where(s.freqs > 0, frequencies.rope(2 * s.freqs.size, 7.0), 0.0))
              for s in cap.schedules]
-    assert model_adapter.validate_capture(cap, schedules=wrong).attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap, schedules=wrong).attention_ratio > 1.0
 
 
 # --- a GGUF file: llama.cpp stores q and k projections in the interleaved layout -----------------
@@ -158,8 +158,8 @@ def test_gguf_file_with_interleaved_projections_runs_the_pipeline(tmp_path, cach
     np.testing.assert_array_equal(model.model.layers[1].self_attn.k_proj.weight.detach().numpy(),
                                   original.model.layers[1].self_attn.k_proj.weight.detach().numpy())
     cap = model_adapter.capture_text(model, tok, "the cat sat on a mat")
-    assert model_adapter.validate_capture(cap).passed
-    assert model_adapter.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap).passed
+    assert capture_validation.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
     summary = model_analysis.analyze({"English": "the cat sat on a mat", "code": "def one if two return three"},
                                      model_dir=model_dir, gguf_file=gguf_file, root=cache)
     assert summary["capture_check"]["passed"]

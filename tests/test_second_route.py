@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from ropelab.checks.findings import head_findings, head_types
-from ropelab.checks.findings.models import model_adapter
+from ropelab.checks.findings.models import capture_records
 from ropelab.constructions import frequencies
 from ropelab.constructions import frequency_usage as fu
 
@@ -30,7 +30,7 @@ def rotate(x: np.ndarray, positions: np.ndarray, freqs: np.ndarray) -> np.ndarra
     return np.concatenate([x1 * np.cos(angle) - x2 * np.sin(angle), x1 * np.sin(angle) + x2 * np.cos(angle)], axis=-1)
 
 
-def gqa_capture(seed: int) -> model_adapter.Capture:
+def gqa_capture(seed: int) -> capture_records.Capture:
     rng = np.random.default_rng(seed)
     freqs = frequencies.rope(D, THETA)
     q, k = np.zeros((H, N, D)), np.zeros((G, N, D))
@@ -45,14 +45,14 @@ def gqa_capture(seed: int) -> model_adapter.Capture:
     q[0], q[1], q[2], q[3] = psi, 0.8 * psi, psi, 1.2 * psi
     q[4][:, BOTTOM] = 4.0 * units[targets]
     q[5][:, BOTTOM] = 3.0 * units[targets]
-    schedule = model_adapter.LayerSchedule(0, "full_attention", THETA, "default", freqs, 1.0, D**-0.5)
-    return model_adapter.Capture(
+    schedule = capture_records.LayerSchedule(0, "full_attention", THETA, "default", freqs, 1.0, D**-0.5)
+    return capture_records.Capture(
         "gqa", np.arange(N), tuple(f"t{i}" for i in range(N)), q[None], k[None], k[None] * 0, np.zeros((1, H, N, N)),
         np.zeros((N, 2)), np.zeros((1, N, D)), np.zeros((1, N, D)), (schedule,), "float64",
         meta={"max_position_embeddings": 4096})
 
 
-def second_route(cap: model_adapter.Capture, head: int, shift: int = 0):
+def second_route(cap: capture_records.Capture, head: int, shift: int = 0):
     """Winners of rows 2.. of a query head, by the test's own rotation and argmax (key head = head // (H / G))."""
     freqs = cap.schedules[0].freqs
     key_head = head // (cap.queries.shape[1] // cap.keys.shape[1])

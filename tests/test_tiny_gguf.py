@@ -19,7 +19,7 @@ from transformers import modeling_gguf_pytorch_utils as loader
 from test_model_families import COMMON, LETTERS, interleave
 
 from ropelab.checks.findings import model_analysis
-from ropelab.checks.findings.models import gguf_check, model_adapter
+from ropelab.checks.findings.models import capture_validation, gguf_check, model_adapter
 
 HEADS, KV_HEADS, D = 4, 2, 16
 PROMPT = "the cat sat on a mat"
@@ -87,8 +87,8 @@ def test_quantised_llama_gguf_attention_is_reproduced_two_ways(tmp_path, kind):
     np.testing.assert_array_equal(attn.k_proj.weight.detach().numpy(), deinterleave(stored["blk.1.attn_k.weight"], KV_HEADS))
     np.testing.assert_array_equal(attn.q_proj.weight.detach().numpy(), deinterleave(stored["blk.1.attn_q.weight"], HEADS))
     cap = model_adapter.capture_text(model, tok, PROMPT)
-    assert model_adapter.validate_capture(cap).passed
-    assert model_adapter.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap).passed
+    assert capture_validation.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
     first = gguf_check.check_first_layer(cap, tmp_path / "tiny.gguf")
     assert first["passed"] and first["layout"] == "interleaved", first
     # the file's tensors rotated in the half layout do not give the model's attention: the layout is what is checked
@@ -108,7 +108,7 @@ def test_wrong_unpermutation_is_rejected(tmp_path, monkeypatch):
     monkeypatch.setattr(loader.LlamaTensorProcessor, "_reverse_permute_weights", wrong)
     model, tok = model_adapter.load_model(tmp_path, "tiny.gguf")
     cap = model_adapter.capture_text(model, tok, PROMPT)
-    assert model_adapter.validate_capture(cap).passed  # self-consistent: the first route cannot see it
+    assert capture_validation.validate_capture(cap).passed  # self-consistent: the first route cannot see it
     first = gguf_check.check_first_layer(cap, tmp_path / "tiny.gguf")
     assert not first["passed"] and first["ratio"] > 10.0, first
     summary = model_analysis.analyze({"English": PROMPT, "code": "def one if two return three"},
@@ -172,8 +172,8 @@ def test_gemma_gguf_in_the_half_layout_runs_the_analysis(tmp_path, kind):
     for key, value in stored.items():  # no permutation for Gemma; norms back to w (the loader subtracts the 1)
         np.testing.assert_allclose(loaded[key], value, rtol=0, atol=1e-6, err_msg=key)
     cap = model_adapter.capture_text(model, tok, PROMPT)
-    assert model_adapter.validate_capture(cap).passed
-    assert model_adapter.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
+    assert capture_validation.validate_capture(cap).passed
+    assert capture_validation.validate_capture(cap, layout="interleaved").attention_ratio > 1.0
     summary = model_analysis.analyze({"English": PROMPT, "code": "def one if two return three"},
                                      model_dir=tmp_path, gguf_file="tiny-gemma.gguf", root=tmp_path / "cache")
     assert summary["capture_check"]["passed"] and "gguf_first_layer" not in summary["capture_check"]

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ropelab.checks.findings.models import corpus, training
+from ropelab.checks.findings.models import batches, corpus, training
 from ropelab.checks.findings.models import transformer as tf
 
 MODEL = tf.ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8)
@@ -27,7 +27,7 @@ def data():
 @pytest.fixture(scope="module")
 def validation_windows(data):
     T = CONFIG.seq_len
-    return training.split_windows(training.evaluation_chunks(data.validation, CONFIG.eval_windows, T), T)
+    return batches.split_windows(batches.evaluation_chunks(data.validation, CONFIG.eval_windows, T), T)
 
 
 def assert_same_state(a: training.TrainState, b: training.TrainState) -> None:
@@ -94,7 +94,7 @@ def test_encodings_of_one_layout_share_one_compiled_step(data, monkeypatch):
     monkeypatch.setattr(tf, "token_nll", counted)
     config = training.TrainConfig(seq_len=8, batch_size=2, steps=2, warmup_steps=1, eval_every=1, eval_windows=1,
                                   checkpoint_every=1)  # used by no other test: its programs are new here
-    batch = jnp.asarray(training.sample_batch(data.train, 0, 0, config.batch_size, config.seq_len))
+    batch = jnp.asarray(batches.sample_batch(data.train, 0, 0, config.batch_size, config.seq_len))
     for encoding in ALL_SCHEDULES:
         engine = training.trainer(MODEL, encoding, config)
         state = engine.init(0)
@@ -201,8 +201,8 @@ def test_learning_rate_warms_up_then_decays():
         (lambda: tf.ModelConfig(head_dim=7), "head_dim"),
         (lambda: training.TrainConfig(steps=10, warmup_steps=10), "warmup_steps"),
         (lambda: training.TrainConfig(peak_lr=float("nan")), "peak_lr"),
-        (lambda: training.sample_batch(np.arange(5), 0, 0, 2, 8), "tokens"),
-        (lambda: training.split_windows(np.zeros((1, 10)), 4), "length"),
+        (lambda: batches.sample_batch(np.arange(5), 0, 0, 2, 8), "tokens"),
+        (lambda: batches.split_windows(np.zeros((1, 10)), 4), "length"),
     ],
 )
 def test_bad_input_names_the_parameter(build, name):
@@ -218,7 +218,7 @@ def _retrain_reported(variant_id: str, seed: int, steps: int) -> tuple[list[floa
     variant = {v.id: v for v in preset.variants()}[variant_id]
     data = corpus.load()
     T = preset.train.seq_len
-    windows = training.split_windows(training.evaluation_chunks(data.validation, preset.train.eval_windows, T), T)
+    windows = batches.split_windows(batches.evaluation_chunks(data.validation, preset.train.eval_windows, T), T)
     state = training.train(training.RunSpec(preset.model, variant.encoding, preset.train, seed), data.train, windows,
                            data.checksum, until_step=steps)
     return state.train_loss, [list(v) for v in state.validation]

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from ropelab.constructions import attribution as at
-from ropelab.checks.findings.models import model_adapter as ma
+from ropelab.checks.findings.models import capture_records as cr
 from ropelab.theory import base_bounds as th_bb
 
 from ropelab.checks.findings import head_types as ht
@@ -136,13 +136,13 @@ def content_margins_come_from_low_band(measured, types, seed: int = SEED) -> Fin
     )
 
 
-def layer_context(cap: ma.Capture, layer: int) -> int:
+def layer_context(cap: cr.Capture, layer: int) -> int:
     """Tokens a layer can see: its sliding window, else the model's context (``meta``)."""
     window = cap.schedules[layer].sliding_window
     return int(window) if window is not None else int(cap.meta["max_position_embeddings"])
 
 
-def head_breaks(captures: Mapping[str, ma.Capture], measured, key: tuple[int, int]) -> dict:
+def head_breaks(captures: Mapping[str, cr.Capture], measured, key: tuple[int, int]) -> dict:
     """Thm 6.1 for one head: per content row, the breaking context through the bottom quarter."""
     layer, head = key
     contexts, per_channel, within = [], [], []

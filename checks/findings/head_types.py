@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ropelab.constructions import attribution as at
-from ropelab.checks.findings.models import model_adapter as ma
+from ropelab.checks.findings.models import capture_records as cr
+from ropelab.checks.findings.models import capture_validation as cv
 
 __all__ = [
     "CONTENT_ROWS",
@@ -72,17 +73,17 @@ class HeadRows:
     kept: np.ndarray
 
 
-def head_rows(cap: ma.Capture, layer: int, head: int, shift: int = SHIFT) -> HeadRows:
+def head_rows(cap: cr.Capture, layer: int, head: int, shift: int = SHIFT) -> HeadRows:
     """Decisions of one head on one capture, with the shift test per row."""
     schedule = cap.schedules[layer]
-    mask = ma.attention_mask(cap.n_tokens, schedule.sliding_window)
+    mask = cv.attention_mask(cap.n_tokens, schedule.sliding_window)
     q, k = cap.queries[layer, head], cap.keys_for_query_heads(layer)[head]
     base = at.decisions(at.pair_logits(q, k, schedule.freqs), mask)
     moved = at.decisions(at.pair_logits(q, k, schedule.freqs, query_positions=np.arange(cap.n_tokens) + shift), mask)
     return HeadRows(base, row_kinds(base.rows, base.winner), base.winner == moved.winner)
 
 
-def measure(captures: Mapping[str, ma.Capture]) -> dict[str, dict[tuple[int, int], HeadRows]]:
+def measure(captures: Mapping[str, cr.Capture]) -> dict[str, dict[tuple[int, int], HeadRows]]:
     """``{prompt: {(layer, head): HeadRows}}`` for every head of every capture."""
     out = {}
     for name, cap in captures.items():
@@ -124,7 +125,7 @@ def band_shares(rows: HeadRows, kind: str) -> dict[str, float] | None:
     return {band: float(v.sum()) / margin for band, v in at.band_sums(rows.decisions.terms[pick]).items()}
 
 
-def keyed_tokens(captures: Mapping[str, ma.Capture], measured, key: tuple[int, int], top: int = 5) -> list[list]:
+def keyed_tokens(captures: Mapping[str, cr.Capture], measured, key: tuple[int, int], top: int = 5) -> list[list]:
     """The tokens a head's content rows pick most often: ``[[token, count], ...]``."""
     counts: collections.Counter = collections.Counter()
     for name, cap in captures.items():
@@ -143,7 +144,7 @@ def closest_content_heads(types: Mapping[tuple[int, int], dict], count: int = 3)
     return sorted(candidates, key=lambda k: -types[k]["content_keep_rate"])[:count]
 
 
-def apostrophe_head(captures: Mapping[str, ma.Capture], measured, types: Mapping[tuple[int, int], dict],
+def apostrophe_head(captures: Mapping[str, cr.Capture], measured, types: Mapping[tuple[int, int], dict],
                     mark: str = "'") -> dict | None:
     """The head closest to the paper's apostrophe head (Figs 7, 12, 17): most content rows that pick ``mark``.
 

@@ -24,7 +24,10 @@ import numpy as np
 
 from ropelab.constructions import frequency_usage as fu
 from ropelab.checks.findings.models import model_adapter as ma
+from ropelab.checks.findings.models import capture_records as cr
+from ropelab.checks.findings.models import capture_validation as cv
 from ropelab.checks.findings.models import gguf_check
+from ropelab.checks.findings.models import gemma_files as gf
 from ropelab.checks.findings.models import model_cache as mc
 
 from ropelab.checks.findings import head_findings as hf
@@ -74,7 +77,7 @@ PROMPTS: dict[str, str] = {
 
 def not_the_paper_model(label: str) -> str:
     """The sentence every output carries: which model this is, and that it is not the paper's."""
-    if label == mc.GEMMA_NAME:
+    if label == gf.GEMMA_NAME:
         return NOT_THE_PAPER_MODEL
     return f"This is {label}, not the paper's Gemma 7B; compare patterns, not layer or head numbers."
 
@@ -88,7 +91,7 @@ SUMMARY_FORMAT = 6  # 5: GGUF files also checked against their own layer-0 tenso
 CAPTURE_FORMAT = 2  # captures record the model's context in meta
 
 
-def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any], keep: dict | None = None) -> dict:
+def summarise(captures: Mapping[str, cr.Capture], model: Mapping[str, Any], keep: dict | None = None) -> dict:
     """Everything the report and the figures need, from captures of the prompts (JSON-able).
 
     ``captures`` maps a domain name to its capture; ``model`` describes the model (label,
@@ -114,7 +117,7 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any], keep
             view["prompt"] = table_prompt
     checks = {}
     for name, c in captures.items():
-        result = ma.validate_capture(c)
+        result = cv.validate_capture(c)
         checks[name] = {"attention_ratio": result.attention_ratio, "schedule_ratio": result.schedule_ratio,
                         "passed": result.passed, "worst": result.worst}
     facts = paper_facts()
@@ -134,7 +137,7 @@ def summarise(captures: Mapping[str, ma.Capture], model: Mapping[str, Any], keep
                            "next_token_loss": next_token_loss(c)}
                     for name, c in captures.items()},
         "capture_check": {"per_prompt": checks, "passed": all(v["passed"] for v in checks.values()),
-                          "reason": ma.validate_capture(first).reason},
+                          "reason": cv.validate_capture(first).reason},
         "profiles": {name: getattr(pooled, name).mean(axis=(1, 2)).tolist() for name in ("q", "k", "v")},
         "head_profiles": {name: getattr(pooled, name).mean(axis=2).tolist() for name in ("q", "k", "v")},
         "domain_budget_profiles": {name: prof.tolist() for name, prof in ms.domain_profiles(pooled).items()},
@@ -196,8 +199,8 @@ def analyze(
     step = on_step or (lambda message: None)
     root = mc.cache_root() if root is None else root
     if model_dir is None:
-        label, sha = mc.GEMMA_NAME, mc.gemma_package().EXPECTED_SHA256
-        who = {"name": "Gemma 3 270M", "family": "gemma3", "file": mc.GEMMA_PACKAGE}
+        label, sha = gf.GEMMA_NAME, gf.gemma_package().EXPECTED_SHA256
+        who = {"name": "Gemma 3 270M", "family": "gemma3", "file": gf.GEMMA_PACKAGE}
     else:
         model_dir = Path(model_dir)
         requirements.refuse_unloadable(model_dir, gguf_file, tokenizer)
@@ -234,7 +237,7 @@ def analyze(
 def capture_prompts(prompts: Mapping[str, str], label: str, sha: str, model_dir: str | Path | None = None,
                     gguf_file: str | None = None, refresh: bool = False,
                     on_step: Callable[[str], None] | None = None, root: Path | None = None,
-                    tokenizer: str | Path | None = None) -> dict[str, ma.Capture]:
+                    tokenizer: str | Path | None = None) -> dict[str, cr.Capture]:
     """Captures of ``prompts`` on the model (default Gemma 3 270M), each cached under its own key.
 
     The model is loaded only if some capture is not in the cache.
@@ -247,7 +250,7 @@ def capture_prompts(prompts: Mapping[str, str], label: str, sha: str, model_dir:
     def model_and_tokenizer():
         if not loaded:
             if model_dir is None:
-                model, tok, _ = mc.load_gemma(root, step)
+                model, tok, _ = gf.load_gemma(root, step)
             else:
                 step(f"loading {model_dir}")
                 model, tok = ma.load_model(model_dir, gguf_file, tokenizer_dir=tokenizer)

@@ -30,9 +30,7 @@ __all__ = [
     "domain_weights",
     "half_split",
     "head_budget_band_share",
-    "rank_correlation_matrix",
     "resample_weights",
-    "weighted_token_mean",
 ]
 
 

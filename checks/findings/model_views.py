@@ -15,7 +15,8 @@ import numpy as np
 
 from ropelab.constructions import attribution as at
 from ropelab.constructions import frequency_usage as fu
-from ropelab.checks.findings.models import model_adapter as ma
+from ropelab.checks.findings.models import capture_records as cr
+from ropelab.checks.findings.models import capture_validation as cv
 
 from ropelab.checks.findings import head_types as ht
 from ropelab.checks.findings import model_statistics as ms
@@ -33,7 +34,8 @@ __all__ = [
 TABLE_TOKENS = 8  # the paper's Tables 3-5 show BOS and the next 7 tokens
 
 
-def pool(captures: Mapping[str, ma.Capture]) -> ms.Pooled:
+
+def pool(captures: Mapping[str, cr.Capture]) -> ms.Pooled:
     """Pair norms of all non-BOS tokens of all captures, and token-weighted head scores."""
     q, k, v, domain, weights, scores = [], [], [], [], [], {}
     for name, cap in captures.items():
@@ -81,7 +83,7 @@ def chosen_heads(pooled: ms.Pooled, types: Mapping[tuple[int, int], dict]) -> di
     }
 
 
-def head_type_views(captures: Mapping[str, ma.Capture], types: Mapping[tuple[int, int], dict], measured) -> dict[str, dict]:
+def head_type_views(captures: Mapping[str, cr.Capture], types: Mapping[tuple[int, int], dict], measured) -> dict[str, dict]:
     """Per head type, one representative head on one prompt: attention, per-token pair norms of q and k, raw logits.
 
     The representative is the head with most rows of its type (content: the head closest to
@@ -102,7 +104,7 @@ def head_type_views(captures: Mapping[str, ma.Capture], types: Mapping[tuple[int
         schedule = cap.schedules[layer]
         q, k = cap.queries[layer, head], cap.keys_for_query_heads(layer)[head]
         logits = schedule.scaling * at.pair_logits(q, k, schedule.freqs).sum(-1)
-        logits = np.where(ma.attention_mask(cap.n_tokens, schedule.sliding_window), logits, np.nan)
+        logits = np.where(cv.attention_mask(cap.n_tokens, schedule.sliding_window), logits, np.nan)
         out[kind] = {"layer": layer, "head": head, "type": types[key]["type"], "prompt": prompt, "tokens": list(cap.tokens),
                      "attention": cap.attention[layer, head].tolist(), "logits": logits.tolist(),
                      "q": fu.pair_norms(q).tolist(), "k": fu.pair_norms(k).tolist(),
@@ -110,7 +112,7 @@ def head_type_views(captures: Mapping[str, ma.Capture], types: Mapping[tuple[int
     return out
 
 
-def head_views(cap: ma.Capture, head: dict, n_table: int) -> tuple[dict, dict, dict]:
+def head_views(cap: cr.Capture, head: dict, n_table: int) -> tuple[dict, dict, dict]:
     """One head's Table 3-5 view (first ``n_table`` tokens), per-token pair norms and attention map."""
     layer, h = head["layer"], head["head"]
     q = cap.queries[layer, h]
@@ -124,7 +126,7 @@ def head_views(cap: ma.Capture, head: dict, n_table: int) -> tuple[dict, dict, d
     )
 
 
-def zero_gain_pairs(captures: Mapping[str, ma.Capture]) -> dict[str, list[list[int]]]:
+def zero_gain_pairs(captures: Mapping[str, cr.Capture]) -> dict[str, list[list[int]]]:
     """Per layer, pairs whose query or key is exactly zero on every captured token (QK-norm gain 0)."""
     out = {"q": [], "k": []}
     for name, attr in (("q", "queries"), ("k", "keys")):
@@ -134,7 +136,7 @@ def zero_gain_pairs(captures: Mapping[str, ma.Capture]) -> dict[str, list[list[i
     return out
 
 
-def next_token_loss(cap: ma.Capture) -> float:
+def next_token_loss(cap: cr.Capture) -> float:
     """Mean cross-entropy (nats) of each next token under the captured logits: a sanity check of the capture.
 
     A model that loaded wrongly (scrambled weights, wrong layout) predicts its own prompt

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ropelab.checks.findings.experiment_runner import ExperimentRecord, Invocation
+from ropelab.checks.findings.models import batches
 from ropelab.checks.findings.models import corpus as corpus_mod
 from ropelab.checks.findings.models import training
 from ropelab.checks.findings.models import transformer as tf
@@ -195,7 +196,7 @@ def evaluate_run(
     T = preset.train.seq_len
     nll, perplexity = {}, {}
     for multiple in CONTEXT_MULTIPLES:
-        curve = engine.position_nll(state.params, training.split_windows(chunks, multiple * T))
+        curve = engine.position_nll(state.params, batches.split_windows(chunks, multiple * T))
         nll[str(multiple)] = float(curve.mean())
         perplexity[str(multiple)] = float(math.exp(curve.mean()))
     bins = min(POSITION_BINS, curve.size)
@@ -205,7 +206,7 @@ def evaluate_run(
         "position_nll_longest": _binned(curve, bins),
     }
     if variant.id in ANALYSED:
-        windows = training.split_windows(chunks, T)[: preset.usage_windows, :T]
+        windows = batches.split_windows(chunks, T)[: preset.usage_windows, :T]
         measured = usage_mod.measure(state.params, windows, preset.model, variant.encoding)
         record["usage"] = measured.as_dict()
         record["usage_summary"] = usage_mod.summarise(measured)
@@ -216,9 +217,9 @@ def train_and_evaluate(preset: Preset, variant: Variant, seed: int, checkpoint: 
     """Train one (variant, seed) of ``preset`` (resuming from ``checkpoint``) and evaluate it."""
     data = corpus_mod.load()
     T = preset.train.seq_len
-    chunks = training.evaluation_chunks(data.validation, preset.eval_chunks, max(CONTEXT_MULTIPLES) * T)
-    validation_windows = training.split_windows(
-        training.evaluation_chunks(data.validation, preset.train.eval_windows, T), T)
+    chunks = batches.evaluation_chunks(data.validation, preset.eval_chunks, max(CONTEXT_MULTIPLES) * T)
+    validation_windows = batches.split_windows(
+        batches.evaluation_chunks(data.validation, preset.train.eval_windows, T), T)
     spec = training.RunSpec(preset.model, variant.encoding, preset.train, seed)
     state = training.train(spec, data.train, validation_windows, data.checksum, checkpoint=checkpoint,
                            on_step=on_step)

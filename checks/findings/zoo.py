@@ -30,13 +30,7 @@ from ropelab.constructions import semantic_channels, configs
 from ropelab.theory import base_bounds as th_base
 from ropelab.theory import semantic_channels as th_sc
 
-__all__ = [
-    "HEAD_BAND",
-    "HEAD_EPS",
-    "ZooRow",
-    "load_configs",
-    "summarise",
-]
+__all__ = ["HEAD_BAND", "HEAD_EPS", "ZooRow", "load_configs", "summarise"]
 
 HEAD_BAND = 16
 HEAD_EPS = 0.01

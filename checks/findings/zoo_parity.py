@@ -17,12 +17,7 @@ import numpy as np
 from ropelab.checks import tolerances
 from ropelab.constructions import configs
 
-__all__ = [
-    "PARITY_FILE",
-    "hf_parity",
-    "hf_parity_of",
-    "layer_parity",
-]
+__all__ = ["PARITY_FILE", "hf_parity", "hf_parity_of", "layer_parity"]
 
 PARITY_FILE = Path(__file__).resolve().parents[1] / "data" / "hf_rope_parity.json"
 

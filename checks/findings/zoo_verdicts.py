@@ -18,12 +18,7 @@ from ropelab.constructions import configs
 
 from ropelab.checks.findings.zoo import ZooRow
 
-__all__ = [
-    "base_shape",
-    "base_to_keep",
-    "men_base",
-    "verdict",
-]
+__all__ = ["base_shape", "base_to_keep", "men_base", "verdict"]
 
 BASE_RULE_TYPES = ("default", "linear", "proportional")
 """Rope types whose schedule is :math:`g_m = \\theta^{-2m/D}/f`: the base rules below apply to them."""

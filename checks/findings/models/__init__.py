@@ -2,11 +2,16 @@
 loop and the corpus it trains on."""
 
 __all__ = [
+    "batches",
+    "capture_records",
+    "capture_validation",
     "checkpoints",
     "corpus",
+    "gemma_files",
     "gguf_check",
     "model_adapter",
     "model_cache",
+    "model_schedules",
     "synthetic_tasks",
     "training",
     "transformer",

@@ -1,6 +1,6 @@
 r"""A second route to a GGUF model's first-layer attention, straight from the file's own tensors.
 
-The capture check (:func:`ropelab.checks.findings.models.model_adapter.validate_capture`) shows
+The capture check (:func:`ropelab.checks.findings.models.capture_validation.validate_capture`) shows
 that ropelab's rotary map on the *captured* q and k reproduces the model's attention; it cannot
 see a loader that un-permutes the GGUF's q and k projections wrongly, since the loaded model is
 then a different but self-consistent RoPE model. This check closes that gap: it rebuilds layer
@@ -12,7 +12,7 @@ pairs ``(x[2m], x[2m+1])`` for ``llama``), and compares it with the captured att
    k_j = W_k x_j,\quad \alpha = \mathrm{softmax}_j\big(s\,(R^i q_i)\cdot(R^j k_j)\big).
 
 Shapes: token ids ``(n,)``; result ``(H, n, n)`` in float64. The comparison bound follows
-:func:`model_adapter.logit_error_bound` with the float32 rounding of the two projections added.
+:func:`capture_validation.logit_error_bound` with the float32 rounding of the two projections added.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import numpy as np
 from ropelab.constructions import frequencies as _freqs
 from ropelab.constructions import rotary
 
-from ropelab.checks.findings.models.model_adapter import Capture, require
+from ropelab.checks.findings.models.capture_records import Capture
+from ropelab.checks.findings.models.model_adapter import require
 
 __all__ = ["FirstLayer", "LAYOUTS", "check_first_layer"]
 
