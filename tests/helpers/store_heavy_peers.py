@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["DATA", "PEERS", "key", "keras_hub_apply", "load", "record", "save", "torchtune_apply"]
+
 DATA = Path(__file__).resolve().parent.parent / "data" / "heavy_peers.npz"
 
 # adapter -> (package, version distribution, what it supports: select()'s options)
