@@ -41,6 +41,7 @@ __all__ = [
     "ROPE_CASES",
     "cases",
     "eps",
+    "inputs",
     "ml_dtypes",
     "rotate",
     "round_tf32",

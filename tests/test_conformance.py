@@ -505,3 +505,96 @@ def test_transformers_rotary_classes_get_the_reference_verdict_per_case(family):
     assert {r.case for r in report.failed} == TRANSFORMERS_REJECTED[family]
     # the partial case fails on the rotated tail a full-head rotation adds, and nothing else is named
     assert all(r.outside_float32_angle_bound > 0 for r in report.failed)
+
+
+# ---------------------------------------------------------------- heavy third-party implementations, stored
+
+from helpers import store_heavy_peers as heavy  # noqa: E402
+
+
+def _independent_rows(entry: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a stored case: the error of its output against a float64 rotation computed here from the
+    RoPE parameters alone (not conform's reference), and the float32-arithmetic allowance for that row."""
+    layout, dtype, positions, rope = json.loads(entry["key"])
+    d_rot = int(rope["head_dim"] * rope.get("partial_rotary_factor", 1.0))
+    n = d_rot // 2
+    g = rope["rope_theta"] ** (-np.arange(n, dtype=np.float64) * 2.0 / d_rot) / rope.get("factor", 1.0)
+    angles = np.asarray(positions, dtype=np.float64)[:, None] * g[None, :]
+    x = entry["x"]
+    first = np.arange(n) if layout == "half" else 2 * np.arange(n)
+    second = first + n if layout == "half" else first + 1
+    ref = x.copy()
+    ref[:, first] = x[:, first] * np.cos(angles) - x[:, second] * np.sin(angles)
+    ref[:, second] = x[:, first] * np.sin(angles) + x[:, second] * np.cos(angles)
+    error = np.max(np.abs(entry["out"] - ref), axis=1)
+    scale = np.max(np.abs(x), axis=1)
+    eps32 = float(np.finfo(np.float32).eps)
+    own = {"float64": float(np.finfo(np.float64).eps), "float32": eps32, "bfloat16": 2.0**-7, "float16": 2.0**-10}
+    # float32 angles and cos/sin (position x g rounded, its argument reduction) plus a few roundings per product
+    allowance = scale * (8 * max(own[dtype], eps32) + angles.max(axis=1) * (3 + math.log(1 / g.min())) * eps32)
+    return error, allowance
+
+
+def _replay(peers: dict, adapter: str):
+    """conform run on the stored outputs of one adapter: each case's output looked up by its parameters, and
+    given only when the input conform passes is the stored one."""
+    stored = {e["key"]: e for e in peers[adapter]}
+
+    def looked_up(x, positions, config):
+        entry = stored[heavy.key(config["layout"], x.dtype.name, positions, config)]
+        if not np.array_equal(x.astype(np.float64), entry["x"]):
+            raise ValueError("no stored output for this input")
+        return entry["out"]
+
+    return conformance.run(looked_up, adapter, **heavy.PEERS[adapter][1])
+
+
+@pytest.fixture
+def without_heavy_packages(monkeypatch):
+    for module in [m for m in sys.modules if m.split(".")[0] in ("torchtune", "keras", "keras_hub")]:
+        monkeypatch.delitem(sys.modules, module)
+    for package in ("torchtune", "keras", "keras_hub"):
+        monkeypatch.setitem(sys.modules, package, None)
+
+
+@pytest.mark.parametrize("adapter", list(heavy.PEERS))
+def test_stored_heavy_peer_outputs_get_the_reference_verdict_per_case(adapter, without_heavy_packages):
+    """torchtune and keras-hub, checked once (tests/helpers/store_heavy_peers.py): their stored outputs replayed
+    through conform get, case by case, the verdict of a float64 rotation computed here; both pass what they support."""
+    peers = heavy.load()
+    report = _replay(peers, adapter)
+    ran = [r for r in report.results if r.verdict != "skipped"]
+    assert not report.errors and len(ran) == report.cases == len(peers[adapter]) > 0
+    entries = {e["label"]: e for e in peers[adapter]}
+    for r in ran:
+        error, allowance = _independent_rows(entries[r.label])
+        expected = "pass" if np.all(error <= allowance) else "fail"
+        assert r.verdict == expected, (r.label, r.verdict, expected, r.bugs)
+    assert report.bugs == {}, f"{adapter} matches known bugs: {report.bugs}"  # a signature is named, not fixed
+    assert report.conformant, [r.label for r in report.failed]
+    layout = heavy.PEERS[adapter][1]["layouts"][0]
+    assert report.layouts == {layout: layout}
+
+
+@pytest.mark.parametrize("adapter", list(heavy.PEERS))
+def test_stored_heavy_peer_outputs_reject_a_corrupted_vector(adapter, without_heavy_packages):
+    """One stored output row corrupted (the rotation of one pair undone at position 1000): that case, and only it,
+    fails conform and the independent reference alike; a changed input finds no stored output."""
+    peers = heavy.load()
+    target = next(i for i, e in enumerate(peers[adapter]) if "float32" in e["label"])
+    entry = dict(peers[adapter][target])
+    layout, _, positions, _ = json.loads(entry["key"])
+    row, (a, b) = positions.index(1000), ((0, 1) if layout == "interleaved" else (0, entry["x"].shape[1] // 2))
+    entry["out"] = entry["out"].copy()
+    entry["out"][row, [a, b]] = entry["x"][row, [a, b]]  # pair 0 (1000 rad at g = 1) left unrotated
+    peers[adapter][target] = entry
+    error, allowance = _independent_rows(entry)
+    assert not np.all(error <= allowance)
+    report = _replay(peers, adapter)
+    assert [r.label for r in report.failed] == [entry["label"]]
+    assert report.failed[0].outside_float32_angle_bound == 1
+
+    peers = heavy.load()
+    peers[adapter][target] = {**peers[adapter][target], "x": peers[adapter][target]["x"] + 1.0}
+    report = _replay(peers, adapter)
+    assert [r.label for r in report.failed] == [entry["label"]] and "no stored output" in report.errors[0]
