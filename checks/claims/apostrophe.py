@@ -25,6 +25,7 @@ SEARCH = 10 * CONTEXT
 
 ARITHMETIC = Claim(
     id="apostrophe_channel_arithmetic",
+    numeric_scope=c.fixed_instance(lambda: ARITHMETIC, "the four printed numbers; brute force over every distance up to 81,920 tokens for an anti-aligned rival and for the printed vectors"),
     label="App E.1",
     section=SECTION,
     statement="Chunk 119 of Gemma 7B: g_119 = 1e4^(-236/256) = 2.05e-4, 8000 g_119 = 1.64 (about pi/2), and "

@@ -87,6 +87,7 @@ ALL_ONES = Claim(
 
 FIXED_GAUSSIAN = Claim(
     id="fixed_gaussian_logit_does_not_decay",
+    numeric_scope=c.other_seeds(lambda: FIXED_GAUSSIAN, seed=39),
     label="Fig 2b, Fig 9",
     section=SECTION,
     statement="One Gaussian q and one k repeated over the sequence (d = 256, theta = 1e4 and 5e5): the mean "

@@ -95,6 +95,7 @@ REPEAT_COUNT = Claim(
 
 BOS_SIGNAL = Claim(
     id="nope_bos_position_signal_needs_growing_logits",
+    numeric_scope=c.fixed_instance(lambda: BOS_SIGNAL, "t from 10 to 10^5 (13 contexts); RoPE head at N = 10..10^5, d = 256, theta = 1e4"),
     label="beyond (Kazemnejad et al. 2023)",
     section=SECTION,
     statement="A NoPE head with a BOS anchor exposes position only as 1/t; separating t from t-1 takes a gain "

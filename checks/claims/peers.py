@@ -17,6 +17,7 @@ SECTION = "§2 RoPE algebra"
 
 PEERS = Claim(
     id="rope_matches_peer_implementations",
+    numeric_scope=c.fixed_instance(lambda: PEERS, "every stored peer vector (HF inv_freq and attention factors, Gemma apply_rope, HF apply_rotary_pos_emb, Meta's interleaved complex form)"),
     label="beyond (peers)",
     section=SECTION,
     statement="Our RoPE, p-RoPE, partial rotary, llama3, linear and YaRN schedules and rotary maps reproduce the "

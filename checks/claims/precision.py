@@ -14,6 +14,7 @@ from ropelab.theory.derivation import Derivation, is_zero
 from ..claim import Claim, Evidence, Part, Shown, Symbolic, Trust, Variant
 from ..laws import AtMost, Identity, Point
 from ..scope import NumericScope, Range
+from . import _common as c
 
 __all__ = ["CLAIMS", "PHASE"]
 
@@ -94,6 +95,7 @@ RELATIVE = Claim(
 
 HEAD = Claim(
     id="positional_head_within_precision_bound",
+    numeric_scope=c.fixed_instance(lambda: HEAD, "the four formats, d = 256, theta = 1e4, context 1024, rows at positions 1023 to 10^6 (fp16: 65504)"),
     label="beyond (precision, Thm 5.3)",
     section=SECTION,
     statement="A Thm 5.3 diagonal head (top 16 pairs, ropelab's cheapest scale) computed with format angles has "
@@ -117,6 +119,7 @@ HEAD = Claim(
 
 SEMANTIC = Claim(
     id="semantic_preference_within_precision_bound",
+    numeric_scope=c.fixed_instance(lambda: SEMANTIC, "the four formats, the slowest pairs of d = 256 at theta in {1e4, 1e6} and of Gemma 7B, query positions up to 10^6 (fp16: 65504), keys within 4096 of it"),
     label="beyond (precision, Thm 6.1)",
     section=SECTION,
     statement="A semantic channel of frequency g preferring an aligned key over a rival at angle Delta keeps that "
