@@ -155,7 +155,7 @@ def other_seeds(claim: Callable[[], Any], seed: int, draws: int = 6, slow: bool 
 
     return NumericScope((Range("seed", 0, 2**31 - 1, "integer"),), probe=probe, edges=({"seed": seed},),
                         draws=draws, slow=slow,
-                        notes="the printed grid and number of draws under other seeds; the band in standard "
+                        notes="the printed grid and number of draws under other seeds; any band in standard "
                               "errors derived for every comparison of the scope together")
 
 

@@ -25,7 +25,6 @@ SEARCH = 10 * CONTEXT
 
 ARITHMETIC = Claim(
     id="apostrophe_channel_arithmetic",
-    numeric_scope=c.fixed_instance(lambda: ARITHMETIC, "the four printed numbers; brute force over every distance up to 81,920 tokens for an anti-aligned rival and for the printed vectors"),
     label="App E.1",
     section=SECTION,
     statement="Chunk 119 of Gemma 7B: g_119 = 1e4^(-236/256) = 2.05e-4, 8000 g_119 = 1.64 (about pi/2), and "
@@ -53,6 +52,9 @@ ARITHMETIC = Claim(
     tolerance_reason="each printed number within half a unit of its last digit, and ours within 8 eps of SymPy; "
                      "'about pi/2' = the nearest multiple of pi/4; breaking contexts exact integers",
     explain=lambda: _explain(),
+    numeric_scope=c.fixed_instance(lambda: ARITHMETIC,
+                                   "the four printed numbers; brute force over every distance up to 81,920 tokens "
+                                   "for an anti-aligned rival and for the printed vectors"),
 )
 
 CLAIMS = [ARITHMETIC]

@@ -28,7 +28,6 @@ CERTIFIED_BASES = {"smallest feasible": True, "grid base below it": False, "end 
 
 BOUND = Claim(
     id="base_lower_bound_for_context",
-    numeric_scope=c.fixed_instance(lambda: BOUND, "d = 128, L in {1024, 8192} (1024 quick), bases on a 0.1% log grid from 2 up to 1e4 / 1e5, refined at the left edge; float64 kernel"),
     label="beyond (Men et al. 2024)",
     section=SECTION,
     statement="The smallest base with sum_m cos(r g_m) >= 0 for all r <= L (d = 128) is about 4.3e3 for 1k and "
@@ -59,6 +58,9 @@ BOUND = Claim(
     explain=lambda: _explain(),
     corrected="'Smallest base' is defined here as the smallest feasible base on a 0.1% log grid; because the "
               "feasible set has islands, the smallest base from which every larger base is feasible is larger.",
+    numeric_scope=c.fixed_instance(lambda: BOUND,
+                                   "d = 128, L in {1024, 8192} (1024 quick), bases on a 0.1% log grid from 2 up to "
+                                   "1e4 / 1e5, refined at the left edge; float64 kernel", slow=True),
 )
 
 CLAIMS = [BOUND]

@@ -24,7 +24,6 @@ SWAPPED = (("NoPE", "Positional"), ("RoPE", "Positional"))
 
 TABLE1 = Claim(
     id="p_rope_is_positional_and_semantic",
-    numeric_scope=c.fixed_instance(lambda: TABLE1, "d = 256, theta = 10000, p = 0.75; heads on the 1..64 fastest rotating pairs at s^2 = 64 over 8192 tokens; anti-aligned rival searched to 10^6 tokens (10^5 quick); NoPE, RoPE, p-RoPE against the paper, reversed p-RoPE and partial rotary reported"),
     label="Table 1",
     section=SECTION,
     statement="p-RoPE builds sharp diagonal and previous-token heads from its kept pairs and has a channel that "
@@ -50,6 +49,11 @@ TABLE1 = Claim(
                      "longest-ranged channel is unbroken over the whole search; every cell must equal the paper's",
     explain=lambda: _explain(),
     figures=("table1_properties",),
+    numeric_scope=c.fixed_instance(lambda: TABLE1,
+                                   "d = 256, theta = 10000, p = 0.75; heads on the 1..64 fastest rotating pairs at "
+                                   "s^2 = 64 over 8192 tokens; anti-aligned rival searched to 10^6 tokens (10^5 "
+                                   "quick); NoPE, RoPE, p-RoPE against the paper, reversed p-RoPE and partial rotary"
+                                   " reported"),
 )
 
 CLAIMS = [TABLE1]

@@ -28,7 +28,6 @@ MC_GRID = "d in {2, 8, 64, 256}, theta in {1e4, 5e5} (1e4 quick), r in {0, 1, 3,
 
 MEAN_ZERO = Claim(
     id="gaussian_logit_mean_is_zero",
-    numeric_scope=c.other_seeds(lambda: MEAN_ZERO, seed=33),
     label="Prop 3.2",
     section=SECTION,
     statement="For independent zero-mean q, k (e.g. q, k ~ N(0, I)): E[q^T R^r k] = 0 for every r; "
@@ -55,11 +54,11 @@ MEAN_ZERO = Claim(
     errata=("E5",),
     figures=("fig2_decay",),
     seed=33,
+    numeric_scope=c.other_seeds(lambda: MEAN_ZERO, seed=33),
 )
 
 VARIANCE = Claim(
     id="gaussian_logit_variance_is_dimension",
-    numeric_scope=c.other_seeds(lambda: VARIANCE, seed=33),
     label="beyond (Prop 3.2)",
     section=SECTION,
     statement="For independent q, k ~ N(0, I): Var[q^T R^r k] = d for every r -- the spread does not decay.",
@@ -80,11 +79,11 @@ VARIANCE = Claim(
     errata=("E5",),
     figures=("fig2_decay",),
     seed=33,
+    numeric_scope=c.other_seeds(lambda: VARIANCE, seed=33),
 )
 
 CORRELATED = Claim(
     id="correlated_logit_mean_is_cosine_sum",
-    numeric_scope=c.other_seeds(lambda: CORRELATED, seed=34),
     label="beyond (Men et al. 2024)",
     section=SECTION,
     statement="With k = q + noise (q, noise ~ N(0, I) independent): E[q^T R^r k] = 2 sum_k cos(r g_k).",
@@ -102,6 +101,7 @@ CORRELATED = Claim(
     tolerance_reason="each sample mean within 5 standard errors of the lambdified SymPy expectation (fixed seed)",
     explain=lambda: _explain_correlated(),
     seed=34,
+    numeric_scope=c.other_seeds(lambda: CORRELATED, seed=34),
 )
 
 CLAIMS = [MEAN_ZERO, VARIANCE, CORRELATED]

@@ -28,7 +28,6 @@ FIG1_CONTEXT = 64
 
 PATTERNS_DEFINED = Claim(
     id="positional_patterns_are_defined",
-    numeric_scope=c.fixed_instance(lambda: PATTERNS_DEFINED, "N = 64, eps in {0.1, 0.01}: RoPE diagonal and previous-token heads (top 16 pairs of d=256) at Thm 5.3's scale and at s = 1, NoPE's best ascent head, uniform attention, the one-hot limit"),
     label="Def 5.1 (erratum E3)",
     section=SECTION,
     statement="A head is eps-diagonal (eps-previous-token) when every row i puts sum_(j != i) alpha_ij < eps "
@@ -54,11 +53,14 @@ PATTERNS_DEFINED = Claim(
     explain=lambda: _explain_patterns(),
     corrected="Def 5.1 prints the first sum without alpha_ij and '= eps' for '< eps' (E3).",
     errata=("E3",),
+    numeric_scope=c.fixed_instance(lambda: PATTERNS_DEFINED,
+                                   "N = 64, eps in {0.1, 0.01}: RoPE diagonal and previous-token heads (top 16 pairs"
+                                   " of d=256) at Thm 5.3's scale and at s = 1, NoPE's best ascent head, uniform "
+                                   "attention, the one-hot limit"),
 )
 
 FIGURE_1 = Claim(
     id="figure_1_convention_attends_to_future",
-    numeric_scope=c.fixed_instance(lambda: FIGURE_1, "top 16 pairs of d=256, theta=1e4, 64 positions, every row, at the 0.99-sharp scale"),
     label="Fig 1 (erratum E1)",
     section=SECTION,
     statement="Figure 1's assignment q = rho(g) psi, k = psi peaks at j = i + 1 under Eq. 3: a future key.",
@@ -79,6 +81,9 @@ FIGURE_1 = Claim(
     corrected="Figure 1 should read q = psi, k = rho(g) psi; the package draws it that way.",
     errata=("E1",),
     figures=("positional_construction",),
+    numeric_scope=c.fixed_instance(lambda: FIGURE_1,
+                                   "top 16 pairs of d=256, theta=1e4, 64 positions, every row, at the 0.99-sharp "
+                                   "scale"),
 )
 
 CLAIMS = [PATTERNS_DEFINED, FIGURE_1]
