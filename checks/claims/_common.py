@@ -20,6 +20,7 @@ __all__ = [
     "BASES",
     "HEAD_DIMS",
     "LONGEST_POSITION",
+    "family_standard_errors",
     "fixed_instance",
     "fmt",
     "halves",
