@@ -135,6 +135,7 @@ class NumericScope:
     def corners(self) -> list[dict[str, float]]:
         """Every range at its low end, then every range at its high end (those the condition admits)."""
         points = [{r.name: _end(r, r.low) for r in self.ranges}, {r.name: _end(r, r.high) for r in self.ranges}]
+        points = [p for i, p in enumerate(points) if p not in points[:i]]  # a one-point range has one corner
         return [p for p in points if self.requires is None or self.requires(**p)]
 
     def pinned(self) -> list[dict[str, float]]:

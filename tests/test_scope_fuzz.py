@@ -71,7 +71,8 @@ def test_numeric_side_holds_over_its_declared_scope(claim_id):
 
 
 def test_scopes_are_declared():
-    assert SCOPED, "no claim declares its numeric scope"
+    missing = sorted(cid for cid, claim in REGISTRY.items() if claim.numeric_scope is None)
+    assert not missing, f"every claim declares its numeric scope; these do not: {missing}"
     for cid in SCOPED:
         scope = REGISTRY[cid].numeric_scope
         assert scope.corners(), f"{cid}: no corner of its scope satisfies its condition"
@@ -114,3 +115,21 @@ def test_a_point_outside_the_scope_is_named():
         Range("d", 2, 8, "odd")
     with pytest.raises(ValueError, match="log range needs low > 0"):
         Range("theta", 0.0, 1.0, "log")
+
+
+def test_monte_carlo_claims_range_over_seeds_and_fixed_instances_are_one_point():
+    """Every estimated claim's scope draws other seeds and pins its own; a one-point scope is tried once."""
+    for cid, claim in REGISTRY.items():
+        scope = claim.numeric_scope
+        if claim.numeric.trust.name == "ESTIMATED":
+            assert [r.name for r in scope.ranges] == ["seed"], cid
+            assert {"seed": claim.seed} in scope.pinned(), cid
+        if all(r.low == r.high for r in scope.ranges):
+            assert len(scope.pinned()) == 1, cid
+
+
+def test_a_family_of_seeds_widens_the_standard_error_band():
+    from ropelab.checks.claims._common import family_standard_errors
+
+    assert family_standard_errors(10, 5.0) == 5.0
+    assert 5.0 < family_standard_errors(10**6, 5.0) < family_standard_errors(10**8, 5.0)

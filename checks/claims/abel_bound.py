@@ -48,6 +48,7 @@ ABEL = Claim(
     explain=lambda: _explain_abel(),
     figures=("fig2_decay",),
     seed=38,
+    numeric_scope=c.other_seeds(lambda: ABEL, seed=38),
 )
 
 CLAIMS = [ABEL]

@@ -58,6 +58,9 @@ BOUND = Claim(
     explain=lambda: _explain(),
     corrected="'Smallest base' is defined here as the smallest feasible base on a 0.1% log grid; because the "
               "feasible set has islands, the smallest base from which every larger base is feasible is larger.",
+    numeric_scope=c.fixed_instance(lambda: BOUND,
+                                   "d = 128, L in {1024, 8192} (1024 quick), bases on a 0.1% log grid from 2 up to "
+                                   "1e4 / 1e5, refined at the left edge; float64 kernel", slow=True),
 )
 
 CLAIMS = [BOUND]

@@ -10,6 +10,7 @@ from ropelab.theory import semantic_channels as th_sc
 from ..claim import Claim, Part, Shown, Trust, Variant
 from ..laws import Point, ZeroCount
 from ..reference import paper_facts
+from . import _common as c
 
 __all__ = ["CLAIMS", "TABLE1", "cells", "measure", "swap", "table1"]
 
@@ -48,6 +49,11 @@ TABLE1 = Claim(
                      "longest-ranged channel is unbroken over the whole search; every cell must equal the paper's",
     explain=lambda: _explain(),
     figures=("table1_properties",),
+    numeric_scope=c.fixed_instance(lambda: TABLE1,
+                                   "d = 256, theta = 10000, p = 0.75; heads on the 1..64 fastest rotating pairs at "
+                                   "s^2 = 64 over 8192 tokens; anti-aligned rival searched to 10^6 tokens (10^5 "
+                                   "quick); NoPE, RoPE, p-RoPE against the paper, reversed p-RoPE and partial rotary"
+                                   " reported"),
 )
 
 CLAIMS = [TABLE1]

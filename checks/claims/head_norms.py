@@ -67,6 +67,9 @@ TOP_BAND_CHEAP = Claim(
     "ratios <= 1; delta_N within (N g + 4) eps64 of mpmath",
     explain=lambda: _explain_top_band(),
     figures=("head_norm_vs_band",),
+    numeric_scope=c.fixed_instance(lambda: TOP_BAND_CHEAP,
+                                   "all 128 single pairs and the 16-pair band of d=256, theta=1e4 at N = 8192, eps ="
+                                   " 0.01, every row (bisection on the exact minimum weight)"),
 )
 
 INVERSE_SQUARE = Claim(
@@ -89,6 +92,9 @@ INVERSE_SQUARE = Claim(
     tolerance_reason="fitted slope within +-0.1 of -2 (SPEC §5)",
     explain=lambda: _explain_norm_law(),
     figures=("head_norm_vs_band",),
+    numeric_scope=c.fixed_instance(lambda: INVERSE_SQUARE,
+                                   "16-pair bands of d=256, theta=1e4 at offsets 16, 24, ..., 112, N = 8192, eps = "
+                                   "0.01"),
 )
 
 CLAIMS = [TOP_BAND_CHEAP, INVERSE_SQUARE]

@@ -117,6 +117,8 @@ BOS_SIGNAL = Claim(
     tolerance_reason="slopes within +-0.1 of 2 and 0; BOS outputs within 16 eps64 of SymPy; gains within "
     "2 (ln t + 2) t eps64 relative (a difference of two log-space outputs ~1/t)",
     explain=lambda: _explain_bos(),
+    numeric_scope=c.fixed_instance(lambda: BOS_SIGNAL,
+                                   "t from 10 to 10^5 (13 contexts); RoPE head at N = 10..10^5, d = 256, theta = 1e4"),
 )
 
 CLAIMS = [NOPE_CANNOT, REPEAT_COUNT, BOS_SIGNAL]

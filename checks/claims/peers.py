@@ -34,6 +34,9 @@ PEERS = Claim(
     tolerance_reason="per entry: float32 peers (HF inv_freq, Gemma) at (4 + ln theta) eps32 relative "
     "or eps32 x angle x (3 + ln theta); float64 peers at 8 ops x d x (angle + 1) x eps64",
     explain=lambda: _explain_peers(),
+    numeric_scope=c.fixed_instance(lambda: PEERS,
+                                   "every stored peer vector (HF inv_freq and attention factors, Gemma apply_rope, "
+                                   "HF apply_rotary_pos_emb, Meta's interleaved complex form)"),
 )
 
 CLAIMS = [PEERS]

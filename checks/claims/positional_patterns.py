@@ -53,6 +53,10 @@ PATTERNS_DEFINED = Claim(
     explain=lambda: _explain_patterns(),
     corrected="Def 5.1 prints the first sum without alpha_ij and '= eps' for '< eps' (E3).",
     errata=("E3",),
+    numeric_scope=c.fixed_instance(lambda: PATTERNS_DEFINED,
+                                   "N = 64, eps in {0.1, 0.01}: RoPE diagonal and previous-token heads (top 16 pairs"
+                                   " of d=256) at Thm 5.3's scale and at s = 1, NoPE's best ascent head, uniform "
+                                   "attention, the one-hot limit"),
 )
 
 FIGURE_1 = Claim(
@@ -77,6 +81,9 @@ FIGURE_1 = Claim(
     corrected="Figure 1 should read q = psi, k = rho(g) psi; the package draws it that way.",
     errata=("E1",),
     figures=("positional_construction",),
+    numeric_scope=c.fixed_instance(lambda: FIGURE_1,
+                                   "top 16 pairs of d=256, theta=1e4, 64 positions, every row, at the 0.99-sharp "
+                                   "scale"),
 )
 
 CLAIMS = [PATTERNS_DEFINED, FIGURE_1]

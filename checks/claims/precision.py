@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ from ropelab.constructions import precision as prec
 from ropelab.theory.derivation import Derivation, is_zero
 
 from ..claim import Claim, Evidence, Part, Shown, Symbolic, Trust, Variant
-from ..laws import AtMost, Identity, Point
+from ..laws import AtMost, Identity, Point, judge
 from ..scope import NumericScope, Range
 
 __all__ = ["CLAIMS", "PHASE"]
@@ -113,6 +114,13 @@ HEAD = Claim(
                                  "1023 to 10^6 (fp16: 65504)"),
     tolerance_reason="exact inequalities between float64 quantities (the reference logits are float64)",
     explain=lambda: _explain_head(),
+    numeric_scope=NumericScope(
+        (Range.choice("format", FORMATS), Range("row", 1023, 10**6, "integer")),
+        probe=lambda format, row: judge(HEAD.law, dict(zip(HEAD.law, ([p] for p in head_at(BOUND.build, format, row))))),
+        edges=tuple({"format": f, "row": r} for f, r in (("float32", 2**19 + 1), ("bf16", 15962), ("fp16", 65_504),
+                                                         ("tf32", 4095), ("float32", 10**6))),
+        requires=lambda format, row: row <= prec.FORMATS[format].max_finite,
+        requires_text="the query position is finite in the format (fp16 to 65504)"),
 )
 
 SEMANTIC = Claim(
@@ -134,6 +142,18 @@ SEMANTIC = Claim(
     tolerance_reason="the float64 reference phases are off by < 1e-9 rad, far below every format's bound",
     explain=lambda: _explain_semantic(),
     seed=73,
+    numeric_scope=NumericScope(
+        (Range.choice("format", FORMATS), Range.choice("theta", (1e4, 1e6)), Range("query", 4096, 10**6, "integer"),
+         Range("target_back", 0, 4095, "integer"), Range("rival_back", 0, 4095, "integer")),
+        probe=lambda format, theta, query, target_back, rival_back: SEMANTIC.law.judge([semantic_at(
+            BOUND.build, format, float(frequencies.rope(256, theta)[-1]), query,
+            np.array([query - target_back, query - rival_back]))]),
+        edges=({"format": "fp16", "theta": 1e4, "query": 65_504, "target_back": 0, "rival_back": 4095},
+               {"format": "bf16", "theta": 1e6, "query": 4096, "target_back": 4095, "rival_back": 0},
+               {"format": "float32", "theta": 1e4, "query": 2**19 + 1, "target_back": 1, "rival_back": 2}),
+        requires=lambda format, theta, query, target_back, rival_back: query <= prec.FORMATS[format].max_finite,
+        requires_text="the query position is finite in the format (fp16 to 65504); keys within 4096 of it",
+        draws=30),
 )
 
 CLAIMS = [PHASE, RELATIVE, HEAD, SEMANTIC]
@@ -227,52 +247,77 @@ def _relative(bound, quick: bool, rng: np.random.Generator) -> list[Point]:
     return points
 
 
-def _head(bound, quick: bool) -> dict[str, list[Point]]:
+@functools.cache
+def _head_setting() -> tuple:
     d, theta, context = 256, 1e4, 1024
     g = frequencies.rope(d, theta)
     band = semantic_channels.top_band(g, 16)
     curve = semantic_channels.diagonal_head_curve(g, band, context)
-    scale_sq = semantic_channels.cheapest_scale_sq(curve, 0.01)
+    return g, band, curve, semantic_channels.cheapest_scale_sq(curve, 0.01), context
+
+
+def head_at(bound, name: str, row: int) -> tuple[Point, Point]:
+    """The Thm 5.3 head (d = 256, theta = 1e4, context 1024) at query position ``row`` with angles formed in
+    format ``name``: its off-diagonal logit change against the bound, and its guaranteed diagonal weight
+    against the measured one."""
+    g, band, curve, scale_sq, context = _head_setting()
+    fmt = prec.FORMATS[name]
+    keys = np.arange(row - context + 1, row + 1)
+    exact = np.array([np.cos((row - keys) * g[m]) for m in band]).mean(axis=0) * scale_sq
+    formed_phase = [prec.format_phases(np.array([row]), g[m], fmt)[0] - prec.format_phases(keys, g[m], fmt)
+                    for m in band]
+    formed = np.array([np.cos(ph) for ph in formed_phase]).mean(axis=0) * scale_sq
+    change = float(np.max(np.abs(formed[:-1] - exact[:-1])))
+    allowed = scale_sq * float(np.mean([min(2 * bound(row, g[m], fmt), 2.0) for m in band]))
+    where = {"format": name, "row": row}
+    alpha = float(np.exp(formed[-1] - formed.max()) / np.sum(np.exp(formed - formed.max())))
+    guaranteed = prec.head_weight_lower_bound(curve, scale_sq, allowed)
+    return (Point(where, error=change, bound=allowed if allowed > 0 else math.inf),
+            Point(where, value=guaranteed, limit=alpha))
+
+
+def _head(bound, quick: bool) -> dict[str, list[Point]]:
+    context = _head_setting()[-1]
     logits, weights = [], []
     for name in FORMATS:
         fmt = prec.FORMATS[name]
         for row in [p for p in (context - 1, 4095, 15962, 65_504, 300_000, 10**6) if p <= fmt.max_finite][
                 :: 2 if quick else 1]:
-            keys = np.arange(row - context + 1, row + 1)
-            exact = np.array([np.cos((row - keys) * g[m]) for m in band]).mean(axis=0) * scale_sq
-            formed_phase = [prec.format_phases(np.array([row]), g[m], fmt)[0] - prec.format_phases(keys, g[m], fmt)
-                            for m in band]
-            formed = np.array([np.cos(ph) for ph in formed_phase]).mean(axis=0) * scale_sq
-            change = float(np.max(np.abs(formed[:-1] - exact[:-1])))
-            allowed = scale_sq * float(np.mean([min(2 * bound(row, g[m], fmt), 2.0) for m in band]))
-            where = {"format": name, "row": row}
-            logits.append(Point(where, error=change, bound=allowed if allowed > 0 else math.inf))
-            alpha = float(np.exp(formed[-1] - formed.max()) / np.sum(np.exp(formed - formed.max())))
-            guaranteed = prec.head_weight_lower_bound(curve, scale_sq, allowed)
-            weights.append(Point(where, value=guaranteed, limit=alpha))
+            logit, weight = head_at(bound, name, row)
+            logits.append(logit)
+            weights.append(weight)
     return {"logit perturbation": logits, "guaranteed weight": weights}
+
+
+SEMANTIC_RIVAL = 0.1  # rad: the rival key's angle beyond the aligned target
+
+
+def semantic_at(bound, name: str, g: float, query: int, keys: np.ndarray) -> Point:
+    """A channel of frequency ``g`` with angles formed in format ``name``: the query at ``query``, the aligned
+    target at ``keys[0]`` and the rival at ``keys[1]``; the margin's change against its bound."""
+    fmt = prec.FORMATS[name]
+    keys = np.asarray(keys)
+    formed = prec.format_phases(np.array([query]), g, fmt)[0] - prec.format_phases(keys, g, fmt)
+    exact = (query - keys) * g
+    # target aligned after rotation, rival at SEMANTIC_RIVAL beyond it: margin cos(0) - cos(rival)
+    offsets = np.array([0.0, SEMANTIC_RIVAL]) - exact
+    margin_formed = np.cos(formed[0] + offsets[0]) - np.cos(formed[1] + offsets[1])
+    margin_exact = 1.0 - math.cos(SEMANTIC_RIVAL)
+    allowed = sum(min(bound(query, g, fmt) + bound(int(k), g, fmt), 2.0) for k in keys)
+    return Point({"format": name, "g": g, "query": query, "keys": keys.tolist()},
+                 error=float(abs(margin_formed - margin_exact)), bound=allowed if allowed > 0 else math.inf)
 
 
 def _semantic(bound, quick: bool, rng: np.random.Generator) -> list[Point]:
     slowest = [float(frequencies.rope(256, t)[-1]) for t in (1e4, 1e6)]
-    rival = 0.1
     points = []
     for name in FORMATS:
-        fmt = prec.FORMATS[name]
-        top = min(10**6, int(fmt.max_finite))
+        top = min(10**6, int(prec.FORMATS[name].max_finite))
         for g in slowest:
             for _ in range(4 if quick else 12):
                 query = int(rng.integers(4096, top))
                 keys = query - rng.integers(0, 4096, 2)
-                formed = prec.format_phases(np.array([query]), g, fmt)[0] - prec.format_phases(keys, g, fmt)
-                exact = (query - keys) * g
-                # target aligned after rotation, rival at `rival` beyond it: margin cos(0) - cos(rival)
-                offsets = np.array([0.0, rival]) - exact
-                margin_formed = np.cos(formed[0] + offsets[0]) - np.cos(formed[1] + offsets[1])
-                margin_exact = 1.0 - math.cos(rival)
-                allowed = sum(min(bound(query, g, fmt) + bound(int(k), g, fmt), 2.0) for k in keys)
-                points.append(Point({"format": name, "g": g, "query": query, "keys": keys.tolist()},
-                                    error=float(abs(margin_formed - margin_exact)), bound=allowed if allowed > 0 else math.inf))
+                points.append(semantic_at(bound, name, g, query, keys))
     return points
 
 
