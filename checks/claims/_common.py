@@ -29,7 +29,6 @@ __all__ = [
     "paper_facts",
     "peer_vectors",
     "rng",
-    "run_at_seed",
     "symbolic_logit",
     "theory_frequencies",
 ]
