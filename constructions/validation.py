@@ -19,6 +19,7 @@ __all__ = [
     "layout",
     "positions",
     "positive",
+    "positive_integers",
     "require_x64",
 ]
 
@@ -65,6 +66,21 @@ def positive(x: object, name: str, *, minimum: float = 0.0, inclusive: bool = Fa
         bound = f">= {minimum}" if inclusive else f"> {minimum}"
         raise ValueError(f"{name} must be a finite number {bound}, got {x!r}")
     return float(x)
+
+
+def positive_integers(record: object, names: tuple[str, ...]) -> None:
+    """Refuse, naming the field, any of ``record``'s fields ``names`` that is not an integer >= 1.
+
+    >>> from types import SimpleNamespace
+    >>> positive_integers(SimpleNamespace(steps=0), ("steps",))
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be a positive integer, got 0
+    """
+    for name in names:
+        value = getattr(record, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def layout(name: object) -> str:

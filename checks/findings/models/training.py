@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from ropelab.checks.findings.models import transformer as tf
+from ropelab.constructions import validation as _v
 from ropelab.checks.findings.models.batches import sample_batch
 from ropelab.checks.findings.models.checkpoints import (CHECKPOINT_MAGIC, CheckpointError, TrainState, load_checkpoint,
                                                         save_checkpoint)
@@ -71,10 +72,7 @@ class TrainConfig:
     checkpoint_every: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("seq_len", "batch_size", "steps", "eval_every", "eval_windows", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _v.positive_integers(self, ("seq_len", "batch_size", "steps", "eval_every", "eval_windows", "checkpoint_every"))
         if not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps={self.steps}), got {self.warmup_steps}")
         if not (math.isfinite(self.peak_lr) and self.peak_lr > 0):

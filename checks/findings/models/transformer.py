@@ -173,10 +173,7 @@ class ModelConfig:
     mlp_ratio: int = 4
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "mlp_ratio"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _v.positive_integers(self, ("vocab_size", "d_model", "n_layers", "n_heads", "mlp_ratio"))
         _v.head_dim(self.head_dim, "head_dim")
 
     def parameter_count(self) -> int:
