@@ -18,10 +18,7 @@ import html
 import html.parser
 import http.server
 import importlib.util
-import os
 import re
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.browser import chromium_driver
 from helpers.figure_stubs import stub_render_figures
 from ropelab import catalogue
 from ropelab.checks.registry import REGISTRY, select
@@ -45,9 +43,6 @@ SCREENSHOTS = ROOT / "build" / "docs-test"
 SHOWN_PAGES = {"index.html": "home.png", "claims/rope_score_depends_on_relative_position.html": "claim.png",
                "figures.html": "gallery.png", "examples/02_point_a_head_at_any_distance.html": "example.png"}
 VERIFIED = ("chunk_score_is_norm_times_cosine", "rope_preserves_norm")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-dev-shm-usage", "--window-size=1280,1600")
 
 
 @pytest.fixture(scope="session")
@@ -170,17 +165,6 @@ def test_api_pages_render_docstring_maths_and_examples(site):
 
 # --- the browser test ----------------------------------------------------------------------
 
-def _ensure_chromium() -> tuple[str, str]:
-    """Paths of Debian's chromium and chromedriver, installing both with apt-get if missing."""
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
-        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
-            subprocess.run(install, env=env, capture_output=True, check=True)
-    return shutil.which("chromium"), shutil.which("chromedriver")
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # keep the test output readable
         pass
@@ -201,18 +185,7 @@ def served_site(site):
 
 @pytest.fixture(scope="session")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, chromedriver = _ensure_chromium()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
+    driver = chromium_driver(script_timeout=30)
     try:
         yield driver
     finally:

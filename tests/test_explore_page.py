@@ -38,22 +38,11 @@ def harness(folder: Path, script: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from test_docs_site import CHROMIUM_FLAGS, _ensure_chromium
+    from helpers.browser import chromium_driver
 
     if shutil.which("chromium") is None and shutil.which("apt-get") is None:
         pytest.fail("chromium is needed for the browser test (apt-get install chromium chromium-driver)")
-    chromium, chromedriver = _ensure_chromium()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(60)
+    driver = chromium_driver(script_timeout=60)
     try:
         yield driver
     finally:
