@@ -3,15 +3,31 @@
 An :class:`ExperimentRecord` is data, like a :class:`~ropelab.checks.claim.Claim`: its presets
 (model, optimisation, seeds, evaluation sizes), the rows each preset trains (encodings), what one
 (row, seed) measures, its statistics and the prose of its findings, and where its results go.
-:func:`run` applies a record: every (row, seed) trains in its own single-threaded process, or
-one after another in the calling process where the record says so (resuming from its
-checkpoint either way), reports its steps while it trains, is evaluated, and the results are
-written atomically. No number of a run depends on how many processes there are.
+:func:`run` applies a record: every (row, seed) trains on a :class:`jax.sharding.Mesh`
+(:mod:`ropelab.checks.findings.models.mesh`), resuming from its checkpoint, reports its steps
+while it trains, is evaluated, and the results are written atomically.
+
+Where runs go (:class:`Placement`):
+
+- **runs** (the default): the runs are dealt to the hosts joined from the environment
+  (:func:`~ropelab.checks.findings.models.mesh.join_hosts`; one host when none is named). On a
+  host whose only device is its CPU, runs go to single-threaded worker processes, one device
+  each, as many at a time as there are cores (where the record trains in processes); on a host
+  with several devices (accelerators, or CPU devices forced with
+  ``XLA_FLAGS=--xla_force_host_platform_device_count``) they train one after another on a mesh
+  of all of them. With several hosts every host writes its finished runs to ``out/runs/`` and
+  host 0 assembles the results once every run is in (``out`` on a filesystem they share).
+- **global**: every run trains on one mesh of every device of every host, one after another;
+  host 0 writes.
+
+No number of a run depends on how many processes train at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import multiprocessing
 import os
 import time
@@ -21,7 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ExperimentRecord", "Invocation", "run"]
+from ropelab.checks.atomic import write_text_atomically
+
+__all__ = ["ExperimentRecord", "Invocation", "PLACEMENTS", "Placement", "placement", "run"]
+
+PLACEMENTS = ("runs", "global")
+"""How runs use the devices: dealt to hosts, each on its own devices (``runs``), or each on one mesh of all (``global``)."""
 
 TrainRun = Callable[[Any, Any, int, Path, Callable[[int, float], None]], dict]
 """``train(preset, row, seed, checkpoint, on_step) -> run record``: train one (row, seed) of a
@@ -98,6 +119,47 @@ class ExperimentRecord:
         return [_label(row.id, seed) for row, seed in self.jobs(preset, n_seeds)]
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where the runs of one call train: this host's share of them, and on what.
+
+    ``workers`` single-threaded processes of one CPU device each, or (``workers == 0``) one
+    after another in this process on a mesh of ``devices`` devices.
+    """
+
+    mode: str
+    host: int
+    hosts: int
+    workers: int
+    devices: int
+
+    def describe(self) -> str:
+        """One line: what trains where."""
+        where = (f"{self.workers} single-threaded worker process(es), one CPU device each" if self.workers
+                 else f"one run at a time on a mesh of {self.devices} device(s)")
+        hosts = "" if self.hosts == 1 else f"host {self.host} of {self.hosts}, "
+        return f"{hosts}{'every run on one mesh of every host' if self.mode == 'global' else where}"
+
+
+def placement(record: ExperimentRecord, n_jobs: int, workers: int | None = None, mode: str = "runs") -> Placement:
+    """Where a call's runs train (see the module's description), joining the hosts the
+    environment names; ``workers`` caps the CPU worker processes (default: one per core)."""
+    import jax
+
+    from ropelab.checks.findings.models import mesh
+
+    if mode not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {mode!r}")
+    hosts = mesh.join_hosts()
+    local = jax.local_devices()
+    if mode == "global":
+        return Placement(mode, hosts.index, hosts.count, 0, len(jax.devices()))
+    if record.processes and len(local) == 1 and local[0].platform == "cpu":
+        share = len(hosts.mine(range(n_jobs)))
+        return Placement(mode, hosts.index, hosts.count, max(1, min(int(workers or os.cpu_count() or 1), share)), 1)
+    return Placement(mode, hosts.index, hosts.count, 0, len(local))
+
+
 def _label(row_id: str, seed: int) -> str:
     return f"{row_id} seed {seed}"
 
@@ -161,17 +223,31 @@ def _train_one(record: ExperimentRecord, preset: Any, row: Any, seed: int, check
     return record.train(preset, row, seed, checkpoints / f"{row.id}_seed{seed}.ckpt", report)
 
 
+def _run_file(out_dir: Path, key: tuple[str, int]) -> Path:
+    return out_dir / "runs" / f"{key[0]}_seed{key[1]}.json"
+
+
+def _wait_for_runs(out_dir: Path, keys: list[tuple[str, int]], finished: dict, poll: float = 5.0) -> None:
+    """Host 0: read every other host's finished runs from ``out_dir/runs`` as they appear."""
+    while missing := [key for key in keys if key not in finished]:
+        for key in missing:
+            path = _run_file(out_dir, key)
+            if path.exists():
+                finished[key] = json.loads(path.read_text(encoding="utf-8"))
+        if len(finished) < len(keys):
+            time.sleep(poll)
+
+
 def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int | None = None, progress=None,
-        workers: int | None = None) -> dict:
+        workers: int | None = None, mode: str = "runs") -> dict:
     """Train and evaluate every (row, seed) of ``preset``; write and return the results.
 
-    Runs go to ``workers`` spawned single-threaded processes (default: one per CPU core), or
-    one after another in this process where the record says so (``record.processes``).
-    Checkpoints go to ``out_dir/checkpoints`` (an interrupted call resumes there); the results
-    go to ``out_dir`` through ``record.write``. ``progress`` is an optional
-    ``rich.progress.Progress``: an overall task, and one task per run that moves at each
-    evaluation and ends (``visible=False``) when the run has been evaluated. A failed run (a
-    damaged checkpoint) stops the call at once; the runs queued behind it are not started.
+    Runs train where :func:`placement` puts them (``mode``: ``runs`` or ``global``; ``workers``
+    caps the CPU worker processes). Checkpoints go to ``out_dir/checkpoints`` (an interrupted
+    call resumes there); the results go to ``out_dir`` through ``record.write``. ``progress`` is
+    an optional ``rich.progress.Progress``: an overall task, and one task per run that moves at
+    each evaluation and ends (``visible=False``) when the run has been evaluated. A failed run
+    (a damaged checkpoint) stops the call at once; the runs queued behind it are not started.
     """
     n_seeds = preset.seeds if seeds is None else int(seeds)
     if n_seeds < 1:
@@ -179,20 +255,27 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
     out_dir = Path(out_dir)
     jobs = record.jobs(preset, n_seeds)
     keys = [(row.id, seed) for row, seed in jobs]
-    workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs))) if record.processes else 1
-    invocation = Invocation(time.time(), tuple(os.getloadavg()), workers)
+    where = placement(record, len(jobs), workers, mode)
+    from ropelab.checks.findings.models import mesh, training
+
+    hosts = mesh.Hosts(where.host, where.hosts)
+    mine = jobs if mode == "global" else hosts.mine(jobs)
+    many_hosts = where.hosts > 1 and mode == "runs"
+    invocation = Invocation(time.time(), tuple(os.getloadavg()), max(where.workers, 1))
     head = record.describe(preset, n_seeds)
-    overall = progress.add_task(f"{record.name} runs", total=len(jobs)) if progress else None
-    tasks = {key: progress.add_task(_label(*key), total=preset.train.steps) if progress else None for key in keys}
-    # each run trains in its own single-threaded process: two such processes do more work on two
-    # cores than one process whose small matrix products are split over both, and the numbers of
-    # a run do not depend on how many workers there are (they do on the threads of one process)
+    overall = progress.add_task(f"{record.name} runs", total=len(mine)) if progress else None
+    tasks = {(row.id, seed): progress.add_task(_label(row.id, seed), total=preset.train.steps) if progress else None
+             for row, seed in mine}
+    # on a CPU-only host each run trains in its own single-threaded process: two such processes do
+    # more work on two cores than one process whose small matrix products are split over both, and
+    # the numbers of a run do not depend on how many workers there are (they do on the threads of
+    # one process)
     context = multiprocessing.get_context("spawn")
     finished: dict[tuple[str, int], dict] = {}
-    queued = iter(jobs)
+    queued = iter(mine)
     # a SimpleQueue writes each report into its pipe before put() returns, so a run's reports are
     # read before its result, which comes later through the pool's own pipe
-    steps_done = context.SimpleQueue() if progress is not None and record.processes else None
+    steps_done = context.SimpleQueue() if progress is not None and where.workers else None
 
     def advance_bars() -> None:
         while steps_done is not None and not steps_done.empty():
@@ -207,29 +290,38 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
     def report(row_id: str, seed: int, step: int) -> None:
         progress.update(tasks[(row_id, seed)], completed=step)
 
-    executor = (ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_worker,
-                                    initargs=(steps_done,)) if record.processes
+    executor = (ProcessPoolExecutor(where.workers, mp_context=context, initializer=_single_threaded_worker,
+                                    initargs=(steps_done,)) if where.workers
                 else _InProcess(report if progress is not None else None))
-    with executor as pool:
+    on_mesh = (training.running_on(mesh.training_mesh()) if mode == "global" else contextlib.nullcontext())
+    with executor as pool, on_mesh:
         running: dict = {}
 
         def submit(n: int) -> None:  # only when a worker is free: a failed run stops the call at once
             for row, seed in itertools.islice(queued, n):
                 running[pool.submit(_train_one, record, preset, row, seed, out_dir / "checkpoints")] = (row.id, seed)
 
-        submit(workers)
+        submit(max(where.workers, 1))
         while running:
             done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             advance_bars()
             for future in done:
                 key = running.pop(future)
                 finished[key] = future.result()
-                if record.writes_each_run:
+                if many_hosts:
+                    (out_dir / "runs").mkdir(parents=True, exist_ok=True)
+                    write_text_atomically(_run_file(out_dir, key), json.dumps(finished[key]))
+                elif record.writes_each_run and hosts.leader:
                     record.write(results := results_so_far(), out_dir)
                 if progress is not None:
                     progress.update(tasks[key], completed=preset.train.steps, visible=False)
                     progress.advance(overall)
                 submit(1)
-    if not record.writes_each_run:
-        record.write(results := results_so_far(), out_dir)
+    if many_hosts:
+        if not hosts.leader:  # host 0 assembles and writes
+            return results_so_far()
+        _wait_for_runs(out_dir, keys, finished)
+    results = results_so_far()
+    if hosts.leader and (many_hosts or not record.writes_each_run):
+        record.write(results, out_dir)
     return results

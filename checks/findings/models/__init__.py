@@ -1,5 +1,5 @@
 """Models: the real-model adapter and its capture cache, the small JAX transformer, its training
-loop and the corpus it trains on."""
+loop on a device mesh and the corpus it trains on."""
 
 __all__ = [
     "batches",
@@ -9,6 +9,7 @@ __all__ = [
     "corpus",
     "gemma_files",
     "gguf_check",
+    "mesh",
     "model_adapter",
     "model_cache",
     "model_schedules",

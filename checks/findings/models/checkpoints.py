@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 from ropelab.checks.atomic import write_atomically
+from ropelab.checks.findings.models.mesh import fetch
 
 __all__ = ["CHECKPOINT_MAGIC", "CheckpointError", "TrainState", "load_checkpoint", "save_checkpoint"]
 
@@ -59,8 +60,17 @@ def _tree_leaves(state: TrainState) -> tuple[list, object]:
 
 
 def save_checkpoint(path: str | Path, state: TrainState, fingerprint: str) -> Path:
-    """Write ``state`` to ``path`` atomically with a SHA-256 of its payload."""
+    """Write ``state`` to ``path`` atomically with a SHA-256 of its payload.
+
+    Every leaf is gathered from the devices (and hosts) that hold it, so the file does not
+    depend on the mesh that trained the run; where the run's mesh spans several hosts, every
+    host gathers and host 0 alone writes.
+    """
     leaves, _ = _tree_leaves(state)
+    spans_hosts = any(isinstance(leaf, jax.Array) and not leaf.is_fully_addressable for leaf in leaves)
+    leaves = fetch(leaves)
+    if spans_hosts and jax.process_index() != 0:
+        return Path(path)
     meta = {
         "fingerprint": fingerprint,
         "step": state.step,
@@ -69,7 +79,7 @@ def save_checkpoint(path: str | Path, state: TrainState, fingerprint: str) -> Pa
         "train_seconds": state.train_seconds,
         "trained_tokens": state.trained_tokens,
     }
-    arrays = {f"leaf_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    arrays = {f"leaf_{i:04d}": leaf for i, leaf in enumerate(leaves)}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

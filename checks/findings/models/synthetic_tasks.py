@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from . import mesh as mesh_lib
 from . import training
 from . import transformer as tf
 
@@ -132,10 +133,10 @@ def offset_batch(task: OffsetTask, rng: np.random.Generator, batch_size: int, le
 
 
 @functools.cache
-def _task_programs(model: tf.ModelConfig, config: training.TrainConfig):
+def _task_programs(model: tf.ModelConfig, config: training.TrainConfig, mesh):
     """The optimiser and the jitted masked-loss step and logits of one architecture and
-    optimisation, the encoding passed in as :class:`.transformer.RotaryTables` (shared by every
-    encoding of a layout, as in :func:`.training._programs`)."""
+    optimisation on ``mesh``, the encoding passed in as :class:`.transformer.RotaryTables`
+    (shared by every encoding of a layout, as in :func:`.training._programs`)."""
     optimizer = training.make_optimizer(config)
 
     def batch_logits(params, tokens, tables):
@@ -151,45 +152,61 @@ def _task_programs(model: tf.ModelConfig, config: training.TrainConfig):
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
-    return optimizer, jax.jit(step), jax.jit(batch_logits)
+    return (optimizer, training.compile_step(step, model, optimizer, mesh, (2, 2, 2)),
+            training.compile_eval(batch_logits, mesh, 3))
 
 
 class TaskTrainer:
-    """The masked-loss step and masked accuracy of one (model, encoding, optimisation)."""
+    """The masked-loss step and masked accuracy of one (model, encoding, optimisation) on one mesh."""
 
-    def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig):
+    def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig,
+                 mesh=None):
         self.model, self.encoding, self.config = model, encoding, config
-        self.optimizer, self._step, self._batch_logits = _task_programs(model, config)
+        self.mesh = training.default_mesh() if mesh is None else mesh
+        self.optimizer, self._step, self._batch_logits = _task_programs(model, config, self.mesh)
 
-    def step(self, params: dict, opt_state, tokens: jax.Array, targets: jax.Array, mask: jax.Array):
+    def step(self, params: dict, opt_state, tokens: np.ndarray, targets: np.ndarray, mask: np.ndarray):
         """One optimiser step on a batch ``(B, T)``: new params, new optimiser state, the loss."""
-        tables = training.rotary_tables(self.encoding, tokens.shape[-1], self.model.head_dim)
-        return self._step(params, opt_state, tokens, targets, mask, tables)
+        batch = (mesh_lib.place_batch(x, self.mesh) for x in (tokens, targets, mask))
+        return self._step(params, opt_state, *batch, training.replicated_tables(self.encoding, np.shape(tokens)[-1], self.model.head_dim, self.mesh))
 
-    def batch_logits(self, params: dict, tokens: jax.Array) -> jax.Array:
+    def batch_logits(self, params: dict, tokens: np.ndarray) -> jax.Array:
         """Logits of ``tokens`` ``(B, T)``, shape ``(B, T, vocab)``."""
-        return self._batch_logits(params, tokens, training.rotary_tables(self.encoding, tokens.shape[-1], self.model.head_dim))
+        return self._batch_logits(params, mesh_lib.place_batch(tokens, self.mesh), training.replicated_tables(self.encoding, np.shape(tokens)[-1], self.model.head_dim, self.mesh))
+
+    def place(self, state: training.TrainState) -> training.TrainState:
+        """``state`` on this trainer's mesh (see :meth:`.training.Trainer.place`)."""
+        return training.place_state(state, self.mesh)
 
     def init(self, seed: int) -> training.TrainState:
         params = tf.init_params(self.model, jax.random.PRNGKey(seed))
-        return training.TrainState(params=params, opt_state=self.optimizer.init(params))
+        return self.place(training.TrainState(params=params, opt_state=self.optimizer.init(params)))
 
     def accuracy(self, params: dict, tokens: np.ndarray, targets: np.ndarray, mask: np.ndarray,
                  batch_size: int = 32) -> float:
         """Share of scored positions whose argmax is the target."""
         hits = total = 0.0
+        data = self.mesh.shape[mesh_lib.DATA]
         for start in range(0, tokens.shape[0], batch_size):
-            logits = np.asarray(self.batch_logits(params, jnp.asarray(tokens[start : start + batch_size])))
+            chunk = tokens[start : start + batch_size]  # padded to a multiple of the data axis, the copies dropped
+            padded = np.concatenate([chunk, np.repeat(chunk[:1], -len(chunk) % data, axis=0)])
+            logits = mesh_lib.fetch(self.batch_logits(params, padded))[: len(chunk)]
             right = logits.argmax(axis=-1) == targets[start : start + batch_size]
             hits += float(np.sum(right * mask[start : start + batch_size]))
             total += float(np.sum(mask[start : start + batch_size]))
         return hits / total
 
 
+def task_trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig,
+                 mesh=None) -> TaskTrainer:
+    """The cached :class:`TaskTrainer` of a configuration on ``mesh`` (default: :func:`.training.default_mesh`)."""
+    return _task_trainer(model, encoding, config, training.default_mesh() if mesh is None else mesh)
+
+
 @functools.cache
-def task_trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig) -> TaskTrainer:
-    """The cached :class:`TaskTrainer` of a configuration."""
-    return TaskTrainer(model, encoding, config)
+def _task_trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: training.TrainConfig,
+                  mesh) -> TaskTrainer:
+    return TaskTrainer(model, encoding, config, mesh)
 
 
 def task_batch(task: RecallTask | OffsetTask, rng: np.random.Generator, batch_size: int, length: int
@@ -201,7 +218,7 @@ def task_batch(task: RecallTask | OffsetTask, rng: np.random.Generator, batch_si
 
 
 def train_task(task: RecallTask | OffsetTask, run: training.RunSpec, checkpoint=None, until_step: int | None = None,
-               on_step=None) -> training.TrainState:
+               on_step=None, mesh=None) -> training.TrainState:
     """Train ``run`` on fresh batches of ``task`` (batch ``s`` from ``default_rng((seed, s))``), resumable.
 
     Stops after step ``until_step`` (default: the last) and checkpoints there, so a later call
@@ -213,16 +230,16 @@ def train_task(task: RecallTask | OffsetTask, run: training.RunSpec, checkpoint=
     """
     cfg = run.train
     stop = cfg.steps if until_step is None else min(int(until_step), cfg.steps)
-    engine = task_trainer(run.model, run.encoding, cfg)
+    engine = task_trainer(run.model, run.encoding, cfg, mesh)
     fingerprint = run.fingerprint(f"task:{task}")
     state = engine.init(run.seed)
     if checkpoint is not None and checkpoint.exists():
-        state = training.load_checkpoint(checkpoint, state, fingerprint)
+        state = engine.place(training.load_checkpoint(checkpoint, state, fingerprint))
     held = task_batch(task, np.random.default_rng((run.seed, 2**31)), cfg.eval_windows, cfg.seq_len)
     params, opt_state = state.params, state.opt_state
     while state.step < stop:
         batch = task_batch(task, np.random.default_rng((run.seed, state.step)), cfg.batch_size, cfg.seq_len)
-        params, opt_state, loss = engine.step(params, opt_state, *(jnp.asarray(x) for x in batch))
+        params, opt_state, loss = engine.step(params, opt_state, *batch)
         state.step += 1
         state.train_loss.append(float(loss))
         state.params, state.opt_state = params, opt_state

@@ -7,12 +7,19 @@ a pure function of its :class:`RunSpec` and the corpus: the initial weights come
 s))``, so an interrupted run that resumes from a checkpoint replays exactly the batches it
 would have seen, and ends bit-for-bit where an uninterrupted run ends.
 
-Checkpoints (one file, written atomically, verified on reading):
-:mod:`ropelab.checks.findings.models.checkpoints`.
+Every step is one jitted program over a :class:`jax.sharding.Mesh`
+(:mod:`ropelab.checks.findings.models.mesh`): the batch split along its data axis, the
+parameters replicated or split along its model axis. One device is the ``(1, 1)`` mesh, and
+runs bit for bit as an unsharded program does; more devices change only the order of the
+batch reductions (:func:`ropelab.checks.findings.models.mesh.summation_bound`).
+
+Checkpoints (one file, written atomically, verified on reading, gathered from every device that
+holds a piece): :mod:`ropelab.checks.findings.models.checkpoints`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -27,6 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from ropelab.checks.findings.models import mesh as _mesh
 from ropelab.checks.findings.models import transformer as tf
 from ropelab.constructions import validation as _v
 from ropelab.checks.findings.models.batches import sample_batch
@@ -38,11 +48,18 @@ __all__ = [
     "RunSpec",
     "TrainConfig",
     "TrainState",
+    "compile_eval",
+    "compile_step",
+    "default_mesh",
     "learning_rate_schedule",
     "load_checkpoint",
     "make_optimizer",
+    "place_state",
+    "replicated_tables",
     "rotary_tables",
+    "running_on",
     "save_checkpoint",
+    "state_shardings",
     "train",
     "trainer",
 ]
@@ -159,9 +176,68 @@ def rotary_tables(encoding: tf.PositionalEncoding, length: int, head_dim: int) -
     return encoding.tables(length, head_dim)
 
 
+_ACTIVE: list[Mesh] = []
+"""The meshes :func:`running_on` has set, innermost last."""
+
+
+def default_mesh() -> Mesh:
+    """The mesh a run uses unless told otherwise: the one :func:`running_on` set, else every
+    device of this host on the data axis (one device in a single-threaded CPU worker)."""
+    return _ACTIVE[-1] if _ACTIVE else _mesh.training_mesh(devices=jax.local_devices())
+
+
+@contextlib.contextmanager
+def running_on(mesh: Mesh):
+    """Within the block, every run that names no mesh trains on ``mesh`` (a global mesh over hosts)."""
+    _ACTIVE.append(mesh)
+    try:
+        yield mesh
+    finally:
+        _ACTIVE.pop()
+
+
+def state_shardings(model: tf.ModelConfig, optimizer: optax.GradientTransformation, mesh: Mesh):
+    """The shardings of a run's parameters and optimiser state on ``mesh`` (from their shapes alone)."""
+    params = jax.eval_shape(lambda: tf.init_params(model, jax.random.PRNGKey(0)))
+    return _mesh.parameter_shardings(params, mesh), _mesh.parameter_shardings(jax.eval_shape(optimizer.init, params), mesh)
+
+
+def compile_step(step: Callable, model: tf.ModelConfig, optimizer: optax.GradientTransformation, mesh: Mesh,
+                 batch_ranks: tuple[int, ...]):
+    """``jit`` of ``step(params, opt_state, *batch, tables) -> (params, opt_state, loss)`` over ``mesh``.
+
+    Parameters and optimiser state keep :func:`state_shardings` in and out, each batch array
+    (of rank ``batch_ranks[i]``) is split along the data axis, the tables and the loss are replicated.
+    """
+    params, opt_state = state_shardings(model, optimizer, mesh)
+    replicated = NamedSharding(mesh, PartitionSpec())
+    batch = tuple(_mesh.batch_sharding(mesh, rank) for rank in batch_ranks)
+    return jax.jit(step, in_shardings=(params, opt_state, *batch, replicated),
+                   out_shardings=(params, opt_state, replicated))
+
+
+def compile_eval(fn: Callable, mesh: Mesh, batch_rank: int):
+    """``jit`` of ``fn(params, batch, tables)`` over ``mesh``: the batch and the result split along the data axis."""
+    split = _mesh.batch_sharding(mesh, batch_rank)
+    return jax.jit(fn, out_shardings=split)
+
+
+def replicated_tables(encoding: tf.PositionalEncoding, length: int, head_dim: int, mesh: Mesh) -> tf.RotaryTables:
+    """:func:`rotary_tables` replicated on every device of ``mesh``."""
+    return jax.device_put(rotary_tables(encoding, length, head_dim), NamedSharding(mesh, PartitionSpec()))
+
+
+def place_state(state: TrainState, mesh: Mesh) -> TrainState:
+    """``state`` with its parameters and optimiser state on ``mesh`` (a state read from a
+    checkpoint, whatever mesh wrote it)."""
+    state.params = _mesh.place(state.params, mesh)
+    state.opt_state = _mesh.place(state.opt_state, mesh)
+    return state
+
+
 @functools.cache
-def _programs(model: tf.ModelConfig, config: TrainConfig):
-    """The optimiser and the jitted step and per-token NLL of one architecture and optimisation.
+def _programs(model: tf.ModelConfig, config: TrainConfig, mesh: Mesh):
+    """The optimiser and the jitted step and per-token NLL of one architecture and optimisation on ``mesh``.
 
     The encoding enters as :class:`.transformer.RotaryTables`, an argument, so every encoding
     of the half layout (NoPE, RoPE, p-RoPE, reversed p-RoPE, any base) runs one compiled program
@@ -180,54 +256,71 @@ def _programs(model: tf.ModelConfig, config: TrainConfig):
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
-    return optimizer, jax.jit(step), jax.jit(batch_nll)
+    return optimizer, compile_step(step, model, optimizer, mesh, (2,)), compile_eval(batch_nll, mesh, 2)
 
 
 class Trainer:
-    """The step and evaluation functions of one (model, encoding, optimisation).
+    """The step and evaluation functions of one (model, encoding, optimisation) on one mesh.
 
     Use :func:`trainer` to get a cached instance. The compiled programs are shared by every
-    trainer of the same model and optimisation (see :func:`_programs`), so a resumed run and a
-    fresh one run the same executable, and so do two encodings of the same layout.
+    trainer of the same model, optimisation and mesh (see :func:`_programs`), so a resumed run
+    and a fresh one run the same executable, and so do two encodings of the same layout.
     """
 
-    def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig):
+    def __init__(self, model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig,
+                 mesh: Mesh | None = None):
         self.model, self.encoding, self.config = model, encoding, config
-        self.optimizer, self._step, self._batch_nll = _programs(model, config)
+        self.mesh = default_mesh() if mesh is None else mesh
+        self.optimizer, self._step, self._batch_nll = _programs(model, config, self.mesh)
 
-    def step(self, params: dict, opt_state, batch: jax.Array):
+    def tables(self, length: int) -> tf.RotaryTables:
+        """The encoding's tables at ``length`` positions, replicated on the mesh."""
+        return replicated_tables(self.encoding, length, self.model.head_dim, self.mesh)
+
+    def step(self, params: dict, opt_state, batch: np.ndarray):
         """One optimiser step on ``batch`` ``(B, T + 1)``: new params, new optimiser state, the loss."""
-        return self._step(params, opt_state, batch, rotary_tables(self.encoding, batch.shape[-1] - 1, self.model.head_dim))
+        return self._step(params, opt_state, _mesh.place_batch(batch, self.mesh), self.tables(np.shape(batch)[-1] - 1))
 
-    def batch_nll(self, params: dict, batch: jax.Array) -> jax.Array:
+    def batch_nll(self, params: dict, batch: np.ndarray) -> jax.Array:
         """Per-token NLL of ``batch`` ``(B, T + 1)``, shape ``(B, T)``."""
-        return self._batch_nll(params, batch, rotary_tables(self.encoding, batch.shape[-1] - 1, self.model.head_dim))
+        return self._batch_nll(params, _mesh.place_batch(batch, self.mesh), self.tables(np.shape(batch)[-1] - 1))
+
+    def place(self, state: TrainState) -> TrainState:
+        """``state`` on this trainer's mesh (:func:`place_state`)."""
+        return place_state(state, self.mesh)
 
     def init(self, seed: int) -> TrainState:
-        """A fresh state: weights from ``PRNGKey(seed)``, optimiser at step 0."""
+        """A fresh state: weights from ``PRNGKey(seed)``, optimiser at step 0, on the mesh."""
         params = tf.init_params(self.model, jax.random.PRNGKey(seed))
-        return TrainState(params=params, opt_state=self.optimizer.init(params))
+        return self.place(TrainState(params=params, opt_state=self.optimizer.init(params)))
 
     def position_nll(self, params: dict, windows: np.ndarray, batch_size: int = 16) -> np.ndarray:
         """Mean NLL (nats) at each position of ``windows`` ``(n, L + 1)``, shape ``(L,)``.
 
-        Windows go through in batches of exactly ``batch_size`` (the last one padded with
-        copies whose losses are dropped), so each length compiles once.
+        Windows go through in batches of exactly ``batch_size`` rounded up to a multiple of the
+        mesh's data axis (the last one padded with copies whose losses are dropped), so each
+        length compiles once.
         """
+        batch_size = math.lcm(batch_size, self.mesh.shape[_mesh.DATA])
         windows = np.asarray(windows, dtype=np.int32)
         n = windows.shape[0]
         padded = np.concatenate([windows, np.repeat(windows[:1], -n % batch_size, axis=0)])
         total = np.zeros(windows.shape[1] - 1, dtype=np.float64)
         for start in range(0, n, batch_size):
-            nll = np.asarray(self.batch_nll(params, jnp.asarray(padded[start : start + batch_size])), dtype=np.float64)
+            nll = np.asarray(_mesh.fetch(self.batch_nll(params, padded[start : start + batch_size])), dtype=np.float64)
             total += nll[: n - start].sum(axis=0)
         return total / n
 
 
+def trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig,
+            mesh: Mesh | None = None) -> Trainer:
+    """The cached :class:`Trainer` of a configuration on ``mesh`` (default: :func:`default_mesh`)."""
+    return _trainer(model, encoding, config, default_mesh() if mesh is None else mesh)
+
+
 @functools.cache
-def trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig) -> Trainer:
-    """The cached :class:`Trainer` of a configuration."""
-    return Trainer(model, encoding, config)
+def _trainer(model: tf.ModelConfig, encoding: tf.PositionalEncoding, config: TrainConfig, mesh: Mesh) -> Trainer:
+    return Trainer(model, encoding, config, mesh)
 
 
 def train(
@@ -238,24 +331,26 @@ def train(
     checkpoint: str | Path | None = None,
     until_step: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    mesh: Mesh | None = None,
 ) -> TrainState:
     """Train ``run`` on ``train_tokens``, resuming from ``checkpoint`` if it exists.
 
     Stops after step ``until_step`` (default: the last step) and checkpoints there, so a
     later call continues. ``validation_windows`` ``(n, T + 1)`` give the validation curve;
-    ``on_step(step, loss)`` is called after every step (progress bars).
+    ``on_step(step, loss)`` is called after every step (progress bars). Each step runs on
+    ``mesh`` (default: :func:`default_mesh`); a checkpoint written on any mesh resumes on any other.
     """
     cfg = run.train
     stop = cfg.steps if until_step is None else min(int(until_step), cfg.steps)
-    engine = trainer(run.model, run.encoding, cfg)
+    engine = trainer(run.model, run.encoding, cfg, mesh)
     fingerprint = run.fingerprint(corpus_checksum)
     state = engine.init(run.seed)
     if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, state, fingerprint)
+        state = engine.place(load_checkpoint(checkpoint, state, fingerprint))
     params, opt_state = state.params, state.opt_state
     first = True
     while state.step < stop:
-        batch = jnp.asarray(sample_batch(train_tokens, run.seed, state.step, cfg.batch_size, cfg.seq_len))
+        batch = sample_batch(train_tokens, run.seed, state.step, cfg.batch_size, cfg.seq_len)
         started = time.perf_counter()
         params, opt_state, loss = engine.step(params, opt_state, batch)
         loss = float(loss)
