@@ -127,10 +127,12 @@ def verify(
     quick: Annotated[bool, typer.Option("--quick", help="smaller grids, same checks")] = False,
     certify: Annotated[bool, typer.Option("--certify", help="also run the Arb certificates (parallel processes)")] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
-                                      help="worker processes (default 0: one per CPU core, one per 8 claims at most; "
+                                      help="worker processes (default 0: one per CPU core, one per 8 claims at most, "
+                                           "with --certify one per core for the certificate chunks; "
                                            "1: this process only)")] = 0,
     shard: Annotated[str | None, typer.Option("--shard", metavar="I/N",
-                                              help="run only shard I of N (1-based), claims dealt by recorded cost; "
+                                              help="run only shard I of N (1-based), claims (and with --certify each "
+                                                   "certificate chunk) dealt by recorded cost; "
                                                    "the JSON report records the shard for --merge")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="join shard reports, given as the arguments "
                                                         "(PART.json ...), into one run's table and report")] = False,
