@@ -224,17 +224,21 @@ def _worker_init() -> None:
     enable_compilation_cache()
 
 
-def run_chunks(units: Sequence[tuple[Claim, int]], quick: bool, processes: int | None = None) -> list[ChunkRun]:
+def run_chunks(units: Sequence[tuple[Claim, int]], quick: bool, processes: int | None = None,
+               chunks: Mapping[str, list[Any]] | None = None) -> list[ChunkRun]:
     """Run certificate chunks ``(claim, index into claim.certificate.chunks(quick))``, in parallel
     processes (``processes``: ``None`` one per core, 1 this process); results in the given order.
+    ``chunks`` holds lists of chunks already made, by claim id.
     """
-    lists: dict[str, list[Any]] = {}
+    lists: dict[str, list[Any]] = dict(chunks or {})
     jobs = []
     for claim, index in units:
-        chunks = lists.setdefault(claim.id, claim.certificate.chunks(quick))
-        if not 0 <= index < len(chunks):
-            raise ValueError(f"claim {claim.id}: no certificate chunk {index} (it has {len(chunks)})")
-        jobs.append((claim.certificate.run if _picklable(claim.certificate.run) else claim.id, chunks[index]))
+        if claim.id not in lists:
+            lists[claim.id] = claim.certificate.chunks(quick)
+        made = lists[claim.id]
+        if not 0 <= index < len(made):
+            raise ValueError(f"claim {claim.id}: no certificate chunk {index} (it has {len(made)})")
+        jobs.append((claim.certificate.run if _picklable(claim.certificate.run) else claim.id, made[index]))
     workers = min(len(jobs), processes or os.cpu_count() or 1)
     if workers <= 1:
         done = [_certify_chunk((claim.certificate.run, chunk)) for (claim, _), (_, chunk) in zip(units, jobs)]
@@ -254,7 +258,8 @@ def certify_claim(claim: Claim, quick: bool, processes: int | None = None) -> Ev
     no gap between chunks, no grid point left out, no range end moved. A chunk that raises
     raises here, with its traceback.
     """
-    runs = run_chunks([(claim, i) for i in range(len(claim.certificate.chunks(quick)))], quick, processes)
+    chunks = claim.certificate.chunks(quick)
+    runs = run_chunks([(claim, i) for i in range(len(chunks))], quick, processes, {claim.id: chunks})
     for run in runs:
         if run.evidence is None:
             raise RuntimeError(f"certificate chunk {run.chunk} of {claim.id} raised:\n{run.error}")
