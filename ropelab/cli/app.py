@@ -127,10 +127,12 @@ def verify(
     quick: Annotated[bool, typer.Option("--quick", help="smaller grids, same checks")] = False,
     certify: Annotated[bool, typer.Option("--certify", help="also run the Arb certificates (parallel processes)")] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
-                                      help="worker processes (default 0: one per CPU core, one per 8 claims at most; "
+                                      help="worker processes (default 0: one per CPU core, one per 8 claims at most, "
+                                           "with --certify one per core for the certificate chunks; "
                                            "1: this process only)")] = 0,
     shard: Annotated[str | None, typer.Option("--shard", metavar="I/N",
-                                              help="run only shard I of N (1-based), claims dealt by recorded cost; "
+                                              help="run only shard I of N (1-based), claims (and with --certify each "
+                                                   "certificate chunk) dealt by recorded cost; "
                                                    "the JSON report records the shard for --merge")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="join shard reports, given as the arguments "
                                                         "(PART.json ...), into one run's table and report")] = False,
@@ -152,14 +154,23 @@ def verify(
             part = sh.parse_shard(shard)
         except ValueError as err:
             fail(str(err))
-        all_ids = [c.id for c in claims]
-        chosen = set(sh.assign(all_ids, part.count)[part.index - 1])
-        claims = [c for c in claims if c.id in chosen]
     workers = 1 if certify else min(jobs or auto_workers(len(claims)), len(claims))
     started = time.perf_counter()
-    with Steps("verifying", [c.id for c in claims]) as steps:
-        results = run_claims(claims, quick=quick, certify=certify, jobs=workers,
-                             on_result=lambda r: steps.finish(r.id, f"{r.status} ({r.seconds:.1f} s)"))
+    record, bad_chunks = None, []
+    if part is None:
+        with Steps("verifying", [c.id for c in claims]) as steps:
+            results = run_claims(claims, quick=quick, certify=certify, jobs=workers, processes=jobs or None,
+                                 on_result=lambda r: steps.finish(r.id, f"{r.status} ({r.seconds:.1f} s)"))
+    else:
+        planned = sh.plan(claims, part.count, quick, certify)
+        owned = planned[1][part.index - 1]
+        workers = 1 if certify else min(jobs or auto_workers(len(owned.claims)), max(len(owned.claims), 1))
+        with Steps("verifying", list(owned.claims) + ([f"{len(owned.chunks)} certificate chunks"]
+                                                     if owned.chunks else [])) as steps:
+            results, record = sh.run_shard(
+                claims, part, quick, certify, jobs=workers if not certify else jobs,
+                on_result=lambda r: steps.finish(r.id, f"{r.status} ({r.seconds:.1f} s)"),
+                on_chunks=lambda runs: steps.finish(f"{len(runs)} certificate chunks"), planned=planned)
     wall = time.perf_counter() - started
     console.print(verify_table(results, f"ropelab verify{' --quick' if quick else ''}{' --certify' if certify else ''}"))
     console.print(Text(RESIDUAL_NOTE))  # wrapped at spaces, so no word is split
@@ -168,13 +179,26 @@ def verify(
         say(f"{r.id} failed at {r.worst_point}", style="red")
         if r.error:
             say(r.error)
+    if record is not None and record["certificate_chunks"]:
+        runs = record["chunks"]
+        bad_chunks = [f"{c['claim']} chunk {c['chunk']}" for c in runs if not _chunk_passed(c["evidence"])]
+        say(f"shard {part.index}/{part.count}: {len(runs)} certificate chunks run"
+            + (f", failing: {', '.join(bad_chunks)}" if bad_chunks else ", every one passes")
+            + "; each certificate is judged, coverage included, by --merge")
     say(f"{len(results) - len(failed)}/{len(results)} claims pass in {wall:.1f} s"
         + (f" ({workers} worker processes; {sum(r.seconds for r in results):.1f} s of claim time)" if workers > 1 else ""))
     if json_path is not None:
-        extra = {"shard": sh.shard_record(part, [r.id for r in results], all_ids)} if part is not None else None
+        extra = {"shard": record} if record is not None else None
         write_report(json_path, results, quick, certify, extra=extra)
         say(f"report written to {json_path}")
-    raise typer.Exit(code=1 if failed else 0)
+    raise typer.Exit(code=1 if failed or bad_chunks else 0)
+
+
+def _chunk_passed(evidence) -> bool:
+    """Whether a certificate chunk's JSON evidence passes on its own (coverage is judged at --merge)."""
+    from ropelab.checks.runner import evidence_from_record
+
+    return evidence is not None and evidence_from_record(evidence).passed
 
 
 def _merge_shards(paths: list[str], json_path: Path | None, other_options: bool) -> None:
