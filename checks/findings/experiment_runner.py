@@ -132,32 +132,41 @@ class Placement:
     hosts: int
     workers: int
     devices: int
+    model_axis: int = 1
 
     def describe(self) -> str:
         """One line: what trains where."""
+        shape = f"{self.devices // self.model_axis} x {self.model_axis} (data x model)"
         where = (f"{self.workers} single-threaded worker process(es), one CPU device each" if self.workers
-                 else f"one run at a time on a mesh of {self.devices} device(s)")
+                 else f"one run at a time on a {shape} mesh")
         hosts = "" if self.hosts == 1 else f"host {self.host} of {self.hosts}, "
-        return f"{hosts}{'every run on one mesh of every host' if self.mode == 'global' else where}"
+        return f"{hosts}{f'every run on one {shape} mesh of every host' if self.mode == 'global' else where}"
 
 
-def placement(record: ExperimentRecord, n_jobs: int, workers: int | None = None, mode: str = "runs") -> Placement:
+def placement(record: ExperimentRecord, n_jobs: int, workers: int | None = None, mode: str = "runs",
+              model_axis: int = 1) -> Placement:
     """Where a call's runs train (see the module's description), joining the hosts the
-    environment names; ``workers`` caps the CPU worker processes (default: one per core)."""
+    environment names; ``workers`` caps the CPU worker processes (default: one per core);
+    ``model_axis`` devices of the mesh split each parameter matrix (1: parameters replicated)."""
     import jax
 
     from ropelab.checks.findings.models import mesh
 
     if mode not in PLACEMENTS:
         raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {mode!r}")
+    if isinstance(model_axis, bool) or not isinstance(model_axis, int) or model_axis < 1:
+        raise ValueError(f"model_axis must be a positive integer, got {model_axis!r}")
     hosts = mesh.join_hosts()
     local = jax.local_devices()
+    devices = len(jax.devices()) if mode == "global" else len(local)
+    if devices % model_axis:
+        raise ValueError(f"model_axis must divide the {devices} device(s) the runs train on, got {model_axis}")
     if mode == "global":
-        return Placement(mode, hosts.index, hosts.count, 0, len(jax.devices()))
+        return Placement(mode, hosts.index, hosts.count, 0, devices, model_axis)
     if record.processes and len(local) == 1 and local[0].platform == "cpu":
         share = len(hosts.mine(range(n_jobs)))
         return Placement(mode, hosts.index, hosts.count, max(1, min(int(workers or os.cpu_count() or 1), share)), 1)
-    return Placement(mode, hosts.index, hosts.count, 0, len(local))
+    return Placement(mode, hosts.index, hosts.count, 0, devices, model_axis)
 
 
 def _label(row_id: str, seed: int) -> str:
@@ -239,11 +248,11 @@ def _wait_for_runs(out_dir: Path, keys: list[tuple[str, int]], finished: dict, p
 
 
 def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int | None = None, progress=None,
-        workers: int | None = None, mode: str = "runs") -> dict:
+        workers: int | None = None, mode: str = "runs", model_axis: int = 1) -> dict:
     """Train and evaluate every (row, seed) of ``preset``; write and return the results.
 
     Runs train where :func:`placement` puts them (``mode``: ``runs`` or ``global``; ``workers``
-    caps the CPU worker processes). Checkpoints go to ``out_dir/checkpoints`` (an interrupted
+    caps the CPU worker processes; ``model_axis`` splits the parameters over that many devices). Checkpoints go to ``out_dir/checkpoints`` (an interrupted
     call resumes there); the results go to ``out_dir`` through ``record.write``. ``progress`` is
     an optional ``rich.progress.Progress``: an overall task, and one task per run that moves at
     each evaluation and ends (``visible=False``) when the run has been evaluated. A failed run
@@ -255,7 +264,9 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
     out_dir = Path(out_dir)
     jobs = record.jobs(preset, n_seeds)
     keys = [(row.id, seed) for row, seed in jobs]
-    where = placement(record, len(jobs), workers, mode)
+    where = placement(record, len(jobs), workers, mode, model_axis)
+    import jax
+
     from ropelab.checks.findings.models import mesh, training
 
     hosts = mesh.Hosts(where.host, where.hosts)
@@ -293,7 +304,9 @@ def run(record: ExperimentRecord, preset: Any, out_dir: str | Path, seeds: int |
     executor = (ProcessPoolExecutor(where.workers, mp_context=context, initializer=_single_threaded_worker,
                                     initargs=(steps_done,)) if where.workers
                 else _InProcess(report if progress is not None else None))
-    on_mesh = (training.running_on(mesh.training_mesh()) if mode == "global" else contextlib.nullcontext())
+    devices = None if mode == "global" else jax.local_devices()
+    on_mesh = (contextlib.nullcontext() if where.workers
+               else training.running_on(mesh.training_mesh(model=model_axis, devices=devices)))
     with executor as pool, on_mesh:
         running: dict = {}
 

@@ -1207,6 +1207,7 @@ def navigation(sheets, examples: dict[str, str], modules: list[str]) -> list:
         {"RoPE in a model": "engineers.md"},
         {"A real model": "real-models.md"},
         {"Training experiments": "training.md"},
+        {"Past one machine": "scale-out.md"},
         {"Benchmarks": "benchmarks.md"},
         {"Site, examples, report": "documentation.md"},
         {"How the package is built": "architecture.md"},

@@ -30,6 +30,7 @@ WORKLOADS = {
     "diagonal-head": "diagonal_head.py",
     "attention": "attention.py",
     "verify": "verify.py",
+    "training-mesh": "training_mesh.py",
 }
 SUMMARY_COLUMNS = ("workload", "ours", "baseline (same run)", "ours s", "baseline s", "ratio", "throughput",
                    "target", "met")

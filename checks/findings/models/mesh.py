@@ -35,6 +35,7 @@ __all__ = [
     "parameter_shardings",
     "place",
     "place_batch",
+    "reduction_order_bound",
     "summation_bound",
     "training_mesh",
 ]
@@ -149,6 +150,25 @@ def summation_bound(n: int, total: float, unit_roundoff: float = 2.0**-24) -> fl
     if k >= 1:
         raise ValueError(f"n = {n} terms is past the bound's range for unit roundoff {unit_roundoff}")
     return 2 * k / (1 - k) * total
+
+
+def reduction_order_bound(n: int, k: int, mean: float, unit_roundoff: float = 2.0**-24) -> float:
+    r"""How far two meshes' float32 losses at the same parameters can differ: a mean of ``n``
+    per-token terms near ``mean``, each formed through reductions of at most ``k`` terms.
+
+    Splitting the batch over devices changes two things: the order of the ``n``-term sum of the
+    loss (:func:`summation_bound`), and the order inside each term's own reductions, whose
+    shapes change with the per-device batch. Each term is bounded to first order as one
+    ``k``-term reduction of its own magnitude, :math:`2\gamma_k |x_i|` (the assumption the tests
+    check token by token), so the mean moves by at most
+    :math:`2(\gamma_{n-1} + \gamma_k)\,\overline{|x|}`.
+
+    >>> round(reduction_order_bound(256, 256, 5.5), 6)
+    0.000335
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return summation_bound(n, n * mean, unit_roundoff) / n + summation_bound(k + 1, mean, unit_roundoff)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ __all__ = [
     "running_on",
     "save_checkpoint",
     "state_shardings",
+    "step_functions",
     "train",
     "trainer",
 ]
@@ -235,13 +236,11 @@ def place_state(state: TrainState, mesh: Mesh) -> TrainState:
     return state
 
 
-@functools.cache
-def _programs(model: tf.ModelConfig, config: TrainConfig, mesh: Mesh):
-    """The optimiser and the jitted step and per-token NLL of one architecture and optimisation on ``mesh``.
+def step_functions(model: tf.ModelConfig, config: TrainConfig):
+    """The optimiser, the (unjitted) training step and per-token NLL of one architecture and optimisation.
 
-    The encoding enters as :class:`.transformer.RotaryTables`, an argument, so every encoding
-    of the half layout (NoPE, RoPE, p-RoPE, reversed p-RoPE, any base) runs one compiled program
-    per sequence length; partial rotary's tables have another structure and compile their own.
+    ``step(params, opt_state, batch, tables) -> (params, opt_state, loss)`` with ``batch``
+    ``(B, T + 1)``; ``batch_nll(params, batch, tables)`` has shape ``(B, T)``.
     """
     optimizer = make_optimizer(config)
 
@@ -256,6 +255,18 @@ def _programs(model: tf.ModelConfig, config: TrainConfig, mesh: Mesh):
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
+    return optimizer, step, batch_nll
+
+
+@functools.cache
+def _programs(model: tf.ModelConfig, config: TrainConfig, mesh: Mesh):
+    """The optimiser and the jitted step and per-token NLL of one architecture and optimisation on ``mesh``.
+
+    The encoding enters as :class:`.transformer.RotaryTables`, an argument, so every encoding
+    of the half layout (NoPE, RoPE, p-RoPE, reversed p-RoPE, any base) runs one compiled program
+    per sequence length; partial rotary's tables have another structure and compile their own.
+    """
+    optimizer, step, batch_nll = step_functions(model, config)
     return optimizer, compile_step(step, model, optimizer, mesh, (2,)), compile_eval(batch_nll, mesh, 2)
 
 
