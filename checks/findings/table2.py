@@ -56,6 +56,7 @@ __all__ = [
     "CONTEXT_MULTIPLES",
     "FIGURE_NAME",
     "FLAT_SHARE",
+    "GEMMA_2B",
     "LONG_RESULTS",
     "NOPE_LONG_RESULTS",
     "PILOT_RESULTS",
@@ -255,7 +256,8 @@ def paper_preset(results: dict) -> Preset:
 
 class _Presets(Mapping):
     """The presets by name; those built from committed results (``paper``) are built on first use,
-    so reading the others needs no results file."""
+    so reading the others needs no results file. Module-level builders keep it picklable (the
+    record travels to the training processes)."""
 
     def __init__(self, ready: dict[str, Preset], later: dict[str, Callable[[], Preset]]):
         self._ready, self._later = dict(ready), dict(later)
@@ -276,7 +278,11 @@ class _Presets(Mapping):
         return name in self._order
 
 
-PRESETS: Mapping[str, Preset] = _Presets(_PRESETS, {"paper": lambda: paper_preset(load_results())})
+def _paper_from_committed() -> Preset:
+    return paper_preset(load_results())
+
+
+PRESETS: Mapping[str, Preset] = _Presets(_PRESETS, {"paper": _paper_from_committed})
 """smoke, pilot, small, long, nope_long, gpu, and ``paper`` (formed on first use from the
 committed ``small`` run's power analysis: reading it raises ``FileNotFoundError`` where this
 install has no committed run)."""

@@ -30,11 +30,11 @@ import time
 from dataclasses import dataclass
 
 __all__ = [
+    "Cost",
     "REFERENCE_DEVICE",
     "REFERENCE_FLOPS",
     "REFERENCE_MEMORY",
     "UTILISATION",
-    "Cost",
     "activation_bytes",
     "evaluation_flops",
     "experiment_cost",
