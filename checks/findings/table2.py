@@ -240,15 +240,16 @@ def paper_preset(results: dict) -> Preset:
         f"{model.d_model}, {model.n_layers} layers, {model.n_heads} heads) with MLP ratio {model.mlp_ratio} for "
         f"{ours / 1e9:.2f}B non-embedding parameters (Gemma 2B: {GEMMA_2B['non_embedding_parameters'] / 1e9:.2f}B), "
         f"{PAPER_STEPS:,} steps x {PAPER_BATCH} x {T} tokens ({tokens / ours:.1f} tokens per parameter; the paper's "
-        f"{tokens / GEMMA_2B['non_embedding_parameters']:.1f}); perplexity at T only, as the paper reports (8T would be "
-        f"{8 * T:,} tokens of full attention); {len(ROWS)} rows x {power['seeds']} seeds, the most the power analysis "
-        f"of the small run asks for ({power['hardest_detected']}: the paper's "
+        f"{tokens / GEMMA_2B['non_embedding_parameters']:.1f}); perplexity at T only, as the paper reports (8T "
+        f"would be {8 * T:,} tokens of full attention); {len(ROWS)} rows x {power['seeds']} seeds, the most the "
+        f"power analysis of the small run asks for ({power['hardest_detected']}: the paper's "
         f"{math.expm1(power['paper_wiki_nll_change'][power['hardest_detected']]):+.2%} at {POWER:.0%} power, assuming "
         f"the seed-to-seed sd of the paired log-perplexity ratio carries over); {beyond or 'no row'} would need more "
         f"than {power['searched_up_to']} seeds. NOT the paper's regime: {tokens / 1e9:.1f}B training tokens are "
         f"{passes:,.0f} passes over this corpus's {results['corpus']['train_tokens'] / 1e6:.1f}M training bytes (the "
-        f"paper's run sees each token about once), so these models would memorise it; a corpus of at least "
-        f"{tokens / 1e9:.0f}B tokens is needed for the regime"
+        f"paper does not say how often its run saw a token; thousands of passes are outside any language-model "
+        f"regime), so these models would memorise it; a corpus of at least {tokens / 1e9:.0f}B tokens would see "
+        f"each token about once"
     )
     return Preset("paper", model, train, seeds=power["seeds"], eval_chunks=_PAPER_EVAL_CHUNKS, usage_windows=8,
                   description=description, context_multiples=(1,))
@@ -300,7 +301,8 @@ def _binned(curve: np.ndarray, bins: int) -> list[float]:
 def evaluate_run(
     preset: Preset, variant: Variant, state: training.TrainState, chunks: np.ndarray
 ) -> dict:
-    """Perplexities at the preset's contexts (``T .. 8T``), the binned per-position loss at the longest and the head usage."""
+    """Perplexities at the preset's contexts (``T .. 8T``), the binned per-position loss at the longest, the
+    head usage."""
     engine = training.trainer(preset.model, variant.encoding, preset.train)
     T = preset.train.seq_len
     nll, perplexity = {}, {}

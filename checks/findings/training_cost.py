@@ -16,9 +16,11 @@ during training and each preset's final evaluations (:meth:`evaluations` of a pr
 
 Hours: on :data:`REFERENCE_DEVICE` at the stated sustained rate :data:`REFERENCE_FLOPS`, and on
 this machine at the rate of a short float32 matrix product measured once per process
-(:func:`machine_flops`) times :data:`UTILISATION`. Memory of one step at the preset's batch:
-float32 weights, gradients and AdamW's two moments (16 bytes per parameter) plus the activations
-reverse-mode differentiation keeps (:func:`activation_bytes`), on one device.
+(:func:`machine_flops`) times :data:`UTILISATION`, plus :data:`RUN_OVERHEAD_SECONDS` a run.
+Memory of one step at the preset's batch: float32 weights, gradients and AdamW's two moments (16
+bytes per parameter) plus the activations reverse-mode differentiation keeps
+(:func:`activation_bytes`) and the backward pass's own buffers (:data:`BACKWARD_WORKING`), on
+one device.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ import time
 from dataclasses import dataclass
 
 __all__ = [
+    "BACKWARD_WORKING",
     "Cost",
     "REFERENCE_DEVICE",
     "REFERENCE_FLOPS",
     "REFERENCE_MEMORY",
+    "RUN_OVERHEAD_SECONDS",
     "UTILISATION",
     "activation_bytes",
     "evaluation_flops",
@@ -62,10 +66,20 @@ in 5,351 s; ``nope_long`` 3.4e10, ``long`` 2.9e10; load average 1.6 to 1.8 at th
 against 1.4e11 to 1.5e11 FLOP/s of :func:`machine_flops` on the same machine at load average 1.5:
 0.2 to 0.24. Compilation, evaluation and checkpoints are inside the wall-clock time, so the
 share covers them."""
+RUN_OVERHEAD_SECONDS = 10.0
+"""Seconds each run spends here beyond its FLOPs (compiling its programs, one per evaluated length,
+and setting up). Measured on the 2-core machine: the committed ``breaking`` and ``offset`` small
+runs took 16 and 5 s a run more than their FLOPs at 2.9e10 FLOP/s (the rate
+:data:`UTILISATION` gives at load average 1.5); for Table 2's runs it is a small share."""
 BYTES_PER_VALUE = 4
 """float32 activations, weights and optimiser moments."""
 STATE_VALUES_PER_PARAMETER = 4
 """Weights, gradients and AdamW's first and second moments."""
+BACKWARD_WORKING = 1.5
+"""A compiled step's temporaries over the activations it keeps (:func:`activation_bytes`): the
+backward pass's own buffers (the gradients of the attention logits and weights among them). XLA's
+``memory_analysis().temp_size_in_bytes`` of the training step, on CPU, was 1.47, 1.50 and 1.51
+times :func:`activation_bytes` for three small models (1 and 2 layers, T = 128 to 512)."""
 _CALIBRATION_SIZES = (256, 512, 1024, 2048, 4096)
 _CALIBRATION_SECONDS = 0.005
 """The product is enlarged until one takes this long (a bounded, sub-second measurement)."""
@@ -172,7 +186,8 @@ class Cost:
     train_flops_per_run: int
     evaluation_flops_per_run: int
     step_bytes: int
-    """Weights, gradients, optimiser moments and the activations of the whole batch."""
+    """Weights, gradients, optimiser moments, and the activations of the whole batch times
+    :data:`BACKWARD_WORKING`."""
     sequence_bytes: int
     """The same with the activations of one sequence: the least one step can hold without rematerialising."""
     machine_rate: float
@@ -190,15 +205,16 @@ class Cost:
 
     @property
     def machine_hours(self) -> float:
-        """Hours on this machine at :attr:`machine_rate`."""
-        return self.total_flops / self.machine_rate / 3600
+        """Hours on this machine at :attr:`machine_rate`, with :data:`RUN_OVERHEAD_SECONDS` a run."""
+        return (self.total_flops / self.machine_rate + self.runs * RUN_OVERHEAD_SECONDS) / 3600
 
     def line(self) -> str:
         """One line: the runs, FLOPs, device-hours, hours here and whether one step's memory fits.
 
         >>> print(Cost(2, 10**15, 10**14, 10**9, 10**8, 1e11, 8 * 10**9).line())  # doctest: +NORMALIZE_WHITESPACE
         cost: 2 runs, 2.2e+15 FLOPs: 0.00309 device-hours on one NVIDIA H100 SXM (198 TFLOP/s sustained,
-        assumed), 6.11 h here (1.0e+11 FLOP/s: measured product x 0.2); one step at the preset's batch holds
+        assumed), 6.12 h here (1.0e+11 FLOP/s: measured product x 0.2, and 10 s a run); one step at the
+        preset's batch holds
         1 GB (fits one H100 SXM's 80 GB; fits this machine's 8 GB)
         """
         def fits(limit: int) -> str:
@@ -210,9 +226,11 @@ class Cost:
 
         return (f"cost: {self.runs} runs, {self.total_flops:.2g} FLOPs: {self.reference_hours:.3g} device-hours on "
                 f"{REFERENCE_DEVICE} ({REFERENCE_FLOPS / 1e12:.0f} TFLOP/s sustained, assumed), "
-                f"{self.machine_hours:.3g} h here ({self.machine_rate:.1e} FLOP/s: measured product x {UTILISATION}); "
+                f"{self.machine_hours:.3g} h here ({self.machine_rate:.1e} FLOP/s: measured product x {UTILISATION}, "
+                f"and {RUN_OVERHEAD_SECONDS:g} s a run); "
                 f"one step at the preset's batch holds {_size(self.step_bytes)} ({fits(REFERENCE_MEMORY)} "
-                f"{REFERENCE_DEVICE.replace('NVIDIA ', '')}'s {_size(REFERENCE_MEMORY)}; {fits(self.machine_memory)} this machine's "
+                f"{REFERENCE_DEVICE.replace('NVIDIA ', '')}'s {_size(REFERENCE_MEMORY)}; "
+                f"{fits(self.machine_memory)} this machine's "
                 f"{_size(self.machine_memory)}){alone}")
 
 
@@ -238,8 +256,8 @@ def preset_cost(model, train, evaluations, runs: int, rate: float | None = None,
         runs=runs,
         train_flops_per_run=tokens * training_flops_per_token(model, T) + validation,
         evaluation_flops_per_run=evaluation_flops(model, evaluations),
-        step_bytes=state_bytes(model) + activation_bytes(model, T, train.batch_size),
-        sequence_bytes=state_bytes(model) + activation_bytes(model, T, 1),
+        step_bytes=state_bytes(model) + math.ceil(BACKWARD_WORKING * activation_bytes(model, T, train.batch_size)),
+        sequence_bytes=state_bytes(model) + math.ceil(BACKWARD_WORKING * activation_bytes(model, T, 1)),
         machine_rate=machine_flops() * UTILISATION if rate is None else rate,
         machine_memory=machine_memory() if memory is None else memory,
     )
