@@ -148,6 +148,12 @@ CASES = {
                                            "unknown preset: huge"),
     "experiment offset --out is a file": (lambda t: ["experiment", "offset", "--preset", "smoke", "--out",
                                                      str(a_file(t))], "--out must be a folder"),
+    "experiment --max-hours 0": (lambda t: ["experiment", "table2", "--preset", "smoke", "--out", str(t / "o"),
+                                            "--max-hours", "0"], "--max-hours must be a finite number of hours > 0"),
+    "experiment --max-hours nan": (lambda t: ["experiment", "breaking", "--preset", "smoke", "--out", str(t / "o"),
+                                              "--max-hours", "nan"], "--max-hours must be a finite number of hours > 0"),
+    "experiment over --max-hours": (lambda t: ["experiment", "table2", "--preset", "paper", "--out", str(t / "o")],
+                                    "--force to start anyway"),
 }
 
 

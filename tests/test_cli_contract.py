@@ -59,7 +59,7 @@ WORK = (
     # what a command does once its input is accepted: none of it may start before a bad destination is refused
     "ropelab.checks.runner.run_claims", "ropelab.cli.bench.run_workload", "ropelab.checks.conformance.run",
     "ropelab.checks.findings.zoo.summarise", "ropelab.constructions.precision.thresholds",
-    "ropelab.checks.findings.experiment_runner.run",
+    "ropelab.checks.findings.experiment_runner.run", "ropelab.checks.findings.training_cost.experiment_cost",
     "ropelab.checks.findings.model_analysis.analyze", "ropelab.catalogue.render_available_figures",
 )
 

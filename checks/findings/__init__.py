@@ -29,6 +29,7 @@ __all__ = [
     "table2_statistics",
     "table2_table",
     "task_experiments",
+    "training_cost",
     "zoo",
     "zoo_parity",
     "zoo_verdicts",

@@ -74,6 +74,15 @@ class Preset:
         T = self.train.seq_len
         return sorted({max(1, int(round(m * T))) for m in self.distance_multiples})
 
+    def evaluations(self) -> tuple[tuple[int, int], ...]:
+        """The forward passes one run makes after training, as ``(context, sequences)``: the recall
+        sequences at every distance (``distance + 8`` tokens), then the 16 the pair shares are read from.
+
+        >>> PRESETS["smoke"].evaluations()
+        ((16, 16), (24, 16), (40, 16), (72, 16), (16, 16))
+        """
+        return (*((d + 8, self.eval_sequences) for d in self.distances()), (self.train.seq_len, 16))
+
 
 def _task_model(task: tasks.RecallTask, d_model: int, n_layers: int, n_heads: int, head_dim: int) -> tf.ModelConfig:
     return tf.ModelConfig(vocab_size=task.vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,

@@ -163,7 +163,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         module="table2",
         preset_help="smoke (a pipeline check, about a minute), pilot (the small run's design, about 12 min), "
                     "small (the reported run, about 80 min), long (its length check: 3 rows, 3x the steps, about "
-                    "60 min), nope_long (NoPE alone, 6x the steps, about 45 min), gpu (an accelerator)",
+                    "60 min), nope_long (NoPE alone, 6x the steps, about 45 min), gpu (an accelerator), paper (the paper's "
+                    "context, bases, head width, steps, batch and tokens per parameter, seeds from the power "
+                    "analysis: for a cluster; --cost states it)",
     ),
     "breaking": Experiment(
         id="breaking",

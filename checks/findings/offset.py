@@ -53,6 +53,15 @@ class Preset:
     seeds: int
     reports_findings: bool
 
+    def evaluations(self) -> tuple[tuple[int, int], ...]:
+        """The forward passes one run makes after training, as ``(context, sequences)``: the held-out
+        sequences, then the eight the band shares are read from.
+
+        >>> PRESETS["smoke"].evaluations()
+        ((16, 16), (16, 8))
+        """
+        return ((self.train.seq_len, self.eval_sequences), (self.train.seq_len, 8))
+
 
 _TASK = tasks.OffsetTask(n_symbols=32, offset=3)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Iterator, Mapping
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -38,13 +39,14 @@ from ropelab.checks.findings.models import transformer_usage as usage_mod
 from ropelab.checks.findings.paired_tests import CONFIDENCE, POWER
 from ropelab.checks.findings.table2_findings import (findings, format_interval, format_spread, length_check,
                                                      nope_length_check)
-from ropelab.checks.findings.table2_rows import (ANALYSED, CONTEXT_MULTIPLES, FIGURE_NAME, FLAT_SHARE, LONG_RESULTS,
-                                                 NOPE_LONG_RESULTS, PAPER_CONTEXT, PILOT_RESULTS, POSITION_BINS,
-                                                 REFERENCE, REPORTED_FOLDER, REPORTED_RESULTS, RESULTS_NAME, ROW_OF,
-                                                 ROWS, TABLE_NAME, VARIANT_IDS, Row, compares_with_paper,
+from ropelab.checks.findings.table2_rows import (ANALYSED, CONTEXT_MULTIPLES, FIGURE_NAME, FLAT_SHARE, GEMMA_2B,
+                                                 LONG_RESULTS, NOPE_LONG_RESULTS, PAPER_BATCH, PAPER_CONTEXT,
+                                                 PAPER_STEPS, PILOT_RESULTS, POSITION_BINS, REFERENCE,
+                                                 REPORTED_FOLDER, REPORTED_RESULTS, RESULTS_NAME, ROW_OF, ROWS,
+                                                 TABLE_NAME, VARIANT_IDS, Row, compares_with_paper,
                                                  is_pipeline_check, load_results, matched_base, paper_direction,
                                                  paper_facts, trained_ids, turning_share)
-from ropelab.checks.findings.table2_statistics import flattening, learning_pace, settling, summarise
+from ropelab.checks.findings.table2_statistics import flattening, learning_pace, seeds_for_paper, settling, summarise
 from ropelab.checks.findings.table2_table import render_table, table_rows, write_outputs
 from ropelab.checks.runner import library_versions
 
@@ -54,6 +56,7 @@ __all__ = [
     "CONTEXT_MULTIPLES",
     "FIGURE_NAME",
     "FLAT_SHARE",
+    "GEMMA_2B",
     "LONG_RESULTS",
     "NOPE_LONG_RESULTS",
     "PILOT_RESULTS",
@@ -77,6 +80,8 @@ __all__ = [
     "matched_base",
     "nope_length_check",
     "paper_facts",
+    "paper_model",
+    "paper_preset",
     "render_table",
     "settling",
     "summarise",
@@ -113,11 +118,23 @@ class Preset:
     that it checked the pipeline and compares nothing with the paper."""
     variant_ids: tuple[str, ...] = VARIANT_IDS
     """The rows trained (the pilot trains the reference and the closest comparison only)."""
+    context_multiples: tuple[int, ...] = CONTEXT_MULTIPLES
+    """The evaluation contexts as multiples of ``T`` (the paper preset: ``T`` only, as the paper)."""
 
     def variants(self) -> tuple[Variant, ...]:
         """The trained rows, each with its base matched at this preset's ``T``."""
         T = self.train.seq_len
         return tuple(Variant(r.id, r.paper_row, r.encoding(T)) for r in ROWS if r.id in self.variant_ids)
+
+    def evaluations(self) -> tuple[tuple[int, int], ...]:
+        """The forward passes one run makes after training, as ``(context, sequences)``: the
+        evaluation chunks split at every context multiple, then the head-usage windows at ``T``.
+
+        >>> PRESETS["smoke"].evaluations()
+        ((32, 32), (64, 16), (128, 8), (256, 4), (32, 4))
+        """
+        T, longest = self.train.seq_len, max(self.context_multiples)
+        return (*((m * T, self.eval_chunks * longest // m) for m in self.context_multiples), (T, self.usage_windows))
 
 
 _SMALL_MODEL = tf.ModelConfig(d_model=64, n_layers=2, n_heads=4, head_dim=32)
@@ -130,7 +147,7 @@ _LONG_TRAIN = dataclasses.replace(_PILOT_TRAIN, steps=7500, warmup_steps=375, ev
 # NoPE had not flattened at 7,500 steps (and its fall per e-fold of steps had grown): twice that again
 _NOPE_LONG_TRAIN = dataclasses.replace(_PILOT_TRAIN, steps=15_000, warmup_steps=750, eval_every=750,
                                        checkpoint_every=1500)
-PRESETS: dict[str, Preset] = {
+_PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         "smoke",
         tf.ModelConfig(d_model=32, n_layers=1, n_heads=2, head_dim=16),
@@ -179,6 +196,99 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def paper_model() -> tf.ModelConfig:
+    """Gemma 2B's widths (:data:`GEMMA_2B`: d_model, layers, heads of d=256) with the MLP ratio whose
+    non-embedding parameter count comes nearest Gemma 2B's (our heads are multi-head and our MLP is
+    GELU, where Gemma 2B shares one key/value head and gates its MLP), on the byte vocabulary.
+
+    >>> model = paper_model()
+    >>> model.head_dim, model.mlp_ratio, model.parameter_count()
+    (256, 11, 1963534336)
+    """
+    def model(ratio: int) -> tf.ModelConfig:
+        return tf.ModelConfig(d_model=GEMMA_2B["d_model"], n_layers=GEMMA_2B["layers"], n_heads=GEMMA_2B["heads"],
+                              head_dim=GEMMA_2B["head_dim"], mlp_ratio=ratio)
+
+    def gap(ratio: int) -> int:
+        m = model(ratio)
+        return abs(m.parameter_count() - m.vocab_size * m.d_model - GEMMA_2B["non_embedding_parameters"])
+
+    return model(min(range(1, 33), key=gap))
+
+
+_PAPER_EVAL_CHUNKS = 64
+"""Evaluation windows of ``T`` = 8192 bytes: 524k target bytes of the 755k held-out bytes."""
+
+
+def paper_preset(results: dict) -> Preset:
+    """The paper's regime as far as this corpus allows: its context, bases, head width, steps, batch
+    and tokens per parameter, with the seeds the power analysis of ``results`` (the committed
+    ``small`` run) asks for to detect the paper's changes; the description states what is not the
+    paper's regime and why."""
+    model = paper_model()
+    T = PAPER_CONTEXT
+    train = training.TrainConfig(seq_len=T, batch_size=PAPER_BATCH, steps=PAPER_STEPS, warmup_steps=PAPER_STEPS // 20,
+                                 peak_lr=3e-4, eval_every=500, eval_windows=32, checkpoint_every=500)
+    power = seeds_for_paper(results)
+    tokens = PAPER_STEPS * PAPER_BATCH * T
+    ours = model.parameter_count() - model.vocab_size * model.d_model
+    passes = tokens / results["corpus"]["train_tokens"]
+    beyond = ", ".join(f"{v} ({math.expm1(power['paper_wiki_nll_change'][v]):+.2%})" for v in power["beyond"])
+    description = (
+        f"the paper's regime except the corpus: T={T}, the paper's bases (10k, 500k), heads of d={model.head_dim} "
+        f"(the paper's turning share {turning_share(1e4, T):.3f} per head at 10k), Gemma 2B's widths (d_model "
+        f"{model.d_model}, {model.n_layers} layers, {model.n_heads} heads) with MLP ratio {model.mlp_ratio} for "
+        f"{ours / 1e9:.2f}B non-embedding parameters (Gemma 2B: {GEMMA_2B['non_embedding_parameters'] / 1e9:.2f}B), "
+        f"{PAPER_STEPS:,} steps x {PAPER_BATCH} x {T} tokens ({tokens / ours:.1f} tokens per parameter; the paper's "
+        f"{tokens / GEMMA_2B['non_embedding_parameters']:.1f}); perplexity at T only, as the paper reports (8T "
+        f"would be {8 * T:,} tokens of full attention); {len(ROWS)} rows x {power['seeds']} seeds, the most the "
+        f"power analysis of the small run asks for ({power['hardest_detected']}: the paper's "
+        f"{math.expm1(power['paper_wiki_nll_change'][power['hardest_detected']]):+.2%} at {POWER:.0%} power, assuming "
+        f"the seed-to-seed sd of the paired log-perplexity ratio carries over); {beyond or 'no row'} would need more "
+        f"than {power['searched_up_to']} seeds. NOT the paper's regime: {tokens / 1e9:.1f}B training tokens are "
+        f"{passes:,.0f} passes over this corpus's {results['corpus']['train_tokens'] / 1e6:.1f}M training bytes (the "
+        f"paper does not say how often its run saw a token; thousands of passes are outside any language-model "
+        f"regime), so these models would memorise it; a corpus of at least {tokens / 1e9:.0f}B tokens would see "
+        f"each token about once"
+    )
+    return Preset("paper", model, train, seeds=power["seeds"], eval_chunks=_PAPER_EVAL_CHUNKS, usage_windows=8,
+                  description=description, context_multiples=(1,))
+
+
+class _Presets(Mapping):
+    """The presets by name; those built from committed results (``paper``) are built on first use,
+    so reading the others needs no results file. Module-level builders keep it picklable (the
+    record travels to the training processes)."""
+
+    def __init__(self, ready: dict[str, Preset], later: dict[str, Callable[[], Preset]]):
+        self._ready, self._later = dict(ready), dict(later)
+        self._order = [*ready, *later]
+
+    def __getitem__(self, name: str) -> Preset:
+        if name not in self._ready:
+            self._ready[name] = self._later[name]()  # KeyError for an unknown name
+        return self._ready[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._order
+
+
+def _paper_from_committed() -> Preset:
+    return paper_preset(load_results())
+
+
+PRESETS: Mapping[str, Preset] = _Presets(_PRESETS, {"paper": _paper_from_committed})
+"""smoke, pilot, small, long, nope_long, gpu, and ``paper`` (formed on first use from the
+committed ``small`` run's power analysis: reading it raises ``FileNotFoundError`` where this
+install has no committed run)."""
+
+
 def _turning_share_of(encoding: tf.PositionalEncoding, head_dim: int, context: int) -> float:
     """The measured share of ``encoding``'s pairs with ``g T >= 2 pi`` (0 for NoPE)."""
     return float(np.mean(encoding.frequencies(head_dim) * context >= 2 * math.pi))
@@ -191,11 +301,12 @@ def _binned(curve: np.ndarray, bins: int) -> list[float]:
 def evaluate_run(
     preset: Preset, variant: Variant, state: training.TrainState, chunks: np.ndarray
 ) -> dict:
-    """Perplexities at ``T, 2T, 4T``, the binned per-position loss and the head usage of a model."""
+    """Perplexities at the preset's contexts (``T .. 8T``), the binned per-position loss at the longest, the
+    head usage."""
     engine = training.trainer(preset.model, variant.encoding, preset.train)
     T = preset.train.seq_len
     nll, perplexity = {}, {}
-    for multiple in CONTEXT_MULTIPLES:
+    for multiple in preset.context_multiples:
         curve = engine.position_nll(state.params, batches.split_windows(chunks, multiple * T))
         nll[str(multiple)] = float(curve.mean())
         perplexity[str(multiple)] = float(math.exp(curve.mean()))
@@ -217,7 +328,7 @@ def train_and_evaluate(preset: Preset, variant: Variant, seed: int, checkpoint: 
     """Train one (variant, seed) of ``preset`` (resuming from ``checkpoint``) and evaluate it."""
     data = corpus_mod.load()
     T = preset.train.seq_len
-    chunks = batches.evaluation_chunks(data.validation, preset.eval_chunks, max(CONTEXT_MULTIPLES) * T)
+    chunks = batches.evaluation_chunks(data.validation, preset.eval_chunks, max(preset.context_multiples) * T)
     validation_windows = batches.split_windows(
         batches.evaluation_chunks(data.validation, preset.train.eval_windows, T), T)
     spec = training.RunSpec(preset.model, variant.encoding, preset.train, seed)
@@ -247,9 +358,9 @@ def describe(preset: Preset, n_seeds: int) -> dict:
             "model": preset.model.as_dict(),
             "parameters": preset.model.parameter_count(),
             "train": preset.train.as_dict(),
-            "context_multiples": list(CONTEXT_MULTIPLES),
+            "context_multiples": list(preset.context_multiples),
             "eval_chunks": preset.eval_chunks,
-            "eval_targets_per_length": preset.eval_chunks * max(CONTEXT_MULTIPLES) * T,
+            "eval_targets_per_length": preset.eval_chunks * max(preset.context_multiples) * T,
             "usage_windows": preset.usage_windows,
             "variants": [{"id": v.id, "paper_row": v.paper_row, "encoding": asdict(v.encoding),
                           "turning_share": _turning_share_of(v.encoding, preset.model.head_dim, T)}

@@ -24,9 +24,12 @@ __all__ = [
     "CONTEXT_MULTIPLES",
     "FIGURE_NAME",
     "FLAT_SHARE",
+    "GEMMA_2B",
     "LONG_RESULTS",
     "NOPE_LONG_RESULTS",
+    "PAPER_BATCH",
     "PAPER_CONTEXT",
+    "PAPER_STEPS",
     "PILOT_RESULTS",
     "POSITION_BINS",
     "REFERENCE",
@@ -59,6 +62,17 @@ FLAT_SHARE = 0.05
 (first evaluation to last) over the last quarter of its steps."""
 PAPER_CONTEXT = 8192
 """The paper's training context (``paper_facts()["models"]["Gemma 2B (training runs)"]``)."""
+PAPER_STEPS = 10_000
+PAPER_BATCH = 512
+"""The paper's training steps and sequences per batch (``paper_facts()["table2_validation_perplexity"]["setup"]``)."""
+GEMMA_2B = {
+    "d_model": 2048, "layers": 18, "heads": 8, "kv_heads": 1, "head_dim": 256, "feedforward_hidden": 32768,
+    "vocab_size": 256128, "embedding_parameters": 524_550_144, "non_embedding_parameters": 1_981_884_416,
+}
+"""Gemma 2B's widths and parameter counts as printed by Gemma Team (2024), "Gemma: Open Models Based
+on Gemini Research and Technology", Tables 1 and 2: the model the paper trains from scratch for
+Table 2. (The non-embedding count is 18 layers of q and o 2048 x 2048, one shared k and v head
+2048 x 256 each, a GeGLU MLP 3 x 2048 x 16384 and two norms, plus the final norm.)"""
 RESULTS_NAME = "table2_results.json"
 TABLE_NAME = "table2.md"
 FIGURE_NAME = "table2"
@@ -92,11 +106,16 @@ def matched_base(paper_theta: float, context: int, paper_context: int = PAPER_CO
 
     Solves :math:`\log_\theta(T/2\pi) = \log_{\theta_p}(L_p/2\pi)`:
     :math:`\theta = (T/2\pi)^{\ln\theta_p / \ln(L_p/2\pi)}`. The share of turning pairs is
-    then the paper's; the number of pairs and of octaves the schedule spans still differ.
+    then the paper's; the number of pairs and of octaves the schedule spans still differ. At the
+    paper's own context the base is the paper's, exactly (the formula rounds it by an ulp or two).
 
     >>> round(matched_base(1e4, 128), 1), round(matched_base(5e5, 128), 1)
     (48.0, 248.2)
+    >>> matched_base(1e4, 8192), matched_base(5e5, 8192)
+    (10000.0, 500000.0)
     """
+    if context == paper_context:
+        return float(paper_theta)
     return (context / (2 * math.pi)) ** (math.log(paper_theta) / math.log(paper_context / (2 * math.pi)))
 
 

@@ -16,7 +16,11 @@ from ropelab.checks.findings.paired_tests import holm, minimum_detectable_differ
 from ropelab.checks.findings.table2_rows import (ANALYSED, FLAT_SHARE, REFERENCE, ROW_OF, context_multiples, runs_of,
                                                  paper_direction, paper_facts, trained_ids)
 
-__all__ = ["flattening", "learning_pace", "settling", "summarise"]
+__all__ = ["SEED_SEARCH", "flattening", "learning_pace", "seeds_for_paper", "settling", "summarise"]
+
+
+SEED_SEARCH = 64
+"""The most seeds the power analysis considers (:func:`seeds_for_paper`)."""
 
 
 def _spread(values: list[float]) -> dict:
@@ -196,7 +200,29 @@ def _comparisons(results: dict, per_variant: dict, ids: list[str]) -> list[dict]
     return out
 
 
-def _seeds_needed(per_variant: dict, ids: list[str], largest: int = 64) -> dict:
+def seeds_for_paper(results: dict) -> dict:
+    """The seeds a run needs to detect the paper's Wiki changes at :data:`POWER`, from ``results``' paired sds.
+
+    Each row's count is :func:`summarise`'s ``seeds_needed`` (the least ``n`` whose minimum
+    detectable difference at this run's paired sd is at most the paper's change, searched up to
+    :data:`SEED_SEARCH`); ``seeds`` is the largest count found, so every change detectable within
+    the search is detected, and ``beyond`` names the rows whose change needs more. It assumes the
+    sd of the paired log-perplexity ratio (a relative measure) is the same at the scale the seeds
+    are used at.
+    """
+    needed = summarise(results)["seeds_needed"]
+    by_row = {v: entry["seeds_for_paper_change"] for v, entry in needed.items()}
+    found = {v: n for v, n in by_row.items() if n is not None}
+    if not found:
+        raise ValueError(f"no row of this run detects the paper's change within {SEED_SEARCH} seeds")
+    largest = max(found, key=found.get)
+    return {"seeds": found[largest], "hardest_detected": largest, "by_row": by_row,
+            "beyond": [v for v, n in by_row.items() if n is None], "searched_up_to": SEED_SEARCH,
+            "paper_wiki_nll_change": {v: entry["paper_wiki_nll_change"] for v, entry in needed.items()},
+            "paired_sd": {v: entry["paired_sd"] for v, entry in needed.items()}}
+
+
+def _seeds_needed(per_variant: dict, ids: list[str], largest: int = SEED_SEARCH) -> dict:
     """For each row, the minimum detectable difference at ``n`` seeds from this run's paired sd,
     and the seeds needed to detect the paper's Wiki change at :data:`POWER`."""
     out = {}

@@ -3,6 +3,7 @@
 import contextlib
 import importlib
 import io
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,12 @@ from rich.text import Text
 from ._console import Steps, console, fail, fail_unknown, say, writable_folder
 from .render import Column, Tabular, tabular
 
-__all__ = ["PlainProgress", "fitted_tables"]
+__all__ = ["MAX_HOURS", "PlainProgress", "fitted_tables"]
+
+MAX_HOURS = 12.0
+"""``--max-hours`` by default: a run estimated to take longer here (overnight) is refused unless
+``--force``. The committed ``small`` Table 2 run (1.5 h) is estimated at 2 to 7 h on a 2-core
+machine, by how loaded the machine is when the estimate is measured."""
 
 
 class PlainProgress:
@@ -91,19 +97,39 @@ def _command(name: str, entry):
         jobs: Annotated[int, typer.Option("--jobs", min=0, metavar="N",
                                           help="single-threaded training processes (default 0: one per CPU core; "
                                                "only for experiments trained in processes)")] = 0,
+        cost: Annotated[bool, typer.Option("--cost", help="print the preset's cost (FLOPs, device-hours, hours "
+                                                          "here, memory of one step) and exit")] = False,
+        max_hours: Annotated[float, typer.Option("--max-hours", metavar="H",
+                                                 help="refuse to start when the estimated time here exceeds H "
+                                                      "hours")] = MAX_HOURS,
+        force: Annotated[bool, typer.Option("--force", help="start even when the estimate exceeds "
+                                                            "--max-hours")] = False,
     ) -> None:
-        from ropelab.checks.findings import experiment_runner
+        from ropelab.checks.findings import experiment_runner, training_cost
         from ropelab.checks.findings.models.training import CheckpointError
 
         record = entry.record()
         if preset not in record.presets:
             fail_unknown("preset", preset, list(record.presets))
+        if not (math.isfinite(max_hours) and max_hours > 0):
+            fail(f"--max-hours must be a finite number of hours > 0, got {max_hours:g}")
         if jobs and not record.processes:
             fail(f"--jobs: {name} trains its runs one after another in this process, as its committed runs "
                  "were trained; leave --jobs out")
-        chosen = record.presets[preset]
+        try:
+            chosen = record.presets[preset]
+        except FileNotFoundError as err:  # a preset formed from committed results this install lacks
+            fail(f"--preset {preset}: {err}")
         out_dir = writable_folder(out if out is not None else Path("results") / f"{name}_{preset}", "--out")
         n_seeds = seeds or chosen.seeds
+        estimate = training_cost.experiment_cost(record, chosen, n_seeds)
+        if not cost and not force and estimate.machine_hours > max_hours:
+            fail(f"{name} preset {preset}: estimated {estimate.machine_hours:.3g} h on this machine "
+                 f"({estimate.total_flops:.2g} FLOPs at {estimate.machine_rate:.1e} FLOP/s), over --max-hours "
+                 f"{max_hours:g}; --force to start anyway")
+        say(f"{name} preset {preset}, {n_seeds} seed(s): {estimate.line()}")
+        if cost:
+            return
         say(f"{name} preset {preset}: {chosen.description}; output {out_dir}")
         live = console.is_terminal
         # off a terminal: one line per quarter of a run's steps and one per finished run
@@ -120,8 +146,10 @@ def _command(name: str, entry):
         for path in _REPORTS.get(name, _explain)(results, out_dir):
             say(f"wrote {path}")
 
-    command.__doc__ = (f"{entry.label}: {entry.statement}\n\nCheckpoints are kept in OUT/checkpoints: run the same "
-                       "command again to resume.")
+    command.__doc__ = (f"{entry.label}: {entry.statement}\n\nThe first line states the preset's cost (--cost prints "
+                       f"it and stops); a run estimated to take longer here than --max-hours (default {MAX_HOURS:g}) "
+                       "is refused unless --force. Checkpoints are kept in OUT/checkpoints: run the same command "
+                       "again to resume.")
     return command
 
 
