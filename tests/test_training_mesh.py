@@ -152,3 +152,18 @@ def test_a_cpu_host_trains_in_single_threaded_workers_and_says_so():
     assert in_process.workers == 0 and in_process.devices == len(jax.local_devices())
     with pytest.raises(ValueError, match="placement must be one of"):
         experiment_runner.placement(table2.RECORD, 1, mode="everywhere")
+
+
+def test_the_command_refuses_a_half_configured_cluster_before_any_work(tmp_path, monkeypatch, capsys):
+    from ropelab import cli
+
+    monkeypatch.setenv("ROPELAB_COORDINATOR", "localhost:1")
+    monkeypatch.delenv("ROPELAB_NUM_PROCESSES", raising=False)
+    monkeypatch.delenv("ROPELAB_PROCESS_ID", raising=False)
+    monkeypatch.setattr(experiment_runner, "run", lambda *a, **k: pytest.fail("training started"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["experiment", "offset", "--preset", "smoke", "--out", str(tmp_path / "o")])
+    text = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert "ROPELAB_NUM_PROCESSES, ROPELAB_PROCESS_ID: set all of" in text.out + text.err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("*"))

@@ -104,6 +104,13 @@ def _command(name: str, entry):
                                                       "hours")] = MAX_HOURS,
         force: Annotated[bool, typer.Option("--force", help="start even when the estimate exceeds "
                                                             "--max-hours")] = False,
+        placement: Annotated[str, typer.Option("--placement", metavar="MODE",
+                                               help="runs: runs dealt to hosts, each on its own devices (default); "
+                                                    "global: every run on one mesh of every device of every host"
+                                               )] = "runs",
+        model_axis: Annotated[int, typer.Option("--model-axis", metavar="K",
+                                                help="split each parameter matrix over K devices of the mesh "
+                                                     "(default 1: replicated)")] = 1,
     ) -> None:
         from ropelab.checks.findings import experiment_runner, training_cost
         from ropelab.checks.findings.models.training import CheckpointError
@@ -113,6 +120,10 @@ def _command(name: str, entry):
             fail_unknown("preset", preset, list(record.presets))
         if not (math.isfinite(max_hours) and max_hours > 0):
             fail(f"--max-hours must be a finite number of hours > 0, got {max_hours:g}")
+        if placement not in experiment_runner.PLACEMENTS:
+            fail_unknown("placement", placement, list(experiment_runner.PLACEMENTS))
+        if model_axis < 1:
+            fail(f"--model-axis must be a positive integer, got {model_axis}")
         if jobs and not record.processes:
             fail(f"--jobs: {name} trains its runs one after another in this process, as its committed runs "
                  "were trained; leave --jobs out")
@@ -130,7 +141,13 @@ def _command(name: str, entry):
         say(f"{name} preset {preset}, {n_seeds} seed(s): {estimate.line()}")
         if cost:
             return
+        try:  # joins the hosts the environment names (ROPELAB_COORDINATOR, ...) before any work
+            where = experiment_runner.placement(record, len(record.jobs(chosen, n_seeds)), jobs or None, placement,
+                                                model_axis)
+        except ValueError as err:
+            fail(f"--placement {placement} --model-axis {model_axis}: {err}")
         say(f"{name} preset {preset}: {chosen.description}; output {out_dir}")
+        say(f"training on {where.describe()}")
         live = console.is_terminal
         # off a terminal: one line per quarter of a run's steps and one per finished run
         with Steps("training", record.run_labels(chosen, n_seeds), show=not live) as steps:
@@ -140,9 +157,12 @@ def _command(name: str, entry):
             try:
                 with progress if live else contextlib.nullcontext():
                     results = experiment_runner.run(record, chosen, out_dir, seeds=seeds, progress=progress,
-                                                    workers=jobs or None)
+                                                    workers=jobs or None, mode=placement, model_axis=model_axis)
             except CheckpointError as err:
                 fail(f"{err}; delete that file to restart the run from scratch", code=1)
+        if where.host != 0:
+            say(f"host {where.host} of {where.hosts}: its runs are in {out_dir}; host 0 writes the results")
+            return
         for path in _REPORTS.get(name, _explain)(results, out_dir):
             say(f"wrote {path}")
 
