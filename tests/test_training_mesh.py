@@ -104,9 +104,13 @@ def test_runs_dealt_to_two_hosts_joined_by_jax_distributed_equal_one_host(tmp_pa
                               stderr=subprocess.PIPE, text=True,
                               env=_env(ROPELAB_COORDINATOR=f"localhost:{port}", ROPELAB_NUM_PROCESSES="2",
                                        ROPELAB_PROCESS_ID=str(i))) for i in range(2)]
-    for host in hosts:
-        _, err = host.communicate(timeout=600)
-        assert host.returncode == 0, err
+    try:
+        errors = [host.communicate(timeout=600)[1] for host in hosts]
+    finally:
+        for host in hosts:
+            host.kill()
+            host.wait()
+    assert [host.returncode for host in hosts] == [0, 0], errors
     assert sorted(p.name for p in (tmp_path / "two" / "runs").iterdir()) == sorted(
         f"{label.replace(' seed ', '_seed')}.json" for label in offset.RECORD.run_labels(offset.PRESETS["smoke"], 1))
     one, two = (json.loads((tmp_path / name / "offset_results.json").read_text()) for name in ("one", "two"))

@@ -133,6 +133,13 @@ def _command(name: str, entry):
             fail(f"--preset {preset}: {err}")
         out_dir = writable_folder(out if out is not None else Path("results") / f"{name}_{preset}", "--out")
         n_seeds = seeds or chosen.seeds
+        # join the hosts the environment names (ROPELAB_COORDINATOR, ...) before JAX computes anything: the
+        # cost below measures this machine
+        try:
+            where = experiment_runner.placement(record, len(record.jobs(chosen, n_seeds)), jobs or None, placement,
+                                                model_axis)
+        except ValueError as err:
+            fail(f"--placement {placement} --model-axis {model_axis}: {err}")
         estimate = training_cost.experiment_cost(record, chosen, n_seeds)
         if not cost and not force and estimate.machine_hours > max_hours:
             fail(f"{name} preset {preset}: estimated {estimate.machine_hours:.3g} h on this machine "
@@ -141,11 +148,6 @@ def _command(name: str, entry):
         say(f"{name} preset {preset}, {n_seeds} seed(s): {estimate.line()}")
         if cost:
             return
-        try:  # joins the hosts the environment names (ROPELAB_COORDINATOR, ...) before any work
-            where = experiment_runner.placement(record, len(record.jobs(chosen, n_seeds)), jobs or None, placement,
-                                                model_axis)
-        except ValueError as err:
-            fail(f"--placement {placement} --model-axis {model_axis}: {err}")
         say(f"{name} preset {preset}: {chosen.description}; output {out_dir}")
         say(f"training on {where.describe()}")
         live = console.is_terminal
