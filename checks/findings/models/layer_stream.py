@@ -62,17 +62,33 @@ class LayerCost:
 
 
 class SafetensorsWeights:
-    """Tensors of the ``*.safetensors`` files in a folder, read one at a time (memory-mapped)."""
+    """Tensors of the ``*.safetensors`` files in a folder, read one at a time (memory-mapped), under ``model``'s names.
 
-    def __init__(self, folder: str | Path):
+    Stored names are renamed as ``from_pretrained`` renames them (transformers' checkpoint
+    conversion mapping for the model, e.g. GPT-NeoX's ``embed_out`` -> ``lm_head``, and the
+    base-model prefix). A tensor that transformers builds by merging several stored ones is refused.
+    """
+
+    def __init__(self, folder: str | Path, model: Any):
         safetensors = ma.require("safetensors")
+        mapping = ma.require("transformers.conversion_mapping")
+        loading = ma.require("transformers.core_model_loading")
         folder = Path(folder)
         files = sorted(folder.glob("*.safetensors"))
         if not files:
             raise ValueError(f"layer streaming reads safetensors or GGUF weights; {folder} has no *.safetensors file "
                              "(rerun with --whole-model)")
+        transforms = mapping.get_model_conversion_mapping(model)
+        renamings = [t for t in transforms if isinstance(t, loading.WeightRenaming)]
+        converters = [t for t in transforms if isinstance(t, loading.WeightConverter)]
+        meta = model.state_dict()
         self._handles = [safetensors.safe_open(str(f), framework="pt") for f in files]
-        self._where = {name: h for h in self._handles for name in h.keys()}
+        self._where: dict[str, tuple[Any, str]] = {}
+        for handle in self._handles:
+            for stored in handle.keys():
+                name, merged = loading.rename_source_key(stored, renamings, converters, model.base_model_prefix, meta)
+                if merged is None:
+                    self._where[name] = (handle, stored)
 
     def names(self) -> set[str]:
         return set(self._where)
@@ -80,7 +96,8 @@ class SafetensorsWeights:
     def tensor(self, name: str) -> Any:
         if name not in self._where:
             raise ValueError(f"the checkpoint lacks the tensor {name}")
-        return self._where[name].get_tensor(name)
+        handle, stored = self._where[name]
+        return handle.get_tensor(stored)
 
 
 class GGUFWeights:
@@ -169,24 +186,30 @@ def open_streamed(model_dir: str | Path, gguf_file: str | None = None, tokenizer
                                                               attn_implementation="eager")
     model.tie_weights()  # as from_pretrained does: a tied output head is the embedding's parameter
     model.eval()
-    weights = SafetensorsWeights(model_dir) if gguf_file is None else GGUFWeights(Path(model_dir) / gguf_file, model, parsed)
+    weights = SafetensorsWeights(model_dir, model) if gguf_file is None else GGUFWeights(Path(model_dir) / gguf_file, model, parsed)
     return StreamedModel(model, weights, tokenizer)
 
 
 def decoder_layers(model: Any) -> tuple[str, Any]:
-    """``(prefix, layers)``: the model's decoder layers (a ``ModuleList`` of ``*DecoderLayer`` modules, one per
-    hidden layer) and the parameter-name prefix of their list, e.g. ``"model.layers."``.
+    """``(prefix, layers)``: the model's decoder layers and the parameter-name prefix of their list, e.g. ``"model.layers."``.
 
-    Anything else is refused with a one-line error naming the architecture.
+    The layers are the one ``ModuleList`` of ``num_hidden_layers`` modules whose entry ``i`` holds
+    the attention module of layer ``i`` (and no other). Anything else is refused with a one-line
+    error naming the architecture.
     """
     torch = ma.require("torch")
     n = int(_text_config(model.config).num_hidden_layers)
+    modules = attention_modules(model)
+
+    def holds(layers) -> bool:
+        return len(modules) == n and all(
+            [id(m) for m in layer.modules() if m in modules] == [id(modules[i])] for i, layer in enumerate(layers))
+
     found = [(name, m) for name, m in model.named_modules()
-             if isinstance(m, torch.nn.ModuleList) and len(m) == n
-             and all(type(x).__name__.endswith("DecoderLayer") for x in m)]
+             if isinstance(m, torch.nn.ModuleList) and len(m) == n and holds(m)]
     if len(found) != 1:
-        raise ValueError(f"layer streaming needs one list of {n} decoder layers; {type(model).__name__} has "
-                         f"{len(found)} (rerun with --whole-model)")
+        raise ValueError(f"layer streaming needs one list of {n} decoder layers, each with its own attention; "
+                         f"{type(model).__name__} has {len(found)} (rerun with --whole-model)")
     return f"{found[0][0]}.", found[0][1]
 
 
@@ -283,8 +306,6 @@ def stream_captures(streamed: StreamedModel, prompts: Mapping[str, Sequence[int]
     step = on_step or (lambda message: None)
     prefix, layers = decoder_layers(model)
     modules = attention_modules(model)
-    if [int(m.layer_idx) for m in modules] != list(range(len(layers))):
-        raise ValueError(f"layer streaming needs one attention module per decoder layer in {type(model).__name__}")
     schedules = layer_schedules(model)
     stored = _stored_names(model, weights)
     names = list(stored)
