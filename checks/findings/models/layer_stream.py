@@ -25,6 +25,7 @@ logits) plus one layer's weights plus the captures of the layers done so far.
 
 from __future__ import annotations
 
+import mmap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -82,13 +83,14 @@ class SafetensorsWeights:
         renamings = [t for t in transforms if isinstance(t, loading.WeightRenaming)]
         converters = [t for t in transforms if isinstance(t, loading.WeightConverter)]
         meta = model.state_dict()
-        self._handles = [safetensors.safe_open(str(f), framework="pt") for f in files]
-        self._where: dict[str, tuple[Any, str]] = {}
-        for handle in self._handles:
-            for stored in handle.keys():
-                name, merged = loading.rename_source_key(stored, renamings, converters, model.base_model_prefix, meta)
-                if merged is None:
-                    self._where[name] = (handle, stored)
+        self._open = safetensors.safe_open
+        self._where: dict[str, tuple[Path, str]] = {}
+        for file in files:
+            with safetensors.safe_open(str(file), framework="pt") as handle:
+                for stored in handle.keys():
+                    name, merged = loading.rename_source_key(stored, renamings, converters, model.base_model_prefix, meta)
+                    if merged is None:
+                        self._where[name] = (file, stored)
 
     def names(self) -> set[str]:
         return set(self._where)
@@ -96,8 +98,10 @@ class SafetensorsWeights:
     def tensor(self, name: str) -> Any:
         if name not in self._where:
             raise ValueError(f"the checkpoint lacks the tensor {name}")
-        handle, stored = self._where[name]
-        return handle.get_tensor(stored)
+        file, stored = self._where[name]
+        # opened per tensor: closing unmaps the file, so the pages read do not stay in this process's memory
+        with self._open(str(file), framework="pt") as handle:
+            return handle.get_tensor(stored)
 
 
 class GGUFWeights:
@@ -106,8 +110,9 @@ class GGUFWeights:
     The file is memory-mapped by ``gguf.GGUFReader``; each tensor is dequantised with
     ``gguf.quants.dequantize`` and passed through the tensor processor transformers uses when it
     loads the whole file (llama's q/k un-permutation, Gemma's norm ``w - 1``), under the name map
-    transformers builds (``get_gguf_hf_weights_map``), then copied as ``torch.from_numpy(np.copy(w))``
-    exactly as transformers does. Tensors the processor renames are refused (never guessed).
+    transformers builds (``get_gguf_hf_weights_map``), then wrapped as a tensor (copied only where it is
+    a view of the file): the same float32 values transformers loads. Tensors the processor renames
+    are refused (never guessed).
     """
 
     def __init__(self, path: str | Path, model: Any, parsed: Mapping[str, Any]):
@@ -137,7 +142,22 @@ class GGUFWeights:
         if result.name != t.name:
             raise ValueError(f"transformers renames the GGUF tensor {t.name} to {result.name}: layer streaming "
                              "does not support this architecture (rerun with --whole-model)")
-        return torch.from_numpy(np.copy(result.weights))
+        weights = result.weights
+        if np.may_share_memory(weights, self._reader.data):  # an F32 tensor comes back as a view of the file
+            weights = np.copy(weights)
+        out = torch.from_numpy(weights)  # else a fresh array: transformers' np.copy would only add a transient copy
+        self._drop(t)
+        return out
+
+    def _drop(self, t: Any) -> None:
+        """Give back the file pages of tensor ``t`` that reading it mapped into this process (Linux ``MADV_DONTNEED``
+        on the read-only memory map: the pages stay in the page cache and fault in again if read)."""
+        region = getattr(self._reader.data, "_mmap", None)  # numpy.memmap keeps its mmap.mmap here
+        if region is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        start = int(t.data_offset) // mmap.PAGESIZE * mmap.PAGESIZE
+        end = min(int(t.data_offset) + int(t.n_bytes), len(region))
+        region.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 @dataclass
