@@ -1,4 +1,4 @@
-"""Models: the real-model adapter and its capture cache, the small JAX transformer, its training
+"""Models: the real-model adapter, its layer-streamed path and its capture cache, the small JAX transformer, its training
 loop and the corpus it trains on."""
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "corpus",
     "gemma_files",
     "gguf_check",
+    "layer_stream",
     "model_adapter",
     "model_cache",
     "model_schedules",

