@@ -25,9 +25,10 @@ logits) plus one layer's weights plus the captures of the layers done so far.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -285,20 +286,16 @@ class _Stop(Exception):
     """Ends the recording pass once the last layer's arguments are known."""
 
 
-def _stubbed(layers: Any, stub: Callable[[int, tuple, dict], Any]):
+@contextlib.contextmanager
+def _stubbed(layers: Any, stub: Callable[[int, tuple, dict], Any]) -> Iterator[None]:
     """Within the block, decoder layer ``i`` runs ``stub(i, args, kwargs)`` instead of its forward."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def block():
-        for i, layer in enumerate(layers):
-            layer.forward = (lambda i: lambda *args, **kwargs: stub(i, args, kwargs))(i)
-        try:
-            yield
-        finally:
-            for layer in layers:
-                del layer.forward
-    return block()
+    for i, layer in enumerate(layers):
+        layer.forward = (lambda i: lambda *args, **kwargs: stub(i, args, kwargs))(i)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer.forward
 
 
 def _hidden(args: tuple, kwargs: dict) -> Any:
