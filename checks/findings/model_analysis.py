@@ -28,6 +28,7 @@ from ropelab.checks.findings.models import capture_records as cr
 from ropelab.checks.findings.models import capture_validation as cv
 from ropelab.checks.findings.models import gguf_check
 from ropelab.checks.findings.models import gemma_files as gf
+from ropelab.checks.findings.models import layer_stream
 from ropelab.checks.findings.models import model_cache as mc
 
 from ropelab.checks.findings import head_findings as hf
@@ -185,6 +186,7 @@ def analyze(
     on_step: Callable[[str], None] | None = None,
     root: Path | None = None,
     tokenizer: str | Path | None = None,
+    layerwise: bool = True,
 ) -> dict:
     """Capture the prompts on a model (default Gemma 3 270M), summarise, and cache the summary.
 
@@ -194,6 +196,9 @@ def analyze(
     the prompt, the dtype and the package versions; ``refresh`` recomputes them. ``tokenizer``
     names a folder to read the tokenizer from (a checkpoint saved without one); a model that
     cannot be loaded is refused first (:func:`ropelab.checks.findings.model_requirements.refuse_unloadable`).
+    ``layerwise`` (the default) captures one decoder layer at a time
+    (:mod:`ropelab.checks.findings.models.layer_stream`: peak memory grows with one layer, not the
+    model); ``False`` loads the whole model. Both give bitwise-equal captures, so they share the cache.
     """
     prompts = dict(PROMPTS if prompts is None else prompts)
     step = on_step or (lambda message: None)
@@ -216,7 +221,7 @@ def analyze(
         if cached is not None:
             step("summary found in the cache")
             return cached
-    captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root, tokenizer)
+    captures = capture_prompts(prompts, label, sha, model_dir, gguf_file, refresh, step, root, tokenizer, layerwise)
     step("measuring frequency usage, head types and the findings")
     kept: dict = {}
     summary = summarise(captures, info, kept)
@@ -237,10 +242,13 @@ def analyze(
 def capture_prompts(prompts: Mapping[str, str], label: str, sha: str, model_dir: str | Path | None = None,
                     gguf_file: str | None = None, refresh: bool = False,
                     on_step: Callable[[str], None] | None = None, root: Path | None = None,
-                    tokenizer: str | Path | None = None) -> dict[str, cr.Capture]:
+                    tokenizer: str | Path | None = None, layerwise: bool = True) -> dict[str, cr.Capture]:
     """Captures of ``prompts`` on the model (default Gemma 3 270M), each cached under its own key.
 
-    The model is loaded only if some capture is not in the cache.
+    The model is loaded only if some capture is not in the cache: layer by layer
+    (:func:`ropelab.checks.findings.models.layer_stream.stream_captures`, every prompt at once) when
+    ``layerwise``, else whole. The default Gemma streams from its converted checkpoint if the cache
+    has it, else straight from the GGUF.
     """
     step = on_step or (lambda message: None)
     root = mc.cache_root() if root is None else root
@@ -257,11 +265,33 @@ def capture_prompts(prompts: Mapping[str, str], label: str, sha: str, model_dir:
             loaded.update(model=model, tokenizer=tok)
         return loaded["model"], loaded["tokenizer"]
 
+    streamed: dict[str, cr.Capture] = {}
+
+    def stream_all() -> dict[str, cr.Capture]:
+        if not streamed:
+            if model_dir is not None:
+                where, file = model_dir, gguf_file
+            elif mc.folder_is_complete(gf.checkpoint_folder(root)):
+                where, file = gf.checkpoint_folder(root), None
+            else:
+                step("assembling the GGUF from its chunk packages")
+                found = gf.gemma_gguf(root)
+                where, file = found.parent, found.name
+            step(f"opening {where if file is None else Path(where) / file} layer by layer")
+            opened = layer_stream.open_streamed(where, file, tokenizer_dir=tokenizer)
+            ids = {name: opened.tokenizer(text)["input_ids"] for name, text in prompts.items()}
+            tokens = {name: opened.tokenizer.convert_ids_to_tokens(x) for name, x in ids.items()}
+            step(f"running the {len(ids)} prompts through the model one layer at a time")
+            streamed.update(layer_stream.stream_captures(opened, ids, tokens, model_name=label, on_step=step))
+        return streamed
+
     captures = {}
     for name, text in prompts.items():
         key = mc.cache_key(kind="capture", format=CAPTURE_FORMAT, model=sha, prompt=text, dtype="float32", versions=versions)
 
-        def compute(text=text):
+        def compute(text=text, name=name):
+            if layerwise:
+                return stream_all()[name]
             model, tokenizer = model_and_tokenizer()
             step(f"running the model on the {name} prompt")
             return ma.capture_text(model, tokenizer, text, model_name=label)

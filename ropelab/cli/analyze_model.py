@@ -191,6 +191,7 @@ def register(app: typer.Typer) -> None:
         tokenizer: Annotated[Path | None, typer.Option("--tokenizer", help="a folder with the tokenizer, for a checkpoint saved without one")] = None,
         layer: Annotated[int | None, typer.Option("--layer", help="layer for the per-head figure (default: the most diagonal head's)")] = None,
         refresh: Annotated[bool, typer.Option("--refresh", help="recompute captures and summary, ignoring the cache")] = False,
+        whole_model: Annotated[bool, typer.Option("--whole-model", help="load the whole model at once instead of one layer at a time (same captures, more memory)")] = False,
         committed: Annotated[bool, typer.Option("--committed", help="print the committed Gemma 3 270M report (results/gemma3_270m) without running the model")] = False,
         compare: Annotated[bool, typer.Option("--compare", help="compare the reports in the FOLDERS given after it (two or more), finding by finding, beside the paper")] = False,
         folders: Annotated[list[Path] | None, typer.Argument(help="results folders holding summary.json (with --compare)", metavar="FOLDERS")] = None,
@@ -229,7 +230,8 @@ def register(app: typer.Typer) -> None:
                 writable_folder(out, "--out")  # the default, named by the model: still before any model is loaded
             progress, step = _progress(console)
             with progress:
-                summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step, tokenizer=tokenizer)
+                summary = analyze(model_dir=model_dir, gguf_file=gguf_file, refresh=refresh, on_step=step, tokenizer=tokenizer,
+                                  layerwise=not whole_model)
                 stamp = out / FIGURES_STAMP
                 key = hashlib.sha256(json.dumps([summary, layer], sort_keys=True).encode("utf-8")).hexdigest()
                 paths = _drawn_figures(stamp, key)

