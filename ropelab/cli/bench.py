@@ -31,6 +31,7 @@ WORKLOADS = {
     "attention": "attention.py",
     "verify": "verify.py",
     "training-mesh": "training_mesh.py",
+    "model-memory": "model_memory.py",
 }
 SUMMARY_COLUMNS = ("workload", "ours", "baseline (same run)", "ours s", "baseline s", "ratio", "throughput",
                    "target", "met")
