@@ -193,6 +193,21 @@ def test_command_line_mistakes_exit_2_with_one_line(case, tmp_path, capsys, no_w
     assert written == [], written  # nothing half-written
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_mistake_stays_one_line_in_a_narrow_terminal(case, tmp_path, capsys, no_work, monkeypatch):
+    """However long the message (paths included), the terminal wraps it, not the program: one line."""
+    from ropelab.cli._console import console
+
+    monkeypatch.setattr(console, "width", 40)
+    build, words = CASES[case]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(build(tmp_path))
+    out = capsys.readouterr()
+    lines = [line for line in (out.out + out.err).splitlines() if line.strip()]
+    assert exit_info.value.code == 2
+    assert len(lines) == 1 and words in lines[0], lines
+
+
 def test_ctrl_c_says_what_finished(capsys, monkeypatch):
     from ropelab.checks.registry import REGISTRY
 

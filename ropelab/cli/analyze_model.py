@@ -199,11 +199,10 @@ def register(app: typer.Typer) -> None:
         """Measure RoPE frequency usage, head types and their deciding frequencies on a real model (default: Gemma 3 270M)."""
         from ropelab.checks.findings.models.model_adapter import ModelPackagesMissing
 
-        from ._console import console, writable_folder
+        from ._console import console, fail, writable_folder
 
         if folders and not compare:
-            console.print(f"FOLDERS ({', '.join(map(str, folders))}) are read only with --compare", style="red", markup=False)
-            raise typer.Exit(code=2)
+            fail(f"FOLDERS ({', '.join(map(str, folders))}) are read only with --compare")
         if compare:
             _print_comparison(console, folders or [])
             return
@@ -249,19 +248,16 @@ def register(app: typer.Typer) -> None:
                 else:
                     step("figures already drawn from this summary")
         except ModelPackagesMissing as err:
-            console.print(str(err), style="red", markup=False)
-            raise typer.Exit(code=3) from err
+            fail(str(err), code=3)
         except (ValueError, OSError) as err:
             line = str(err).splitlines()[0] if str(err) else type(err).__name__
-            console.print(line, style="red", markup=False, soft_wrap=True)
-            raise typer.Exit(code=2) from err
+            fail(line)
         payload = report_payload(summary)
         from ropelab.checks.findings.model_analysis import reductions_path
 
         source = reductions_path(summary)
         if not source.is_file():
-            console.print(f"the cached reductions {source} are missing: rerun with --refresh", style="red", markup=False)
-            raise typer.Exit(code=2)
+            fail(f"the cached reductions {source} are missing: rerun with --refresh")
         reductions = write_atomically(out / "reductions.npz", lambda tmp: shutil.copyfile(source, tmp), "--out")
         report = write_text_atomically(out / "summary.json", json.dumps(payload, indent=1, sort_keys=True), "--out")
         # what the figures draw: `ropelab figs` and the site redraw them from it without the model

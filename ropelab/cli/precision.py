@@ -35,7 +35,7 @@ def head_answer(rows: list[dict], prec, formats) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from ._console import console, writable_file
+    from ._console import console, fail, writable_file
 
     @app.command()
     def precision(
@@ -69,8 +69,7 @@ def register(app: typer.Typer) -> None:
                 models.extend(zoo_findings.load_configs(path, context))
             models = models or list(cfgs.ZOO)
         except ValueError as err:
-            console.print(Text(f"bad input: {err}", style="red"))
-            raise typer.Exit(code=2) from None
+            fail(f"bad input: {err}")
         if context is not None:
             models = [cfgs.with_context(m, context) for m in models]
         columns = ("model", "d", "context", "dtype", f"(a) logit error {logit_error:g} from",

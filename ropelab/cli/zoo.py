@@ -28,7 +28,7 @@ def _number(x: float | None, digits: int = 3) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    from ._console import Steps, console, say, writable_file
+    from ._console import Steps, console, fail, say, writable_file
 
     @app.command()
     def zoo(
@@ -75,11 +75,9 @@ def register(app: typer.Typer) -> None:
             for path in [*(paths or []), *(config or [])]:
                 models.extend(zoo_findings.load_configs(path, context))
         except ValueError as err:
-            console.print(Text(f"bad config: {err}", style="red"))
-            raise typer.Exit(code=2) from None
+            fail(f"bad config: {err}")
         if not models:
-            console.print("[red]no models: --only needs at least one --config file[/red]")
-            raise typer.Exit(code=2)
+            fail("no models: --only needs at least one --config file")
         if context is not None:
             models = [cfgs.with_context(m, context) for m in models]
         rows = [summarise(m, search) for m in models]
