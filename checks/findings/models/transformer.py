@@ -18,8 +18,8 @@ Parameters are a nested ``dict`` of arrays (a pytree). Functions are pure and un
 Long contexts (opt-in, :class:`ModelConfig`): ``attention_block = B > 0`` computes :func:`forward`'s
 causal attention over key blocks of ``B`` with an online softmax
 (:func:`blockwise_causal_attention`), never forming the ``(T, T)`` square, and ``remat`` wraps each
-layer in :func:`jax.checkpoint`, so the backward pass keeps only each layer's input and recomputes
-the rest. At their defaults (0, False) the code that runs is the exact full attention, unchanged.
+layer in :func:`jax.checkpoint` (the layers then run as one ``jax.lax.scan``), so the backward pass
+keeps only each layer's input and recomputes the rest. At their defaults (0, False) the code that runs is the exact full attention, unchanged.
 Reference: Barbero et al. (2025) §6.1 and Table 2; Vaswani et al. (2017); Su et al. (2021).
 """
 
@@ -352,18 +352,35 @@ def _layer(h: jax.Array, layer: dict, config: ModelConfig, encoding, exact: bool
 def _forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding, exact: bool) -> tuple[jax.Array, list[dict]]:
     """Logits ``(T, vocab)`` and per-layer internals, with the exact attention or ``config``'s blockwise one."""
     h = params["embed"][tokens]
-
-    def layer_fn(h, layer):
-        return _layer(h, layer, config, encoding, exact)
-
     if config.remat:
-        layer_fn = jax.checkpoint(layer_fn)
-    internals = []
-    for layer in params["layers"]:
-        h, inside = layer_fn(h, layer)
-        internals.append(inside)
+        h, internals = _rematerialised_layers(h, params["layers"], config, encoding, exact)
+    else:
+        internals = []
+        for layer in params["layers"]:
+            h, inside = _layer(h, layer, config, encoding, exact)
+            internals.append(inside)
     h = rms_norm(h, params["final_norm"])
     return h @ params["embed"].T, internals
+
+
+def _rematerialised_layers(h: jax.Array, layers: list[dict], config: ModelConfig, encoding,
+                           exact: bool) -> tuple[jax.Array, list[dict]]:
+    """The layers as one ``jax.lax.scan`` over their stacked weights with a :func:`jax.checkpoint`-ed body.
+
+    Differentiating a scan keeps its body's residuals per iteration; the checkpointed body's residuals
+    are its inputs, so the backward pass keeps each layer's input ``(T, d_model)`` and recomputes one
+    layer at a time. (A Python loop of checkpointed layers leaves the recomputation's schedule to the
+    compiler, which on XLA's CPU backend keeps every layer's activations anyway.) The stacked weights
+    and their stacked gradient are one extra copy each of the layers' weights.
+    """
+    stacked = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *layers)
+
+    @jax.checkpoint
+    def one_layer(h, layer):
+        return _layer(h, layer, config, encoding, exact)
+
+    h, inside = jax.lax.scan(one_layer, h, stacked)
+    return h, [jax.tree_util.tree_map(lambda x, i=i: x[i], inside) for i in range(len(layers))]
 
 
 def forward_with_internals(
