@@ -40,9 +40,9 @@ from ropelab.constructions import validation as _v
 
 __all__ = [
     "ModelConfig",
-    "blockwise_causal_attention",
     "PositionalEncoding",
     "RotaryTables",
+    "blockwise_causal_attention",
     "forward",
     "forward_with_internals",
     "init_params",
