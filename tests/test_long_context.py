@@ -250,3 +250,43 @@ def test_presets_that_use_none_of_them_keep_their_committed_configurations():
     paper = table2.PRESETS["paper"]
     assert paper.model.as_dict()["attention_block"] > 0 and paper.model.as_dict()["remat"] is True
     assert paper.train.as_dict()["micro_batches"] > 1
+
+
+MESH_SCRIPT = """
+import dataclasses, json, jax, numpy as np
+from ropelab.checks.findings.models import transformer as tf, training as tr, mesh as M
+model = tf.ModelConfig(d_model=32, n_layers=2, n_heads=2, head_dim=16, attention_block=8, remat=True)
+config = tr.TrainConfig(seq_len=32, batch_size=16, steps=4, warmup_steps=1)
+batch = np.random.default_rng(0).integers(0, 256, (16, 33)).astype(np.int32)
+losses = {}
+for devices, micro in [(1, 1), (8, 2)]:
+    mesh = M.training_mesh(devices=jax.devices()[:devices])
+    optimizer, step, _ = tr.step_functions(model, dataclasses.replace(config, micro_batches=micro), mesh)
+    step = tr.compile_step(step, model, optimizer, mesh, (2,))
+    params = M.place(tf.init_params(model, jax.random.PRNGKey(0)), mesh)
+    state = M.place(optimizer.init(params), mesh)
+    tables = tr.replicated_tables(tf.PositionalEncoding("rope"), 32, 16, mesh)
+    losses[f"{devices}x{micro}"] = [float(step(params, state, M.place_batch(batch, mesh), tables)[2])]
+    for _ in range(2):
+        params, state, loss = step(params, state, M.place_batch(batch, mesh), tables)
+        losses[f"{devices}x{micro}"].append(float(loss))
+print(json.dumps(losses))
+"""
+
+
+def test_micro_batches_on_an_eight_device_mesh_equal_one_device_within_the_reduction_order_bound():
+    """Each device's share of the batch (2 sequences) split in 2 micro-batches, on 8 CPU devices, against
+    the whole batch on one: the step's loss (same parameters) and the two that follow stay within
+    :func:`mesh.reduction_order_bound`, as the mesh's own runs do (tests/test_training_mesh.py)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROPELAB_")}
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    done = subprocess.run([sys.executable, "-c", MESH_SCRIPT], env=env, capture_output=True, text=True, timeout=300,
+                          check=True)
+    losses = json.loads(done.stdout.splitlines()[-1])
+    longest = max(32 * 4, 32, 256)  # MLP hidden width, positions, vocabulary
+    for one, split in zip(losses["1x1"], losses["8x2"]):
+        assert abs(one - split) <= M.reduction_order_bound(16 * 32, longest + 4 * (EXP_ULPS + 2), one)
