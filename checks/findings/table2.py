@@ -120,6 +120,9 @@ class Preset:
     """The rows trained (the pilot trains the reference and the closest comparison only)."""
     context_multiples: tuple[int, ...] = CONTEXT_MULTIPLES
     """The evaluation contexts as multiples of ``T`` (the paper preset: ``T`` only, as the paper)."""
+    devices: int = 1
+    """Devices the preset's batch is meant to be split over; its cost states the memory of one
+    (the paper preset: 64)."""
 
     def variants(self) -> tuple[Variant, ...]:
         """The trained rows, each with its base matched at this preset's ``T``."""
@@ -218,6 +221,15 @@ def paper_model() -> tf.ModelConfig:
 
 _PAPER_EVAL_CHUNKS = 64
 """Evaluation windows of ``T`` = 8192 bytes: 524k target bytes of the 755k held-out bytes."""
+_PAPER_DEVICES = 64
+"""Devices the paper preset's batch of 512 is split over: 8 sequences a device."""
+_PAPER_MICRO_BATCHES = 4
+"""Micro-batches of each device's 8 sequences: 2 sequences at a time, 65 GB a device by
+:mod:`~ropelab.checks.findings.training_cost`'s estimate (one micro-batch of 8 would need 88 GB,
+two of 4 sequences 75 GB: too near an H100's 80 GB for an estimate calibrated on XLA's CPU backend)."""
+_PAPER_ATTENTION_BLOCK = 1024
+"""Key block of the paper preset's attention: at ``T`` = 8192 and ``d_h`` = 256 it nearly minimises
+the attention's memory, ``ceil(T/B) H T (d_h + 2) + 2 H T B`` (least at ``B = sqrt(T (d_h + 2) / 2)``, 1,028)."""
 
 
 def paper_preset(results: dict) -> Preset:
@@ -225,10 +237,11 @@ def paper_preset(results: dict) -> Preset:
     and tokens per parameter, with the seeds the power analysis of ``results`` (the committed
     ``small`` run) asks for to detect the paper's changes; the description states what is not the
     paper's regime and why."""
-    model = paper_model()
+    model = dataclasses.replace(paper_model(), attention_block=_PAPER_ATTENTION_BLOCK, remat=True)
     T = PAPER_CONTEXT
     train = training.TrainConfig(seq_len=T, batch_size=PAPER_BATCH, steps=PAPER_STEPS, warmup_steps=PAPER_STEPS // 20,
-                                 peak_lr=3e-4, eval_every=500, eval_windows=32, checkpoint_every=500)
+                                 peak_lr=3e-4, eval_every=500, eval_windows=32, checkpoint_every=500,
+                                 micro_batches=_PAPER_MICRO_BATCHES)
     power = seeds_for_paper(results)
     tokens = PAPER_STEPS * PAPER_BATCH * T
     ours = model.parameter_count() - model.vocab_size * model.d_model
@@ -249,10 +262,13 @@ def paper_preset(results: dict) -> Preset:
         f"{passes:,.0f} passes over this corpus's {results['corpus']['train_tokens'] / 1e6:.1f}M training bytes (the "
         f"paper does not say how often its run saw a token; thousands of passes are outside any language-model "
         f"regime), so these models would memorise it; a corpus of at least {tokens / 1e9:.0f}B tokens would see "
-        f"each token about once"
+        f"each token about once. For accelerators: blockwise attention over keys in blocks of "
+        f"{model.attention_block} (never the T x T square), each layer rematerialised in the backward pass, the "
+        f"batch over {_PAPER_DEVICES} devices in {train.micro_batches} micro-batches of "
+        f"{PAPER_BATCH // _PAPER_DEVICES // train.micro_batches} sequences"
     )
     return Preset("paper", model, train, seeds=power["seeds"], eval_chunks=_PAPER_EVAL_CHUNKS, usage_windows=8,
-                  description=description, context_multiples=(1,))
+                  description=description, context_multiples=(1,), devices=_PAPER_DEVICES)
 
 
 class _Presets(Mapping):

@@ -21,6 +21,22 @@ Memory of one step at the preset's batch: float32 weights, gradients and AdamW's
 bytes per parameter) plus the activations reverse-mode differentiation keeps
 (:func:`activation_bytes`) and the backward pass's own buffers (:data:`BACKWARD_WORKING`), on
 one device.
+
+Long contexts (the ``paper`` preset): with blockwise attention (``attention_block = B``),
+rematerialisation (``remat``) and ``m`` micro-batches, the batch split over ``D`` devices, one
+device holds, in bytes,
+
+.. math:: 4\,(4N + N\,[m > 1] + 2N_\text{layers}[\text{remat}])
+          + w \cdot 4\,b\,\big(L T d + T(4d + 6 H d_h + 2 r d)
+          + \lceil T/B \rceil H T (d_h + 2) + 2 H T B + 2 T V\big),
+
+``b = batch / (D m)`` sequences a micro-batch: the state, the sum of the micro-batches' gradients,
+the layers' weights stacked for the rematerialising scan and their stacked gradient; then each
+layer's input (kept), one layer's recomputed vectors, its attention's scan carries and one block's
+scores and weights ``(H, T, B)``, the output logits. ``w`` is :data:`BLOCKWISE_WORKING` (measured
+against XLA) where blocks and rematerialisation are both on, else :data:`BACKWARD_WORKING`. The
+optimiser's update comes after the activations are freed and holds less (28 N bytes without
+buffer donation).
 """
 
 from __future__ import annotations
@@ -33,6 +49,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "BACKWARD_WORKING",
+    "BLOCKWISE_WORKING",
     "Cost",
     "REFERENCE_DEVICE",
     "REFERENCE_FLOPS",
@@ -46,8 +63,10 @@ __all__ = [
     "machine_flops",
     "machine_memory",
     "preset_cost",
+    "remat_copy_bytes",
     "state_bytes",
     "training_flops_per_token",
+    "working_factor",
 ]
 
 REFERENCE_DEVICE = "one NVIDIA H100 SXM"
@@ -80,6 +99,11 @@ BACKWARD_WORKING = 1.5
 backward pass's own buffers (the gradients of the attention logits and weights among them). XLA's
 ``memory_analysis().temp_size_in_bytes`` of the training step, on CPU, was 1.47, 1.50 and 1.51
 times :func:`activation_bytes` for three small models (1 and 2 layers, T = 128 to 512)."""
+BLOCKWISE_WORKING = 1.15
+"""The same ratio for a step with blockwise attention and rematerialisation, whose backward pass
+holds no ``(T, T)`` gradient: XLA's CPU ``temp_size_in_bytes`` less :func:`remat_copy_bytes` was
+0.83 to 1.14 times :func:`activation_bytes` for eight small models (2 to 6 layers, T = 128 to 1,024,
+blocks of 64 and 128); the largest, rounded up, so the estimate is not below what XLA allocated."""
 _CALIBRATION_SIZES = (256, 512, 1024, 2048, 4096)
 _CALIBRATION_SECONDS = 0.005
 """The product is enlarged until one takes this long (a bounded, sub-second measurement)."""
@@ -88,11 +112,19 @@ _CALIBRATION_SECONDS = 0.005
 def training_flops_per_token(model, context: int) -> int:
     r"""FLOPs of one training step per token: :math:`6N + 12\,L\,T\,d_\text{attn}`.
 
+    With ``model.remat`` the backward pass recomputes each layer's forward pass once more:
+    :math:`2N_\text{layers} + 4\,L\,T\,d_\text{attn}` on top (the embedding and the output logits
+    are not recomputed). Blockwise attention computes the same products, block by block.
+
     >>> from ropelab.checks.findings.models.transformer import ModelConfig
     >>> training_flops_per_token(ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8), 32)
     49440
     """
-    return 6 * model.parameter_count() + 12 * model.n_layers * context * model.n_heads * model.head_dim
+    attention = model.n_layers * context * model.n_heads * model.head_dim
+    flops = 6 * model.parameter_count() + 12 * attention
+    if model.remat:
+        flops += remat_copy_bytes(model) // BYTES_PER_VALUE + 4 * attention  # 2 N_layers: the copy is 2 values each
+    return flops
 
 
 def forward_flops_per_token(model, context: int) -> int:
@@ -124,19 +156,51 @@ def activation_bytes(model, context: int, sequences: int) -> int:
     rotated q, k and the mixed values; the MLP's input and GELU output, ``r`` its ratio); per
     sequence the output logits and their log-softmax, :math:`2 T V`. No rematerialisation.
 
+    With ``model.attention_block = B > 0`` the square becomes the blockwise attention's
+    :math:`\lceil T/B \rceil` scan carries, :math:`H T (d_h + 2)` values each, and one block's
+    scores and weights, :math:`2 H T B`. With ``model.remat`` the layers keep only their inputs,
+    :math:`L T d`, and one layer at a time is recomputed (its vectors and attention, once).
+
     >>> from ropelab.checks.findings.models.transformer import ModelConfig
     >>> activation_bytes(ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8), 32, 1)
     118784
+    >>> activation_bytes(ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8, attention_block=8), 32, 1)
+    116736
     """
     d, heads, head_dim, r = model.d_model, model.n_heads, model.head_dim, model.mlp_ratio
-    per_layer = 2 * heads * context**2 + context * (4 * d + 6 * heads * head_dim + 2 * r * d)
-    per_sequence = model.n_layers * per_layer + 2 * context * model.vocab_size
+    vectors = context * (4 * d + 6 * heads * head_dim + 2 * r * d)
+    block = model.attention_block
+    if block:
+        attention = -(-context // block) * heads * context * (head_dim + 2) + 2 * heads * context * block
+    else:
+        attention = 2 * heads * context**2
+    if model.remat:
+        layers = model.n_layers * context * d + vectors + attention
+    else:
+        layers = model.n_layers * (vectors + attention)
+    per_sequence = layers + 2 * context * model.vocab_size
     return BYTES_PER_VALUE * sequences * per_sequence
 
 
-def state_bytes(model) -> int:
-    """Bytes of float32 weights, gradients and AdamW's two moments: ``16 N``."""
-    return BYTES_PER_VALUE * STATE_VALUES_PER_PARAMETER * model.parameter_count()
+def state_bytes(model, micro_batches: int = 1) -> int:
+    """Bytes of float32 weights, gradients and AdamW's two moments, ``16 N``, and with
+    ``micro_batches > 1`` the running sum of the micro-batches' gradients, ``4 N`` more."""
+    values = STATE_VALUES_PER_PARAMETER + (micro_batches > 1)
+    return BYTES_PER_VALUE * values * model.parameter_count()
+
+
+def remat_copy_bytes(model) -> int:
+    """Bytes of the layers' weights stacked for the rematerialising scan and of their stacked
+    gradient, ``8 N_layers`` (0 without ``model.remat``)."""
+    if not model.remat:
+        return 0
+    embedding_and_final_norm = model.vocab_size * model.d_model + model.d_model
+    return 2 * BYTES_PER_VALUE * (model.parameter_count() - embedding_and_final_norm)
+
+
+def working_factor(model) -> float:
+    """:data:`BLOCKWISE_WORKING` where blocks and rematerialisation are both on, else :data:`BACKWARD_WORKING`."""
+    return BLOCKWISE_WORKING if model.attention_block and model.remat else BACKWARD_WORKING
 
 
 @functools.cache
@@ -187,12 +251,17 @@ class Cost:
     evaluation_flops_per_run: int
     step_bytes: int
     """Weights, gradients, optimiser moments, and the activations of the whole batch times
-    :data:`BACKWARD_WORKING`."""
+    :data:`BACKWARD_WORKING` (with ``devices`` and micro-batches: of one micro-batch, on one device)."""
     sequence_bytes: int
     """The same with the activations of one sequence: the least one step can hold without rematerialising."""
     machine_rate: float
     """FLOP/s assumed here: the measured product's rate times :data:`UTILISATION`."""
     machine_memory: int
+    devices: int = 1
+    """Devices the batch is split over (data parallel, weights replicated)."""
+    micro_batches: int = 1
+    micro_batch: int = 0
+    """Sequences in one micro-batch on one device (0: not stated, the whole batch on one device)."""
 
     @property
     def total_flops(self) -> int:
@@ -228,10 +297,19 @@ class Cost:
                 f"{REFERENCE_DEVICE} ({REFERENCE_FLOPS / 1e12:.0f} TFLOP/s sustained, assumed), "
                 f"{self.machine_hours:.3g} h here ({self.machine_rate:.1e} FLOP/s: measured product x {UTILISATION}, "
                 f"and {RUN_OVERHEAD_SECONDS:g} s a run); "
-                f"one step at the preset's batch holds {_size(self.step_bytes)} ({fits(REFERENCE_MEMORY)} "
+                f"one step at the preset's batch {self._split()}holds {_size(self.step_bytes)}"
+                f"{' a device' if self.devices > 1 else ''} ({fits(REFERENCE_MEMORY)} "
                 f"{REFERENCE_DEVICE.replace('NVIDIA ', '')}'s {_size(REFERENCE_MEMORY)}; "
                 f"{fits(self.machine_memory)} this machine's "
                 f"{_size(self.machine_memory)}){alone}")
+
+    def _split(self) -> str:
+        """How the batch is split, when it is: ``over 64 devices in 4 micro-batches of 2 sequences ``."""
+        if self.devices == 1 and self.micro_batches == 1:
+            return ""
+        return (f"over {self.devices} device{'s' if self.devices > 1 else ''} in {self.micro_batches} "
+                f"micro-batch{'es' if self.micro_batches > 1 else ''} of {self.micro_batch} "
+                f"sequence{'s' if self.micro_batch != 1 else ''} ")
 
 
 def _size(n: int) -> str:
@@ -243,27 +321,40 @@ def _size(n: int) -> str:
 
 
 def preset_cost(model, train, evaluations, runs: int, rate: float | None = None,
-                memory: int | None = None) -> Cost:
+                memory: int | None = None, devices: int = 1) -> Cost:
     """The :class:`Cost` of ``runs`` runs of one model, optimisation and evaluation.
 
     ``evaluations`` lists ``(context, sequences)`` forward passes each run makes after training;
-    ``rate`` (FLOP/s here) and ``memory`` (bytes here) default to this machine's measurement.
+    ``rate`` (FLOP/s here) and ``memory`` (bytes here) default to this machine's measurement. The
+    memory of a step is one device's when the batch is split over ``devices`` (each holding
+    ``batch / devices`` sequences in ``train.micro_batches`` micro-batches).
     """
     T = train.seq_len
+    micro = getattr(train, "micro_batches", 1)
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1 or train.batch_size % (devices * micro):
+        raise ValueError(f"devices must be an integer >= 1 with devices x micro_batches ({micro}) dividing "
+                         f"batch_size={train.batch_size}, got {devices!r}")
+    micro_batch = train.batch_size // (devices * micro)
     tokens = train.steps * train.batch_size * T
     validation = _validation_evaluations(train) * train.eval_windows * T * forward_flops_per_token(model, T)
+    fixed = state_bytes(model, micro) + remat_copy_bytes(model)
+    factor = working_factor(model)
     return Cost(
         runs=runs,
         train_flops_per_run=tokens * training_flops_per_token(model, T) + validation,
         evaluation_flops_per_run=evaluation_flops(model, evaluations),
-        step_bytes=state_bytes(model) + math.ceil(BACKWARD_WORKING * activation_bytes(model, T, train.batch_size)),
-        sequence_bytes=state_bytes(model) + math.ceil(BACKWARD_WORKING * activation_bytes(model, T, 1)),
+        step_bytes=fixed + math.ceil(factor * activation_bytes(model, T, micro_batch)),
+        sequence_bytes=fixed + math.ceil(factor * activation_bytes(model, T, 1)),
         machine_rate=machine_flops() * UTILISATION if rate is None else rate,
         machine_memory=machine_memory() if memory is None else memory,
+        devices=devices,
+        micro_batches=micro,
+        micro_batch=micro_batch,
     )
 
 
 def experiment_cost(record, preset, n_seeds: int, rate: float | None = None, memory: int | None = None) -> Cost:
-    """The :class:`Cost` of every (row, seed) of ``preset`` in ``record`` (its ``evaluations()``)."""
+    """The :class:`Cost` of every (row, seed) of ``preset`` in ``record`` (its ``evaluations()``), with
+    the memory a device holds over the preset's ``devices`` (1 where it states none)."""
     return preset_cost(preset.model, preset.train, preset.evaluations(), len(record.jobs(preset, n_seeds)),
-                       rate, memory)
+                       rate, memory, getattr(preset, "devices", 1))

@@ -48,6 +48,7 @@ __all__ = [
     "RunSpec",
     "TrainConfig",
     "TrainState",
+    "batch_gradient",
     "compile_eval",
     "compile_step",
     "default_mesh",
@@ -72,7 +73,10 @@ class TrainConfig:
 
     ``seq_len`` is the training context ``T``; ``eval_every`` steps the validation loss at
     ``T`` is measured on ``eval_windows`` fixed windows; a checkpoint is written every
-    ``checkpoint_every`` steps and at the end.
+    ``checkpoint_every`` steps and at the end. ``micro_batches`` splits each device's share of
+    the batch into that many micro-batches whose gradients are summed inside the one step
+    (:func:`step_functions`): the same mean over the batch, up to the order of the sum, in the
+    memory of one micro-batch. :meth:`as_dict` leaves it out at its default of 1.
     """
 
     seq_len: int = 128
@@ -88,9 +92,13 @@ class TrainConfig:
     eval_every: int = 100
     eval_windows: int = 32
     checkpoint_every: int = 100
+    micro_batches: int = 1
 
     def __post_init__(self) -> None:
-        _v.positive_integers(self, ("seq_len", "batch_size", "steps", "eval_every", "eval_windows", "checkpoint_every"))
+        _v.positive_integers(self, ("seq_len", "batch_size", "steps", "eval_every", "eval_windows", "checkpoint_every",
+                                    "micro_batches"))
+        if self.batch_size % self.micro_batches:
+            raise ValueError(f"micro_batches must divide batch_size={self.batch_size}, got {self.micro_batches}")
         if not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps={self.steps}), got {self.warmup_steps}")
         if not (math.isfinite(self.peak_lr) and self.peak_lr > 0):
@@ -99,7 +107,16 @@ class TrainConfig:
             raise ValueError(f"final_lr_ratio must be in [0, 1], got {self.final_lr_ratio}")
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict, without ``micro_batches`` at its default of 1 (it changes how a step
+        is computed, not what), so configurations that do not use it read as they always have.
+
+        >>> "micro_batches" in TrainConfig().as_dict(), TrainConfig(micro_batches=2).as_dict()["micro_batches"]
+        (False, 2)
+        """
+        fields = asdict(self)
+        if fields["micro_batches"] == 1:
+            del fields["micro_batches"]
+        return fields
 
 
 @dataclass(frozen=True)
@@ -236,13 +253,19 @@ def place_state(state: TrainState, mesh: Mesh) -> TrainState:
     return state
 
 
-def step_functions(model: tf.ModelConfig, config: TrainConfig):
-    """The optimiser, the (unjitted) training step and per-token NLL of one architecture and optimisation.
+def batch_gradient(model: tf.ModelConfig, config: TrainConfig):
+    r"""``loss_and_grad(params, batch, tables) -> (loss, grads)``: the mean NLL of ``batch`` ``(B, T + 1)`` and its gradient.
 
-    ``step(params, opt_state, batch, tables) -> (params, opt_state, loss)`` with ``batch``
-    ``(B, T + 1)``; ``batch_nll(params, batch, tables)`` has shape ``(B, T)``.
+    With ``config.micro_batches = m > 1`` the batch is read as ``m`` micro-batches of ``B / m``
+    sequences, micro-batch ``k`` holding rows ``k, k + m, k + 2m, ...``: a device that holds a
+    contiguous share of the batch whose size ``m`` divides then holds ``1/m`` of every micro-batch,
+    so each micro-batch is split over the whole data axis. A ``jax.lax.scan`` sums the micro-batches'
+    mean losses and gradients and divides by ``m``:
+    :math:`\frac{1}{m}\sum_k \frac{1}{(B/m)T}\sum_{b \in k, t} \ell_{bt} = \frac{1}{BT}\sum_{b,t} \ell_{bt}`,
+    the full batch's mean up to the order of the sum, in the activation memory of one micro-batch.
+    At ``m = 1`` it is ``jax.value_and_grad`` of the batch's mean, as it always was.
     """
-    optimizer = make_optimizer(config)
+    micro = config.micro_batches
 
     def batch_nll(params, batch, tables):
         return jax.vmap(lambda seq: tf.token_nll(params, seq, model, tables))(batch)
@@ -250,8 +273,47 @@ def step_functions(model: tf.ModelConfig, config: TrainConfig):
     def loss(params, batch, tables):
         return jnp.mean(batch_nll(params, batch, tables))
 
+    if micro == 1:
+        return jax.value_and_grad(loss)
+
+    def loss_and_grad(params, batch, tables):
+        rows = batch.shape[0]
+        if rows % micro:
+            raise ValueError(f"micro_batches={micro} must divide the batch's {rows} sequences")
+        parts = jnp.swapaxes(batch.reshape(rows // micro, micro, batch.shape[1]), 0, 1)  # (m, B/m, T + 1)
+
+        def add(total, part):
+            value, grads = jax.value_and_grad(loss)(params, part, tables)
+            return jax.tree_util.tree_map(jnp.add, total, (value, grads)), None
+
+        zero = (jnp.zeros((), jnp.float32), jax.tree_util.tree_map(jnp.zeros_like, params))
+        (value, grads), _ = jax.lax.scan(add, zero, parts)
+        return jax.tree_util.tree_map(lambda x: x / micro, (value, grads))
+
+    return loss_and_grad
+
+
+def step_functions(model: tf.ModelConfig, config: TrainConfig, mesh: Mesh | None = None):
+    """The optimiser, the (unjitted) training step and per-token NLL of one architecture and optimisation.
+
+    ``step(params, opt_state, batch, tables) -> (params, opt_state, loss)`` with ``batch``
+    ``(B, T + 1)``; ``batch_nll(params, batch, tables)`` has shape ``(B, T)``. The gradient is
+    :func:`batch_gradient`'s (``config.micro_batches`` micro-batches). Given the ``mesh`` the step
+    will run on, ``micro_batches`` must divide each device's share of the batch (refused in one line).
+    """
+    if mesh is not None and config.micro_batches > 1:
+        devices = mesh.shape[_mesh.DATA]
+        if config.batch_size % devices or (config.batch_size // devices) % config.micro_batches:
+            raise ValueError(f"micro_batches must divide the per-device batch (batch_size={config.batch_size} over "
+                             f"{devices} data devices), got {config.micro_batches}")
+    optimizer = make_optimizer(config)
+    loss_and_grad = batch_gradient(model, config)
+
+    def batch_nll(params, batch, tables):
+        return jax.vmap(lambda seq: tf.token_nll(params, seq, model, tables))(batch)
+
     def step(params, opt_state, batch, tables):
-        value, grads = jax.value_and_grad(loss)(params, batch, tables)
+        value, grads = loss_and_grad(params, batch, tables)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value
 
@@ -266,7 +328,7 @@ def _programs(model: tf.ModelConfig, config: TrainConfig, mesh: Mesh):
     of the half layout (NoPE, RoPE, p-RoPE, reversed p-RoPE, any base) runs one compiled program
     per sequence length; partial rotary's tables have another structure and compile their own.
     """
-    optimizer, step, batch_nll = step_functions(model, config)
+    optimizer, step, batch_nll = step_functions(model, config, mesh)
     return optimizer, compile_step(step, model, optimizer, mesh, (2,)), compile_eval(batch_nll, mesh, 2)
 
 

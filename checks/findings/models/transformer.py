@@ -14,6 +14,12 @@ cosines and sines as arrays: the trainers pass those, so encodings share compile
 
 Parameters are a nested ``dict`` of arrays (a pytree). Functions are pure and unbatched
 (``tokens`` of shape ``(T,)``); ``jax.vmap``/``jax.jit`` are applied by the caller.
+
+Long contexts (opt-in, :class:`ModelConfig`): ``attention_block = B > 0`` computes :func:`forward`'s
+causal attention over key blocks of ``B`` with an online softmax
+(:func:`blockwise_causal_attention`), never forming the ``(T, T)`` square, and ``remat`` wraps each
+layer in :func:`jax.checkpoint` (the layers then run as one ``jax.lax.scan``), so the backward pass
+keeps only each layer's input and recomputes the rest. At their defaults (0, False) the code that runs is the exact full attention, unchanged.
 Reference: Barbero et al. (2025) §6.1 and Table 2; Vaswani et al. (2017); Su et al. (2021).
 """
 
@@ -36,6 +42,7 @@ __all__ = [
     "ModelConfig",
     "PositionalEncoding",
     "RotaryTables",
+    "blockwise_causal_attention",
     "forward",
     "forward_with_internals",
     "init_params",
@@ -159,6 +166,12 @@ class RotaryTables:
 class ModelConfig:
     """Sizes of the network. ``head_dim`` is the per-head width ``d`` of the rotary map.
 
+    Two fields change how :func:`forward` computes, not what: ``attention_block`` (0: the exact
+    attention over the whole ``(T, T)`` square; ``B >= 1``: :func:`blockwise_causal_attention` over
+    key blocks of ``B``, equal within float32 rounding) and ``remat`` (recompute each layer in the
+    backward pass). :meth:`as_dict` leaves them out at their defaults, so the configurations (and
+    checkpoint fingerprints) of models that do not use them read as they always have.
+
     >>> cfg = ModelConfig(d_model=64, n_layers=2, n_heads=2, head_dim=32)
     >>> leaves = jax.tree_util.tree_leaves(init_params(cfg, jax.random.PRNGKey(0)))
     >>> cfg.parameter_count(), cfg.parameter_count() == sum(leaf.size for leaf in leaves)
@@ -171,10 +184,17 @@ class ModelConfig:
     n_heads: int = 4
     head_dim: int = 32
     mlp_ratio: int = 4
+    attention_block: int = 0
+    remat: bool = False
 
     def __post_init__(self) -> None:
         _v.positive_integers(self, ("vocab_size", "d_model", "n_layers", "n_heads", "mlp_ratio"))
         _v.head_dim(self.head_dim, "head_dim")
+        block = self.attention_block
+        if isinstance(block, bool) or not isinstance(block, int) or block < 0:
+            raise ValueError(f"attention_block must be 0 (exact attention) or a block size >= 1, got {block!r}")
+        if not isinstance(self.remat, bool):
+            raise ValueError(f"remat must be True or False, got {self.remat!r}")
 
     def parameter_count(self) -> int:
         """Number of trainable scalars."""
@@ -184,7 +204,20 @@ class ModelConfig:
         return self.vocab_size * self.d_model + self.n_layers * per_layer + self.d_model
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict, without ``attention_block`` and ``remat`` where they are at their defaults.
+
+        >>> "remat" in ModelConfig().as_dict(), ModelConfig(remat=True).as_dict()["remat"]
+        (False, True)
+        """
+        fields = asdict(self)
+        for name, default in _COMPUTATION_DEFAULTS.items():
+            if fields[name] == default:
+                del fields[name]
+        return fields
+
+
+_COMPUTATION_DEFAULTS = {"attention_block": 0, "remat": False}
+"""The fields that choose how the network is computed, at the values that compute it exactly as before."""
 
 
 def init_params(config: ModelConfig, key: jax.Array, dtype=jnp.float32) -> dict:
@@ -231,6 +264,125 @@ def rms_norm(x: jax.Array, scale: jax.Array, eps: float = 1e-6) -> jax.Array:
     return x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps) * _shapes.at_rank(scale, x.ndim)
 
 
+def _visible(query_pos: jax.Array, key_pos: jax.Array) -> jax.Array:
+    """The causal mask of queries at ``query_pos`` ``(T,)`` over keys at ``key_pos`` ``(B,)``: ``(T, B)``."""
+    return key_pos[None, :] <= query_pos[:, None]
+
+
+def _rescale(old_max: jax.Array, new_max: jax.Array) -> jax.Array:
+    """The factor that moves sums taken against ``old_max`` onto ``new_max``: ``exp(old - new)``."""
+    return jnp.exp(old_max - new_max)
+
+
+def blockwise_causal_attention(q: jax.Array, k: jax.Array, v: jax.Array, block: int) -> jax.Array:
+    r"""Causal softmax attention of ``q``, ``k``, ``v`` (each ``(T, heads, d)``) over key blocks of ``block``.
+
+    :math:`o_i = \sum_{j \le i} e^{a_{ij} - m_i} v_j / \sum_{j \le i} e^{a_{ij} - m_i}` with
+    :math:`a_{ij} = q_i \cdot k_j / \sqrt{d}`, accumulated block by block (``jax.lax.scan``) with a
+    running maximum :math:`m_i`, a running sum and a running weighted value; each block rescales
+    what came before by :math:`e^{m_\text{old} - m_\text{new}}` (the online softmax of Milakov &
+    Gimelshein 2018, as in FlashAttention). Memory: ``(heads, T, block)`` scores at a time; the
+    scan's body is rematerialised, so differentiating it keeps only the ``ceil(T / block)`` carries
+    (``(heads, T, d + 2)`` each), never ``(T, T)``. ``T`` need not be a multiple of ``block``: the
+    last block is padded with keys at positions ``>= T``, which the causal mask hides from every
+    query. Result ``(T, heads, d)``, equal to the exact attention up to float32 rounding (the
+    rescaling adds one rounding of relative size ``u`` per block to each weight).
+
+    >>> x = jax.random.normal(jax.random.PRNGKey(0), (5, 2, 4))
+    >>> exact = jnp.einsum("hij,jhd->ihd", jax.vmap(_attention.causal_softmax)(
+    ...     jnp.einsum("ihd,jhd->hij", x, x) / 2.0), x)
+    >>> bool(jnp.allclose(blockwise_causal_attention(x, x, x, 2), exact, atol=1e-6))
+    True
+    """
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        raise ValueError(f"block must be an integer >= 1, got {block!r}")
+    seq_len, heads, width = q.shape
+    n_blocks = -(-seq_len // block)
+    pad = ((0, n_blocks * block - seq_len), (0, 0), (0, 0))
+    key_blocks = jnp.pad(k, pad).reshape(n_blocks, block, heads, width)
+    value_blocks = jnp.pad(v, pad).reshape(n_blocks, block, heads, width)
+    starts = jnp.arange(n_blocks) * block
+    query_pos = jnp.arange(seq_len)
+    scale = math.sqrt(width)
+
+    @jax.checkpoint
+    def one_block(carry, blocks):
+        running_max, running_sum, running_value = carry  # (H, T), (H, T), (H, T, d)
+        keys, values, start = blocks
+        scores = jnp.einsum("ihd,jhd->hij", q, keys) / scale  # (H, T, block)
+        scores = jnp.where(_visible(query_pos, start + jnp.arange(block)), scores, -jnp.inf)
+        # the result does not depend on the maximum (it cancels), so no gradient flows through it
+        new_max = jax.lax.stop_gradient(jnp.maximum(running_max, scores.max(axis=-1)))
+        weights = jnp.exp(scores - new_max[..., None])
+        rescale = _rescale(running_max, new_max)
+        running_sum = running_sum * rescale + weights.sum(axis=-1)
+        running_value = running_value * rescale[..., None] + jnp.einsum("hij,jhd->hid", weights, values)
+        return (new_max, running_sum, running_value), None
+
+    # block 0 holds key 0, which every query sees, so every running maximum is finite after it
+    start = (jnp.full((heads, seq_len), -jnp.inf, q.dtype), jnp.zeros((heads, seq_len), q.dtype),
+             jnp.zeros((heads, seq_len, width), q.dtype))
+    (_, total, value), _ = jax.lax.scan(one_block, start, (key_blocks, value_blocks, starts))
+    return jnp.transpose(value / total[..., None], (1, 0, 2))
+
+
+def _layer(h: jax.Array, layer: dict, config: ModelConfig, encoding, exact: bool) -> tuple[jax.Array, dict]:
+    """One pre-norm block on the residual stream ``h`` ``(T, d_model)``: the new stream and its internals."""
+    seq_len = h.shape[0]
+    positions = np.arange(seq_len)[:, None]  # broadcasts over heads: (T, 1) against (T, H)
+    x = rms_norm(h, layer["attn_norm"])
+    q = (x @ layer["wq"]).reshape(seq_len, config.n_heads, config.head_dim)
+    k = (x @ layer["wk"]).reshape(seq_len, config.n_heads, config.head_dim)
+    v = (x @ layer["wv"]).reshape(seq_len, config.n_heads, config.head_dim)
+    rq, rk = encoding.encode(q, positions), encoding.encode(k, positions)
+    if exact:
+        logits = jnp.einsum("ihd,jhd->hij", rq, rk) / math.sqrt(config.head_dim)
+        weights = jax.vmap(_attention.causal_softmax)(logits)
+        mixed = jnp.einsum("hij,jhd->ihd", weights, v).reshape(seq_len, -1)
+        internals = {"q": q, "k": k, "weights": weights}
+    else:
+        mixed = blockwise_causal_attention(rq, rk, v, config.attention_block).reshape(seq_len, -1)
+        internals = {"q": q, "k": k}
+    h = h + mixed @ layer["wo"]
+    x = rms_norm(h, layer["mlp_norm"])
+    h = h + jax.nn.gelu(x @ layer["w_in"]) @ layer["w_out"]
+    return h, internals
+
+
+def _forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding, exact: bool) -> tuple[jax.Array, list[dict]]:
+    """Logits ``(T, vocab)`` and per-layer internals, with the exact attention or ``config``'s blockwise one."""
+    h = params["embed"][tokens]
+    if config.remat:
+        h, internals = _rematerialised_layers(h, params["layers"], config, encoding, exact)
+    else:
+        internals = []
+        for layer in params["layers"]:
+            h, inside = _layer(h, layer, config, encoding, exact)
+            internals.append(inside)
+    h = rms_norm(h, params["final_norm"])
+    return h @ params["embed"].T, internals
+
+
+def _rematerialised_layers(h: jax.Array, layers: list[dict], config: ModelConfig, encoding,
+                           exact: bool) -> tuple[jax.Array, list[dict]]:
+    """The layers as one ``jax.lax.scan`` over their stacked weights with a :func:`jax.checkpoint`-ed body.
+
+    Differentiating a scan keeps its body's residuals per iteration; the checkpointed body's residuals
+    are its inputs, so the backward pass keeps each layer's input ``(T, d_model)`` and recomputes one
+    layer at a time. (A Python loop of checkpointed layers leaves the recomputation's schedule to the
+    compiler, which on XLA's CPU backend keeps every layer's activations anyway.) The stacked weights
+    and their stacked gradient are one extra copy each of the layers' weights.
+    """
+    stacked = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *layers)
+
+    @jax.checkpoint
+    def one_layer(h, layer):
+        return _layer(h, layer, config, encoding, exact)
+
+    h, inside = jax.lax.scan(one_layer, h, stacked)
+    return h, [jax.tree_util.tree_map(lambda x, i=i: x[i], inside) for i in range(len(layers))]
+
+
 def forward_with_internals(
     params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding | RotaryTables
 ) -> tuple[jax.Array, list[dict]]:
@@ -238,27 +390,11 @@ def forward_with_internals(
 
     Each layer's dict holds ``q`` and ``k`` before the rotary map, shape ``(T, heads, d)``,
     and the causal attention ``weights``, shape ``(heads, T, T)``. Under ``jit`` the
-    internals a caller does not use are not computed.
+    internals a caller does not use are not computed. The weights are the ``(T, T)`` square, so
+    this function always computes the exact attention, whatever ``config.attention_block`` says
+    (the blockwise attention is :func:`forward`'s and :func:`token_nll`'s, for training).
     """
-    seq_len = tokens.shape[0]
-    positions = np.arange(seq_len)[:, None]  # broadcasts over heads: (T, 1) against (T, H)
-    h = params["embed"][tokens]
-    internals = []
-    for layer in params["layers"]:
-        x = rms_norm(h, layer["attn_norm"])
-        q = (x @ layer["wq"]).reshape(seq_len, config.n_heads, config.head_dim)
-        k = (x @ layer["wk"]).reshape(seq_len, config.n_heads, config.head_dim)
-        v = (x @ layer["wv"]).reshape(seq_len, config.n_heads, config.head_dim)
-        rq, rk = encoding.encode(q, positions), encoding.encode(k, positions)
-        logits = jnp.einsum("ihd,jhd->hij", rq, rk) / math.sqrt(config.head_dim)
-        weights = jax.vmap(_attention.causal_softmax)(logits)
-        mixed = jnp.einsum("hij,jhd->ihd", weights, v).reshape(seq_len, -1)
-        h = h + mixed @ layer["wo"]
-        x = rms_norm(h, layer["mlp_norm"])
-        h = h + jax.nn.gelu(x @ layer["w_in"]) @ layer["w_out"]
-        internals.append({"q": q, "k": k, "weights": weights})
-    h = rms_norm(h, params["final_norm"])
-    return h @ params["embed"].T, internals
+    return _forward(params, tokens, config, encoding, exact=True)
 
 
 def forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding | RotaryTables) -> jax.Array:
@@ -269,7 +405,7 @@ def forward(params: dict, tokens: jax.Array, config: ModelConfig, encoding: Posi
     >>> forward(p, jnp.arange(5), cfg, PositionalEncoding("rope")).shape
     (5, 256)
     """
-    return forward_with_internals(params, tokens, config, encoding)[0]
+    return _forward(params, tokens, config, encoding, exact=config.attention_block == 0)[0]
 
 
 def token_nll(params: dict, tokens: jax.Array, config: ModelConfig, encoding: PositionalEncoding | RotaryTables) -> jax.Array:
