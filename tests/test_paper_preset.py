@@ -17,7 +17,7 @@ from ropelab.cli import app as cli
 from ropelab.cli.experiment import MAX_HOURS
 
 LOADED_TWO_CORES = 4e10 * training_cost.UTILISATION
-"""FLOP/s a training run gets on the 2-core machine while four people share it: the slowest
+"""FLOP/s a training run gets on a heavily loaded 2-core machine: the slowest
 calibration product measured there (4e10 FLOP/s at load average 3.9) times the utilisation."""
 
 
