@@ -137,10 +137,12 @@ class Placement:
     def describe(self) -> str:
         """One line: what trains where."""
         shape = f"{self.devices // self.model_axis} x {self.model_axis} (data x model)"
-        where = (f"{self.workers} single-threaded worker process(es), one CPU device each" if self.workers
-                 else f"one run at a time on a {shape} mesh")
-        hosts = "" if self.hosts == 1 else f"host {self.host} of {self.hosts}, "
-        return f"{hosts}{f'every run on one {shape} mesh of every host' if self.mode == 'global' else where}"
+        hosts = "" if self.hosts == 1 else f"host {self.host} of {self.hosts}: "
+        if self.mode == "global":
+            return f"{hosts}every run trains on one {shape} mesh spanning every host"
+        if self.workers:
+            return f"{hosts}runs train in {self.workers} single-threaded worker process(es), one CPU device each"
+        return f"{hosts}runs train one at a time on a {shape} mesh"
 
 
 def placement(record: ExperimentRecord, n_jobs: int, workers: int | None = None, mode: str = "runs",

@@ -149,7 +149,7 @@ def _command(name: str, entry):
         if cost:
             return
         say(f"{name} preset {preset}: {chosen.description}; output {out_dir}")
-        say(f"training on {where.describe()}")
+        say(where.describe())
         live = console.is_terminal
         # off a terminal: one line per quarter of a run's steps and one per finished run
         with Steps("training", record.run_labels(chosen, n_seeds), show=not live) as steps:
