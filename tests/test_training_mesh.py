@@ -117,6 +117,32 @@ def test_runs_dealt_to_two_hosts_joined_by_jax_distributed_equal_one_host(tmp_pa
     assert one["runs"] and one["runs"] == two["runs"] and one["summary"] == two["summary"]
 
 
+@pytest.mark.slow
+def test_one_mesh_spanning_two_processes_trains_within_the_bound(mesh_runs, tmp_path):
+    """Two processes joined by jax.distributed, one CPU device each, train one run on a (2, 1) mesh
+    spanning both (its sums cross processes); host 0 alone writes the checkpoint, which resumes."""
+    report, _ = mesh_runs
+    port = _free_port()
+    hosts = [subprocess.Popen([sys.executable, str(HELPER), "hosts", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=_env(ROPELAB_COORDINATOR=f"localhost:{port}", ROPELAB_NUM_PROCESSES="2",
+                                       ROPELAB_PROCESS_ID=str(i))) for i in range(2)]
+    try:
+        errors = [host.communicate(timeout=600)[1] for host in hosts]
+    finally:
+        for host in hosts:
+            host.kill()
+            host.wait()
+    assert [host.returncode for host in hosts] == [0, 0], errors
+    first, second = (json.loads((tmp_path / f"hosts_{i}.json").read_text()) for i in range(2))
+    assert first["hosts"] == 2 and first["devices"] == 2 and first["mesh"] == {"data": 2, "model": 1}
+    assert first["train_loss"] == second["train_loss"]  # one computation, seen from both processes
+    one = report["free_running"]["1"]
+    assert len(first["train_loss"]) == len(one)
+    for step, (mine, reference) in enumerate(zip(first["train_loss"], one)):
+        assert abs(mine - reference) <= _bound(reference), step
+
+
 def test_hosts_deal_every_run_exactly_once():
     jobs = list(range(23))
     for count in (1, 2, 3, 8):

@@ -4,12 +4,14 @@ Run as a script, in a fresh process (the device count is fixed when JAX starts):
 
     python tests/helpers/mesh_runs.py train OUT     # with XLA_FLAGS=--xla_force_host_platform_device_count=8
     python tests/helpers/mesh_runs.py resume OUT    # one device: resume OUT/at12.ckpt to the last step
+    python tests/helpers/mesh_runs.py hosts OUT     # in each of several processes joined by ROPELAB_*: one global mesh
 
 ``train`` writes ``OUT/train.json`` (each mesh's free-running losses; at every step of the
 8-device run, the loss and the per-token NLLs at its parameters on 1 device and on the mesh; the
 sharding of a matrix on the 4 x 2 mesh; a planted fault's loss) and ``OUT/at12.ckpt``, the
 8-device run's checkpoint at step 12, with ``OUT/at12.npz`` (its parameters). ``resume``
-writes ``OUT/resume.json``.
+writes ``OUT/resume.json``. ``hosts`` trains the same row on one mesh of every process's devices
+(checkpointing at step 12 and at the end) and writes ``OUT/hosts_I.json``.
 """
 
 from __future__ import annotations
@@ -110,5 +112,16 @@ def resume(out: Path) -> None:
                                                  "devices": len(jax.devices()), "train_loss": end.train_loss}))
 
 
+def hosts(out: Path) -> None:
+    joined = M.join_hosts()
+    mesh = M.training_mesh()
+    ckpt = out / "global.ckpt"
+    training.train(RUN, TOKENS, VALIDATION, "synthetic", checkpoint=ckpt, until_step=RESUME_AT, mesh=mesh)
+    end = training.train(RUN, TOKENS, VALIDATION, "synthetic", checkpoint=ckpt, mesh=mesh)
+    (out / f"hosts_{joined.index}.json").write_text(json.dumps({
+        "hosts": joined.count, "devices": len(jax.devices()), "mesh": dict(mesh.shape), "train_loss": end.train_loss,
+        "validation": end.validation}))
+
+
 if __name__ == "__main__":
-    {"train": train, "resume": resume}[sys.argv[1]](Path(sys.argv[2]))
+    {"train": train, "resume": resume, "hosts": hosts}[sys.argv[1]](Path(sys.argv[2]))

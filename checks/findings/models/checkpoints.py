@@ -69,8 +69,17 @@ def save_checkpoint(path: str | Path, state: TrainState, fingerprint: str) -> Pa
     leaves, _ = _tree_leaves(state)
     spans_hosts = any(isinstance(leaf, jax.Array) and not leaf.is_fully_addressable for leaf in leaves)
     leaves = fetch(leaves)
-    if spans_hosts and jax.process_index() != 0:
+    if spans_hosts:  # host 0 writes; every host waits until the file is in place, so any may read it next
+        from jax.experimental import multihost_utils
+
+        if jax.process_index() == 0:
+            _write(path, state, fingerprint, leaves)
+        multihost_utils.sync_global_devices(f"checkpoint {fingerprint} {state.step}")
         return Path(path)
+    return _write(path, state, fingerprint, leaves)
+
+
+def _write(path: str | Path, state: TrainState, fingerprint: str, leaves: list) -> Path:
     meta = {
         "fingerprint": fingerprint,
         "step": state.step,

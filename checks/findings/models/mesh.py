@@ -220,6 +220,9 @@ def join_hosts(environ: Mapping[str, str] | None = None) -> Hosts:
     hosts = Hosts(int(given["ROPELAB_PROCESS_ID"]), int(given["ROPELAB_NUM_PROCESSES"]))
     if hosts.count > 1 and not jax.distributed.is_initialized():
         try:
+            # a mesh spanning hosts sums across processes; on CPU devices that takes gloo (accelerators
+            # bring their own collectives and ignore this setting)
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
             jax.distributed.initialize(coordinator_address=given["ROPELAB_COORDINATOR"], num_processes=hosts.count,
                                        process_id=hosts.index)
         except RuntimeError as err:  # JAX already computed something in this process
