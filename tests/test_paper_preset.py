@@ -163,6 +163,23 @@ def test_devices_must_split_the_batch_into_whole_micro_batches():
             training_cost.preset_cost(preset.model, preset.train, [], runs=1, rate=1e12, memory=10**12, devices=bad)
 
 
+def _gradient_temporaries(model: ModelConfig, T: int, batch: int) -> int:
+    """Bytes of temporaries XLA allocates for the gradient of the mean NLL of ``batch`` sequences of ``T`` tokens."""
+    import jax
+    import jax.numpy as jnp
+
+    from ropelab.checks.findings.models import transformer as tf
+
+    tables = tf.PositionalEncoding("rope").tables(T, model.head_dim)
+    params = tf.init_params(model, jax.random.PRNGKey(0))
+
+    def loss(p, tokens):
+        return jnp.mean(jax.vmap(lambda seq: tf.token_nll(p, seq, model, tables))(tokens))
+
+    compiled = jax.jit(jax.value_and_grad(loss)).lower(params, jnp.zeros((batch, T + 1), jnp.int32)).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+
+
 @pytest.mark.parametrize("d, layers, heads, head_dim, T, batch, block", [(64, 2, 4, 16, 128, 8, 64),
                                                                           (64, 4, 2, 32, 1024, 1, 128)])
 def test_blockwise_rematerialised_step_memory_matches_what_xla_allocates(d, layers, heads, head_dim, T, batch, block):
@@ -170,29 +187,14 @@ def test_blockwise_rematerialised_step_memory_matches_what_xla_allocates(d, laye
     temporaries for the gradient. BLOCKWISE_WORKING is the largest ratio measured over eight shapes
     (the smallest was 0.83), so the estimate lies between 0.9 and 1.5 times the allocation: 1.15/0.83 =
     1.39 at most, and 10% room for another XLA version's choices on either side."""
-    import jax
-    import jax.numpy as jnp
-
-    from ropelab.checks.findings.models import transformer as tf
-
     model = ModelConfig(d_model=d, n_layers=layers, n_heads=heads, head_dim=head_dim, attention_block=block,
                         remat=True)
-    tables = tf.PositionalEncoding("rope").tables(T, head_dim)
-    params = tf.init_params(model, jax.random.PRNGKey(0))
-
-    def loss(p, tokens):
-        return jnp.mean(jax.vmap(lambda seq: tf.token_nll(p, seq, model, tables))(tokens))
-
-    compiled = jax.jit(jax.value_and_grad(loss)).lower(params, jnp.zeros((batch, T + 1), jnp.int32)).compile()
-    allocated = compiled.memory_analysis().temp_size_in_bytes
+    allocated = _gradient_temporaries(model, T, batch)
     estimate = (training_cost.BLOCKWISE_WORKING * training_cost.activation_bytes(model, T, batch)
                 + training_cost.remat_copy_bytes(model))
     assert 0.9 * allocated <= estimate <= 1.5 * allocated
     # without blocks the square comes back: the same model with exact attention allocates more
-    exact = dataclasses.replace(model, attention_block=0)
-    compiled = jax.jit(jax.value_and_grad(lambda p, t: jnp.mean(jax.vmap(
-        lambda seq: tf.token_nll(p, seq, exact, tables))(t)))).lower(params, jnp.zeros((batch, T + 1), jnp.int32))
-    assert compiled.compile().memory_analysis().temp_size_in_bytes > allocated
+    assert _gradient_temporaries(dataclasses.replace(model, attention_block=0), T, batch) > allocated
 
 
 @pytest.mark.parametrize("d, layers, heads, head_dim, T, batch", [(32, 1, 2, 16, 256, 4), (64, 2, 4, 16, 128, 8)])
@@ -200,20 +202,8 @@ def test_step_memory_matches_what_xla_allocates_for_the_backward_pass(d, layers,
     """The kept activations times BACKWARD_WORKING against the temporaries XLA allocates for the
     gradient of the loss. Tolerance 10%: the ratio varied by 3% over the shapes it was measured
     on (1.47 to 1.51); the rest is room for another XLA version's fusion choices."""
-    import jax
-    import jax.numpy as jnp
-
-    from ropelab.checks.findings.models import transformer as tf
-
     model = ModelConfig(d_model=d, n_layers=layers, n_heads=heads, head_dim=head_dim)
-    tables = tf.PositionalEncoding("rope").tables(T, head_dim)
-    params = tf.init_params(model, jax.random.PRNGKey(0))
-
-    def loss(p, tokens):
-        return jnp.mean(jax.vmap(lambda seq: tf.token_nll(p, seq, model, tables))(tokens))
-
-    compiled = jax.jit(jax.value_and_grad(loss)).lower(params, jnp.zeros((batch, T + 1), jnp.int32)).compile()
-    allocated = compiled.memory_analysis().temp_size_in_bytes
+    allocated = _gradient_temporaries(model, T, batch)
     estimate = training_cost.BACKWARD_WORKING * training_cost.activation_bytes(model, T, batch)
     assert estimate == pytest.approx(allocated, rel=0.1)
 

@@ -195,3 +195,13 @@ def test_jobs_is_refused_for_an_experiment_trained_in_this_process(tmp_path, cap
     text = capsys.readouterr().out
     assert exit_info.value.code == 2 and text.startswith("--jobs: offset trains its runs one after another")
     assert not out.exists()
+
+
+def test_the_task_trainer_refuses_micro_batches_it_would_ignore():
+    from ropelab.checks.findings.models import synthetic_tasks as tasks
+    from ropelab.checks.findings.models import training
+    from ropelab.checks.findings.models import transformer as tf
+
+    model = tf.ModelConfig(d_model=16, n_layers=1, n_heads=2, head_dim=8)
+    with pytest.raises(ValueError, match="^micro_batches: the task trainer takes whole batches"):
+        tasks.task_trainer(model, tf.PositionalEncoding("rope", 100.0), training.TrainConfig(micro_batches=2))

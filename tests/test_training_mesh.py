@@ -93,15 +93,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_runs_dealt_to_two_hosts_joined_by_jax_distributed_equal_one_host(tmp_path):
-    command = [sys.executable, "-c", "from ropelab.cli import main; main()", "experiment", "offset", "--preset", "smoke", "--out"]
-    single = subprocess.run([*command, str(tmp_path / "one")], cwd=tmp_path, env=_env(), capture_output=True,
-                            text=True, timeout=600)
-    assert single.returncode == 0, single.stderr
+def _two_hosts(command: list[str], cwd: Path) -> None:
+    """Run ``command`` in two processes joined by the ROPELAB_* variables; both must succeed."""
     port = _free_port()
-    hosts = [subprocess.Popen([*command, str(tmp_path / "two")], cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True,
+    hosts = [subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=_env(ROPELAB_COORDINATOR=f"localhost:{port}", ROPELAB_NUM_PROCESSES="2",
                                        ROPELAB_PROCESS_ID=str(i))) for i in range(2)]
     try:
@@ -111,6 +106,15 @@ def test_runs_dealt_to_two_hosts_joined_by_jax_distributed_equal_one_host(tmp_pa
             host.kill()
             host.wait()
     assert [host.returncode for host in hosts] == [0, 0], errors
+
+
+@pytest.mark.slow
+def test_runs_dealt_to_two_hosts_joined_by_jax_distributed_equal_one_host(tmp_path):
+    command = [sys.executable, "-c", "from ropelab.cli import main; main()", "experiment", "offset", "--preset", "smoke", "--out"]
+    single = subprocess.run([*command, str(tmp_path / "one")], cwd=tmp_path, env=_env(), capture_output=True,
+                            text=True, timeout=600)
+    assert single.returncode == 0, single.stderr
+    _two_hosts([*command, str(tmp_path / "two")], tmp_path)
     assert sorted(p.name for p in (tmp_path / "two" / "runs").iterdir()) == sorted(
         f"{label.replace(' seed ', '_seed')}.json" for label in offset.RECORD.run_labels(offset.PRESETS["smoke"], 1))
     one, two = (json.loads((tmp_path / name / "offset_results.json").read_text()) for name in ("one", "two"))
@@ -122,18 +126,7 @@ def test_one_mesh_spanning_two_processes_trains_within_the_bound(mesh_runs, tmp_
     """Two processes joined by jax.distributed, one CPU device each, train one run on a (2, 1) mesh
     spanning both (its sums cross processes); host 0 alone writes the checkpoint, which resumes."""
     report, _ = mesh_runs
-    port = _free_port()
-    hosts = [subprocess.Popen([sys.executable, str(HELPER), "hosts", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True,
-                              env=_env(ROPELAB_COORDINATOR=f"localhost:{port}", ROPELAB_NUM_PROCESSES="2",
-                                       ROPELAB_PROCESS_ID=str(i))) for i in range(2)]
-    try:
-        errors = [host.communicate(timeout=600)[1] for host in hosts]
-    finally:
-        for host in hosts:
-            host.kill()
-            host.wait()
-    assert [host.returncode for host in hosts] == [0, 0], errors
+    _two_hosts([sys.executable, str(HELPER), "hosts", str(tmp_path)], ROOT)
     first, second = (json.loads((tmp_path / f"hosts_{i}.json").read_text()) for i in range(2))
     assert first["hosts"] == 2 and first["devices"] == 2 and first["mesh"] == {"data": 2, "model": 1}
     assert first["train_loss"] == second["train_loss"]  # one computation, seen from both processes

@@ -137,6 +137,8 @@ def _task_programs(model: tf.ModelConfig, config: training.TrainConfig, mesh):
     """The optimiser and the jitted masked-loss step and logits of one architecture and
     optimisation on ``mesh``, the encoding passed in as :class:`.transformer.RotaryTables`
     (shared by every encoding of a layout, as in :func:`.training._programs`)."""
+    if config.micro_batches != 1:  # the masked task loss is one batch; never silently drop the setting
+        raise ValueError(f"micro_batches: the task trainer takes whole batches (1), got {config.micro_batches}")
     optimizer = training.make_optimizer(config)
 
     def batch_logits(params, tokens, tables):

@@ -240,8 +240,9 @@ def compile_eval(fn: Callable, mesh: Mesh, batch_rank: int):
     return jax.jit(fn, out_shardings=split)
 
 
+@functools.cache
 def replicated_tables(encoding: tf.PositionalEncoding, length: int, head_dim: int, mesh: Mesh) -> tf.RotaryTables:
-    """:func:`rotary_tables` replicated on every device of ``mesh``."""
+    """:func:`rotary_tables` replicated on every device of ``mesh``, placed once per process."""
     return jax.device_put(rotary_tables(encoding, length, head_dim), NamedSharding(mesh, PartitionSpec()))
 
 
@@ -251,6 +252,14 @@ def place_state(state: TrainState, mesh: Mesh) -> TrainState:
     state.params = _mesh.place(state.params, mesh)
     state.opt_state = _mesh.place(state.opt_state, mesh)
     return state
+
+
+def _batch_nll(model: tf.ModelConfig):
+    """``batch_nll(params, batch, tables)``: per-token NLL of ``batch`` ``(B, T + 1)``, shape ``(B, T)``."""
+    def batch_nll(params, batch, tables):
+        return jax.vmap(lambda seq: tf.token_nll(params, seq, model, tables))(batch)
+
+    return batch_nll
 
 
 def batch_gradient(model: tf.ModelConfig, config: TrainConfig):
@@ -266,9 +275,7 @@ def batch_gradient(model: tf.ModelConfig, config: TrainConfig):
     At ``m = 1`` it is ``jax.value_and_grad`` of the batch's mean, as it always was.
     """
     micro = config.micro_batches
-
-    def batch_nll(params, batch, tables):
-        return jax.vmap(lambda seq: tf.token_nll(params, seq, model, tables))(batch)
+    batch_nll = _batch_nll(model)
 
     def loss(params, batch, tables):
         return jnp.mean(batch_nll(params, batch, tables))
@@ -308,9 +315,7 @@ def step_functions(model: tf.ModelConfig, config: TrainConfig, mesh: Mesh | None
                              f"{devices} data devices), got {config.micro_batches}")
     optimizer = make_optimizer(config)
     loss_and_grad = batch_gradient(model, config)
-
-    def batch_nll(params, batch, tables):
-        return jax.vmap(lambda seq: tf.token_nll(params, seq, model, tables))(batch)
+    batch_nll = _batch_nll(model)
 
     def step(params, opt_state, batch, tables):
         value, grads = loss_and_grad(params, batch, tables)
